@@ -1,0 +1,44 @@
+# Two commands: `make run` (local run, no server needed) and `make test` (the whole suite on the
+# real stack). Everything else here serves those two.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+
+.PHONY: run test lint bench install install-dev clean
+
+$(VENV)/.runtime: requirements.txt
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python 3.11+ is needed"; exit 1; }
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+install: $(VENV)/.runtime
+install-dev: $(VENV)/.dev
+
+run: $(VENV)/.runtime
+	PYTHON=$(PY) scripts/run-local.sh
+
+lint: $(VENV)/.dev
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+test: $(VENV)/.dev
+	scripts/ensure-services.sh
+	$(MAKE) --no-print-directory lint
+	$(PY) manage.py makemigrations --check --dry-run
+	DJANGO_ENV=production ALLOWED_HOSTS=portal.example.com \
+	  SECRET_KEY=$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(50))') \
+	  $(PY) manage.py check --deploy --fail-level WARNING
+	$(PY) -m pytest
+
+bench: $(VENV)/.dev
+	scripts/ensure-services.sh
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) var staticfiles .pytest_cache .ruff_cache

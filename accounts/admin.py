@@ -1,0 +1,118 @@
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
+
+from accounts.models import Account, AuditEvent, Membership, User
+
+
+class UserCreationForm(AdminUserCreationForm):
+    class Meta:
+        model = User
+        fields = ("email",)
+
+
+class UserEditForm(UserChangeForm):
+    class Meta:
+        model = User
+        fields = "__all__"
+
+
+class MembershipInline(admin.StackedInline):
+    model = Membership
+    extra = 0
+    can_delete = False
+    fk_name = "user"
+
+
+@admin.register(User)
+class UserAdmin(DjangoUserAdmin):
+    form = UserEditForm
+    add_form = UserCreationForm
+    inlines = [MembershipInline]
+    ordering = ["email"]
+    list_display = ["email", "full_name", "account_name", "is_active", "is_staff", "last_login"]
+    list_filter = ["is_active", "is_staff", "membership__role"]
+    search_fields = ["email", "full_name", "phone"]
+    readonly_fields = ["last_login", "date_joined", "password_changed_at"]
+    fieldsets = [
+        (None, {"fields": ["email", "password"]}),
+        ("Person", {"fields": ["full_name", "phone"]}),
+        ("Access", {"fields": ["is_active", "is_staff", "is_superuser", "groups", "user_permissions"]}),
+        ("Dates", {"fields": ["last_login", "date_joined", "password_changed_at"]}),
+    ]
+    add_fieldsets = [(None, {"classes": ["wide"], "fields": ["email", "password1", "password2"]})]
+
+    @admin.display(description="Account", ordering="membership__account__name")
+    def account_name(self, obj: User) -> str:
+        membership = getattr(obj, "membership", None)
+        return membership.account.name if membership else "—"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("membership__account")
+
+
+class AccountMembershipInline(admin.TabularInline):
+    model = Membership
+    extra = 0
+    fields = ["user", "role", "monthly_limit", "monthly_spent"]
+    readonly_fields = ["user", "monthly_spent"]
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Account)
+class AccountAdmin(admin.ModelAdmin):
+    list_display = ["name", "status", "balance", "require_2fa", "created_at"]
+    list_filter = ["status", "require_2fa"]
+    search_fields = ["name", "memberships__user__email"]
+    readonly_fields = ["balance", "created_at", "updated_at"]
+    inlines = [AccountMembershipInline]
+    fieldsets = [
+        (None, {"fields": ["name", "status", "balance"]}),
+        (
+            "Security policy",
+            {
+                "fields": [
+                    "require_2fa",
+                    "password_max_age_days",
+                    "password_age_mode",
+                    "session_timeout_minutes",
+                    "session_timeout_max_minutes",
+                ]
+            },
+        ),
+        ("Dates", {"fields": ["created_at", "updated_at"]}),
+    ]
+
+
+@admin.register(Membership)
+class MembershipAdmin(admin.ModelAdmin):
+    list_display = ["user", "account", "role", "monthly_limit", "monthly_spent"]
+    list_filter = ["role"]
+    search_fields = ["user__email", "account__name"]
+    list_select_related = ["user", "account"]
+    raw_id_fields = ["user", "account"]
+    readonly_fields = ["monthly_spent", "spent_month"]
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):
+    """Read-only: the audit log is evidence."""
+
+    list_display = ["created_at", "action", "account", "actor", "actor_token", "ip", "object_repr"]
+    list_filter = ["action"]
+    search_fields = ["action", "actor__email", "account__name", "ip", "object_id"]
+    date_hierarchy = "created_at"
+    list_select_related = ["account", "actor"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

@@ -1,0 +1,37 @@
+from decimal import Decimal, InvalidOperation
+
+from django.core.management.base import BaseCommand, CommandError
+
+from accounts.services import account_create
+from portal.exceptions import ApplicationError
+
+
+class Command(BaseCommand):
+    help = "Create a customer account with its owner (the password is checked against the policy)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--email", required=True)
+        parser.add_argument("--password", required=True)
+        parser.add_argument("--name", default="")
+        parser.add_argument("--phone", default="", help="The owner's mobile number, E.164.")
+        parser.add_argument("--credit", default="0", help="Opening credit in points (a ledger top-up).")
+
+    def handle(self, *args, **options):
+        try:
+            credit = Decimal(options["credit"])
+        except InvalidOperation as exc:
+            raise CommandError("--credit must be a number") from exc
+        try:
+            account = account_create(
+                name=options["name"] or options["email"],
+                owner_email=options["email"],
+                owner_password=options["password"],
+                owner_phone=options["phone"],
+                credit=credit,
+            )
+        except ApplicationError as exc:
+            raise CommandError(exc.detail) from exc
+        self.stdout.write(
+            f"Created account {account.pk} ({account.name}) with owner {options['email'].lower()}, "
+            f"balance {account.balance} points."
+        )

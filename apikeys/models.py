@@ -1,0 +1,1 @@
+# API tokens, credentials and access tokens arrive with the REST API issue.

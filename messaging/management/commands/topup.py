@@ -1,0 +1,32 @@
+from decimal import Decimal, InvalidOperation
+
+from django.core.management.base import BaseCommand, CommandError
+
+from accounts.models import User
+from messaging.services import ledger_topup
+from portal.exceptions import ApplicationError
+
+
+class Command(BaseCommand):
+    help = "Add points to the account of the user with this email (a ledger top-up)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--email", required=True)
+        parser.add_argument("--points", required=True)
+        parser.add_argument("--note", default="Top-up (management command)")
+
+    def handle(self, *args, **options):
+        try:
+            points = Decimal(options["points"])
+        except InvalidOperation as exc:
+            raise CommandError("--points must be a number") from exc
+        user = User.objects.select_related("membership__account").filter(email=options["email"].strip().lower()).first()
+        if user is None or not hasattr(user, "membership"):
+            raise CommandError("No account user with that email.")
+        try:
+            entry = ledger_topup(account_id=user.membership.account_id, points=points, note=options["note"])
+        except ApplicationError as exc:
+            raise CommandError(exc.detail) from exc
+        self.stdout.write(
+            f"Topped up account {entry.account_id} by {entry.amount} points; balance {entry.balance_after}."
+        )

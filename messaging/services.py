@@ -1,0 +1,214 @@
+import logging
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from accounts.models import Account, User
+from accounts.services import audit_record
+from messaging.backends import OutgoingSms, SendResult, get_backend
+from messaging.models import LedgerEntry, Message
+from portal.exceptions import ApplicationError
+
+logger = logging.getLogger(__name__)
+
+
+# --- Credit ledger -----------------------------------------------------------------------------
+
+
+def _ledger_write(
+    *, account_id: int, kind: str, amount: Decimal, note: str = "", actor: User | None = None, batch_id=None
+) -> LedgerEntry:
+    """Change a balance and record it, under the account's row lock. Call inside a transaction."""
+    account = Account.objects.select_for_update().only("id", "balance").get(pk=account_id)
+    new_balance = account.balance + amount
+    if new_balance < 0:
+        raise ApplicationError("Insufficient credit.", code="insufficient_credit", status=402, title="Payment required")
+    Account.objects.filter(pk=account_id).update(balance=new_balance)
+    return LedgerEntry.objects.create(
+        account_id=account_id,
+        kind=kind,
+        amount=amount,
+        balance_after=new_balance,
+        note=note[:200],
+        created_by=actor,
+        batch_id=batch_id,
+    )
+
+
+def _ledger_staff_change(*, account_id: int, kind: str, points: Decimal, note: str, actor: User | None) -> LedgerEntry:
+    entry = _ledger_write(account_id=account_id, kind=kind, amount=points, note=note, actor=actor)
+    audit_record(
+        action=f"billing.{kind}",
+        account=entry.account,
+        actor=actor,
+        target=entry,
+        data={"points": str(points), "balance_after": str(entry.balance_after)},
+    )
+    return entry
+
+
+@transaction.atomic
+def ledger_topup(*, account_id: int, points: Decimal, note: str = "", actor: User | None = None) -> LedgerEntry:
+    points = Decimal(points)
+    if points <= 0:
+        raise ApplicationError("A top-up must be a positive number of points.", code="invalid_amount")
+    return _ledger_staff_change(
+        account_id=account_id, kind=LedgerEntry.Kind.TOPUP, points=points, note=note, actor=actor
+    )
+
+
+@transaction.atomic
+def ledger_adjust(*, account_id: int, points: Decimal, note: str, actor: User | None = None) -> LedgerEntry:
+    """A signed correction by staff; it can never take the balance below zero."""
+    points = Decimal(points)
+    if points == 0:
+        raise ApplicationError("An adjustment must not be zero.", code="invalid_amount")
+    if not note.strip():
+        raise ApplicationError("Say why in the note.", code="note_required")
+    return _ledger_staff_change(
+        account_id=account_id, kind=LedgerEntry.Kind.ADJUSTMENT, points=points, note=note, actor=actor
+    )
+
+
+# --- Sending -----------------------------------------------------------------------------------
+
+
+def _enqueue_delivery(message_ids: list) -> None:
+    from messaging.tasks import deliver_messages
+
+    ids = [str(message_id) for message_id in message_ids]
+    transaction.on_commit(lambda: deliver_messages.delay(ids))
+
+
+TEST_SMS_TEXT = "This is a test message from your SMS portal. Your account can send SMS."
+TEST_SMS_COOLDOWN_SECONDS = 60
+
+
+@transaction.atomic
+def message_send_test(*, user: User) -> Message:
+    """A free system SMS to the user's own phone, to check that messages reach it.
+
+    Only to the user's own number (so it cannot be used to send free SMS to anyone), and at
+    most one a minute per user.
+    """
+    membership = getattr(user, "membership", None)
+    if membership is None:
+        raise ApplicationError("This user does not belong to an account.", code="no_account")
+    if not user.phone:
+        raise ApplicationError("Add your mobile number to your profile first.", code="no_phone")
+    if not membership.account.is_active:
+        raise ApplicationError("The account is suspended.", code="account_suspended", status=403)
+    # The membership row lock serialises two clicks at once, so the cooldown holds.
+    type(membership).objects.select_for_update().only("id").get(pk=membership.pk)
+    since = timezone.now() - timezone.timedelta(seconds=TEST_SMS_COOLDOWN_SECONDS)
+    if Message.objects.filter(submitted_by=user, is_system=True, created_at__gte=since).exists():
+        raise ApplicationError(
+            f"A test message was sent less than {TEST_SMS_COOLDOWN_SECONDS} seconds ago; try again shortly.",
+            code="rate_limited",
+            status=429,
+        )
+    message = Message.objects.create(
+        account=membership.account,
+        submitted_by=user,
+        is_system=True,
+        sender=settings.SMS_SYSTEM_SENDER,
+        recipient=user.phone,
+        text=TEST_SMS_TEXT,
+    )
+    audit_record(action="sms.test_sent", account=membership.account, actor=user, target=message)
+    _enqueue_delivery([message.pk])
+    return message
+
+
+# --- Delivery ----------------------------------------------------------------------------------
+
+
+def _claim(message_id) -> Message | None:
+    """queued → sending in one conditional UPDATE: of two workers holding the same id, one wins."""
+    now = timezone.now()
+    claimed = Message.objects.filter(pk=message_id, status=Message.Status.QUEUED).update(
+        status=Message.Status.SENDING, sending_started_at=now, attempts=F("attempts") + 1
+    )
+    if not claimed:
+        return None
+    return Message.objects.only("id", "recipient", "sender", "text", "created_at").get(pk=message_id)
+
+
+def _record(message_id, result: SendResult) -> None:
+    now = timezone.now()
+    base = Message.objects.filter(pk=message_id, status=Message.Status.SENDING)
+    if result.status == "delivered":
+        base.update(status=result.status, provider_id=result.provider_id, sent_at=now, delivered_at=now)
+    elif result.status == "sent":
+        base.update(status=result.status, provider_id=result.provider_id, sent_at=now)
+    elif result.retryable:
+        base.update(status=Message.Status.QUEUED, error_code=result.error_code)
+    else:
+        message_fail(message_id=message_id, error_code=result.error_code or "gateway_rejected")
+
+
+def message_deliver(*, message_ids: list[str]) -> list[str]:
+    """Hand queued messages to the backend, one at a time, each claimed right before and recorded
+    right after, so a killed worker leaves at most one message in doubt. Returns the ids to retry."""
+    backend = get_backend()
+    retry: list[str] = []
+    for message_id in message_ids:
+        message = _claim(message_id)
+        if message is None:
+            continue  # already handed over, canceled, or claimed by another worker
+        sms = OutgoingSms(
+            id=str(message.pk),
+            to=message.recipient,
+            sender=message.sender,
+            text=message.text,
+            created_at=message.created_at,
+        )
+        try:
+            [result] = backend.send_messages([sms])
+        except Exception:
+            logger.exception("SMS backend failed for message %s", message_id)
+            result = SendResult(id=sms.id, status="failed", error_code="backend_error", retryable=True)
+        _record(message_id, result)
+        if result.status == "failed" and result.retryable:
+            retry.append(str(message_id))
+    return retry
+
+
+@transaction.atomic
+def message_fail(*, message_id, error_code: str) -> None:
+    """A final failure: the message is `failed` and its cost, if any, refunded, once."""
+    message = Message.objects.select_for_update().get(pk=message_id)
+    if message.status in Message.FINAL_STATUSES:
+        return
+    message.status = Message.Status.FAILED
+    message.error_code = error_code[:64]
+    message.save(update_fields=["status", "error_code"])
+    if message.cost > 0 and not message.is_system:
+        _ledger_write(
+            account_id=message.account_id,
+            kind=LedgerEntry.Kind.REFUND,
+            amount=message.cost,
+            note=f"Refund for failed message {message.pk}",
+            batch_id=message.batch_id,
+        )
+
+
+def messages_recover_stuck() -> int:
+    """Messages left in `sending` past the grace period (a worker died mid-hand-over) go back to
+    the queue, flagged as possible duplicates since the gateway may have taken them."""
+    cutoff = timezone.now() - settings.SMS_SENDING_GRACE
+    with transaction.atomic():
+        stuck = list(
+            Message.objects.select_for_update(skip_locked=True)
+            .filter(status=Message.Status.SENDING, sending_started_at__lt=cutoff)
+            .values_list("pk", flat=True)[:1000]
+        )
+        if not stuck:
+            return 0
+        Message.objects.filter(pk__in=stuck).update(status=Message.Status.QUEUED, possible_duplicate=True)
+        _enqueue_delivery(stuck)
+    logger.warning("requeued %d messages stuck in sending", len(stuck))
+    return len(stuck)

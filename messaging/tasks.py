@@ -1,0 +1,33 @@
+import random
+
+from celery import shared_task
+from celery.utils.log import get_task_logger
+
+from messaging import services
+
+logger = get_task_logger(__name__)
+
+MAX_RETRIES = 8
+
+
+def backoff_seconds(retries: int) -> float:
+    """Exponential backoff with full jitter: up to 5 s, 10 s, 20 s … capped at 10 minutes."""
+    return random.uniform(1, min(600, 5 * 2**retries))
+
+
+@shared_task(bind=True, max_retries=MAX_RETRIES, acks_late=True)
+def deliver_messages(self, message_ids: list[str]) -> None:
+    """Hand these messages to the gateway. Idempotent: only `queued` messages are taken."""
+    retry_ids = services.message_deliver(message_ids=message_ids)
+    if not retry_ids:
+        return
+    if self.request.retries >= MAX_RETRIES:
+        for message_id in retry_ids:
+            services.message_fail(message_id=message_id, error_code="gateway_unreachable")
+        return
+    raise self.retry(args=[retry_ids], countdown=backoff_seconds(self.request.retries))
+
+
+@shared_task(acks_late=True)
+def recover_stuck_messages() -> int:
+    return services.messages_recover_stuck()

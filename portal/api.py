@@ -1,0 +1,138 @@
+"""RFC 9457 problem details for every API failure, and the API's shared DRF pieces."""
+
+import logging
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import APIView, set_rollback
+
+from portal.exceptions import ApplicationError
+from portal.renderers import PROBLEM_CONTENT_TYPE
+
+logger = logging.getLogger(__name__)
+
+PROBLEM_TYPE_BASE = "https://docs.sms-portal.invalid/problems/"
+
+# DRF exception class → (code, title) of the problem document.
+_DRF_PROBLEMS: list[tuple[type[exceptions.APIException], str, str]] = [
+    (exceptions.ValidationError, "invalid_request", "Invalid request"),
+    (exceptions.ParseError, "invalid_request", "Malformed request body"),
+    (exceptions.NotAuthenticated, "unauthenticated", "Authentication required"),
+    (exceptions.AuthenticationFailed, "unauthenticated", "Authentication failed"),
+    (exceptions.PermissionDenied, "forbidden", "Forbidden"),
+    (exceptions.NotFound, "not_found", "Not found"),
+    (exceptions.MethodNotAllowed, "method_not_allowed", "Method not allowed"),
+    (exceptions.NotAcceptable, "not_acceptable", "Not acceptable"),
+    (exceptions.UnsupportedMediaType, "unsupported_media_type", "Unsupported media type"),
+    (exceptions.Throttled, "rate_limited", "Too many requests"),
+]
+
+
+def problem_response(
+    *,
+    status_code: int,
+    code: str,
+    title: str,
+    detail: str,
+    errors: dict | None = None,
+    headers: dict[str, str] | None = None,
+    extra: dict | None = None,
+) -> Response:
+    body = {
+        "type": PROBLEM_TYPE_BASE + code,
+        "title": title,
+        "status": status_code,
+        "detail": detail,
+        "code": code,
+    }
+    if errors:
+        body["errors"] = errors
+    if extra:
+        body.update(extra)
+    return Response(body, status=status_code, headers=headers, content_type=PROBLEM_CONTENT_TYPE)
+
+
+def _flatten_errors(detail, prefix: str = "") -> dict[str, list[str]]:
+    """DRF's nested error structure → {"field.sub": ["message", ...]}; top-level errors go under `non_field_errors`."""
+    flat: dict[str, list[str]] = {}
+    if isinstance(detail, dict):
+        for key, value in detail.items():
+            name = f"{prefix}.{key}" if prefix else str(key)
+            for sub_key, messages in _flatten_errors(value, name).items():
+                flat.setdefault(sub_key, []).extend(messages)
+    elif isinstance(detail, list):
+        if all(not isinstance(item, (dict, list)) for item in detail):
+            flat[prefix or "non_field_errors"] = [str(item) for item in detail]
+        else:
+            for index, item in enumerate(detail):
+                name = f"{prefix}.{index}" if prefix else str(index)
+                for sub_key, messages in _flatten_errors(item, name).items():
+                    flat.setdefault(sub_key, []).extend(messages)
+    else:
+        flat[prefix or "non_field_errors"] = [str(detail)]
+    return flat
+
+
+def problem_exception_handler(exc, context):
+    if isinstance(exc, ApplicationError):
+        set_rollback()
+        return problem_response(
+            status_code=exc.status,
+            code=exc.code,
+            title=exc.title,
+            detail=exc.detail,
+            errors=exc.errors,
+            headers=exc.headers,
+        )
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied()
+    if not isinstance(exc, exceptions.APIException):
+        return None  # a bug: let Django log it and answer 500 (handler500 renders a problem)
+
+    set_rollback()
+    code, title = "error", "Error"
+    for klass, klass_code, klass_title in _DRF_PROBLEMS:
+        if isinstance(exc, klass):
+            code, title = klass_code, klass_title
+            break
+    headers: dict[str, str] = {}
+    request = context.get("request")
+    view = context.get("view")
+    if isinstance(exc, (exceptions.NotAuthenticated, exceptions.AuthenticationFailed)):
+        auth_header = view.get_authenticate_header(request) if view is not None and request is not None else None
+        headers["WWW-Authenticate"] = auth_header or 'Bearer realm="api"'
+        status_code = status.HTTP_401_UNAUTHORIZED
+    else:
+        status_code = exc.status_code
+    if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
+        headers["Retry-After"] = str(int(exc.wait) + (0 if exc.wait == int(exc.wait) else 1))
+
+    errors = None
+    if isinstance(exc, exceptions.ValidationError):
+        errors = _flatten_errors(exc.detail)
+        detail = "The request has invalid fields: " + ", ".join(sorted(errors)) + "."
+    else:
+        detail = str(exc.detail) if not isinstance(exc.detail, (list, dict)) else title
+        codes = exc.get_codes()
+        if isinstance(codes, str) and codes != exc.default_code:
+            code = codes  # a specific code raised by a permission class, e.g. insufficient_scope
+    return problem_response(
+        status_code=status_code, code=code, title=title, detail=detail, errors=errors, headers=headers
+    )
+
+
+class ApiNotFoundView(APIView):
+    """Catch-all under /api/: an unknown route is a problem document, not an HTML page."""
+
+    authentication_classes: list = []
+    permission_classes: list = []
+    schema = None  # not an operation: kept out of the OpenAPI document
+
+    def _not_found(self, request, *args, **kwargs):
+        raise exceptions.NotFound(f"No API endpoint at {request.path}.")
+
+    get = post = put = patch = delete = head = options = _not_found

@@ -1,0 +1,75 @@
+"""The one client-IP resolver. IP allowlists, axes, throttles, audit and sessions all use it.
+
+The socket peer (REMOTE_ADDR) is the client unless the peer is a trusted proxy
+(settings.TRUSTED_PROXIES, a list of addresses or CIDR ranges). Only then is X-Forwarded-For
+read, right to left: trusted hops are skipped and the first untrusted address is the client.
+A client can put anything at the left of the header, so the left part is never believed.
+"""
+
+import ipaddress
+from functools import lru_cache
+
+from django.conf import settings
+from django.http import HttpRequest
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+@lru_cache(maxsize=8)
+def _networks(entries: tuple[str, ...]) -> tuple[IPNetwork, ...]:
+    return tuple(ipaddress.ip_network(entry.strip(), strict=False) for entry in entries if entry.strip())
+
+
+def trusted_proxy_networks() -> tuple[IPNetwork, ...]:
+    return _networks(tuple(settings.TRUSTED_PROXIES))
+
+
+def parse_ip(value: str) -> IPAddress | None:
+    """An address from a header or socket value: tolerates brackets, a port and IPv4-mapped IPv6."""
+    value = value.strip().strip('"')
+    if not value:
+        return None
+    if value.startswith("["):  # [2001:db8::1]:443
+        value = value[1:].split("]", 1)[0]
+    elif value.count(":") == 1:  # 192.0.2.1:8080
+        value = value.split(":", 1)[0]
+    value = value.split("%", 1)[0]  # zone id (fe80::1%eth0)
+    try:
+        address = ipaddress.ip_address(value)
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        return address.ipv4_mapped
+    return address
+
+
+def _is_trusted(address: IPAddress, networks: tuple[IPNetwork, ...]) -> bool:
+    return any(address.version == net.version and address in net for net in networks)
+
+
+def resolve_client_ip(remote_addr: str, forwarded_for: str | None) -> str:
+    peer = parse_ip(remote_addr or "")
+    if peer is None:
+        return ""
+    networks = trusted_proxy_networks()
+    if not forwarded_for or not _is_trusted(peer, networks):
+        return str(peer)
+    client = peer
+    for hop in reversed(forwarded_for.split(",")):
+        address = parse_ip(hop)
+        if address is None:
+            # Garbage in the chain: stop at the last address a trusted hop vouched for.
+            break
+        client = address
+        if not _is_trusted(address, networks):
+            break
+    return str(client)
+
+
+def get_client_ip(request: HttpRequest) -> str:
+    cached = getattr(request, "_client_ip", None)
+    if cached is None:
+        cached = resolve_client_ip(request.META.get("REMOTE_ADDR", ""), request.META.get("HTTP_X_FORWARDED_FOR"))
+        request._client_ip = cached
+    return cached

@@ -1,0 +1,85 @@
+import logging
+
+from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
+from django.db import connection
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from messaging.selectors import message_counts, recent_messages
+from portal.api import PROBLEM_TYPE_BASE
+from portal.renderers import PROBLEM_CONTENT_TYPE
+
+logger = logging.getLogger(__name__)
+
+
+@never_cache
+@require_GET
+def healthz(request: HttpRequest) -> JsonResponse:
+    """The process is up. No dependency is touched: a load balancer polls this often."""
+    return JsonResponse({"status": "ok"})
+
+
+def _check_database() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+        cursor.fetchone()
+
+
+def _check_cache() -> None:
+    cache.set("readyz", "1", timeout=10)
+    if cache.get("readyz") != "1":
+        raise RuntimeError("cache did not return what was stored")
+
+
+def _check_broker() -> None:
+    from portal.celery import app
+
+    with app.connection_for_write() as conn:
+        conn.ensure_connection(max_retries=1, timeout=2)
+
+
+@never_cache
+@require_GET
+def readyz(request: HttpRequest) -> JsonResponse:
+    """Database, cache and broker reachable. The answer names the failing parts, never why."""
+    checks = {}
+    for name, check in (("database", _check_database), ("cache", _check_cache), ("broker", _check_broker)):
+        try:
+            check()
+        except Exception:
+            logger.exception("readiness check failed: %s", name)
+            checks[name] = "fail"
+        else:
+            checks[name] = "ok"
+    ok = all(value == "ok" for value in checks.values())
+    return JsonResponse({"status": "ok" if ok else "fail", "checks": checks}, status=200 if ok else 503)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    if request.path.startswith("/api/"):
+        body = {
+            "type": PROBLEM_TYPE_BASE + "server_error",
+            "title": "Internal server error",
+            "status": 500,
+            "detail": "The server could not complete the request. It has been logged.",
+            "code": "server_error",
+        }
+        return JsonResponse(body, status=500, content_type=PROBLEM_CONTENT_TYPE)
+    return render(request, "500.html", status=500)
+
+
+@login_required
+def dashboard(request: HttpRequest) -> HttpResponse:
+    membership = getattr(request.user, "membership", None)
+    context: dict = {"membership": membership}
+    if membership is not None:
+        account = membership.account
+        context |= {
+            "account": account,
+            "counts": message_counts(account=account),
+            "recent": recent_messages(account=account),
+        }
+    return render(request, "portal/dashboard.html", context)

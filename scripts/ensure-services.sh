@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Makes sure what the test suite needs is installed and running: PostgreSQL and Redis (started
+# when stopped), Kannel with its fake SMSC, and Chromium. Installs from Debian's packages when
+# missing. A service that cannot be had is an error: the suite never skips it.
+set -euo pipefail
+
+SUDO=""
+if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+apt_updated=""
+apt_install() {
+  if [ -z "$apt_updated" ]; then $SUDO apt-get update -qq; apt_updated=1; fi
+  # Service scripts may fail to configure without an init system; the binaries still work.
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "$@" || true
+}
+need_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
+
+missing=()
+for pkg in postgresql redis-server chromium chromium-driver kannel kannel-extras; do
+  need_pkg "$pkg" || missing+=("$pkg")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "Installing from Debian's packages: ${missing[*]}"
+  apt_install "${missing[@]}"
+fi
+for bin in chromium /usr/sbin/bearerbox /usr/sbin/smsbox /usr/lib/kannel/test/fakesmsc; do
+  command -v "$bin" >/dev/null || { echo "ERROR: $bin is not installed" >&2; exit 1; }
+done
+
+# PostgreSQL on 127.0.0.1:5432 with the postgres user.
+if ! pg_isready -q -h 127.0.0.1 -p 5432; then
+  version=$(ls /etc/postgresql | sort -V | tail -1)
+  echo "Starting PostgreSQL $version"
+  $SUDO pg_ctlcluster --skip-systemctl-redirect "$version" main start
+  for _ in $(seq 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done
+fi
+if ! psql -h 127.0.0.1 -U postgres -d postgres -tAc "select 1" >/dev/null 2>&1; then
+  # A fresh Debian cluster asks for a password on TCP: let the local test user in.
+  version=$(ls /etc/postgresql | sort -V | tail -1)
+  hba=/etc/postgresql/$version/main/pg_hba.conf
+  echo "Allowing trust authentication for postgres on loopback in $hba"
+  $SUDO sed -i '1i host all postgres 127.0.0.1/32 trust\nhost all postgres ::1/128 trust' "$hba"
+  $SUDO pg_ctlcluster --skip-systemctl-redirect "$version" main reload
+  sleep 1
+fi
+psql -h 127.0.0.1 -U postgres -d postgres -tAc "select 1" >/dev/null || { echo "ERROR: PostgreSQL is not reachable" >&2; exit 1; }
+psql -h 127.0.0.1 -U postgres -d postgres -tAc "select 1 from pg_database where datname='portal'" | grep -q 1 \
+  || createdb -h 127.0.0.1 -U postgres portal
+
+# Redis on 127.0.0.1:6379.
+if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
+  echo "Starting Redis"
+  redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no
+  for _ in $(seq 30); do redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 && break; sleep 0.5; done
+fi
+redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null || { echo "ERROR: Redis is not reachable" >&2; exit 1; }
+echo "Services ready: PostgreSQL, Redis, Kannel, Chromium."

@@ -1,0 +1,150 @@
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+import redis
+from django.conf import settings
+from django.db import connection
+
+from accounts.models import Account, User
+
+REPO = Path(__file__).resolve().parent.parent
+
+PASSWORD = "Correct-Horse-42"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _real_stack():
+    """The suite runs on PostgreSQL and Redis; without them it fails, it never skips."""
+    assert settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql", (
+        "the test suite needs PostgreSQL (DATABASE_URL); run it with `make test`"
+    )
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    client.ping()
+    client.flushdb()  # the suite's own Redis database: stale tasks from an earlier run must not run
+
+
+@pytest.fixture(autouse=True)
+def _clear_sms_outbox():
+    from messaging.backends import locmem
+
+    locmem.outbox.clear()
+    yield
+    locmem.outbox.clear()
+
+
+@pytest.fixture
+def make_account(db):
+    from accounts.services import account_create
+
+    counter = iter(range(1, 10_000))
+
+    def make(*, email: str | None = None, credit: Decimal | int = 0, phone: str = "+447700900123", **kwargs) -> Account:
+        n = next(counter)
+        return account_create(
+            name=kwargs.pop("name", f"Customer {n}"),
+            owner_email=email or f"owner{n}@example.com",
+            owner_password=PASSWORD,
+            owner_phone=phone,
+            credit=Decimal(credit),
+            **kwargs,
+        )
+
+    return make
+
+
+@pytest.fixture
+def owner(make_account) -> User:
+    account = make_account(credit=100)
+    return account.memberships.get().user
+
+
+def wait_for(predicate, *, timeout: float = 30, interval: float = 0.2, message: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {message}")
+
+
+@pytest.fixture
+def celery_worker(transactional_db, tmp_path):
+    """A real Celery worker process on the Redis broker, sharing the test database.
+
+    Messages go to the `file` backend at the returned path, so the test sees what left.
+    """
+    from portal.celery import app
+
+    sms_file = tmp_path / "sms.jsonl"
+    db = connection.settings_dict
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tests.settings",
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        "REDIS_URL": settings.REDIS_URL,
+        "SMS_BACKEND": "file",
+        "SMS_FILE_PATH": str(sms_file),
+    }
+    log = (tmp_path / "worker.log").open("w")
+    hostname = f"test-worker-{os.getpid()}@localhost"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "portal", "worker", "--loglevel", "INFO", "--concurrency", "2",
+         "--hostname", hostname, "--without-gossip", "--without-mingle"],
+        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+    try:
+        wait_for(
+            lambda: process.poll() is None and app.control.ping(destination=[hostname], timeout=0.5),
+            timeout=30,
+            message="the Celery worker to answer a ping",
+        )
+        yield sms_file
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        log.close()
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> str:
+    path = shutil.which("chromium")
+    assert path, "Debian's chromium is needed for the browser tests (make test installs it)"
+    return path
+
+
+@pytest.fixture(scope="session")
+def browser(chromium_path):
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API runs an event loop in this thread; Django's ORM calls from the test
+    # itself are still synchronous, so allow them.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=chromium_path,
+            headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context()
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    yield page
+    context.close()
