@@ -107,6 +107,7 @@ def celery_worker(transactional_db, tmp_path):
             message="the Celery worker to answer a ping",
         )
         yield sms_file
+        assert process.poll() is None, "the worker died during the test"
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         try:
@@ -148,3 +149,16 @@ def page(browser):
     page.set_default_timeout(15_000)
     yield page
     context.close()
+
+
+def worker_is_idle() -> bool:
+    """Nothing waiting in the Redis queue and nothing running or reserved in any worker."""
+    from portal.celery import app
+
+    with app.connection_for_read() as conn:
+        waiting = conn.default_channel.client.llen("celery")
+    if waiting:
+        return False
+    inspect = app.control.inspect(timeout=1)
+    busy = [*(inspect.active() or {}).values(), *(inspect.reserved() or {}).values()]
+    return not any(busy)

@@ -10,8 +10,8 @@ os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/9")
 os.environ.setdefault("SMS_BACKEND", "locmem")
 os.environ.setdefault("EMAIL_URL", "consolemail://")
 
-from portal.settings import *  # noqa: E402, F403
-from portal.settings import DATABASES  # noqa: E402
+from portal.settings import *  # noqa: F403
+from portal.settings import DATABASES
 
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 DATABASES["default"]["CONN_MAX_AGE"] = 0

@@ -24,7 +24,9 @@ class EchoView(APIView):
         data = EchoInput(data=request.data)
         data.is_valid(raise_exception=True)
         if data.validated_data["count"] == 7:
-            raise ApplicationError("Not enough credit.", code="insufficient_credit", status=402, title="Payment required")
+            raise ApplicationError(
+                "Not enough credit.", code="insufficient_credit", status=402, title="Payment required"
+            )
         return Response(data.validated_data)
 
 

@@ -9,7 +9,7 @@ def assert_problem(response, status: int, code: str) -> dict:
     assert response.status_code == status
     assert response["Content-Type"] == "application/problem+json"
     body = response.json()
-    assert PROBLEM_FIELDS <= body.keys()
+    assert body.keys() >= PROBLEM_FIELDS
     assert body["status"] == status
     assert body["code"] == code
     assert body["type"].endswith("/" + code)
@@ -21,7 +21,8 @@ def test_validation_error_is_a_problem_with_field_errors(client):
     body = assert_problem(response, 400, "invalid_request")
     assert set(body["errors"]) == {"to", "count"}
     assert all(isinstance(m, str) for messages in body["errors"].values() for m in messages)
-    assert "count" in body["detail"] and "to" in body["detail"]
+    assert "count" in body["detail"]
+    assert "to" in body["detail"]
 
 
 def test_malformed_json_is_a_problem(client):
@@ -64,7 +65,10 @@ def test_wrong_method_is_a_problem(client):
 
 def test_client_accepting_only_problem_json_gets_it(client):
     response = client.post(
-        "/api/v1/test/echo", {"to": "x", "count": 1}, content_type="application/json", HTTP_ACCEPT="application/problem+json"
+        "/api/v1/test/echo",
+        {"to": "x", "count": 1},
+        content_type="application/json",
+        HTTP_ACCEPT="application/problem+json",
     )
     assert_problem(response, 400, "invalid_request")
 
