@@ -125,13 +125,18 @@ def chromium_path() -> str:
     return path
 
 
-@pytest.fixture(scope="session")
-def browser(chromium_path):
+@pytest.fixture
+def browser(chromium_path, monkeypatch):
+    """Headless Debian Chromium driven by Playwright, one per test.
+
+    Playwright's sync API runs an event loop in this thread, and Django refuses ORM calls while a
+    loop runs; the test's own ORM calls are synchronous, so allow them for this test only (the
+    variable must not leak into subprocesses, where `check --deploy` rightly refuses it). Ask
+    for `page` before any database fixture so this is in place first.
+    """
     from playwright.sync_api import sync_playwright
 
-    # Playwright's sync API runs an event loop in this thread; Django's ORM calls from the test
-    # itself are still synchronous, so allow them.
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=chromium_path,
@@ -140,6 +145,11 @@ def browser(chromium_path):
         )
         yield browser
         browser.close()
+        # Connections opened while Playwright's loop runs live in that context, where
+        # pytest-django's own clean-up cannot see them: close them here.
+        from django.db import connections
+
+        connections.close_all()
 
 
 @pytest.fixture
@@ -149,6 +159,13 @@ def page(browser):
     page.set_default_timeout(15_000)
     yield page
     context.close()
+
+
+@pytest.fixture(scope="session")
+def live_server(django_db_setup, live_server):
+    """pytest-django's live server, started after the test database exists and so stopped (its
+    thread's connection closed) before the database is dropped."""
+    return live_server
 
 
 def worker_is_idle() -> bool:

@@ -82,7 +82,7 @@ def test_local_defaults_need_no_server(tmp_path):
     assert result.stdout.split() == [
         "django.db.backends.sqlite3",
         "django.core.cache.backends.locmem.LocMemCache",
-        "filesystem://",
+        "filesystem://localhost/",
         "console",
     ]
     assert (tmp_path / "secret_key").stat().st_mode & 0o077 == 0  # the generated key is private
