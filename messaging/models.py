@@ -69,10 +69,13 @@ class Message(models.Model):
         UCS2 = "UCS-2", "UCS-2"
 
     id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
-    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="messages")
+    # Empty only for system messages to staff (their 2FA codes), who belong to no account.
+    account = models.ForeignKey(Account, null=True, blank=True, on_delete=models.CASCADE, related_name="messages")
     submitted_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     # System messages (2FA codes, test SMS) are sent for the account but never charged.
     is_system = models.BooleanField(default=False)
+    # The text holds a secret (a sign-in code): it is blanked once handed to the gateway.
+    sensitive = models.BooleanField(default=False)
     sender = models.CharField(max_length=16)
     recipient = models.CharField(max_length=16)
     text = models.TextField()

@@ -83,6 +83,24 @@ def _enqueue_delivery(message_ids: list) -> None:
     transaction.on_commit(lambda: deliver_messages.delay(ids))
 
 
+REDACTED_TEXT = "[redacted: contained a security code]"
+
+
+def message_send_system(*, account: Account | None, user: User, to: str, text: str, sensitive: bool = False) -> Message:
+    """A free system message (2FA codes and the like): never charged, delivered like any other."""
+    message = Message.objects.create(
+        account=account,
+        submitted_by=user,
+        is_system=True,
+        sensitive=sensitive,
+        sender=settings.SMS_SYSTEM_SENDER,
+        recipient=to,
+        text=text,
+    )
+    _enqueue_delivery([message.pk])
+    return message
+
+
 TEST_SMS_TEXT = "This is a test message from your SMS portal. Your account can send SMS."
 TEST_SMS_COOLDOWN_SECONDS = 60
 
@@ -110,16 +128,8 @@ def message_send_test(*, user: User) -> Message:
             code="rate_limited",
             status=429,
         )
-    message = Message.objects.create(
-        account=membership.account,
-        submitted_by=user,
-        is_system=True,
-        sender=settings.SMS_SYSTEM_SENDER,
-        recipient=user.phone,
-        text=TEST_SMS_TEXT,
-    )
+    message = message_send_system(account=membership.account, user=user, to=user.phone, text=TEST_SMS_TEXT)
     audit_record(action="sms.test_sent", account=membership.account, actor=user, target=message)
-    _enqueue_delivery([message.pk])
     return message
 
 
@@ -140,6 +150,9 @@ def _claim(message_id) -> Message | None:
 def _record(message_id, result: SendResult) -> None:
     now = timezone.now()
     base = Message.objects.filter(pk=message_id, status=Message.Status.SENDING)
+    if not result.retryable:
+        # Handed over (or finally refused): a security code has no reason to stay at rest.
+        Message.objects.filter(pk=message_id, sensitive=True).update(text=REDACTED_TEXT)
     if result.status == "delivered":
         base.update(status=result.status, provider_id=result.provider_id, sent_at=now, delivered_at=now)
     elif result.status == "sent":

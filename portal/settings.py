@@ -10,6 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -63,6 +64,9 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "portal",
     "accounts",
     "apikeys",
@@ -76,8 +80,13 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Timeouts, portal IP allowlist, required 2FA enrolment, forced password change.
+    "accounts.middleware.SecurityPolicyMiddleware",
+    # Last, as django-axes requires.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "portal.urls"
@@ -117,7 +126,10 @@ else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 AUTH_USER_MODEL = "accounts.User"
-AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses locked-out attempts before any hashing
+    "accounts.backends.AccountBackend",
+]
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "dashboard"
 LOGOUT_REDIRECT_URL = "accounts:login"
@@ -129,11 +141,53 @@ PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.ScryptPasswordHasher",
 ]
 AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 8}},
+    {"NAME": "accounts.validators.MaximumLengthValidator", "OPTIONS": {"max_length": 128}},
+    {"NAME": "accounts.validators.UppercaseValidator"},
+    {"NAME": "accounts.validators.DigitValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
-    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator",
+        "OPTIONS": {"user_attributes": ("email", "full_name")},
+    },
+    {"NAME": "accounts.validators.PasswordHistoryValidator", "OPTIONS": {"history": 5}},
 ]
+PASSWORD_RESET_TIMEOUT = 60 * 60  # one hour
+
+# --- Sessions (SPEC §4.4): a session row per browser with its user, listed and revocable. ---
+SESSION_ENGINE = "accounts.session_store"
+SESSION_COOKIE_AGE = 24 * 60 * 60  # replaced per request by the user's inactivity timeout
+SESSION_ABSOLUTE_LIMIT = timedelta(hours=12)
+SESSION_TIMEOUT_CHOICES = [15, 30, 60, 240, 480, 1440]  # minutes
+DEVICE_COOKIE_NAME = "__Host-device" if PRODUCTION else "device"
+DEVICE_COOKIE_AGE = 400 * 24 * 60 * 60
+
+# --- django-axes 8: lock after 5 failures per (user, IP), and after a per-user cap from any IP. ---
+AXES_ENABLED = env.bool("AXES_ENABLED", default=True)
+AXES_HANDLER = "accounts.lockout.AccountLockoutHandler"
+AXES_FAILURE_LIMIT = 5
+AXES_USER_FAILURE_CAP = 20
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_COOLOFF_TIME = timedelta(minutes=30)  # never the permanent default
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "portal.ip.get_client_ip"
+AXES_USERNAME_CALLABLE = "accounts.lockout.username_from_credentials"
+AXES_LOCKOUT_CALLABLE = "accounts.views.locked_out"
+AXES_SENSITIVE_PARAMETERS = ["password", "code", "token"]
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
+
+# --- Two-factor sign-in ---
+OTP_SMS_CODE_VALIDITY = timedelta(minutes=5)
+OTP_SMS_MAX_FAILURES = 5
+OTP_SMS_RESEND_COOLDOWN_SECONDS = 30
+OTP_SMS_PER_USER_PER_HOUR = 5
+OTP_SMS_PER_PHONE_PER_HOUR = 5
+OTP_SMS_PER_IP_PER_HOUR = 20
+OTP_SMS_PER_USER_PER_DAY = 20
+OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="SMS Portal")
+OTP_TOTP_THROTTLE_FACTOR = 1
+# The sign-in's second step must be finished within this time of the password step.
+SIGN_IN_PENDING_MAX_AGE = timedelta(minutes=10)
 
 LANGUAGE_CODE = "en"
 TIME_ZONE = "UTC"
@@ -205,12 +259,13 @@ if REDIS_URL:
 else:
     CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://localhost/")
     _broker_dir = VAR_DIR / "celery-broker"
-    for _folder in ("queue", "processed"):
+    for _folder in ("queue", "processed", "control"):
         (_broker_dir / _folder).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir / "queue"),
         "data_folder_out": str(_broker_dir / "queue"),
         "processed_folder": str(_broker_dir / "processed"),
+        "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
     }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
@@ -228,6 +283,10 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
+    "accounts-password-age-reminders": {
+        "task": "accounts.tasks.send_password_age_reminders",
+        "schedule": crontab(hour=6, minute=0),
+    },
     "messaging-recover-stuck": {
         "task": "messaging.tasks.recover_stuck_messages",
         "schedule": timedelta(minutes=1).total_seconds(),
@@ -252,5 +311,5 @@ LOGGING = {
     "formatters": {"line": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "line"}},
     "root": {"handlers": ["stderr"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
 }
