@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 
-from accounts.models import Account, AuditEvent, Membership, User
+from accounts.models import Account, AuditEvent, IPAllowlistEntry, KnownDevice, Membership, SMSDevice, User
 
 
 class UserCreationForm(AdminUserCreationForm):
@@ -41,6 +41,14 @@ class UserAdmin(DjangoUserAdmin):
         ("Dates", {"fields": ["last_login", "date_joined", "password_changed_at"]}),
     ]
     add_fieldsets = [(None, {"classes": ["wide"], "fields": ["email", "password1", "password2"]})]
+
+    def save_model(self, request, obj, form, change):
+        deactivated = change and "is_active" in form.changed_data and not obj.is_active
+        super().save_model(request, obj, form, change)
+        if deactivated:
+            from accounts.services import user_deactivate
+
+            user_deactivate(user=obj, actor=request.user, request=request)
 
     @admin.display(description="Account", ordering="membership__account__name")
     def account_name(self, obj: User) -> str:
@@ -115,4 +123,41 @@ class AuditEventAdmin(admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class IPAllowlistInline(admin.TabularInline):
+    model = IPAllowlistEntry
+    extra = 0
+    fields = ["scope", "network", "note", "created_at"]
+    readonly_fields = ["created_at"]
+
+
+AccountAdmin.inlines = [AccountMembershipInline, IPAllowlistInline]
+
+
+@admin.register(SMSDevice)
+class SMSDeviceAdmin(admin.ModelAdmin):
+    """Staff can see and remove a user's SMS device (e.g. a lost phone); codes are never shown."""
+
+    list_display = ["user", "phone", "confirmed", "created_at", "last_used_at"]
+    search_fields = ["user__email", "phone"]
+    list_select_related = ["user"]
+    fields = ["user", "name", "phone", "confirmed"]
+    readonly_fields = ["user"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+
+@admin.register(KnownDevice)
+class KnownDeviceAdmin(admin.ModelAdmin):
+    list_display = ["user", "user_agent", "ip", "first_seen", "last_seen"]
+    search_fields = ["user__email", "ip"]
+    list_select_related = ["user"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
         return False

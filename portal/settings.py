@@ -55,7 +55,7 @@ TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
 PUBLIC_URL = env.str("PUBLIC_URL", default="http://127.0.0.1:8000").rstrip("/")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "portal.apps.PortalAdminConfig",  # the admin site that requires a verified second factor
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -67,7 +67,7 @@ INSTALLED_APPS = [
     "axes",
     "django_otp",
     "django_otp.plugins.otp_totp",
-    "portal",
+    "portal.apps.PortalConfig",
     "accounts",
     "apikeys",
     "messaging",

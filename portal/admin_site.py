@@ -1,0 +1,22 @@
+from django.contrib.auth import REDIRECT_FIELD_NAME
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils.http import urlencode
+from django_otp.admin import OTPAdminSite
+
+
+class PortalAdminSite(OTPAdminSite):
+    """The Django admin for staff: only a session that passed the second factor gets in.
+
+    Sign-in goes through the portal's own two-step sign-in (lockout, IP checks, 2FA); staff
+    without a second factor are sent to set one up first.
+    """
+
+    site_header = "SMS Portal administration"
+    site_title = "SMS Portal admin"
+
+    def login(self, request, extra_context=None):
+        target = request.GET.get(REDIRECT_FIELD_NAME) or reverse("admin:index")
+        if request.user.is_authenticated and request.user.is_staff and not request.user.is_verified():
+            return redirect("accounts:two-factor-setup")
+        return redirect(reverse("accounts:login") + "?" + urlencode({REDIRECT_FIELD_NAME: target}))
