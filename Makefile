@@ -8,7 +8,10 @@ PY := $(VENV)/bin/python
 
 $(VENV)/.runtime: requirements.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python 3.11+ is needed"; exit 1; }
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PYTHON) -c 'import ensurepip, venv' 2>/dev/null || { \
+	  echo "Installing python3-venv (Debian splits venv out of Python)"; \
+	  $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get install -y -qq python3-venv; }
+	test -x $(VENV)/bin/pip || { rm -rf $(VENV); $(PYTHON) -m venv $(VENV); }
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
 	touch $@
@@ -31,7 +34,8 @@ test: $(VENV)/.dev
 	scripts/ensure-services.sh
 	$(MAKE) --no-print-directory lint
 	$(PY) manage.py makemigrations --check --dry-run
-	DJANGO_ENV=production ALLOWED_HOSTS=portal.example.com \
+	DJANGO_ENV=production ALLOWED_HOSTS=portal.example.com SMS_BACKEND=kannel \
+	  DATABASE_URL=postgres://portal:portal@127.0.0.1:5432/portal REDIS_URL=redis://127.0.0.1:6379/9 \
 	  SECRET_KEY=$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(50))') \
 	  $(PY) manage.py check --deploy --fail-level WARNING
 	$(PY) -m pytest

@@ -14,7 +14,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 from django_otp.models import Device
@@ -104,7 +104,13 @@ def account_create(
     _check_password(owner_password, user)
     user.set_password(owner_password)
     user.password_changed_at = timezone.now()
-    user.save()
+    try:
+        with transaction.atomic():
+            user.save()
+    except IntegrityError as exc:  # the same e-mail registered a moment ago
+        raise ApplicationError(
+            "A user with this email already exists.", code="email_taken", errors={"email": ["Taken."]}
+        ) from exc
     account = Account.objects.create(name=name.strip() or email)
     Membership.objects.create(user=user, account=account, role=Membership.Role.OWNER)
     audit_record(action="account.created", account=account, actor=actor, target=account, data={"owner": email})

@@ -1,6 +1,8 @@
 import logging
-from decimal import Decimal
+from datetime import timedelta
+from decimal import Decimal, InvalidOperation
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F
@@ -50,9 +52,27 @@ def _ledger_staff_change(*, account_id: int, kind: str, points: Decimal, note: s
     return entry
 
 
+POINT_QUANTUM = Decimal("0.0001")
+
+
+def _points(value) -> Decimal:
+    """An exact amount of points with at most four decimals, or a clear error."""
+    try:
+        points = Decimal(str(value))
+    except (InvalidOperation, ValueError) as exc:
+        raise ApplicationError("The amount must be a number.", code="invalid_amount") from exc
+    if not points.is_finite():
+        raise ApplicationError("The amount must be a finite number.", code="invalid_amount")
+    if points != points.quantize(POINT_QUANTUM):
+        raise ApplicationError("Amounts have at most four decimal places.", code="invalid_amount")
+    if abs(points) >= Decimal("1e11"):
+        raise ApplicationError("The amount is too large.", code="invalid_amount")
+    return points
+
+
 @transaction.atomic
 def ledger_topup(*, account_id: int, points: Decimal, note: str = "", actor: User | None = None) -> LedgerEntry:
-    points = Decimal(points)
+    points = _points(points)
     if points <= 0:
         raise ApplicationError("A top-up must be a positive number of points.", code="invalid_amount")
     return _ledger_staff_change(
@@ -63,7 +83,7 @@ def ledger_topup(*, account_id: int, points: Decimal, note: str = "", actor: Use
 @transaction.atomic
 def ledger_adjust(*, account_id: int, points: Decimal, note: str, actor: User | None = None) -> LedgerEntry:
     """A signed correction by staff; it can never take the balance below zero."""
-    points = Decimal(points)
+    points = _points(points)
     if points == 0:
         raise ApplicationError("An adjustment must not be zero.", code="invalid_amount")
     if not note.strip():
@@ -80,7 +100,9 @@ def _enqueue_delivery(message_ids: list) -> None:
     from messaging.tasks import deliver_messages
 
     ids = [str(message_id) for message_id in message_ids]
-    transaction.on_commit(lambda: deliver_messages.delay(ids))
+    # robust: a broker hiccup after the commit must not turn an accepted request into a 500; the
+    # message stays `queued` and the beat job re-enqueues it (messages_requeue_stale).
+    transaction.on_commit(lambda: deliver_messages.delay(ids), robust=True)
 
 
 REDACTED_TEXT = "[redacted: contained a security code]"
@@ -168,7 +190,7 @@ def message_deliver(*, message_ids: list[str]) -> list[str]:
     right after, so a killed worker leaves at most one message in doubt. Returns the ids to retry."""
     backend = get_backend()
     retry: list[str] = []
-    for message_id in message_ids:
+    for position, message_id in enumerate(message_ids):
         message = _claim(message_id)
         if message is None:
             continue  # already handed over, canceled, or claimed by another worker
@@ -181,8 +203,14 @@ def message_deliver(*, message_ids: list[str]) -> list[str]:
         )
         try:
             [result] = backend.send_messages([sms])
-        except Exception:
-            logger.exception("SMS backend failed for message %s", message_id)
+        except SoftTimeLimitExceeded:
+            # Out of time: put this one back (it may or may not have left) and stop the batch.
+            _record(message_id, SendResult(id=sms.id, status="failed", error_code="time_limit", retryable=True))
+            retry.extend(str(i) for i in message_ids[position:])
+            return retry
+        except Exception as exc:
+            # The class only: a backend's exception text may carry its URL and credentials.
+            logger.error("SMS backend raised %s for message %s", type(exc).__name__, message_id)
             result = SendResult(id=sms.id, status="failed", error_code="backend_error", retryable=True)
         _record(message_id, result)
         if result.status == "failed" and result.retryable:
@@ -209,19 +237,48 @@ def message_fail(*, message_id, error_code: str) -> None:
         )
 
 
+MAX_HANDOVER_ATTEMPTS = 3
+
+
 def messages_recover_stuck() -> int:
-    """Messages left in `sending` past the grace period (a worker died mid-hand-over) go back to
-    the queue, flagged as possible duplicates since the gateway may have taken them."""
+    """Messages left in `sending` past the grace period: a worker died mid-hand-over.
+
+    Until delivery reports can prove a hand-over (the Kannel issue), such a message goes back to
+    the queue flagged as a possible duplicate, at most MAX_HANDOVER_ATTEMPTS times in all; after
+    that it fails (refunded) rather than crash workers forever.
+    """
     cutoff = timezone.now() - settings.SMS_SENDING_GRACE
     with transaction.atomic():
         stuck = list(
             Message.objects.select_for_update(skip_locked=True)
             .filter(status=Message.Status.SENDING, sending_started_at__lt=cutoff)
-            .values_list("pk", flat=True)[:1000]
+            .values_list("pk", "attempts")[:1000]
         )
         if not stuck:
             return 0
-        Message.objects.filter(pk__in=stuck).update(status=Message.Status.QUEUED, possible_duplicate=True)
-        _enqueue_delivery(stuck)
-    logger.warning("requeued %d messages stuck in sending", len(stuck))
+        retry = [pk for pk, attempts in stuck if attempts < MAX_HANDOVER_ATTEMPTS]
+        give_up = [pk for pk, attempts in stuck if attempts >= MAX_HANDOVER_ATTEMPTS]
+        Message.objects.filter(pk__in=retry).update(status=Message.Status.QUEUED, possible_duplicate=True)
+        if retry:
+            _enqueue_delivery(retry)
+    for pk in give_up:
+        message_fail(message_id=pk, error_code="handover_unknown")
+    logger.warning("stuck in sending: %d requeued, %d failed", len(retry), len(give_up))
     return len(stuck)
+
+
+STALE_QUEUED_AFTER = timedelta(minutes=5)
+
+
+def messages_requeue_stale() -> int:
+    """`queued` messages whose task was lost (broker down at commit, worker killed before its
+    retry was published) are enqueued again; the claim makes a double enqueue harmless."""
+    cutoff = timezone.now() - STALE_QUEUED_AFTER
+    ids = list(
+        Message.objects.filter(status=Message.Status.QUEUED, created_at__lt=cutoff, scheduled_at__isnull=True)
+        .values_list("pk", flat=True)
+        .order_by("created_at")[:5000]
+    )
+    for start in range(0, len(ids), 100):
+        _enqueue_delivery(ids[start : start + 100])
+    return len(ids)

@@ -31,3 +31,8 @@ def deliver_messages(self, message_ids: list[str]) -> None:
 @shared_task(acks_late=True)
 def recover_stuck_messages() -> int:
     return services.messages_recover_stuck()
+
+
+@shared_task(acks_late=True)
+def requeue_stale_messages() -> int:
+    return services.messages_requeue_stale()

@@ -3,6 +3,7 @@
 import logging
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -85,6 +86,11 @@ def problem_exception_handler(exc, context):
             detail=exc.detail,
             errors=exc.errors,
             headers=exc.headers,
+        )
+    if isinstance(exc, DjangoValidationError):
+        # A model or service rule enforced with Django's error type: still the caller's fault.
+        exc = exceptions.ValidationError(
+            exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
         )
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()

@@ -1,3 +1,6 @@
+from http import HTTPStatus
+
+
 class ApplicationError(Exception):
     """The one error a service raises when a business rule refuses a request.
 
@@ -27,5 +30,9 @@ class ApplicationError(Exception):
             self.status = status
         if title is not None:
             self.title = title
+        elif status is not None and status != 400:
+            self.title = HTTPStatus(status).phrase  # "Too Many Requests", "Forbidden", …
         self.errors = errors
         self.headers = headers or {}
+        if self.status == 429 and "Retry-After" not in self.headers:
+            self.headers["Retry-After"] = "60"

@@ -12,13 +12,14 @@ from functools import lru_cache
 from django.conf import settings
 from django.http import HttpRequest
 
-IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+from portal.ip_networks import IPNetwork, parse_networks
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
 @lru_cache(maxsize=8)
 def _networks(entries: tuple[str, ...]) -> tuple[IPNetwork, ...]:
-    return tuple(ipaddress.ip_network(entry.strip(), strict=False) for entry in entries if entry.strip())
+    return parse_networks(entries)
 
 
 def trusted_proxy_networks() -> tuple[IPNetwork, ...]:
@@ -59,8 +60,9 @@ def resolve_client_ip(remote_addr: str, forwarded_for: str | None) -> str:
     for hop in reversed(forwarded_for.split(",")):
         address = parse_ip(hop)
         if address is None:
-            # Garbage in the chain: stop at the last address a trusted hop vouched for.
-            break
+            # Garbage where the client's address should be: fail closed (no address matches
+            # an allowlist) rather than pass off the proxy's own address as the client.
+            return ""
         client = address
         if not _is_trusted(address, networks):
             break

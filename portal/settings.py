@@ -5,6 +5,7 @@ Local defaults need no server: SQLite, a local-memory cache and an on-disk Celer
 `SECRET_KEY`; production differs from development only by environment.
 """
 
+import os
 import secrets
 from datetime import timedelta
 from pathlib import Path
@@ -12,6 +13,8 @@ from pathlib import Path
 import environ
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
+
+from portal.ip_networks import parse_networks
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -32,9 +35,13 @@ def _development_secret_key() -> str:
     """A random key kept in VAR_DIR, so a local run needs no configuration and no key is committed."""
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     path = VAR_DIR / "secret_key"
-    if not path.exists():
-        path.write_text(secrets.token_urlsafe(50))
-        path.chmod(0o600)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # private from the first byte
+    except FileExistsError:
+        pass
+    else:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(50))
     return path.read_text().strip()
 
 
@@ -52,6 +59,10 @@ else:
 # Networks whose X-Forwarded-For we believe (load balancers, reverse proxies). Everything that
 # needs a client IP asks portal.ip.get_client_ip, which reads this list.
 TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
+try:
+    parse_networks(TRUSTED_PROXIES)
+except ValueError as exc:
+    raise ImproperlyConfigured(f"TRUSTED_PROXIES has an entry that is not an address or CIDR range: {exc}") from exc
 PUBLIC_URL = env.str("PUBLIC_URL", default="http://127.0.0.1:8000").rstrip("/")
 
 INSTALLED_APPS = [
@@ -74,6 +85,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "portal.middleware.HealthCheckMiddleware",  # first: probes skip host checks and redirects
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -107,7 +119,14 @@ TEMPLATES = [
     },
 ]
 
-DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
+if PRODUCTION:
+    # Production runs on PostgreSQL and Redis: no silent fall-back to the local defaults.
+    if not env.str("DATABASE_URL", default="").startswith(("postgres://", "postgresql://", "pgsql://")):
+        raise ImproperlyConfigured("DATABASE_URL must point to PostgreSQL when DJANGO_ENV=production.")
+    if not env.str("REDIS_URL", default=""):
+        raise ImproperlyConfigured("REDIS_URL must be set when DJANGO_ENV=production.")
+# An empty DATABASE_URL means the default, so a blank line in .env cannot break the local run.
+DATABASES = {"default": env.db_url_config(env.str("DATABASE_URL", default="") or f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=60))
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
@@ -169,6 +188,9 @@ AXES_FAILURE_LIMIT = 5
 AXES_USER_FAILURE_CAP = 20
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_COOLOFF_TIME = timedelta(minutes=30)  # never the permanent default
+# Attempts while locked are refused unchecked and do not restart the clock: the lockout page and
+# e-mail promise 30 minutes, and a user retrying (or a password manager) must not extend it.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_RESET_ON_SUCCESS = True
 AXES_CLIENT_IP_CALLABLE = "portal.ip.get_client_ip"
 AXES_USERNAME_CALLABLE = "accounts.lockout.username_from_credentials"
@@ -197,7 +219,8 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(VAR_DIR / "static")))
-STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+if not PRODUCTION:
+    STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -232,8 +255,6 @@ if PRODUCTION:
     SESSION_COOKIE_NAME = "__Host-sessionid"
     CSRF_COOKIE_NAME = "__Host-csrftoken"
     CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
-    # /healthz and /readyz answer plain HTTP to the load balancer's probes.
-    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
 
 # --- REST API ---
 REST_FRAMEWORK = {
@@ -287,6 +308,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "accounts.tasks.send_password_age_reminders",
         "schedule": crontab(hour=6, minute=0),
     },
+    "messaging-requeue-stale": {
+        "task": "messaging.tasks.requeue_stale_messages",
+        "schedule": timedelta(minutes=1).total_seconds(),
+    },
     "messaging-recover-stuck": {
         "task": "messaging.tasks.recover_stuck_messages",
         "schedule": timedelta(minutes=1).total_seconds(),
@@ -294,7 +319,10 @@ CELERY_BEAT_SCHEDULE = {
 }
 
 # --- SMS delivery (SPEC §6) ---
-SMS_BACKEND = env.str("SMS_BACKEND", default="console")
+SMS_BACKEND = env.str("SMS_BACKEND", default="kannel" if PRODUCTION else "console")
+if PRODUCTION and SMS_BACKEND in ("console", "locmem"):
+    # Both would put sign-in codes where they do not belong (logs, process memory).
+    raise ImproperlyConfigured(f"SMS_BACKEND={SMS_BACKEND} is for development and tests only.")
 # Sender of system messages (2FA codes, test SMS): never charged.
 SMS_SYSTEM_SENDER = env.str("SMS_SYSTEM_SENDER", default="SMSPortal")
 SMS_FILE_PATH = env.str("SMS_FILE_PATH", default=str(VAR_DIR / "sms.jsonl"))

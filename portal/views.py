@@ -6,7 +6,7 @@ from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from messaging.selectors import message_counts, recent_messages
 from portal.api import PROBLEM_TYPE_BASE
@@ -16,7 +16,7 @@ logger = logging.getLogger(__name__)
 
 
 @never_cache
-@require_GET
+@require_safe
 def healthz(request: HttpRequest) -> JsonResponse:
     """The process is up. No dependency is touched: a load balancer polls this often."""
     return JsonResponse({"status": "ok"})
@@ -42,7 +42,7 @@ def _check_broker() -> None:
 
 
 @never_cache
-@require_GET
+@require_safe
 def readyz(request: HttpRequest) -> JsonResponse:
     """Database, cache and broker reachable. The answer names the failing parts, never why."""
     checks = {}

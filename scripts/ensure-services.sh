@@ -33,18 +33,25 @@ if ! pg_isready -q -h 127.0.0.1 -p 5432; then
   $SUDO pg_ctlcluster --skip-systemctl-redirect "$version" main start
   for _ in $(seq 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done
 fi
-if ! psql -h 127.0.0.1 -U postgres -d postgres -tAc "select 1" >/dev/null 2>&1; then
-  # A fresh Debian cluster asks for a password on TCP: let the local test user in.
-  version=$(ls /etc/postgresql | sort -V | tail -1)
-  hba=/etc/postgresql/$version/main/pg_hba.conf
-  echo "Allowing trust authentication for postgres on loopback in $hba"
-  $SUDO sed -i '1i host all postgres 127.0.0.1/32 trust\nhost all postgres ::1/128 trust' "$hba"
-  $SUDO pg_ctlcluster --skip-systemctl-redirect "$version" main reload
-  sleep 1
+# The suite's own role and database, made over the local socket as the postgres superuser
+# (peer authentication), so no password prompt and no change to pg_hba.conf.
+as_postgres() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else sudo -u postgres "$@"; fi; }
+if ! PGPASSWORD=portal psql -w -h 127.0.0.1 -U portal -d portal -tAc "select 1" >/dev/null 2>&1; then
+  echo "Creating the PostgreSQL role and database 'portal' for the test suite"
+  as_postgres psql -v ON_ERROR_STOP=1 -q -d postgres <<'SQL'
+DO $$BEGIN
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'portal') THEN
+    CREATE ROLE portal LOGIN CREATEDB PASSWORD 'portal';
+  ELSE
+    ALTER ROLE portal LOGIN CREATEDB PASSWORD 'portal';
+  END IF;
+END$$;
+SQL
+  as_postgres psql -q -d postgres -tAc "select 1 from pg_database where datname='portal'" | grep -q 1 \
+    || as_postgres createdb -O portal portal
 fi
-psql -h 127.0.0.1 -U postgres -d postgres -tAc "select 1" >/dev/null || { echo "ERROR: PostgreSQL is not reachable" >&2; exit 1; }
-psql -h 127.0.0.1 -U postgres -d postgres -tAc "select 1 from pg_database where datname='portal'" | grep -q 1 \
-  || createdb -h 127.0.0.1 -U postgres portal
+PGPASSWORD=portal psql -w -h 127.0.0.1 -U portal -d portal -tAc "select 1" >/dev/null \
+  || { echo "ERROR: PostgreSQL does not accept the test role 'portal' on 127.0.0.1" >&2; exit 1; }
 
 # Redis on 127.0.0.1:6379.
 if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then

@@ -1,4 +1,5 @@
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -6,6 +7,7 @@ import sys
 import time
 from decimal import Decimal
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 import redis
@@ -25,9 +27,7 @@ def _real_stack():
     assert settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql", (
         "the test suite needs PostgreSQL (DATABASE_URL); run it with `make test`"
     )
-    client = redis.Redis.from_url(settings.REDIS_URL)
-    client.ping()
-    client.flushdb()  # the suite's own Redis database: stale tasks from an earlier run must not run
+    redis.Redis.from_url(settings.REDIS_URL).ping()
 
 
 @pytest.fixture(autouse=True)
@@ -88,7 +88,9 @@ def celery_worker(transactional_db, tmp_path):
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "tests.settings",
-        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        "DATABASE_URL": (
+            f"postgres://{quote(db['USER'])}:{quote(db['PASSWORD'] or '')}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+        ),
         "REDIS_URL": settings.REDIS_URL,
         "SMS_BACKEND": "file",
         "SMS_FILE_PATH": str(sms_file),
@@ -168,14 +170,66 @@ def live_server(django_db_setup, live_server):
     return live_server
 
 
+def queue_length() -> int:
+    from portal.celery import app
+
+    with app.connection_for_read() as conn:
+        return conn.default_channel.client.llen(settings.CELERY_TASK_DEFAULT_QUEUE)
+
+
 def worker_is_idle() -> bool:
     """Nothing waiting in the Redis queue and nothing running or reserved in any worker."""
     from portal.celery import app
 
-    with app.connection_for_read() as conn:
-        waiting = conn.default_channel.client.llen("celery")
-    if waiting:
+    if queue_length():
         return False
     inspect = app.control.inspect(timeout=1)
     busy = [*(inspect.active() or {}).values(), *(inspect.reserved() or {}).values()]
     return not any(busy)
+
+
+@pytest.fixture(autouse=True)
+def _clear_rate_limits():
+    """Rate-limit counters, once-an-hour marks and cached allowlists live in Redis, outside the
+    test's transaction: without this, one test's SMS sends count against the next test's caps
+    (every test uses 127.0.0.1 and the same default phone)."""
+    from django.core.cache import cache
+
+    for pattern in ("rl:*", "once:*", "ip-allowlist:*"):
+        cache.delete_pattern(pattern)
+
+
+SMS_CODE_TEXT = re.compile(r"\b(\d{6}) is your SMS Portal security code")
+
+
+def latest_sms_code(phone: str) -> str:
+    """The last security code sent to `phone`: from the queued system message, or from what the
+    SMS backend received when delivery ran (the stored text is redacted after hand-over)."""
+    from messaging.backends import locmem
+    from messaging.models import Message
+
+    message = Message.objects.filter(recipient=phone, sensitive=True).order_by("-created_at").first()
+    texts = [message.text] if message is not None else []
+    texts += [sms.text for sms in reversed(locmem.outbox) if sms.to == phone]
+    for text in texts:
+        match = SMS_CODE_TEXT.search(text)
+        if match:
+            return match.group(1)
+    raise AssertionError(f"no security code was sent to {phone}")
+
+
+def enrol_sms(user: User, phone: str | None = None):
+    """A confirmed SMS device for `user` (the enrolment flow itself is tested through the pages)."""
+    from accounts.models import SMSDevice
+
+    return SMSDevice.objects.create(user=user, name="SMS", phone=phone or user.phone, confirmed=True)
+
+
+@pytest.fixture
+def sms_delivery_inline(monkeypatch):
+    """Deliver system SMS in this process (to the locmem backend) when the commit hook runs,
+    instead of queueing a task on the suite's Redis broker."""
+    from messaging import tasks
+    from messaging.services import message_deliver
+
+    monkeypatch.setattr(tasks.deliver_messages, "delay", lambda ids: message_deliver(message_ids=ids))

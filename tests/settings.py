@@ -5,13 +5,19 @@ Only defaults are set here; the environment still wins, so CI can point elsewher
 
 import os
 
-os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/portal")
+os.environ.setdefault("DATABASE_URL", "postgres://portal:portal@127.0.0.1:5432/portal")
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/9")
 os.environ.setdefault("SMS_BACKEND", "locmem")
 os.environ.setdefault("EMAIL_URL", "consolemail://")
+# One id per test run, inherited by the worker processes a test starts: runs side by side on
+# one machine (two developers, CI) get their own database, queue and cache keys.
+RUN_ID = os.environ.setdefault("TEST_RUN_ID", str(os.getpid()))
 
-from portal.settings import *  # noqa: F403
-from portal.settings import DATABASES
+from portal.settings import *  # noqa: E402, F403
+from portal.settings import CACHES, DATABASES  # noqa: E402
 
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 DATABASES["default"]["CONN_MAX_AGE"] = 0
+DATABASES["default"]["TEST"] = {"NAME": f"test_portal_{RUN_ID}"}
+CACHES["default"]["KEY_PREFIX"] = f"test{RUN_ID}"
+CELERY_TASK_DEFAULT_QUEUE = f"test-{RUN_ID}"

@@ -27,8 +27,11 @@ def free_port() -> int:
 def local_run(tmp_path):
     port = free_port()
     sms_file = tmp_path / "sms.jsonl"
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE")}
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
     env |= {
+        # Empty means "the local default", and wins over anything in a developer's .env.
+        "DATABASE_URL": "",
+        "REDIS_URL": "",
         "PORT": str(port),
         "VAR_DIR": str(tmp_path / "var"),  # its own SQLite file and broker folder
         "SMS_BACKEND": "file",

@@ -70,3 +70,13 @@ def test_concurrent_changes_keep_balance_equal_to_ledger(make_account):
     assert balance == ledger_sum(account_id)
     assert LedgerEntry.objects.filter(account_id=account_id, kind="topup").count() == 11
     assert not LedgerEntry.objects.filter(account_id=account_id, balance_after__lt=0).exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("points", ["NaN", "Infinity", "-Infinity", "0.00001", "abc", "1e12"])
+def test_unusable_amounts_are_refused_cleanly(owner, points):
+    account_id = owner.membership.account_id
+    with pytest.raises(ApplicationError) as excinfo:
+        ledger_topup(account_id=account_id, points=points)
+    assert excinfo.value.code == "invalid_amount"
+    assert Account.objects.get(pk=account_id).balance == ledger_sum(account_id) == Decimal("100")

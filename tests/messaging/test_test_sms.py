@@ -69,3 +69,46 @@ def test_dashboard_button_sends_and_reports(client, owner):
     response = client.post("/messages/test-sms/", follow=True)
     assert "less than 60 seconds ago" in response.content.decode()
     assert client.get("/messages/test-sms/").status_code == 405
+
+
+def test_stuck_messages_are_requeued_then_failed_after_three_hand_overs(owner, settings):
+    from messaging.services import messages_recover_stuck
+
+    message = message_send_test(user=owner)
+    stale = timezone.now() - settings.SMS_SENDING_GRACE - timezone.timedelta(seconds=1)
+    Message.objects.filter(pk=message.pk).update(status="sending", sending_started_at=stale, attempts=1)
+    assert messages_recover_stuck() == 1
+    message.refresh_from_db()
+    assert message.status == "queued"
+    assert message.possible_duplicate
+    Message.objects.filter(pk=message.pk).update(status="sending", sending_started_at=stale, attempts=3)
+    messages_recover_stuck()
+    message.refresh_from_db()
+    assert message.status == "failed"
+    assert message.error_code == "handover_unknown"
+
+
+def test_stale_queued_messages_are_enqueued_again(owner, django_capture_on_commit_callbacks):
+    from messaging.services import messages_requeue_stale
+
+    message = message_send_test(user=owner)
+    assert messages_requeue_stale() == 0  # fresh: its own task is on the way
+    Message.objects.filter(pk=message.pk).update(created_at=timezone.now() - timezone.timedelta(minutes=6))
+    with django_capture_on_commit_callbacks() as callbacks:
+        assert messages_requeue_stale() == 1
+    assert len(callbacks) == 1
+
+
+def test_backend_errors_are_logged_without_their_text(owner, settings, caplog):
+    settings.SMS_BACKEND = "tests.messaging.test_test_sms.ExplodingBackend"
+    message = message_send_test(user=owner)
+    assert message_deliver(message_ids=[str(message.pk)]) == [str(message.pk)]
+    message.refresh_from_db()
+    assert message.status == "queued"
+    assert "hunter2" not in caplog.text
+    assert "RuntimeError" in caplog.text
+
+
+class ExplodingBackend:
+    def send_messages(self, messages):
+        raise RuntimeError("GET http://user:hunter2@gateway/cgi-bin/sendsms failed")

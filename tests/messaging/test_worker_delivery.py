@@ -1,13 +1,14 @@
 """Delivery through a real Celery worker on the Redis broker (the production path)."""
 
 import json
+import time
 
 import pytest
 from django.db import transaction
 
 from messaging.models import Message
 from messaging.services import message_send_test
-from tests.conftest import wait_for, worker_is_idle
+from tests.conftest import queue_length, wait_for, worker_is_idle
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -32,6 +33,9 @@ def test_rolled_back_message_is_never_sent_and_committed_one_exactly_once(celery
     def send_then_fail() -> None:
         with transaction.atomic():
             doomed.append(message_send_test(user=rolled_back_owner))
+            # Still inside the transaction, give a wrongly early enqueue time to show up.
+            time.sleep(1.5)
+            assert queue_length() == 0, "a task was published before the commit"
             raise Boom
 
     with pytest.raises(Boom):

@@ -41,9 +41,15 @@ def test_all_hops_trusted_gives_the_left_most():
 
 
 @override_settings(TRUSTED_PROXIES=["10.0.0.0/8"])
-def test_garbage_in_the_chain_stops_at_the_last_vouched_address():
+def test_garbage_left_of_the_client_is_never_reached():
     assert get_client_ip(request_from("10.0.0.5", "not-an-ip, 198.51.100.1")) == "198.51.100.1"
-    assert get_client_ip(request_from("10.0.0.5", "198.51.100.1, junk")) == "10.0.0.5"
+
+
+@override_settings(TRUSTED_PROXIES=["10.0.0.0/8"])
+def test_garbage_where_the_client_should_be_fails_closed():
+    # Not the proxy's own (trusted, possibly allow-listed) address: no address at all.
+    assert get_client_ip(request_from("10.0.0.5", "198.51.100.1, junk")) == ""
+    assert get_client_ip(request_from("10.0.0.5", "unknown")) == ""
 
 
 @override_settings(TRUSTED_PROXIES=["2001:db8:ffff::/48"])

@@ -32,8 +32,11 @@ def test_readyz_reports_an_unreachable_broker_without_details(client, settings):
     assert "127.0.0.1" not in response.content.decode()
 
 
-def test_health_endpoints_are_not_redirected_to_https(client, settings):
+def test_probes_skip_host_validation_and_the_https_redirect(client, settings):
+    """Load balancers probe by IP over plain HTTP; every other page still refuses both."""
     settings.SECURE_SSL_REDIRECT = True
-    settings.SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
-    assert client.get("/healthz").status_code == 200
-    assert client.get("/accounts/login/").status_code == 301
+    settings.ALLOWED_HOSTS = ["portal.example.com"]
+    assert client.get("/healthz", HTTP_HOST="10.1.2.3").status_code == 200
+    assert client.head("/healthz", HTTP_HOST="10.1.2.3").status_code == 200
+    assert client.get("/accounts/login/", HTTP_HOST="10.1.2.3").status_code == 400
+    assert client.get("/accounts/login/", HTTP_HOST="portal.example.com").status_code == 301

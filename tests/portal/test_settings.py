@@ -3,11 +3,25 @@ import secrets
 import subprocess
 import sys
 
+import pytest
+
 from tests.conftest import REPO
+
+PRODUCTION = {
+    "DJANGO_ENV": "production",
+    "ALLOWED_HOSTS": "portal.example.com",
+    "DATABASE_URL": "postgres://portal:secret@db.internal:5432/portal",
+    "REDIS_URL": "redis://redis.internal:6379/0",
+    "SMS_BACKEND": "file",
+}
 
 
 def run_manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    base = {k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "DJANGO_SETTINGS_MODULE", "DJANGO_ENV")}
+    base = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("SECRET_KEY", "DJANGO_SETTINGS_MODULE", "DJANGO_ENV", "DATABASE_URL", "REDIS_URL", "SMS_BACKEND")
+    }
     return subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=REPO,
@@ -19,9 +33,25 @@ def run_manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
 
 
 def test_production_refuses_to_start_without_secret_key():
-    result = run_manage("check", env={"DJANGO_ENV": "production", "ALLOWED_HOSTS": "portal.example.com"})
+    result = run_manage("check", env=PRODUCTION)
     assert result.returncode != 0
     assert "SECRET_KEY must be set" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ({"DATABASE_URL": ""}, "DATABASE_URL must point to PostgreSQL"),
+        ({"DATABASE_URL": "sqlite:////tmp/x.db"}, "DATABASE_URL must point to PostgreSQL"),
+        ({"REDIS_URL": ""}, "REDIS_URL must be set"),
+        ({"SMS_BACKEND": "console"}, "SMS_BACKEND=console is for development"),
+        ({"TRUSTED_PROXIES": "10.0.0.0/33"}, "TRUSTED_PROXIES has an entry"),
+    ],
+)
+def test_production_refuses_local_defaults(override, message):
+    result = run_manage("check", env={**PRODUCTION, "SECRET_KEY": secrets.token_urlsafe(50), **override})
+    assert result.returncode != 0
+    assert message in result.stderr
 
 
 def test_production_passes_check_deploy_with_no_warnings():
@@ -30,11 +60,7 @@ def test_production_passes_check_deploy_with_no_warnings():
         "--deploy",
         "--fail-level",
         "WARNING",
-        env={
-            "DJANGO_ENV": "production",
-            "SECRET_KEY": secrets.token_urlsafe(50),
-            "ALLOWED_HOSTS": "portal.example.com",
-        },
+        env={**PRODUCTION, "SECRET_KEY": secrets.token_urlsafe(50)},
     )
     assert result.returncode == 0, result.stderr
     assert "System check identified no issues" in result.stdout
@@ -50,7 +76,7 @@ def test_production_hardening_values():
         "--no-imports",
         "-c",
         code,
-        env={"DJANGO_ENV": "production", "SECRET_KEY": secrets.token_urlsafe(50), "ALLOWED_HOSTS": "a.example"},
+        env={**PRODUCTION, "SECRET_KEY": secrets.token_urlsafe(50)},
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["__Host-sessionid", "__Host-csrftoken", "True", "31536000", "False"]

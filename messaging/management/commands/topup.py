@@ -1,5 +1,3 @@
-from decimal import Decimal, InvalidOperation
-
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts.models import User
@@ -16,10 +14,7 @@ class Command(BaseCommand):
         parser.add_argument("--note", default="Top-up (management command)")
 
     def handle(self, *args, **options):
-        try:
-            points = Decimal(options["points"])
-        except InvalidOperation as exc:
-            raise CommandError("--points must be a number") from exc
+        points = options["points"]
         user = User.objects.select_related("membership__account").filter(email=options["email"].strip().lower()).first()
         if user is None or not hasattr(user, "membership"):
             raise CommandError("No account user with that email.")
