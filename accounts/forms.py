@@ -73,6 +73,10 @@ class EnrolCodeForm(EndOtherSessionsMixin, CodeForm):
     pass
 
 
+class DisableTwoFactorForm(EndOtherSessionsMixin, PasswordConfirmForm):
+    pass
+
+
 class PasswordChangeForm(forms.Form):
     old_password = forms.CharField(
         label="Current password", strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "current-password"})

@@ -3,7 +3,7 @@ import hashlib
 import ipaddress
 import re
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 import phonenumbers
@@ -532,7 +532,7 @@ def pending_sign_in(request: HttpRequest) -> tuple[User, dict] | None:
     pending = request.session.get(PENDING_KEY)
     if not pending:
         return None
-    started = timezone.datetime.fromisoformat(pending["started"])
+    started = datetime.fromisoformat(pending["started"])
     if timezone.now() - started > settings.SIGN_IN_PENDING_MAX_AGE:
         request.session.pop(PENDING_KEY, None)
         return None

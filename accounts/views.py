@@ -19,6 +19,7 @@ from accounts import selectors, services
 from accounts.forms import (
     AccountPolicyForm,
     AuditFilterForm,
+    DisableTwoFactorForm,
     EnrolCodeForm,
     IPAllowlistForm,
     PasswordChangeForm,
@@ -362,13 +363,14 @@ def backup_codes(request: HttpRequest) -> HttpResponse:
 @sensitive_post_parameters("password")
 @login_required
 def two_factor_disable(request: HttpRequest) -> HttpResponse:
-    form = PasswordConfirmForm(request.POST or None)
+    form = DisableTwoFactorForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
             services.two_factor_disable(user=request.user, password=form.cleaned_data["password"], request=request)
         except ApplicationError as exc:
             _apply_form_error(form, exc)
         else:
+            _end_others_if_asked(request, form)
             messages.success(request, "Two-factor sign-in is off.")
             return redirect("accounts:security")
     return render(request, "accounts/two_factor_disable.html", {"form": form})
