@@ -68,15 +68,14 @@ class SecurityPolicyMiddleware:
         if request.path == LOGOUT_PATH:
             return None
 
-        if services.two_factor_required(user):
-            if not services.has_two_factor(user):
-                if not request.path.startswith(TWO_FACTOR_SETUP_PREFIX):
-                    messages.warning(request, "Your account requires two-factor sign-in. Set it up to continue.")
-                    return redirect("accounts:two-factor-setup")
-                return None
-            if not user.is_verified():
+        if services.two_factor_required(user) and not user.is_verified():
+            if services.has_two_factor(user):
                 # A session that predates the requirement: sign in again, with the second step.
                 return self._end(request, "Your account now requires two-factor sign-in. Please sign in again.")
+            if not request.path.startswith(TWO_FACTOR_SETUP_PREFIX):
+                messages.warning(request, "Your account requires two-factor sign-in. Set it up to continue.")
+                return redirect("accounts:two-factor-setup")
+            return None
 
         if services.password_change_forced(user) and request.path != reverse("accounts:password-change"):
             messages.warning(request, "Your password is too old. Choose a new one to continue.")

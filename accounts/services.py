@@ -367,19 +367,22 @@ def sms_device_start(
     return device
 
 
-@transaction.atomic
 def sms_device_confirm(*, user: User, device_id: int, code: str, challenge: str, request: HttpRequest) -> SMSDevice:
-    device = _device_lock(SMSDevice, user=user, device_id=device_id)
-    if device.confirmed:
-        raise ApplicationError("This phone is already confirmed.", code="already_confirmed")
-    if not device.check_code(code, challenge=challenge):
+    with transaction.atomic():
+        device = _device_lock(SMSDevice, user=user, device_id=device_id)
+        if device.confirmed:
+            raise ApplicationError("This phone is already confirmed.", code="already_confirmed")
+        ok = device.check_code(code, challenge=challenge)
+        if ok:
+            SMSDevice.objects.filter(user=user).exclude(pk=device.pk).delete()
+            device.confirmed = True
+            device.save(update_fields=["confirmed"])
+            User.objects.filter(pk=user.pk).update(phone=device.phone)
+            audit_record(action="2fa.enrolled", actor=user, request=request, target=device, data={"method": "sms"})
+    # Outside the atomic block: raising inside it would roll back the failure count and throttle.
+    if not ok:
         audit_record(action="2fa.failed", actor=user, request=request, target=device, data={"step": "enrolment"})
         raise ApplicationError(_code_error(device), code="otp_invalid", errors={"code": ["Wrong or expired code."]})
-    SMSDevice.objects.filter(user=user).exclude(pk=device.pk).delete()
-    device.confirmed = True
-    device.save(update_fields=["confirmed"])
-    User.objects.filter(pk=user.pk).update(phone=device.phone)
-    audit_record(action="2fa.enrolled", actor=user, request=request, target=device, data={"method": "sms"})
     return device
 
 
@@ -587,13 +590,14 @@ def sign_in_verify(*, request: HttpRequest, method: str, code: str) -> User:
                     == 1
                 )
                 error = "That backup code is not right or was already used."
-        if not ok:
-            audit_record(action="2fa.failed", actor=user, request=request, data={"method": method})
-            # Failures of the second step count toward the account lockout as well.
-            if not ratelimit.hit(f"2fa-fail:{user.pk}", limit=20, window_seconds=1800):
-                request.session.pop(PENDING_KEY, None)
-                raise ApplicationError("Too many wrong codes. Sign in again later.", code="otp_locked", status=429)
-            raise ApplicationError(error, code="otp_invalid", errors={"code": [error]})
+    # Outside the atomic block: raising inside it would roll back the failure count and throttle.
+    if not ok:
+        audit_record(action="2fa.failed", actor=user, request=request, data={"method": method})
+        # Failures of the second step count toward the account lockout as well.
+        if not ratelimit.hit(f"2fa-fail:{user.pk}", limit=20, window_seconds=1800):
+            request.session.pop(PENDING_KEY, None)
+            raise ApplicationError("Too many wrong codes. Sign in again later.", code="otp_locked", status=429)
+        raise ApplicationError(error, code="otp_invalid", errors={"code": [error]})
     if method == "backup":
         audit_record(action="2fa.backup_code_used", actor=user, request=request, data={"left": backup_codes_left(user)})
     user.backend = pending["backend"]
@@ -788,6 +792,10 @@ def password_set(*, user: User, new_password: str, request: HttpRequest | None, 
     user.password_changed_at = timezone.now()
     user.password_reminder_sent_at = None
     user.save(update_fields=["password", "password_changed_at", "password_reminder_sent_at"])
+    # Django already refuses sessions made with the old password; delete their rows too, so the
+    # session list shows the truth. The caller's own session survives a change, not a reset.
+    keep = request.session.session_key if request is not None and hasattr(request, "session") else None
+    transaction.on_commit(lambda: sessions_end(user=user, keep_session_key=keep))
     audit_record(action="auth.password_changed", actor=user, request=request, data={"reason": reason})
 
 

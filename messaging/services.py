@@ -226,7 +226,9 @@ def message_fail(*, message_id, error_code: str) -> None:
         return
     message.status = Message.Status.FAILED
     message.error_code = error_code[:64]
-    message.save(update_fields=["status", "error_code"])
+    if message.sensitive:
+        message.text = REDACTED_TEXT
+    message.save(update_fields=["status", "error_code", "text"])
     if message.cost > 0 and not message.is_system:
         _ledger_write(
             account_id=message.account_id,
