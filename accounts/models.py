@@ -113,6 +113,14 @@ class Account(TimestampedModel):
         default=24 * 60, help_text="The longest inactivity timeout a user of this account may choose."
     )
 
+    # Traffic monitoring (staff): messages accepted per clock hour (UTC).
+    traffic_alert_per_hour = models.PositiveIntegerField(
+        null=True, blank=True, help_text="E-mail the owner when an hour's volume passes this; empty = no alert."
+    )
+    traffic_cap_per_hour = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Refuse sending beyond this many messages in an hour; empty = no cap."
+    )
+
     class Meta:
         constraints = [
             models.CheckConstraint(condition=models.Q(balance__gte=0), name="account_balance_not_negative"),
@@ -173,7 +181,8 @@ class Membership(TimestampedModel):
     window_start = models.TimeField(null=True, blank=True)
     window_end = models.TimeField(null=True, blank=True)
     window_timezone = models.CharField(max_length=64, default="UTC")
-    # Allowed sender names come with the sender-name model (empty = all the account's approved ones).
+    # Sender names this sub-user may use; empty = all the account's approved ones.
+    allowed_senders = models.ManyToManyField("messaging.SenderName", blank=True, related_name="+")
 
     class Meta:
         indexes = [models.Index(fields=["account", "role"])]

@@ -106,3 +106,108 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"{self.recipient} ({self.status})"
+
+
+class SenderName(models.Model):
+    """An alphanumeric (up to 11 characters) or numeric sender id, requested by the customer and
+    approved by staff before use."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting for approval"
+        APPROVED = "approved", "Approved"
+        REJECTED = "rejected", "Rejected"
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="sender_names")
+    name = models.CharField(max_length=16)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    note = models.CharField(max_length=200, blank=True, help_text="What the name is for (customer) or why (staff).")
+    created_at = models.DateTimeField(default=timezone.now)
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["account", "name"], name="sender_name_unique_per_account")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class PriceRule(models.Model):
+    """Points per segment for messages to a country (ISO 3166 alpha-2); the rule with an empty
+    country is the default price."""
+
+    country = models.CharField(max_length=2, blank=True, help_text="ISO code, e.g. GB; empty = every other country.")
+    price_per_segment = models.DecimalField(**POINTS)
+
+    class Meta:
+        ordering = ["country"]
+        constraints = [
+            models.UniqueConstraint(fields=["country"], name="price_rule_unique_country"),
+            models.CheckConstraint(condition=models.Q(price_per_segment__gte=0), name="price_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.country or 'default'}: {self.price_per_segment}"
+
+
+class BlockedDomain(models.Model):
+    """Links to these domains (or their subdomains) hold a message for staff review."""
+
+    domain = models.CharField(max_length=253, unique=True)
+    note = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["domain"]
+
+    def __str__(self) -> str:
+        return self.domain
+
+
+class MessageEvent(models.Model):
+    """A message's status history: every change after it was accepted, with its source."""
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="events")
+    status = models.CharField(max_length=12, choices=Message.Status.choices)
+    detail = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["message", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.message_id} → {self.status}"
+
+
+class IdempotencyRecord(models.Model):
+    """The first answer to a request with an Idempotency-Key, replayed for 24 hours."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE)
+    caller = models.CharField(max_length=64, help_text="user:<id> or token:<id>")
+    key = models.CharField(max_length=255)
+    request_hash = models.CharField(max_length=64)
+    response = models.JSONField()
+    status_code = models.PositiveSmallIntegerField(default=202)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["account", "caller", "key"], name="idempotency_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.caller} {self.key}"
+
+
+class TrafficCounter(models.Model):
+    """Messages an account had accepted in one clock hour (UTC), for monitoring and caps."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+")
+    hour = models.DateTimeField()
+    count = models.PositiveIntegerField(default=0)
+    alerted = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["account", "hour"], name="traffic_counter_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} {self.hour:%Y-%m-%d %H}h: {self.count}"
