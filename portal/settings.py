@@ -325,6 +325,13 @@ if PRODUCTION and SMS_BACKEND in ("console", "locmem"):
     raise ImproperlyConfigured(f"SMS_BACKEND={SMS_BACKEND} is for development and tests only.")
 # Sender of system messages (2FA codes, test SMS): never charged.
 SMS_SYSTEM_SENDER = env.str("SMS_SYSTEM_SENDER", default="SMSPortal")
+# Points per segment where no price rule matches and staff have not set a default rule.
+SMS_DEFAULT_PRICE_PER_SEGMENT = env.str("SMS_DEFAULT_PRICE_PER_SEGMENT", default="1")
+# Sender used when a request names none and the account has no approved sender name.
+SMS_DEFAULT_SENDER = env.str("SMS_DEFAULT_SENDER", default="SMSPortal")
+SMS_MAX_RECIPIENTS = 10_000
+SMS_MAX_SEGMENTS = 10
+SMS_MAX_SCHEDULE_AHEAD = timedelta(days=30)
 SMS_FILE_PATH = env.str("SMS_FILE_PATH", default=str(VAR_DIR / "sms.jsonl"))
 KANNEL_URL = env.str("KANNEL_URL", default="http://127.0.0.1:13013/cgi-bin/sendsms")
 KANNEL_USERNAME = env.str("KANNEL_USERNAME", default="")

@@ -22,13 +22,18 @@ logger = logging.getLogger(__name__)
 # --- Sending -----------------------------------------------------------------------------------
 
 
-def _enqueue_delivery(message_ids: list) -> None:
+DELIVERY_BATCH = 100
+
+
+def enqueue_delivery(message_ids: list) -> None:
     from messaging.tasks import deliver_messages
 
     ids = [str(message_id) for message_id in message_ids]
     # robust: a broker hiccup after the commit must not turn an accepted request into a 500; the
     # message stays `queued` and the beat job re-enqueues it (messages_requeue_stale).
-    transaction.on_commit(lambda: deliver_messages.delay(ids), robust=True)
+    for start in range(0, len(ids), DELIVERY_BATCH):
+        chunk = ids[start : start + DELIVERY_BATCH]
+        transaction.on_commit(lambda chunk=chunk: deliver_messages.delay(chunk), robust=True)
 
 
 REDACTED_TEXT = "[redacted: contained a security code]"
@@ -45,7 +50,7 @@ def message_send_system(*, account: Account | None, user: User, to: str, text: s
         recipient=to,
         text=text,
     )
-    _enqueue_delivery([message.pk])
+    enqueue_delivery([message.pk])
     return message
 
 
@@ -188,7 +193,7 @@ def messages_recover_stuck() -> int:
         give_up = [pk for pk, attempts in stuck if attempts >= MAX_HANDOVER_ATTEMPTS]
         Message.objects.filter(pk__in=retry).update(status=Message.Status.QUEUED, possible_duplicate=True)
         if retry:
-            _enqueue_delivery(retry)
+            enqueue_delivery(retry)
     for pk in give_up:
         message_fail(message_id=pk, error_code="handover_unknown")
     logger.warning("stuck in sending: %d requeued, %d failed", len(retry), len(give_up))
@@ -207,6 +212,5 @@ def messages_requeue_stale() -> int:
         .values_list("pk", flat=True)
         .order_by("created_at")[:5000]
     )
-    for start in range(0, len(ids), 100):
-        _enqueue_delivery(ids[start : start + 100])
+    enqueue_delivery(ids)
     return len(ids)

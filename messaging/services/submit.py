@@ -1,0 +1,445 @@
+"""Accepting messages: the one service behind the API, the portal's send form and the legacy
+endpoint. All or nothing: a request is validated, priced once, debited once under row locks and
+bulk-inserted in one transaction; delivery is enqueued after the commit."""
+
+import hashlib
+import json
+import re
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from accounts.models import Account, Membership, User
+from accounts.services import audit_record, security_alert
+from messaging.models import (
+    BlockedDomain,
+    IdempotencyRecord,
+    LedgerEntry,
+    Message,
+    SenderName,
+    TrafficCounter,
+)
+from messaging.pricing import PriceList, parse_recipient
+from messaging.segments import count_segments
+from messaging.services.delivery import enqueue_delivery
+from messaging.services.ledger import _ledger_write
+from portal.exceptions import ApplicationError
+from portal.ids import uuid7
+
+SENDER_ALNUM = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 .&_-]{0,10}$")
+SENDER_NUMERIC = re.compile(r"^\+?[0-9]{3,15}$")
+IDEMPOTENCY_TTL = timedelta(hours=24)
+SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*://", re.I)
+HOST_END = re.compile(r"[/?#:\\]")
+DOMAIN = re.compile(r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{1,62}")
+
+
+@dataclass
+class SubmitResult:
+    batch_id: uuid.UUID
+    messages: list[Message]
+    total_cost: Decimal
+    balance: Decimal
+    replayed: bool = False
+    stored_response: dict | None = field(default=None, repr=False)
+
+
+# --- Validation -------------------------------------------------------------------------------
+
+
+def _recipients(to: list[str]) -> list[tuple[str, str]]:
+    if not to:
+        raise ApplicationError("Give at least one recipient.", code="invalid_request", errors={"to": ["Required."]})
+    if len(to) > settings.SMS_MAX_RECIPIENTS:
+        raise ApplicationError(
+            f"At most {settings.SMS_MAX_RECIPIENTS:,} recipients per request; this one has {len(to):,}.",
+            code="too_many_recipients",
+            status=413,
+        )
+    seen: dict[str, str] = {}
+    invalid: list[str] = []
+    for raw in to:
+        parsed = parse_recipient(raw)
+        if parsed is None:
+            invalid.append(str(raw)[:32])
+        else:
+            seen.setdefault(parsed[0], parsed[1])
+    if invalid:
+        shown = ", ".join(invalid[:20]) + (f" and {len(invalid) - 20} more" if len(invalid) > 20 else "")
+        raise ApplicationError(
+            f"Not valid phone numbers in international (E.164) format: {shown}.",
+            code="invalid_recipients",
+            errors={"to": [f"Invalid number: {number}" for number in invalid[:100]]},
+        )
+    return list(seen.items())
+
+
+def _text(text: str):
+    if not text or not text.strip():
+        raise ApplicationError("The message text is empty.", code="invalid_request", errors={"text": ["Required."]})
+    info = count_segments(text)
+    if info.segments > settings.SMS_MAX_SEGMENTS:
+        raise ApplicationError(
+            f"The text needs {info.segments} parts; at most {settings.SMS_MAX_SEGMENTS} are allowed "
+            f"({info.encoding}, {info.units} {'septets' if info.encoding == 'GSM-7' else 'UCS-2 units'}).",
+            code="text_too_long",
+            errors={"text": [f"Too long: {info.segments} parts, at most {settings.SMS_MAX_SEGMENTS}."]},
+        )
+    return info
+
+
+def _sender(*, account: Account, membership: Membership | None, sender: str | None) -> str:
+    approved = SenderName.objects.filter(account=account, status=SenderName.Status.APPROVED)
+    if not sender:
+        allowed = approved
+        if membership is not None and not membership.is_owner:
+            chosen = list(membership.allowed_senders.filter(status=SenderName.Status.APPROVED))
+            if chosen:
+                return chosen[0].name
+        first = allowed.order_by("name").values_list("name", flat=True).first()
+        return first or settings.SMS_DEFAULT_SENDER
+    sender = sender.strip()
+    if not (SENDER_ALNUM.match(sender) or SENDER_NUMERIC.match(sender)):
+        raise ApplicationError(
+            "A sender is up to 11 letters and digits, or a phone number.",
+            code="invalid_request",
+            errors={"sender": ["Invalid sender name."]},
+        )
+    name = approved.filter(name=sender).first()
+    if name is None:
+        raise ApplicationError(
+            f"The sender “{sender}” is not approved for this account.", code="sender_not_allowed", status=403
+        )
+    if membership is not None and not membership.is_owner:
+        allowed_ids = set(membership.allowed_senders.values_list("id", flat=True))
+        if allowed_ids and name.pk not in allowed_ids:
+            raise ApplicationError(f"You may not send as “{sender}”.", code="sender_not_allowed", status=403)
+    return sender
+
+
+def _schedule(scheduled_at: datetime | None, now: datetime) -> datetime | None:
+    if scheduled_at is None:
+        return None
+    if timezone.is_naive(scheduled_at):
+        raise ApplicationError(
+            "Give the time with its zone, e.g. 2026-05-01T09:00:00Z.",
+            code="invalid_request",
+            errors={"scheduled_at": ["A time zone is required."]},
+        )
+    if scheduled_at <= now:
+        raise ApplicationError(
+            "The scheduled time is in the past.", code="invalid_request", errors={"scheduled_at": ["In the past."]}
+        )
+    if scheduled_at > now + settings.SMS_MAX_SCHEDULE_AHEAD:
+        raise ApplicationError(
+            "Messages can be scheduled at most 30 days ahead.",
+            code="invalid_request",
+            errors={"scheduled_at": ["More than 30 days ahead."]},
+        )
+    return scheduled_at
+
+
+def sending_window_opening(membership: Membership | None, at: datetime) -> datetime | None:
+    """None when `at` is inside the sub-user's sending window (or it has none); otherwise the
+    next moment the window opens."""
+    if membership is None or membership.is_owner:
+        return None
+    days = set(membership.window_weekdays or [])
+    start, end = membership.window_start, membership.window_end
+    if not days and start is None and end is None:
+        return None
+    try:
+        zone = ZoneInfo(membership.window_timezone or "UTC")
+    except ZoneInfoNotFoundError:
+        zone = ZoneInfo("UTC")
+    days = days or {1, 2, 3, 4, 5, 6, 7}
+    start = start or time(0, 0)
+    end = end or time(23, 59, 59, 999999)
+
+    def is_open(moment: datetime) -> bool:
+        local = moment.astimezone(zone)
+        t = local.timetz().replace(tzinfo=None)
+        if start <= end:
+            return local.isoweekday() in days and start <= t < end
+        # An overnight window (22:00 to 06:00) belongs to the day it starts on.
+        if t >= start:
+            return local.isoweekday() in days
+        previous_day = (local - timedelta(days=1)).isoweekday()
+        return t < end and previous_day in days
+
+    if is_open(at):
+        return None
+    local = at.astimezone(zone)
+    for offset in range(0, 8):
+        day: date = (local + timedelta(days=offset)).date()
+        candidate = datetime.combine(day, start, tzinfo=zone)
+        if candidate > at and candidate.isoweekday() in days:
+            return candidate.astimezone(UTC)
+    return None
+
+
+def _blocked_domains() -> set[str]:
+    domains = cache.get("messaging:blocked-domains")
+    if domains is None:
+        domains = set(BlockedDomain.objects.values_list("domain", flat=True))
+        cache.set("messaging:blocked-domains", domains, timeout=60)
+    return domains
+
+
+def _hosts(text: str):
+    """Host names of the links in a text, with or without a scheme (bit.ly/x counts too)."""
+    for token in text.split():
+        token = token.strip("<>()[]{}\"'.,;!")
+        token = SCHEME.sub("", token)
+        host = HOST_END.split(token, maxsplit=1)[0].lower().rstrip(".")
+        if "@" in host:
+            host = host.rsplit("@", 1)[1]
+        if DOMAIN.fullmatch(host):
+            yield host
+
+
+def screen_text(text: str) -> str | None:
+    """The blocked domain a link in the text points to (or a subdomain of it), if any."""
+    blocked = _blocked_domains()
+    if not blocked:
+        return None
+    for host in _hosts(text):
+        parts = host.split(".")
+        for i in range(len(parts) - 1):
+            if ".".join(parts[i:]) in blocked:
+                return ".".join(parts[i:])
+    return None
+
+
+def request_fingerprint(payload: dict) -> str:
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+
+# --- The service ------------------------------------------------------------------------------
+
+
+def message_submit(
+    *,
+    account_id: int,
+    user: User | None,
+    caller: str,
+    to: list[str],
+    text: str,
+    sender: str | None = None,
+    scheduled_at: datetime | None = None,
+    reference: str = "",
+    idempotency_key: str | None = None,
+    response_builder=None,
+) -> SubmitResult:
+    """Accept a batch of messages, or refuse it whole with an ApplicationError.
+
+    `caller` identifies who sent it for idempotency (user:<id> or token:<id>). With an
+    `idempotency_key`, the same key from the same caller within 24 hours returns the first
+    result (`replayed=True` with `stored_response`), and a different request body under the same
+    key is a 409 conflict. `response_builder(result) -> dict` makes the stored response.
+    """
+    fingerprint = request_fingerprint(
+        {"to": to, "text": text, "sender": sender, "scheduled_at": scheduled_at, "reference": reference}
+    )
+    if idempotency_key:
+        replay = _idempotent_replay(account_id=account_id, caller=caller, key=idempotency_key, fingerprint=fingerprint)
+        if replay is not None:
+            return replay
+    now = timezone.now()
+    recipients = _recipients(to)
+    info = _text(text)
+    scheduled_at = _schedule(scheduled_at, now)
+    if len(reference) > 100:
+        raise ApplicationError("The reference is at most 100 characters.", code="invalid_request")
+    prices = PriceList()
+    blocked = screen_text(text)
+    try:
+        with transaction.atomic():
+            result = _submit_locked(
+                account_id=account_id,
+                user=user,
+                recipients=recipients,
+                text=text,
+                info=info,
+                sender=sender,
+                scheduled_at=scheduled_at,
+                reference=reference,
+                prices=prices,
+                blocked=blocked,
+                now=now,
+            )
+            if idempotency_key:
+                IdempotencyRecord.objects.create(
+                    account_id=account_id,
+                    caller=caller,
+                    key=idempotency_key[:255],
+                    request_hash=fingerprint,
+                    response=response_builder(result) if response_builder else {"batch_id": str(result.batch_id)},
+                )
+    except IntegrityError:
+        if not idempotency_key:
+            raise
+        # The same key committed by a concurrent request first: answer as it did.
+        replay = _idempotent_replay(account_id=account_id, caller=caller, key=idempotency_key, fingerprint=fingerprint)
+        if replay is None:
+            raise
+        return replay
+    return result
+
+
+def _idempotent_replay(*, account_id: int, caller: str, key: str, fingerprint: str) -> SubmitResult | None:
+    record = IdempotencyRecord.objects.filter(
+        account_id=account_id, caller=caller, key=key[:255], created_at__gte=timezone.now() - IDEMPOTENCY_TTL
+    ).first()
+    if record is None:
+        return None
+    if record.request_hash != fingerprint:
+        raise ApplicationError(
+            "This Idempotency-Key was already used with a different request.",
+            code="idempotency_conflict",
+            status=409,
+        )
+    return SubmitResult(
+        batch_id=uuid.UUID(record.response.get("batch_id")) if record.response.get("batch_id") else uuid.uuid4(),
+        messages=[],
+        total_cost=Decimal(str(record.response.get("total_cost", "0"))),
+        balance=Decimal(str(record.response.get("balance", "0"))),
+        replayed=True,
+        stored_response=record.response,
+    )
+
+
+def _submit_locked(*, account_id, user, recipients, text, info, sender, scheduled_at, reference, prices, blocked, now):
+    # Fixed lock order everywhere: account, then membership.
+    account = Account.objects.select_for_update().get(pk=account_id)
+    if not account.is_active:
+        raise ApplicationError("The account is suspended.", code="account_suspended", status=403)
+    membership = None
+    if user is not None:
+        membership = Membership.objects.select_for_update().filter(user=user, account=account).first()
+        if membership is None or not user.is_active:
+            raise ApplicationError("This user cannot send for the account.", code="forbidden", status=403)
+        if not membership.has_permission("send_sms"):
+            raise ApplicationError("You do not have permission to send messages.", code="forbidden", status=403)
+    sender_name = _sender(account=account, membership=membership, sender=sender)
+
+    opening = sending_window_opening(membership, scheduled_at or now)
+    if opening is not None:
+        scheduled_at = opening
+    batch_id = uuid7()
+    messages: list[Message] = []
+    total = Decimal("0")
+    status = Message.Status.HELD if blocked else Message.Status.SCHEDULED if scheduled_at else Message.Status.QUEUED
+    for number, country in recipients:
+        cost = prices.per_segment(country) * info.segments
+        total += cost
+        messages.append(
+            Message(
+                id=uuid7(),
+                account_id=account.pk,
+                submitted_by=user,
+                sender=sender_name,
+                recipient=number,
+                text=text,
+                encoding=info.encoding,
+                segments=info.segments,
+                cost=cost,
+                status=status,
+                error_code=f"blocked_domain:{blocked}"[:64] if blocked else "",
+                reference=reference,
+                batch_id=batch_id,
+                scheduled_at=scheduled_at,
+                created_at=now,
+            )
+        )
+
+    _traffic_count(account=account, count=len(messages), now=now)
+    if account.balance < total:
+        raise ApplicationError(
+            f"Not enough credit: this request costs {total} points and the balance is {account.balance}.",
+            code="insufficient_credit",
+            status=402,
+        )
+    if membership is not None and not membership.is_owner and membership.monthly_limit is not None:
+        month = now.date().replace(day=1)
+        spent = membership.monthly_spent if membership.spent_month == month else Decimal("0")
+        if spent + total > membership.monthly_limit:
+            raise ApplicationError(
+                f"This request costs {total} points; your monthly limit leaves {membership.monthly_limit - spent}.",
+                code="monthly_limit_reached",
+                status=402,
+            )
+    if total > 0:
+        entry = _ledger_write(
+            account_id=account.pk,
+            kind=LedgerEntry.Kind.DEBIT,
+            amount=-total,
+            note=f"{len(messages)} message{'s' if len(messages) != 1 else ''}",
+            actor=user,
+            batch_id=batch_id,
+        )
+        balance = entry.balance_after
+    else:
+        balance = account.balance
+    if membership is not None:
+        _add_monthly_spend(membership=membership, amount=total, now=now)
+    Message.objects.bulk_create(messages, batch_size=2000)
+    if status == Message.Status.QUEUED:
+        enqueue_delivery([m.id for m in messages])
+    if blocked:
+        audit_record(
+            action="messages.held",
+            account=account,
+            actor=user,
+            data={"batch_id": str(batch_id), "domain": blocked, "count": len(messages)},
+        )
+    return SubmitResult(batch_id=batch_id, messages=messages, total_cost=total, balance=balance)
+
+
+def _add_monthly_spend(*, membership: Membership, amount: Decimal, now: datetime) -> None:
+    month = now.date().replace(day=1)
+    if membership.spent_month != month:
+        Membership.objects.filter(pk=membership.pk).update(spent_month=month, monthly_spent=amount)
+    else:
+        Membership.objects.filter(pk=membership.pk).update(monthly_spent=F("monthly_spent") + amount)
+
+
+def _traffic_count(*, account: Account, count: int, now: datetime) -> None:
+    """Count this hour's volume under the account lock; refuse past the cap, alert past the threshold."""
+    hour = now.replace(minute=0, second=0, microsecond=0)
+    counter, _ = TrafficCounter.objects.get_or_create(account=account, hour=hour)
+    new_total = counter.count + count
+    if account.traffic_cap_per_hour is not None and new_total > account.traffic_cap_per_hour:
+        raise ApplicationError(
+            f"The account's limit of {account.traffic_cap_per_hour:,} messages an hour would be exceeded "
+            f"({counter.count:,} sent this hour). Try again after {hour + timedelta(hours=1):%H:%M} UTC.",
+            code="traffic_cap_reached",
+            status=429,
+            headers={"Retry-After": str(int((hour + timedelta(hours=1) - now).total_seconds()) + 1)},
+        )
+    alert = (
+        account.traffic_alert_per_hour is not None
+        and new_total > account.traffic_alert_per_hour
+        and not counter.alerted
+    )
+    TrafficCounter.objects.filter(pk=counter.pk).update(count=F("count") + count, alerted=counter.alerted or alert)
+    if alert:
+        audit_record(action="traffic.alert", account=account, data={"hour": hour.isoformat(), "count": new_total})
+        security_alert(
+            account=account,
+            kind="traffic",
+            subject="Unusual sending volume on your SMS account",
+            body=(
+                f"{account.name} has sent {new_total:,} messages in the hour from {hour:%Y-%m-%d %H:00} UTC, more "
+                f"than its alert threshold of {account.traffic_alert_per_hour:,}.\n\n"
+                "If this is expected, there is nothing to do. If not, check your API tokens and sub-users."
+            ),
+        )

@@ -1,0 +1,265 @@
+import threading
+from datetime import time
+from decimal import Decimal
+
+import pytest
+import time_machine
+from django.db import connection
+from django.db.models import Sum
+from django.utils import timezone
+
+from accounts.models import Account, AuditEvent, Membership, User
+from messaging.models import BlockedDomain, IdempotencyRecord, LedgerEntry, Message, PriceRule, SenderName
+from messaging.services.submit import message_submit, sending_window_opening
+from portal.exceptions import ApplicationError
+from tests.conftest import PASSWORD
+
+pytestmark = pytest.mark.django_db
+
+
+def ledger_sum(account_id):
+    return LedgerEntry.objects.filter(account_id=account_id).aggregate(s=Sum("amount"))["s"] or Decimal(0)
+
+
+def submit(owner, **kwargs):
+    kwargs.setdefault("to", ["+447400100001"])
+    kwargs.setdefault("text", "Hello")
+    return message_submit(account_id=owner.membership.account_id, user=owner, caller=f"user:{owner.pk}", **kwargs)
+
+
+def subuser(owner, **fields) -> User:
+    user = User.objects.create_user(f"sub{User.objects.count()}@example.com", PASSWORD)
+    Membership.objects.create(user=user, account=owner.membership.account, role=Membership.Role.SUBUSER, **fields)
+    return User.objects.select_related("membership__account").get(pk=user.pk)
+
+
+def test_submit_debits_once_and_queues_each_recipient(owner, django_capture_on_commit_callbacks):
+    PriceRule.objects.update_or_create(country="", defaults={"price_per_segment": Decimal("1")})
+    PriceRule.objects.create(country="PL", price_per_segment=Decimal("0.5"))
+    with django_capture_on_commit_callbacks() as callbacks:
+        result = submit(owner, to=["+447400100001", "+48500100200", "447400100001", "+447400100002"], text="a" * 161)
+    assert len(result.messages) == 3  # duplicates collapsed, "447400100001" read as international
+    assert {m.recipient for m in result.messages} == {"+447400100001", "+447400100002", "+48500100200"}
+    assert all(m.segments == 2 and m.encoding == "GSM-7" for m in result.messages)
+    assert result.total_cost == Decimal("5")  # 2 + 2 + 2 * 0.5
+    assert result.balance == Decimal("95")
+    assert len(callbacks) == 1  # one delivery task for the batch, after the commit
+    assert LedgerEntry.objects.filter(account_id=owner.membership.account_id, kind="debit").count() == 1
+    assert ledger_sum(owner.membership.account_id) == Account.objects.get(pk=owner.membership.account_id).balance
+    assert Message.objects.filter(batch_id=result.batch_id, status="queued").count() == 3
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "code", "status"),
+    [
+        ({"to": []}, "invalid_request", 400),
+        ({"to": ["+447400100001", "12", "hello"]}, "invalid_recipients", 400),
+        ({"text": "   "}, "invalid_request", 400),
+        ({"text": "a" * 1531}, "text_too_long", 400),
+        ({"sender": "NotApproved"}, "sender_not_allowed", 403),
+        ({"sender": "way-too-long-sender"}, "invalid_request", 400),
+        ({"scheduled_at": "past"}, "invalid_request", 400),
+        ({"scheduled_at": "far"}, "invalid_request", 400),
+        ({"to": ["+447400100001"] * 10_001}, "too_many_recipients", 413),
+    ],
+)
+def test_invalid_requests_are_refused_and_write_nothing(owner, kwargs, code, status):
+    if kwargs.get("scheduled_at") == "past":
+        kwargs["scheduled_at"] = timezone.now() - timezone.timedelta(minutes=1)
+    elif kwargs.get("scheduled_at") == "far":
+        kwargs["scheduled_at"] = timezone.now() + timezone.timedelta(days=31)
+    with pytest.raises(ApplicationError) as excinfo:
+        submit(owner, **kwargs)
+    assert (excinfo.value.code, excinfo.value.status) == (code, status)
+    assert not Message.objects.exists()
+    assert Account.objects.get(pk=owner.membership.account_id).balance == 100
+
+
+def test_invalid_numbers_are_named(owner):
+    with pytest.raises(ApplicationError) as excinfo:
+        submit(owner, to=["+447400100001", "+1555", "nonsense"])
+    assert "+1555" in excinfo.value.detail and "nonsense" in excinfo.value.detail
+
+
+def test_insufficient_credit_is_402(make_account):
+    owner = make_account(credit=1).memberships.get().user
+    with pytest.raises(ApplicationError) as excinfo:
+        submit(owner, to=["+447400100001", "+447400100002"])
+    assert excinfo.value.status == 402
+    assert not Message.objects.exists()
+
+
+def test_suspended_account_cannot_send(owner):
+    Account.objects.filter(pk=owner.membership.account_id).update(status="suspended")
+    with pytest.raises(ApplicationError) as excinfo:
+        submit(owner)
+    assert excinfo.value.code == "account_suspended"
+
+
+def test_approved_sender_and_subuser_sender_restrictions(owner):
+    account = owner.membership.account
+    acme = SenderName.objects.create(account=account, name="ACME", status="approved")
+    SenderName.objects.create(account=account, name="OTHER", status="approved")
+    SenderName.objects.create(account=account, name="WAITING", status="pending")
+    assert submit(owner, sender="ACME").messages[0].sender == "ACME"
+    with pytest.raises(ApplicationError):
+        submit(owner, sender="WAITING")
+    sub = subuser(owner)
+    sub.membership.allowed_senders.add(acme)
+    assert submit(sub, sender="ACME").messages[0].sender == "ACME"
+    assert submit(sub).messages[0].sender == "ACME"  # the default is one it may use
+    with pytest.raises(ApplicationError) as excinfo:
+        submit(sub, sender="OTHER")
+    assert excinfo.value.code == "sender_not_allowed"
+
+
+def test_subuser_monthly_limit(owner):
+    sub = subuser(owner, monthly_limit=Decimal("2"))
+    submit(sub, to=["+447400100001", "+447400100002"])
+    with pytest.raises(ApplicationError) as excinfo:
+        submit(sub)
+    assert excinfo.value.code == "monthly_limit_reached"
+    assert excinfo.value.status == 402
+    # A new month starts from zero.
+    with time_machine.travel(timezone.now() + timezone.timedelta(days=32)):
+        submit(sub)
+
+
+def test_subuser_without_send_permission_is_refused(owner):
+    sub = subuser(owner, send_sms=False)
+    with pytest.raises(ApplicationError) as excinfo:
+        submit(sub)
+    assert excinfo.value.status == 403
+
+
+def test_scheduled_messages_wait(owner, django_capture_on_commit_callbacks):
+    when = timezone.now() + timezone.timedelta(hours=2)
+    with django_capture_on_commit_callbacks() as callbacks:
+        result = submit(owner, scheduled_at=when)
+    assert result.messages[0].status == "scheduled"
+    assert result.messages[0].scheduled_at == when
+    assert callbacks == []  # nothing enqueued: beat releases it when due
+
+
+def test_sending_window_schedules_for_the_next_opening(owner):
+    sub = subuser(owner, window_weekdays=[1, 2, 3, 4, 5], window_start=time(9), window_end=time(17))
+    # Saturday 2026-11-21 12:00 UTC: outside → Monday 09:00 UTC.
+    with time_machine.travel("2026-11-21T12:00:00Z", tick=False):
+        result = submit(sub)
+    assert result.messages[0].status == "scheduled"
+    assert result.messages[0].scheduled_at.isoformat() == "2026-11-23T09:00:00+00:00"
+    with time_machine.travel("2026-11-23T10:00:00Z", tick=False):
+        assert submit(sub).messages[0].status == "queued"
+
+
+def test_sending_window_in_another_time_zone():
+    membership = Membership(
+        role="subuser", window_weekdays=[], window_start=time(9), window_end=time(17), window_timezone="Europe/Warsaw"
+    )
+    at = timezone.datetime.fromisoformat("2026-11-23T07:30:00+00:00")  # 08:30 in Warsaw
+    assert sending_window_opening(membership, at).isoformat() == "2026-11-23T08:00:00+00:00"
+    assert sending_window_opening(membership, at + timezone.timedelta(hours=1)) is None
+
+
+def test_links_to_blocked_domains_are_held_and_charged_once(owner, django_capture_on_commit_callbacks):
+    BlockedDomain.objects.get_or_create(domain="bit.ly")
+    with django_capture_on_commit_callbacks() as callbacks:
+        result = submit(owner, text="Your parcel: https://BIT.ly/x1?y=2 track now")
+    assert result.messages[0].status == "held"
+    assert callbacks == []
+    assert result.balance == 99
+    assert AuditEvent.objects.filter(action="messages.held").exists()
+    assert submit(owner, text="See https://example.com/bit.ly").messages[0].status == "queued"
+    assert submit(owner, text="Go to www.sub.bit.ly now").messages[0].status == "held"
+
+
+def test_hard_cap_refuses_and_alert_threshold_alerts_once(owner, mailoutbox):
+    Account.objects.filter(pk=owner.membership.account_id).update(traffic_alert_per_hour=2, traffic_cap_per_hour=4)
+    submit(owner, to=["+447400100001", "+447400100002"])
+    assert mailoutbox == []
+    submit(owner, to=["+447400100003"])
+    submit(owner, to=["+447400100004"])
+    assert AuditEvent.objects.filter(action="traffic.alert").count() == 1
+    with pytest.raises(ApplicationError) as excinfo:
+        submit(owner, to=["+447400100005"])
+    assert excinfo.value.code == "traffic_cap_reached"
+    assert excinfo.value.status == 429
+    assert int(excinfo.value.headers["Retry-After"]) > 0
+
+
+def test_idempotency_key_replays_and_conflicts(owner):
+    first = submit(owner, idempotency_key="abc", response_builder=lambda r: {"batch_id": str(r.batch_id), "n": 1})
+    again = submit(owner, idempotency_key="abc", response_builder=lambda r: {})
+    assert again.replayed
+    assert again.stored_response == {"batch_id": str(first.batch_id), "n": 1}
+    assert Message.objects.count() == 1
+    with pytest.raises(ApplicationError) as excinfo:
+        submit(owner, idempotency_key="abc", text="Different")
+    assert excinfo.value.status == 409
+    # Another caller may use the same key.
+    other = subuser(owner)
+    assert not submit(other, idempotency_key="abc").replayed
+    assert IdempotencyRecord.objects.count() == 2
+
+
+def run_concurrently(n, work):
+    barrier = threading.Barrier(n)
+    outcomes = []
+    lock = threading.Lock()
+
+    def runner(i):
+        try:
+            barrier.wait()
+            try:
+                work(i)
+                outcome = "ok"
+            except ApplicationError as exc:
+                outcome = exc.code
+            with lock:
+                outcomes.append(outcome)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=runner, args=(i,)) for i in range(n)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return outcomes
+
+
+@pytest.mark.django_db(transaction=True)
+def test_fifty_concurrent_submits_against_a_balance_of_twenty(make_account):
+    PriceRule.objects.update_or_create(country="", defaults={"price_per_segment": Decimal("1")})
+    owner = make_account(credit=20).memberships.get().user
+    outcomes = run_concurrently(50, lambda i: submit(owner, to=[f"+4474001{i:05d}"]))
+    assert outcomes.count("ok") == 20
+    assert outcomes.count("insufficient_credit") == 30
+    account = Account.objects.get(pk=owner.membership.account_id)
+    assert account.balance == 0
+    assert ledger_sum(account.pk) == account.balance
+    assert Message.objects.filter(account=account).count() == 20
+
+
+@pytest.mark.django_db(transaction=True)
+def test_fifty_concurrent_submits_against_a_monthly_limit_of_twenty(make_account):
+    PriceRule.objects.update_or_create(country="", defaults={"price_per_segment": Decimal("1")})
+    owner = make_account(credit=1000).memberships.get().user
+    sub = subuser(owner, monthly_limit=Decimal("20"))
+    outcomes = run_concurrently(50, lambda i: submit(sub, to=[f"+4474001{i:05d}"]))
+    assert outcomes.count("ok") == 20
+    assert outcomes.count("monthly_limit_reached") == 30
+    assert Membership.objects.get(pk=sub.membership.pk).monthly_spent == 20
+    account = Account.objects.get(pk=owner.membership.account_id)
+    assert account.balance == 980 == ledger_sum(account.pk)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_requests_with_one_idempotency_key_send_once(make_account):
+    owner = make_account(credit=100).memberships.get().user
+    outcomes = run_concurrently(
+        8, lambda i: submit(owner, idempotency_key="same", response_builder=lambda r: {"batch_id": str(r.batch_id)})
+    )
+    assert outcomes == ["ok"] * 8
+    assert Message.objects.count() == 1
+    assert Account.objects.get(pk=owner.membership.account_id).balance == 99
