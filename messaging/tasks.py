@@ -36,3 +36,8 @@ def recover_stuck_messages() -> int:
 @shared_task(acks_late=True)
 def requeue_stale_messages() -> int:
     return services.messages_requeue_stale()
+
+
+@shared_task(acks_late=True)
+def release_scheduled_messages() -> int:
+    return services.messages_release_due()

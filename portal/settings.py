@@ -308,6 +308,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "accounts.tasks.send_password_age_reminders",
         "schedule": crontab(hour=6, minute=0),
     },
+    "messaging-release-scheduled": {
+        "task": "messaging.tasks.release_scheduled_messages",
+        "schedule": 15.0,
+    },
     "messaging-requeue-stale": {
         "task": "messaging.tasks.requeue_stale_messages",
         "schedule": timedelta(minutes=1).total_seconds(),
@@ -336,6 +340,9 @@ SMS_FILE_PATH = env.str("SMS_FILE_PATH", default=str(VAR_DIR / "sms.jsonl"))
 KANNEL_URL = env.str("KANNEL_URL", default="http://127.0.0.1:13013/cgi-bin/sendsms")
 KANNEL_USERNAME = env.str("KANNEL_USERNAME", default="")
 KANNEL_PASSWORD = env.str("KANNEL_PASSWORD", default="")
+KANNEL_TIMEOUT_SECONDS = env.int("KANNEL_TIMEOUT_SECONDS", default=10)
+# Where delivery reports may come from (Kannel's smsbox hosts); addresses or CIDR ranges.
+KANNEL_DLR_ALLOWED_IPS = env.list("KANNEL_DLR_ALLOWED_IPS", default=["127.0.0.1", "::1"])
 # A message left in `sending` longer than this is looked at by the watchdog.
 SMS_SENDING_GRACE = timedelta(seconds=env.int("SMS_SENDING_GRACE_SECONDS", default=300))
 

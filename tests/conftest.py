@@ -75,49 +75,97 @@ def wait_for(predicate, *, timeout: float = 30, interval: float = 0.2, message: 
     raise AssertionError(f"timed out after {timeout}s waiting for {message}")
 
 
+class Worker:
+    """A real Celery worker process on the suite's Redis queue, sharing the test database."""
+
+    def __init__(self, env: dict[str, str], log_path: Path, concurrency: int = 2) -> None:
+        self.env, self.log_path, self.concurrency = env, log_path, concurrency
+        self.hostname = f"test-worker-{os.getpid()}-{id(self)}@localhost"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> "Worker":
+        from portal.celery import app
+
+        log = self.log_path.open("a")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "portal", "worker", "--loglevel", "INFO",
+             "--concurrency", str(self.concurrency), "--hostname", self.hostname, "--without-gossip",
+             "--without-mingle"],
+            cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+        log.close()
+        process = self.process
+        wait_for(
+            lambda: process.poll() is None and app.control.ping(destination=[self.hostname], timeout=0.5),
+            timeout=30,
+            message="the Celery worker to answer a ping",
+        )
+        return self
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def kill(self, sig=signal.SIGKILL) -> None:
+        """Kill the whole worker (main process and its pool) at once, as a crash would."""
+        if self.process is not None:
+            os.killpg(self.process.pid, sig)
+            self.process.wait(timeout=20)
+            self.process = None
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+        self.process = None
+
+
 @pytest.fixture
-def celery_worker(transactional_db, tmp_path):
-    """A real Celery worker process on the Redis broker, sharing the test database.
-
-    Messages go to the `file` backend at the returned path, so the test sees what left.
-    """
-    from portal.celery import app
-
-    sms_file = tmp_path / "sms.jsonl"
+def worker_factory(transactional_db, tmp_path):
+    """Start real workers with extra environment (the SMS backend, say); all stop at the end."""
     db = connection.settings_dict
-    env = {
+    base = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "tests.settings",
         "DATABASE_URL": (
             f"postgres://{quote(db['USER'])}:{quote(db['PASSWORD'] or '')}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
         ),
         "REDIS_URL": settings.REDIS_URL,
-        "SMS_BACKEND": "file",
-        "SMS_FILE_PATH": str(sms_file),
     }
-    log = (tmp_path / "worker.log").open("w")
-    hostname = f"test-worker-{os.getpid()}@localhost"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "portal", "worker", "--loglevel", "INFO", "--concurrency", "2",
-         "--hostname", hostname, "--without-gossip", "--without-mingle"],
-        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )  # fmt: skip
-    try:
-        wait_for(
-            lambda: process.poll() is None and app.control.ping(destination=[hostname], timeout=0.5),
-            timeout=30,
-            message="the Celery worker to answer a ping",
-        )
-        yield sms_file
-        assert process.poll() is None, "the worker died during the test"
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-        log.close()
+    started: list[Worker] = []
+
+    def start(concurrency: int = 2, **env: str) -> Worker:
+        worker = Worker({**base, **env}, tmp_path / f"worker{len(started)}.log", concurrency)
+        started.append(worker)
+        return worker.start()
+
+    yield start
+    for worker in started:
+        worker.stop()
+
+
+@pytest.fixture
+def celery_worker(worker_factory, tmp_path):
+    """A real worker whose messages go to the `file` backend at the returned path."""
+    sms_file = tmp_path / "sms.jsonl"
+    worker = worker_factory(SMS_BACKEND="file", SMS_FILE_PATH=str(sms_file))
+    yield sms_file
+    assert worker.alive(), "the worker died during the test"
+
+
+@pytest.fixture
+def kannel(tmp_path):
+    """Kannel's bearerbox and smsbox with the fake SMSC, on free ports; stopped at the end."""
+    from tests.kannel.stack import KannelStack
+
+    stack = KannelStack(tmp_path / "kannel")
+    stack.start()
+    yield stack
+    stack.stop_all()
 
 
 @pytest.fixture(scope="session")

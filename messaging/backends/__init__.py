@@ -11,6 +11,7 @@ ALIASES = {
     "console": "messaging.backends.console.ConsoleBackend",
     "file": "messaging.backends.file.FileBackend",
     "locmem": "messaging.backends.locmem.LocmemBackend",
+    "kannel": "messaging.backends.kannel.KannelBackend",
 }
 
 __all__ = ["BaseSmsBackend", "OutgoingSms", "SendResult", "get_backend"]

@@ -2,23 +2,33 @@
 
 from messaging.services.delivery import (
     REDACTED_TEXT,
+    dlr_record,
+    message_cancel,
     message_deliver,
     message_fail,
     message_send_system,
     message_send_test,
     messages_recover_stuck,
+    messages_release_due,
     messages_requeue_stale,
+    messages_review,
 )
 from messaging.services.ledger import ledger_adjust, ledger_topup
+from messaging.services.submit import message_submit
 
 __all__ = [
     "REDACTED_TEXT",
+    "dlr_record",
     "ledger_adjust",
     "ledger_topup",
+    "message_cancel",
     "message_deliver",
     "message_fail",
     "message_send_system",
     "message_send_test",
+    "message_submit",
     "messages_recover_stuck",
+    "messages_release_due",
     "messages_requeue_stale",
+    "messages_review",
 ]

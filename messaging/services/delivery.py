@@ -2,17 +2,19 @@
 
 import logging
 from datetime import timedelta
+from decimal import Decimal
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Value
+from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
-from accounts.models import Account, User
+from accounts.models import Account, Membership, User
 from accounts.services import audit_record
 from messaging.backends import OutgoingSms, SendResult, get_backend
-from messaging.models import LedgerEntry, Message
+from messaging.models import LedgerEntry, Message, MessageEvent
 from messaging.services.ledger import _ledger_write
 from portal.exceptions import ApplicationError
 
@@ -97,19 +99,18 @@ def _claim(message_id) -> Message | None:
     )
     if not claimed:
         return None
-    return Message.objects.only("id", "recipient", "sender", "text", "created_at").get(pk=message_id)
+    return Message.objects.only("id", "recipient", "sender", "text", "created_at", "sensitive").get(pk=message_id)
 
 
-def _record(message_id, result: SendResult) -> None:
+def _record(message_id, result: SendResult, *, sensitive: bool = False) -> None:
     now = timezone.now()
     base = Message.objects.filter(pk=message_id, status=Message.Status.SENDING)
-    if not result.retryable:
-        # Handed over (or finally refused): a security code has no reason to stay at rest.
-        Message.objects.filter(pk=message_id, sensitive=True).update(text=REDACTED_TEXT)
+    # Handed over (or finally refused): a security code has no reason to stay at rest.
+    redact = {"text": REDACTED_TEXT} if sensitive and not result.retryable else {}
     if result.status == "delivered":
-        base.update(status=result.status, provider_id=result.provider_id, sent_at=now, delivered_at=now)
+        base.update(status=result.status, provider_id=result.provider_id, sent_at=now, delivered_at=now, **redact)
     elif result.status == "sent":
-        base.update(status=result.status, provider_id=result.provider_id, sent_at=now)
+        base.update(status=result.status, provider_id=result.provider_id, sent_at=now, **redact)
     elif result.retryable:
         base.update(status=Message.Status.QUEUED, error_code=result.error_code)
     else:
@@ -143,31 +144,113 @@ def message_deliver(*, message_ids: list[str]) -> list[str]:
             # The class only: a backend's exception text may carry its URL and credentials.
             logger.error("SMS backend raised %s for message %s", type(exc).__name__, message_id)
             result = SendResult(id=sms.id, status="failed", error_code="backend_error", retryable=True)
-        _record(message_id, result)
+        _record(message_id, result, sensitive=message.sensitive)
         if result.status == "failed" and result.retryable:
             retry.append(str(message_id))
     return retry
 
 
+def _refund(message: Message, note: str) -> None:
+    """Give a message's cost back: to the balance (a ledger row) and to the sub-user's monthly
+    spend when it was charged in the current month. Call under the message's row lock."""
+    if message.cost <= 0 or message.is_system:
+        return
+    _ledger_write(
+        account_id=message.account_id,
+        kind=LedgerEntry.Kind.REFUND,
+        amount=message.cost,
+        note=note[:200],
+        batch_id=message.batch_id,
+    )
+    if message.submitted_by_id:
+        month = message.created_at.date().replace(day=1)
+        Membership.objects.filter(user_id=message.submitted_by_id, spent_month=month).update(
+            monthly_spent=Greatest(F("monthly_spent") - message.cost, Value(Decimal("0")))
+        )
+
+
+def _event(message_id, status: str, detail: str = "") -> None:
+    MessageEvent.objects.create(message_id=message_id, status=status, detail=detail[:200])
+
+
 @transaction.atomic
-def message_fail(*, message_id, error_code: str) -> None:
-    """A final failure: the message is `failed` and its cost, if any, refunded, once."""
+def message_fail(*, message_id, error_code: str, status: str = Message.Status.FAILED) -> bool:
+    """A final failure (`failed`, or `undelivered` from a delivery report): refunded, once."""
     message = Message.objects.select_for_update().get(pk=message_id)
     if message.status in Message.FINAL_STATUSES:
-        return
-    message.status = Message.Status.FAILED
+        return False
+    message.status = status
     message.error_code = error_code[:64]
     if message.sensitive:
         message.text = REDACTED_TEXT
     message.save(update_fields=["status", "error_code", "text"])
-    if message.cost > 0 and not message.is_system:
-        _ledger_write(
-            account_id=message.account_id,
-            kind=LedgerEntry.Kind.REFUND,
-            amount=message.cost,
-            note=f"Refund for failed message {message.pk}",
-            batch_id=message.batch_id,
+    _event(message.pk, status, error_code)
+    _refund(message, f"Refund for {status} message {message.pk}")
+    return True
+
+
+@transaction.atomic
+def message_cancel(*, account_id: int, message_id, actor: User | None) -> Message:
+    """Cancel a scheduled (or held) message before it leaves, with a refund."""
+    message = Message.objects.select_for_update().filter(account_id=account_id, pk=message_id).first()
+    if message is None:
+        raise ApplicationError("No such message.", code="not_found", status=404)
+    if message.status not in (Message.Status.SCHEDULED, Message.Status.HELD):
+        raise ApplicationError(
+            f"Only scheduled messages can be canceled; this one is {message.get_status_display().lower()}.",
+            code="not_cancelable",
+            status=409,
         )
+    message.status = Message.Status.CANCELED
+    message.save(update_fields=["status"])
+    _event(message.pk, Message.Status.CANCELED, f"by {actor}" if actor else "")
+    _refund(message, f"Refund for canceled message {message.pk}")
+    return message
+
+
+@transaction.atomic
+def messages_review(*, message_ids: list, release: bool, actor: User | None) -> int:
+    """Staff decision on held messages: release them to the queue, or reject them (refunded)."""
+    changed = 0
+    now = timezone.now()
+    for message in Message.objects.select_for_update().filter(pk__in=message_ids, status=Message.Status.HELD):
+        if release:
+            due = message.scheduled_at is None or message.scheduled_at <= now
+            message.status = Message.Status.QUEUED if due else Message.Status.SCHEDULED
+            message.error_code = ""
+            message.save(update_fields=["status", "error_code"])
+            _event(message.pk, Message.Status.QUEUED, f"released by {actor}")
+            if due:
+                enqueue_delivery([message.pk])
+        else:
+            message.status = Message.Status.REJECTED
+            message.save(update_fields=["status"])
+            _event(message.pk, Message.Status.REJECTED, f"rejected by {actor}")
+            _refund(message, f"Refund for rejected message {message.pk}")
+        changed += 1
+    if changed:
+        audit_record(
+            action="messages.released" if release else "messages.rejected",
+            actor=actor,
+            data={"count": changed},
+        )
+    return changed
+
+
+def messages_release_due(limit: int = 5000) -> int:
+    """Beat: scheduled messages whose time has come go to the queue (never long countdowns)."""
+    with transaction.atomic():
+        due = list(
+            Message.objects.select_for_update(skip_locked=True)
+            .filter(status=Message.Status.SCHEDULED, scheduled_at__lte=timezone.now())
+            .order_by("scheduled_at")
+            .values_list("pk", flat=True)[:limit]
+        )
+        if not due:
+            return 0
+        Message.objects.filter(pk__in=due).update(status=Message.Status.QUEUED)
+        enqueue_delivery(due)
+    return len(due)
 
 
 MAX_HANDOVER_ATTEMPTS = 3
@@ -214,3 +297,47 @@ def messages_requeue_stale() -> int:
     )
     enqueue_delivery(ids)
     return len(ids)
+
+
+# --- Delivery reports -------------------------------------------------------------------------
+
+# Kannel's report types (dlr-mask bits) → what they mean for a message.
+DLR_DELIVERED, DLR_UNDELIVERED, DLR_BUFFERED, DLR_SMSC_ACCEPTED, DLR_SMSC_REJECTED = 1, 2, 4, 8, 16
+IN_FLIGHT = (Message.Status.SENDING, Message.Status.SENT)
+
+
+def dlr_record(*, message_id: str, kannel_status: int) -> str:
+    """Apply one delivery report; returns what happened ("applied", "ignored").
+
+    States only move forward (a late "accepted" never undoes "delivered"), a replayed report
+    changes nothing, and failures are refunded once. A report for a message still `sending`
+    proves its hand-over (the worker may not have recorded it yet).
+    """
+    now = timezone.now()
+    if kannel_status == DLR_DELIVERED:
+        updated = Message.objects.filter(pk=message_id, status__in=IN_FLIGHT).update(
+            status=Message.Status.DELIVERED, delivered_at=now, sent_at=Coalesce("sent_at", Value(now))
+        )
+        if updated:
+            _event(message_id, Message.Status.DELIVERED, "delivery report")
+        return "applied" if updated else "ignored"
+    if kannel_status in (DLR_SMSC_ACCEPTED, DLR_BUFFERED):
+        updated = Message.objects.filter(pk=message_id, status=Message.Status.SENDING).update(
+            status=Message.Status.SENT, sent_at=now
+        )
+        if updated or kannel_status == DLR_BUFFERED:
+            detail = "buffered by the SMSC" if kannel_status == DLR_BUFFERED else "accepted by the SMSC"
+            if Message.objects.filter(pk=message_id, status__in=IN_FLIGHT).exists():
+                _event(message_id, Message.Status.SENT, detail)
+        return "applied" if updated else "ignored"
+    if kannel_status in (DLR_UNDELIVERED, DLR_SMSC_REJECTED):
+        with transaction.atomic():
+            message = Message.objects.select_for_update().filter(pk=message_id, status__in=IN_FLIGHT).first()
+            if message is None:
+                return "ignored"
+            if kannel_status == DLR_UNDELIVERED:
+                message_fail(message_id=message_id, error_code="undelivered", status=Message.Status.UNDELIVERED)
+            else:
+                message_fail(message_id=message_id, error_code="rejected_by_smsc")
+        return "applied"
+    return "ignored"

@@ -1,0 +1,44 @@
+"""Inbound calls from the gateway (not portal pages, not the customer API)."""
+
+import hmac
+import logging
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods
+
+from messaging.backends.kannel import dlr_token
+from messaging.services import dlr_record
+from portal.ip import get_client_ip, parse_ip
+from portal.ip_networks import parse_networks
+
+logger = logging.getLogger(__name__)
+
+
+def _source_allowed(request: HttpRequest) -> bool:
+    address = parse_ip(get_client_ip(request))
+    if address is None:
+        return False
+    return any(
+        address.version == net.version and address in net for net in parse_networks(settings.KANNEL_DLR_ALLOWED_IPS)
+    )
+
+
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
+def kannel_dlr(request: HttpRequest) -> HttpResponse:
+    """Kannel's dlr-url callback: ?id=<message>&t=<token>&status=<%d>."""
+    if not _source_allowed(request):
+        logger.warning("delivery report refused from %s", get_client_ip(request))
+        return HttpResponse("forbidden\n", status=403, content_type="text/plain")
+    params = request.GET if request.method == "GET" else request.POST
+    message_id, token, status = params.get("id", ""), params.get("t", ""), params.get("status", "")
+    if not message_id or not token or not hmac.compare_digest(token.encode(), dlr_token(message_id).encode()):
+        return HttpResponse("forbidden\n", status=403, content_type="text/plain")
+    try:
+        kannel_status = int(status)
+    except ValueError:
+        return HttpResponse("bad status\n", status=400, content_type="text/plain")
+    outcome = dlr_record(message_id=message_id, kannel_status=kannel_status)
+    return HttpResponse(f"{outcome}\n", content_type="text/plain")

@@ -1,0 +1,139 @@
+"""Delivery through the real gateway: Celery worker → Kannel smsbox/bearerbox → fake SMSC, and
+delivery reports back over HTTP to the portal (pytest-django's live server)."""
+
+from decimal import Decimal
+
+import pytest
+from django.db.models import Sum
+
+from accounts.models import Account
+from messaging.models import LedgerEntry, Message, MessageEvent, PriceRule
+from messaging.services import message_submit
+from tests.conftest import wait_for
+
+pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
+
+
+def numbers(n: int, start: int = 0) -> list[str]:
+    return [f"+4474001{i:05d}" for i in range(start, start + n)]
+
+
+def statuses(batch_id) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for status in Message.objects.filter(batch_id=batch_id).values_list("status", flat=True):
+        counts[status] = counts.get(status, 0) + 1
+    return counts
+
+
+@pytest.fixture
+def kannel_worker(worker_factory, kannel, live_server, settings):
+    settings.KANNEL_DLR_ALLOWED_IPS = ["127.0.0.1"]
+
+    def start(concurrency: int = 2):
+        return worker_factory(
+            concurrency=concurrency,
+            SMS_BACKEND="kannel",
+            KANNEL_URL=kannel.sendsms_url,
+            KANNEL_USERNAME=kannel.username,
+            KANNEL_PASSWORD=kannel.password,
+            KANNEL_TIMEOUT_SECONDS="3",
+            PUBLIC_URL=live_server.url,
+        )
+
+    return start
+
+
+@pytest.fixture
+def funded_owner(make_account):
+    PriceRule.objects.update_or_create(country="", defaults={"price_per_segment": Decimal("1")})
+    return make_account(credit=1000).memberships.get().user
+
+
+def submit(owner, to, text="Hello from the test suite"):
+    return message_submit(account_id=owner.membership.account_id, user=owner, caller="test", to=to, text=text)
+
+
+def test_two_hundred_messages_are_delivered_through_kannel_with_real_reports(kannel_worker, kannel, funded_owner):
+    kannel_worker()
+    result = submit(funded_owner, numbers(200), text="Zażółć gęślą jaźń €")  # UCS-2 through the gateway
+    wait_for(
+        lambda: statuses(result.batch_id) == {"delivered": 200},
+        timeout=120,
+        interval=0.5,
+        message=f"all 200 delivered (now {statuses(result.batch_id)})",
+    )
+    received = kannel.received()
+    assert len(received) == 200
+    assert set(kannel.received_by_receiver().values()) == {1}  # each exactly once
+    assert received[0][2] == "Zażółć gęślą jaźń €"
+    message = Message.objects.filter(batch_id=result.batch_id).first()
+    assert message.sent_at is not None
+    assert message.delivered_at is not None
+    history = list(MessageEvent.objects.filter(message=message).values_list("status", flat=True))
+    assert history[-1] == "delivered"
+    account = Account.objects.get(pk=funded_owner.membership.account_id)
+    assert account.balance == 800
+    assert LedgerEntry.objects.filter(account=account).aggregate(s=Sum("amount"))["s"] == account.balance
+
+
+def test_kannel_down_during_a_batch_retries_and_delivers_once(kannel_worker, kannel, funded_owner):
+    kannel.stop("smsbox")  # the HTTP side is gone: every hand-over fails with a connection error
+    kannel_worker()
+    result = submit(funded_owner, numbers(20, start=500))
+    wait_for(
+        lambda: Message.objects.filter(batch_id=result.batch_id, attempts__gte=1).count() == 20,
+        timeout=60,
+        message="every message tried once",
+    )
+    assert statuses(result.batch_id) == {"queued": 20}  # back in the queue, not failed, not charged twice
+    kannel.start_smsbox()
+    wait_for(
+        lambda: statuses(result.batch_id) == {"delivered": 20},
+        timeout=120,
+        interval=0.5,
+        message=f"delivery after Kannel came back (now {statuses(result.batch_id)})",
+    )
+    assert set(kannel.received_by_receiver().values()) == {1}
+    assert len(kannel.received()) == 20
+    account = Account.objects.get(pk=funded_owner.membership.account_id)
+    assert account.balance == 980
+    assert LedgerEntry.objects.filter(account=account, kind="debit").count() == 1
+    assert not LedgerEntry.objects.filter(account=account, kind="refund").exists()
+
+
+def test_worker_killed_mid_batch_every_message_ends_final_and_reaches_the_smsc_once(
+    kannel_worker, kannel, funded_owner, settings, monkeypatch
+):
+    from datetime import timedelta
+
+    from messaging.services import delivery, messages_recover_stuck, messages_requeue_stale
+
+    worker = kannel_worker(concurrency=1)
+    result = submit(funded_owner, numbers(150, start=900))
+    wait_for(lambda: len(kannel.received()) >= 20, timeout=60, message="the batch to be under way")
+    worker.kill()  # SIGKILL to the whole worker: no clean-up, its unacknowledged task is stranded
+    in_doubt = Message.objects.filter(batch_id=result.batch_id, status="sending").count()
+    assert in_doubt <= 1  # claimed right before, recorded right after: at most one in doubt
+    kannel_worker(concurrency=1)
+    # The beat jobs, with their waits shortened: stranded `queued` messages are enqueued again,
+    # and a message left in `sending` without any delivery report is resolved.
+    settings.SMS_SENDING_GRACE = timedelta(seconds=3)
+    monkeypatch.setattr(delivery, "STALE_QUEUED_AFTER", timedelta(0))
+
+    def all_final() -> bool:
+        messages_requeue_stale()
+        messages_recover_stuck()
+        return set(statuses(result.batch_id)) <= {"delivered", "undelivered", "failed"}
+
+    wait_for(all_final, timeout=120, interval=2, message="every message final")
+    assert statuses(result.batch_id) == {"delivered": 150}
+    counts = kannel.received_by_receiver()
+    sent_twice = {number for number, count in counts.items() if count > 1}
+    flagged = set(
+        Message.objects.filter(batch_id=result.batch_id, possible_duplicate=True).values_list("recipient", flat=True)
+    )
+    assert sent_twice <= flagged  # only a message in doubt may have gone twice, and it is flagged
+    assert len(sent_twice) <= in_doubt
+    assert set(counts) == set(numbers(150, start=900))
+    account = Account.objects.get(pk=funded_owner.membership.account_id)
+    assert account.balance == 850
