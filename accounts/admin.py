@@ -92,6 +92,7 @@ class AccountAdmin(admin.ModelAdmin):
                 ]
             },
         ),
+        ("Traffic", {"fields": ["traffic_alert_per_hour", "traffic_cap_per_hour"]}),
         ("Dates", {"fields": ["created_at", "updated_at"]}),
     ]
 

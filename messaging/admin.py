@@ -1,8 +1,8 @@
 from django import forms
 from django.contrib import admin, messages
 
-from messaging.models import LedgerEntry, Message
-from messaging.services import ledger_adjust, ledger_topup
+from messaging.models import BlockedDomain, LedgerEntry, Message, MessageEvent, PriceRule, SenderName, TrafficCounter
+from messaging.services import ledger_adjust, ledger_topup, messages_review, sender_names_review
 from portal.exceptions import ApplicationError
 
 
@@ -66,13 +66,28 @@ class LedgerEntryAdmin(admin.ModelAdmin):
         obj.pk = entry.pk
 
 
+class MessageEventInline(admin.TabularInline):
+    model = MessageEvent
+    extra = 0
+    can_delete = False
+    readonly_fields = ["created_at", "status", "detail"]
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
 @admin.register(Message)
 class MessageAdmin(admin.ModelAdmin):
+    """Read-only and searchable; held messages are reviewed with the two actions."""
+
     list_display = ["id", "created_at", "account", "recipient", "sender", "status", "segments", "cost"]
-    list_filter = ["status", "is_system", "encoding"]
-    search_fields = ["=id", "recipient", "provider_id", "reference", "account__name"]
+    list_filter = ["status", "is_system", "encoding", "possible_duplicate"]
+    search_fields = ["=id", "recipient", "provider_id", "reference", "account__name", "=batch_id"]
     list_select_related = ["account"]
     date_hierarchy = "created_at"
+    inlines = [MessageEventInline]
+    actions = ["release_held", "reject_held"]
+    readonly_fields = [f.name for f in Message._meta.fields]
 
     def has_add_permission(self, request) -> bool:
         return False
@@ -81,4 +96,81 @@ class MessageAdmin(admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.action(description="Release selected held messages")
+    def release_held(self, request, queryset):
+        count = messages_review(
+            message_ids=list(queryset.values_list("pk", flat=True)), release=True, actor=request.user
+        )
+        self.message_user(request, f"Released {count} held message(s).")
+
+    @admin.action(description="Reject selected held messages (refund)")
+    def reject_held(self, request, queryset):
+        count = messages_review(
+            message_ids=list(queryset.values_list("pk", flat=True)), release=False, actor=request.user
+        )
+        self.message_user(request, f"Rejected and refunded {count} held message(s).")
+
+
+@admin.register(SenderName)
+class SenderNameAdmin(admin.ModelAdmin):
+    list_display = ["name", "account", "status", "note", "created_at", "reviewed_at"]
+    list_filter = ["status"]
+    search_fields = ["name", "account__name"]
+    list_select_related = ["account"]
+    readonly_fields = ["status", "reviewed_at", "created_at"]
+    raw_id_fields = ["account"]
+    actions = ["approve", "reject"]
+
+    @admin.action(description="Approve selected sender names")
+    def approve(self, request, queryset):
+        count = sender_names_review(
+            sender_ids=list(queryset.values_list("pk", flat=True)), approve=True, actor=request.user
+        )
+        self.message_user(request, f"Approved {count} sender name(s).")
+
+    @admin.action(description="Reject selected sender names")
+    def reject(self, request, queryset):
+        count = sender_names_review(
+            sender_ids=list(queryset.values_list("pk", flat=True)), approve=False, actor=request.user
+        )
+        self.message_user(request, f"Rejected {count} sender name(s).")
+
+
+@admin.register(PriceRule)
+class PriceRuleAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "country", "price_per_segment"]
+    search_fields = ["country"]
+
+
+@admin.register(BlockedDomain)
+class BlockedDomainAdmin(admin.ModelAdmin):
+    list_display = ["domain", "note", "created_at"]
+    search_fields = ["domain", "note"]
+
+    def save_model(self, request, obj, form, change):
+        from django.core.cache import cache
+
+        obj.domain = obj.domain.strip().lower().lstrip("*.").rstrip(".")
+        super().save_model(request, obj, form, change)
+        cache.delete("messaging:blocked-domains")
+
+    def delete_model(self, request, obj):
+        from django.core.cache import cache
+
+        super().delete_model(request, obj)
+        cache.delete("messaging:blocked-domains")
+
+
+@admin.register(TrafficCounter)
+class TrafficCounterAdmin(admin.ModelAdmin):
+    list_display = ["account", "hour", "count", "alerted"]
+    list_select_related = ["account"]
+    date_hierarchy = "hour"
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
         return False

@@ -20,3 +20,52 @@ def recent_messages(*, account: Account, limit: int = 10) -> list[Message]:
         .only("id", "recipient", "sender", "status", "created_at", "segments", "cost", "is_system")
         .order_by("-created_at")[:limit]
     )
+
+
+def visible_messages(*, user):
+    """Messages this portal user may see: the account's with `view_messages`, else their own."""
+    membership = getattr(user, "membership", None)
+    if membership is None:
+        return Message.objects.none()
+    messages = Message.objects.filter(account_id=membership.account_id)
+    if not membership.has_permission("view_messages"):
+        messages = messages.filter(submitted_by=user)
+    return messages
+
+
+def message_list(*, user, status="", recipient="", batch_id=None, since=None, until=None):
+    messages = visible_messages(user=user)
+    if status:
+        messages = messages.filter(status=status)
+    if recipient:
+        messages = messages.filter(recipient__contains=recipient.strip())
+    if batch_id:
+        messages = messages.filter(batch_id=batch_id)
+    if since:
+        messages = messages.filter(created_at__date__gte=since)
+    if until:
+        messages = messages.filter(created_at__date__lte=until)
+    return messages.order_by("-created_at", "-id")
+
+
+def message_detail(*, user, message_id):
+    """The message with its history, or None (another account's id is simply not found)."""
+    return visible_messages(user=user).filter(pk=message_id).prefetch_related("events").first()
+
+
+def sender_names(*, account):
+    from messaging.models import SenderName
+
+    return SenderName.objects.filter(account=account).order_by("name")
+
+
+def usable_sender_names(*, user) -> list[str]:
+    from messaging.models import SenderName
+
+    membership = user.membership
+    approved = SenderName.objects.filter(account_id=membership.account_id, status=SenderName.Status.APPROVED)
+    if not membership.is_owner:
+        allowed = membership.allowed_senders.filter(status=SenderName.Status.APPROVED)
+        if allowed.exists():
+            approved = allowed
+    return list(approved.order_by("name").values_list("name", flat=True))

@@ -1,10 +1,27 @@
+import csv
+
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.shortcuts import redirect
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from messaging.services import message_send_test
+from messaging import selectors
+from messaging.forms import MessageFilterForm, SenderNameForm, SendForm
+from messaging.pricing import PriceList
+from messaging.services import message_cancel, message_send_test, message_submit, sender_name_request
 from portal.exceptions import ApplicationError
+
+
+def _membership(request: HttpRequest):
+    membership = getattr(request.user, "membership", None)
+    if membership is None:
+        raise PermissionDenied
+    return membership
 
 
 @login_required
@@ -17,3 +34,154 @@ def send_test_sms(request):
     else:
         messages.success(request, f"Test message queued to {message.recipient}. Its status appears below.")
     return redirect("dashboard")
+
+
+@login_required
+def send(request: HttpRequest) -> HttpResponse:
+    membership = _membership(request)
+    if not membership.has_permission("send_sms"):
+        raise PermissionDenied
+    senders = selectors.usable_sender_names(user=request.user)
+    form = SendForm(request.POST or None, senders=senders)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            result = message_submit(
+                account_id=membership.account_id,
+                user=request.user,
+                caller=f"user:{request.user.pk}",
+                to=data["recipients"],
+                text=data["text"],
+                sender=data["sender"] or None,
+                scheduled_at=data["scheduled_at"],
+            )
+        except ApplicationError as exc:
+            for field, errors in (exc.errors or {}).items():
+                target = {"to": "recipients"}.get(field, field)
+                for error in errors[:5]:
+                    form.add_error(target if target in form.fields else None, error)
+            if not exc.errors or exc.code in ("insufficient_credit", "monthly_limit_reached", "sender_not_allowed"):
+                form.add_error(None, exc.detail)
+        else:
+            count = len(result.messages)
+            state = result.messages[0].get_status_display().lower() if result.messages else "accepted"
+            messages.success(
+                request,
+                f"{count} message{'s' if count != 1 else ''} {state}: {result.total_cost.normalize()} points. "
+                f"Balance {result.balance.normalize()}.",
+            )
+            return redirect(f"{reverse('messaging:log')}?batch={result.batch_id}")
+    return render(
+        request,
+        "messaging/send.html",
+        {"form": form, "price": PriceList().default, "balance": membership.account.balance},
+    )
+
+
+@login_required
+def message_log(request: HttpRequest) -> HttpResponse:
+    _membership(request)
+    form = MessageFilterForm(request.GET or None)
+    filters = form.cleaned_data if form.is_valid() else {}
+    messages_qs = selectors.message_list(
+        user=request.user,
+        status=filters.get("status") or "",
+        recipient=filters.get("recipient") or "",
+        batch_id=filters.get("batch"),
+        since=filters.get("since"),
+        until=filters.get("until"),
+    )
+    if request.GET.get("format") == "csv":
+        return _csv(messages_qs)
+    page = Paginator(messages_qs.only(*LIST_FIELDS), 50).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(request, "messaging/log.html", {"form": form, "page": page, "query": query.urlencode()})
+
+
+LIST_FIELDS = ("id", "created_at", "recipient", "sender", "status", "segments", "cost", "batch_id", "scheduled_at")
+
+
+class _Echo:
+    def write(self, value):
+        return value
+
+
+def _csv(queryset) -> StreamingHttpResponse:
+    writer = csv.writer(_Echo())
+    columns = ["id", "created_at", "recipient", "sender", "status", "error_code", "segments", "encoding", "cost",
+               "batch_id", "reference", "scheduled_at", "sent_at", "delivered_at"]  # fmt: skip
+
+    def cell(value):
+        if value is None:
+            return ""
+        if hasattr(value, "strftime"):
+            return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+        text = str(value)
+        return "'" + text if text[:1] in ("=", "+", "-", "@") and not text[1:].isdigit() else text
+
+    def rows():
+        yield writer.writerow(columns)
+        for row in queryset.values_list(*columns).iterator(chunk_size=2000):
+            yield writer.writerow([cell(value) for value in row])
+
+    response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="messages.csv"'
+    return response
+
+
+@login_required
+def message_detail(request: HttpRequest, message_id) -> HttpResponse:
+    _membership(request)
+    message = selectors.message_detail(user=request.user, message_id=message_id)
+    if message is None:
+        raise Http404
+    return render(request, "messaging/detail.html", {"message": message})
+
+
+@login_required
+@require_POST
+def message_cancel_view(request: HttpRequest, message_id) -> HttpResponse:
+    membership = _membership(request)
+    if selectors.message_detail(user=request.user, message_id=message_id) is None:
+        raise Http404
+    if not membership.has_permission("send_sms"):
+        raise PermissionDenied
+    try:
+        message_cancel(account_id=membership.account_id, message_id=message_id, actor=request.user)
+    except ApplicationError as exc:
+        messages.error(request, exc.detail)
+    else:
+        messages.success(request, "The message is canceled and its cost refunded.")
+    return redirect("messaging:detail", message_id=message_id)
+
+
+@login_required
+def sender_names(request: HttpRequest) -> HttpResponse:
+    membership = _membership(request)
+    form = SenderNameForm(request.POST or None)
+    if request.method == "POST":
+        if not membership.has_permission("send_sms"):
+            raise PermissionDenied
+        if form.is_valid():
+            try:
+                sender_name_request(
+                    account=membership.account,
+                    name=form.cleaned_data["name"],
+                    note=form.cleaned_data["note"],
+                    actor=request.user,
+                )
+            except ApplicationError as exc:
+                form.add_error("name", exc.detail)
+            else:
+                messages.success(request, "Requested. You can use the name once our staff approve it.")
+                return redirect("messaging:senders")
+    return render(
+        request,
+        "messaging/senders.html",
+        {
+            "form": form,
+            "senders": selectors.sender_names(account=membership.account),
+            "default": settings.SMS_DEFAULT_SENDER,
+        },
+    )

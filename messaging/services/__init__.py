@@ -14,6 +14,7 @@ from messaging.services.delivery import (
     messages_review,
 )
 from messaging.services.ledger import ledger_adjust, ledger_topup
+from messaging.services.senders import sender_name_request, sender_names_review
 from messaging.services.submit import message_submit
 
 __all__ = [
@@ -31,4 +32,6 @@ __all__ = [
     "messages_release_due",
     "messages_requeue_stale",
     "messages_review",
+    "sender_name_request",
+    "sender_names_review",
 ]

@@ -1,0 +1,66 @@
+import re
+from datetime import UTC
+
+from django import forms
+from django.conf import settings
+from django.utils import timezone
+
+from messaging.models import Message
+
+SPLIT = re.compile(r"[\s,;]+")
+
+
+class SendForm(forms.Form):
+    recipients = forms.CharField(
+        label="Recipients",
+        widget=forms.Textarea(attrs={"rows": 3, "spellcheck": "false", "placeholder": "+447400123456, +48500100200"}),
+        help_text="Numbers in international format, separated by commas, spaces or new lines. Up to 10,000.",
+    )
+    sender = forms.ChoiceField(label="Sender", required=False, choices=[])
+    text = forms.CharField(
+        label="Message",
+        strip=False,
+        widget=forms.Textarea(attrs={"rows": 5, "data-segment-counter": "1"}),
+    )
+    scheduled_at = forms.DateTimeField(
+        label="Send later (UTC)",
+        required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S"],
+        help_text="Leave empty to send now. At most 30 days ahead.",
+    )
+
+    def __init__(self, *args, senders: list[str], **kwargs):
+        super().__init__(*args, **kwargs)
+        default = [("", f"Default ({senders[0] if senders else settings.SMS_DEFAULT_SENDER})")]
+        self.fields["sender"].choices = default + [(name, name) for name in senders]
+
+    def clean_recipients(self) -> list[str]:
+        numbers = [part for part in SPLIT.split(self.cleaned_data["recipients"]) if part]
+        if not numbers:
+            raise forms.ValidationError("Enter at least one number.")
+        return numbers
+
+    def clean_scheduled_at(self):
+        value = self.cleaned_data.get("scheduled_at")
+        if value is None:
+            return None
+        # The form speaks UTC, whatever the browser's zone.
+        return value.replace(tzinfo=UTC) if timezone.is_naive(value) else value
+
+
+class MessageFilterForm(forms.Form):
+    status = forms.ChoiceField(required=False, choices=[("", "Any status"), *Message.Status.choices])
+    recipient = forms.CharField(required=False, max_length=32, label="Recipient")
+    batch = forms.UUIDField(required=False, label="Batch")
+    since = forms.DateField(required=False, label="From", widget=forms.DateInput(attrs={"type": "date"}))
+    until = forms.DateField(required=False, label="To", widget=forms.DateInput(attrs={"type": "date"}))
+
+
+class SenderNameForm(forms.Form):
+    name = forms.CharField(
+        label="Sender name",
+        max_length=16,
+        help_text="Up to 11 letters and digits, or a phone number in international format.",
+    )
+    note = forms.CharField(label="What is it for?", max_length=200, required=False)
