@@ -57,6 +57,10 @@ class SecurityPolicyMiddleware:
             session.setdefault(STARTED_KEY, now.isoformat())
             session.set_expiry(timeout)
 
+        if request.path == LOGOUT_PATH:
+            # Signing out only ends the session: allowed from anywhere, including from the
+            # refused-address page's own "Sign out" button.
+            return None
         account = user.account
         if account is not None and not services.ip_is_allowed(
             account_id=account.pk, scope=IPAllowlistEntry.Scope.PORTAL, ip=get_client_ip(request)
@@ -65,8 +69,6 @@ class SecurityPolicyMiddleware:
             return render(
                 request, "accounts/ip_refused.html", {"ip": get_client_ip(request), "account": account}, status=403
             )
-        if request.path == LOGOUT_PATH:
-            return None
 
         if services.two_factor_required(user) and not user.is_verified():
             if services.has_two_factor(user):

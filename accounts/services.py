@@ -400,22 +400,25 @@ def totp_device_start(*, user: User) -> TOTPDevice:
     return TOTPDevice.objects.create(user=user, name="Authenticator app", confirmed=False)
 
 
-@transaction.atomic
 def totp_device_confirm(*, user: User, device_id: int, code: str, request: HttpRequest) -> TOTPDevice:
-    device = _device_lock(TOTPDevice, user=user, device_id=device_id)
-    if device.confirmed:
-        raise ApplicationError("This authenticator is already confirmed.", code="already_confirmed")
-    if not _totp_verify(device, code):
+    with transaction.atomic():
+        device = _device_lock(TOTPDevice, user=user, device_id=device_id)
+        if device.confirmed:
+            raise ApplicationError("This authenticator is already confirmed.", code="already_confirmed")
+        ok = _totp_verify(device, code)
+        if ok:
+            TOTPDevice.objects.filter(user=user).exclude(pk=device.pk).delete()
+            device.confirmed = True
+            device.save(update_fields=["confirmed"])
+            audit_record(action="2fa.enrolled", actor=user, request=request, target=device, data={"method": "totp"})
+    # Outside the atomic block: raising inside it would roll back the throttle's failure count.
+    if not ok:
         audit_record(action="2fa.failed", actor=user, request=request, target=device, data={"step": "enrolment"})
         raise ApplicationError(
             "That code is not right. Check the time on your phone and try the current code.",
             code="otp_invalid",
             errors={"code": ["Wrong code."]},
         )
-    TOTPDevice.objects.filter(user=user).exclude(pk=device.pk).delete()
-    device.confirmed = True
-    device.save(update_fields=["confirmed"])
-    audit_record(action="2fa.enrolled", actor=user, request=request, target=device, data={"method": "totp"})
     return device
 
 

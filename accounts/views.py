@@ -528,7 +528,7 @@ def audit_log(request: HttpRequest) -> HttpResponse:
                     [
                         event.created_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
                         event.action,
-                        event.actor.email if event.actor else "",
+                        _csv_safe(event.actor.email) if event.actor else "",  # "=1+2@example.com" is valid
                         event.actor_token,
                         event.ip or "",
                         _csv_safe(event.user_agent),

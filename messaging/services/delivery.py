@@ -91,15 +91,13 @@ def message_send_test(*, user: User) -> Message:
 # --- Delivery ----------------------------------------------------------------------------------
 
 
-def _claim(message_id) -> Message | None:
+def _claim(message_id) -> bool:
     """queued → sending in one conditional UPDATE: of two workers holding the same id, one wins."""
-    now = timezone.now()
-    claimed = Message.objects.filter(pk=message_id, status=Message.Status.QUEUED).update(
-        status=Message.Status.SENDING, sending_started_at=now, attempts=F("attempts") + 1
+    return bool(
+        Message.objects.filter(pk=message_id, status=Message.Status.QUEUED).update(
+            status=Message.Status.SENDING, sending_started_at=timezone.now(), attempts=F("attempts") + 1
+        )
     )
-    if not claimed:
-        return None
-    return Message.objects.only("id", "recipient", "sender", "text", "created_at", "sensitive").get(pk=message_id)
 
 
 def _record(message_id, result: SendResult, *, sensitive: bool = False) -> None:
@@ -119,12 +117,21 @@ def _record(message_id, result: SendResult, *, sensitive: bool = False) -> None:
 
 def message_deliver(*, message_ids: list[str]) -> list[str]:
     """Hand queued messages to the backend, one at a time, each claimed right before and recorded
-    right after, so a killed worker leaves at most one message in doubt. Returns the ids to retry."""
+    right after, so a killed worker leaves at most one message in doubt. Returns the ids to retry.
+
+    The batch's rows are read once; each message then costs two small UPDATEs and the gateway call.
+    """
     backend = get_backend()
     retry: list[str] = []
+    rows = {
+        str(row.pk): row
+        for row in Message.objects.filter(pk__in=message_ids, status=Message.Status.QUEUED).only(
+            "id", "recipient", "sender", "text", "created_at", "sensitive"
+        )
+    }
     for position, message_id in enumerate(message_ids):
-        message = _claim(message_id)
-        if message is None:
+        message = rows.get(str(message_id))
+        if message is None or not _claim(message.pk):
             continue  # already handed over, canceled, or claimed by another worker
         sms = OutgoingSms(
             id=str(message.pk),
@@ -137,14 +144,14 @@ def message_deliver(*, message_ids: list[str]) -> list[str]:
             [result] = backend.send_messages([sms])
         except SoftTimeLimitExceeded:
             # Out of time: put this one back (it may or may not have left) and stop the batch.
-            _record(message_id, SendResult(id=sms.id, status="failed", error_code="time_limit", retryable=True))
+            _record(message.pk, SendResult(id=sms.id, status="failed", error_code="time_limit", retryable=True))
             retry.extend(str(i) for i in message_ids[position:])
             return retry
         except Exception as exc:
             # The class only: a backend's exception text may carry its URL and credentials.
             logger.error("SMS backend raised %s for message %s", type(exc).__name__, message_id)
             result = SendResult(id=sms.id, status="failed", error_code="backend_error", retryable=True)
-        _record(message_id, result, sensitive=message.sensitive)
+        _record(message.pk, result, sensitive=message.sensitive)
         if result.status == "failed" and result.retryable:
             retry.append(str(message_id))
     return retry
