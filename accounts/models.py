@@ -372,6 +372,7 @@ class SMSDevice(TimestampMixin, ThrottlingMixin, CooldownMixin, SideChannelDevic
             return False
         allowed, _ = self.verify_is_allowed()
         if not allowed:
+            self.throttled = True  # tells the caller to say "wait", not "wrong"
             return False
         expected = hash_secret(code.strip(), context=f"sms:{self.pk}:{challenge}")
         if hmac.compare_digest(self.token, expected):

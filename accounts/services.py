@@ -387,6 +387,8 @@ def sms_device_confirm(*, user: User, device_id: int, code: str, challenge: str,
 
 
 def _code_error(device: SMSDevice) -> str:
+    if getattr(device, "throttled", False):
+        return "Too many tries in a row: wait a few seconds, then enter the code again."
     if device.token is None and device.code_failures >= settings.OTP_SMS_MAX_FAILURES:
         return "Too many wrong codes: this code no longer works. Ask for a new one."
     if device.token is None or device.valid_until <= timezone.now():

@@ -518,6 +518,8 @@ def audit_log(request: HttpRequest) -> HttpResponse:
         since=filters.get("since"),
         until=filters.get("until"),
     )
+    if form.is_bound and not form.is_valid():
+        events = events.none()  # an unknown filter matches nothing, rather than everything
     if request.GET.get("format") == "csv":
         writer = csv.writer(_Echo())
 

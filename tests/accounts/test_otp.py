@@ -607,3 +607,14 @@ def test_a_session_from_before_the_2fa_requirement_must_sign_in_again(client, ow
     assert response.status_code == 302
     assert "/login/" in response.url
     assert "_auth_user_id" not in client.session
+
+
+def test_a_try_during_the_pause_after_a_wrong_code_says_wait_not_wrong(owner):
+    from accounts.models import SMSDevice
+    from accounts.services import _code_error
+
+    device = SMSDevice.objects.create(user=owner, name="SMS", phone="+447911123456", confirmed=True)
+    code = device.new_code(challenge="c")
+    assert not device.check_code("000000" if code != "000000" else "111111", challenge="c")
+    assert not device.check_code(code, challenge="c")  # within the 1-second pause
+    assert _code_error(device).startswith("Too many tries in a row")
