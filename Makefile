@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test lint install install-dev clean
+.PHONY: run test lint bench install install-dev clean
 
 $(VENV)/.runtime: requirements.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python 3.11+ is needed"; exit 1; }
@@ -39,6 +39,10 @@ test: $(VENV)/.dev
 	  SECRET_KEY=$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(50))') \
 	  $(PY) manage.py check --deploy --fail-level WARNING
 	$(PY) -m pytest
+
+bench: $(VENV)/.dev
+	scripts/ensure-services.sh
+	$(PY) -m bench
 
 clean:
 	rm -rf $(VENV) var staticfiles .pytest_cache .ruff_cache

@@ -85,7 +85,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    "portal.middleware.HealthCheckMiddleware",  # first: probes skip host checks and redirects
+    "portal.middleware.EarlyEndpointsMiddleware",  # first: probes and gateway callbacks
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

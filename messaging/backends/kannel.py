@@ -7,12 +7,11 @@ message, and no shared secret travels in any URL.
 
 import hashlib
 import hmac
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
-import requests
+import urllib3
 from django.conf import settings
 from django.urls import reverse
-from requests.adapters import HTTPAdapter
 
 from messaging.backends.base import BaseSmsBackend, OutgoingSms, SendResult
 from messaging.segments import count_segments
@@ -33,10 +32,18 @@ def dlr_url(message_id: str) -> str:
 
 class KannelBackend(BaseSmsBackend):
     def __init__(self) -> None:
-        self.session = requests.Session()
-        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=16, max_retries=0)
-        self.session.mount("http://", adapter)
-        self.session.mount("https://", adapter)
+        # urllib3 directly: a keep-alive pool per process, and less CPU per call than requests.
+        url = urlsplit(settings.KANNEL_URL)
+        self.path = url.path or "/cgi-bin/sendsms"
+        pool_class = urllib3.HTTPSConnectionPool if url.scheme == "https" else urllib3.HTTPConnectionPool
+        self.pool = pool_class(
+            url.hostname,
+            url.port or (443 if url.scheme == "https" else 80),
+            maxsize=32,
+            block=False,
+            retries=False,
+            timeout=urllib3.Timeout(connect=2, read=settings.KANNEL_TIMEOUT_SECONDS),
+        )
 
     def _params(self, sms: OutgoingSms) -> dict:
         params = {
@@ -58,20 +65,12 @@ class KannelBackend(BaseSmsBackend):
 
     def _send(self, sms: OutgoingSms) -> SendResult:
         try:
-            response = self.session.get(
-                settings.KANNEL_URL, params=self._params(sms), timeout=(2, settings.KANNEL_TIMEOUT_SECONDS)
-            )
-        except requests.RequestException as exc:
+            response = self.pool.request("GET", f"{self.path}?{urlencode(self._params(sms))}", preload_content=True)
+        except urllib3.exceptions.HTTPError as exc:
             # The class only: the request's URL carries the sendsms password.
-            return SendResult(
-                id=sms.id, status="failed", error_code=f"gateway_{type(exc).__name__}"[:64], retryable=True
-            )
-        if response.status_code in (200, 202):
+            error = f"gateway_{type(exc).__name__}"[:64]
+            return SendResult(id=sms.id, status="failed", error_code=error, retryable=True)
+        if response.status in (200, 202):
             return SendResult(id=sms.id, status="sent", provider_id=f"kannel:{sms.id}")
-        retryable = response.status_code >= 500 or response.status_code in (403, 429)
-        return SendResult(
-            id=sms.id,
-            status="failed",
-            error_code=f"gateway_http_{response.status_code}",
-            retryable=retryable,
-        )
+        retryable = response.status >= 500 or response.status in (403, 429)
+        return SendResult(id=sms.id, status="failed", error_code=f"gateway_http_{response.status}", retryable=retryable)

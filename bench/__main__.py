@@ -1,0 +1,158 @@
+"""`make bench`: the numbers the sending issue promises, measured on this machine.
+
+1. One call submitting 10,000 recipients on PostgreSQL: wall time and query count.
+2. Delivery throughput from `queued` to `sent` through Celery workers and Kannel (bearerbox,
+   smsbox, fakesmsc), with delivery reports coming back to a gunicorn web server.
+"""
+
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from decimal import Decimal
+from pathlib import Path
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.settings")
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+
+def recreate_database() -> None:
+    import psycopg
+
+    url = os.environ["DATABASE_URL"]
+    name = url.rsplit("/", 1)[1]
+    admin = url.rsplit("/", 1)[0] + "/portal"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def table(rows: list[tuple[str, str, str]]) -> str:
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    lines = []
+    for index, row in enumerate(rows):
+        lines.append("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)))
+        if index == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def main() -> int:
+    import bench.settings  # noqa: F401  (its environment defaults name the database)
+
+    recreate_database()
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    call_command("migrate", verbosity=0)
+    from accounts.services import account_create
+    from messaging.models import Message, PriceRule
+    from messaging.services import message_submit
+    from portal.celery import app
+
+    PriceRule.objects.update_or_create(country="", defaults={"price_per_segment": Decimal("1")})
+    account = account_create(
+        name="Bench", owner_email="bench@example.com", owner_password="Bench-password-1", credit=Decimal("1e9")
+    )
+    owner = account.memberships.get().user
+    app.control.purge()
+
+    # 1. Submit 10,000 recipients in one call.
+    timings, queries = [], []
+    for run in range(3):
+        numbers = [f"+4474{run:02d}{i:06d}" for i in range(10_000)]
+        with CaptureQueriesContext(connection) as captured:
+            start = time.perf_counter()
+            result = message_submit(
+                account_id=account.pk, user=owner, caller="bench", to=numbers, text="Benchmark message"
+            )
+            timings.append(time.perf_counter() - start)
+        queries.append(len(captured))
+        assert len(result.messages) == 10_000
+    app.control.purge()
+    Message.objects.all().delete()
+    small = []
+    with CaptureQueriesContext(connection) as captured:
+        message_submit(account_id=account.pk, user=owner, caller="bench", to=["+447400000001"], text="x")
+    small.append(len(captured))
+
+    # 2. Delivery throughput through Celery and Kannel.
+    from tests.kannel.stack import KannelStack
+
+    work = Path(tempfile.mkdtemp(prefix="bench-"))
+    kannel = KannelStack(work / "kannel")
+    kannel.start()
+    web_port = free_port()
+    env = {**os.environ, "PUBLIC_URL": f"http://127.0.0.1:{web_port}", "KANNEL_URL": kannel.sendsms_url,
+           "KANNEL_USERNAME": kannel.username, "KANNEL_PASSWORD": kannel.password}  # fmt: skip
+    web = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "portal.wsgi", "-b", f"127.0.0.1:{web_port}", "-w", "2", "--access-logfile", "/dev/null"],
+        cwd=REPO, env=env, stdout=(work / "web.log").open("w"), stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+    # Handing a message to Kannel is network-bound (Kannel answers a sendsms that asks for delivery
+    # reports in ~20 ms), so the worker runs a pool of threads, each handing over one message at a time.
+    pool = os.environ.get("BENCH_WORKER_POOL", "threads")
+    concurrency = int(os.environ.get("BENCH_WORKER_CONCURRENCY", "32"))
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "portal", "worker", "-l", "WARNING", "--pool", pool,
+         "--concurrency", str(concurrency), "--without-gossip", "--without-mingle"],
+        cwd=REPO, env=env, stdout=(work / "worker.log").open("w"), stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not app.control.ping(timeout=0.5):
+            time.sleep(0.5)
+        count = int(os.environ.get("BENCH_MESSAGES", "5000"))
+        start = time.perf_counter()
+        batch = message_submit(
+            account_id=account.pk, user=owner, caller="bench", to=[f"+4475{i:08d}" for i in range(count)], text="Go"
+        ).batch_id
+        submitted = time.perf_counter()
+        pending = Message.objects.filter(batch_id=batch, status__in=["queued", "sending"])
+        while pending.exists() and time.perf_counter() - submitted < 600:
+            time.sleep(0.2)
+        handed_over = time.perf_counter()
+        delivered = Message.objects.filter(batch_id=batch, status="delivered")
+        while delivered.count() < count and time.perf_counter() - submitted < 600:
+            time.sleep(0.5)
+        all_delivered = time.perf_counter()
+        received = sum(1 for _, receiver, _ in kannel.received() if receiver.startswith("+4475"))
+    finally:
+        for process in (worker, web):
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(timeout=30)
+        kannel.stop_all()
+        app.control.purge()
+
+    rows = [
+        ("measure", "result", "target"),
+        ("submit 10,000 recipients, one call (median of 3)", f"{statistics.median(timings):.2f} s", "< 2 s"),
+        ("queries for 10,000 recipients", " / ".join(str(q) for q in queries), "constant"),
+        ("queries for 1 recipient", str(small[0]), "constant"),
+        (f"delivery queued -> sent, {count} messages, {pool} pool x {concurrency}",
+         f"{count / (handed_over - submitted):.0f} msg/s", ">= 500 msg/s"),  # fmt: skip
+        ("all delivered through real delivery reports", f"{count / (all_delivered - start):.0f} msg/s", ""),
+        ("messages received by the fake SMSC", f"{received} of {count}", f"{count}"),
+    ]
+    print()
+    print(table(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
