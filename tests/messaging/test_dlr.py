@@ -1,0 +1,113 @@
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+
+from accounts.models import Account
+from messaging.backends.kannel import dlr_token, dlr_url
+from messaging.models import Message, MessageEvent, PriceRule
+from messaging.services import message_submit, messages_release_due
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def sent_message(owner):
+    PriceRule.objects.update_or_create(country="", defaults={"price_per_segment": Decimal("1")})
+    message = message_submit(
+        account_id=owner.membership.account_id, user=owner, caller="t", to=["+447400100001"], text="Hi"
+    ).messages[0]
+    Message.objects.filter(pk=message.pk).update(status="sent", sent_at=timezone.now())
+    return message
+
+
+def report(client, message_id, status, token=None, ip="127.0.0.1"):
+    return client.get(
+        "/hooks/kannel/dlr",
+        {"id": str(message_id), "t": token or dlr_token(str(message_id)), "status": status},
+        REMOTE_ADDR=ip,
+    )
+
+
+def test_dlr_url_carries_the_id_and_a_per_message_token(settings):
+    settings.PUBLIC_URL = "https://portal.example.com"
+    url = dlr_url("abc")
+    assert url.startswith("https://portal.example.com/hooks/kannel/dlr?id=abc&t=")
+    assert url.endswith("&status=%d&at=%T")
+    assert dlr_token("abc") != dlr_token("abd")
+    assert settings.SECRET_KEY not in url
+
+
+def test_delivered_report_moves_the_message_forward_once(client, sent_message):
+    assert report(client, sent_message.pk, 1).content == b"applied\n"
+    sent_message.refresh_from_db()
+    assert sent_message.status == "delivered"
+    assert sent_message.delivered_at is not None
+    assert report(client, sent_message.pk, 1).content == b"ignored\n"  # a replay changes nothing
+    assert report(client, sent_message.pk, 8).content == b"ignored\n"  # a late "accepted" cannot go back
+    sent_message.refresh_from_db()
+    assert sent_message.status == "delivered"
+    assert list(MessageEvent.objects.filter(message=sent_message).values_list("status", flat=True)) == ["delivered"]
+
+
+@pytest.mark.parametrize(("code", "status"), [(2, "undelivered"), (16, "failed")])
+def test_failure_reports_refund_once(client, sent_message, code, status):
+    account_id = sent_message.account_id
+    assert Account.objects.get(pk=account_id).balance == 99
+    report(client, sent_message.pk, code)
+    report(client, sent_message.pk, code)
+    sent_message.refresh_from_db()
+    assert sent_message.status == status
+    assert Account.objects.get(pk=account_id).balance == 100
+
+
+def test_accepted_report_proves_the_hand_over_of_a_message_still_sending(client, sent_message):
+    Message.objects.filter(pk=sent_message.pk).update(status="sending")
+    report(client, sent_message.pk, 8)
+    sent_message.refresh_from_db()
+    assert sent_message.status == "sent"
+
+
+def test_wrong_token_or_source_is_refused(client, sent_message, settings):
+    assert report(client, sent_message.pk, 1, token="0" * 32).status_code == 403
+    assert report(client, sent_message.pk, 1, token=dlr_token("another-id")).status_code == 403
+    assert report(client, sent_message.pk, 1, ip="203.0.113.5").status_code == 403
+    # A forged X-Forwarded-For from an untrusted peer does not help.
+    response = client.get(
+        "/hooks/kannel/dlr",
+        {"id": str(sent_message.pk), "t": dlr_token(str(sent_message.pk)), "status": 1},
+        REMOTE_ADDR="203.0.113.5",
+        HTTP_X_FORWARDED_FOR="127.0.0.1",
+    )
+    assert response.status_code == 403
+    assert report(client, sent_message.pk, "x").status_code == 400
+    sent_message.refresh_from_db()
+    assert sent_message.status == "sent"
+
+
+def test_unknown_message_and_unknown_codes_are_ignored(client, sent_message):
+    import uuid
+
+    other = str(uuid.uuid4())
+    assert report(client, other, 1).content == b"ignored\n"
+    assert report(client, sent_message.pk, 64).content == b"ignored\n"
+
+
+def test_scheduled_messages_are_released_when_due(owner, django_capture_on_commit_callbacks):
+    PriceRule.objects.update_or_create(country="", defaults={"price_per_segment": Decimal("1")})
+    when = timezone.now() + timezone.timedelta(minutes=5)
+    message = message_submit(
+        account_id=owner.membership.account_id,
+        user=owner,
+        caller="t",
+        to=["+447400100001"],
+        text="Later",
+        scheduled_at=when,
+    ).messages[0]
+    assert messages_release_due() == 0
+    Message.objects.filter(pk=message.pk).update(scheduled_at=timezone.now() - timezone.timedelta(seconds=1))
+    with django_capture_on_commit_callbacks() as callbacks:
+        assert messages_release_due() == 1
+    assert len(callbacks) == 1
+    message.refresh_from_db()
+    assert message.status == "queued"
