@@ -101,7 +101,8 @@ def main() -> int:
     env = {**os.environ, "PUBLIC_URL": f"http://127.0.0.1:{web_port}", "KANNEL_URL": kannel.sendsms_url,
            "KANNEL_USERNAME": kannel.username, "KANNEL_PASSWORD": kannel.password}  # fmt: skip
     web = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "portal.wsgi", "-b", f"127.0.0.1:{web_port}", "-w", "2", "--access-logfile", "/dev/null"],
+        [sys.executable, "-m", "gunicorn", "portal.wsgi", "-b", f"127.0.0.1:{web_port}", "-w", "2",
+         "--access-logfile", "/dev/null"],
         cwd=REPO, env=env, stdout=(work / "web.log").open("w"), stderr=subprocess.STDOUT, start_new_session=True,
     )  # fmt: skip
     # Handing a message to Kannel is network-bound (Kannel answers a sendsms that asks for delivery
@@ -144,8 +145,11 @@ def main() -> int:
         ("submit 10,000 recipients, one call (median of 3)", f"{statistics.median(timings):.2f} s", "< 2 s"),
         ("queries for 10,000 recipients", " / ".join(str(q) for q in queries), "constant"),
         ("queries for 1 recipient", str(small[0]), "constant"),
-        (f"delivery queued -> sent, {count} messages, {pool} pool x {concurrency}",
-         f"{count / (handed_over - submitted):.0f} msg/s", ">= 500 msg/s"),  # fmt: skip
+        (
+            f"delivery queued -> sent, {count} messages, {pool} pool x {concurrency}",
+            f"{count / (handed_over - submitted):.0f} msg/s",
+            ">= 500 msg/s",
+        ),
         ("all delivered through real delivery reports", f"{count / (all_delivered - start):.0f} msg/s", ""),
         ("messages received by the fake SMSC", f"{received} of {count}", f"{count}"),
     ]

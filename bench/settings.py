@@ -6,8 +6,8 @@ os.environ.setdefault("DATABASE_URL", "postgres://portal:portal@127.0.0.1:5432/p
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/10")
 os.environ.setdefault("SMS_BACKEND", "kannel")
 
-from portal.settings import *  # noqa: E402, F403
-from portal.settings import DATABASES, LOGGING  # noqa: E402
+from portal.settings import *  # noqa: F403
+from portal.settings import DATABASES, LOGGING
 
 DATABASES["default"]["CONN_MAX_AGE"] = 600
 CELERY_TASK_DEFAULT_QUEUE = "bench"
