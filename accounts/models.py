@@ -120,6 +120,9 @@ class Account(TimestampedModel):
     traffic_cap_per_hour = models.PositiveIntegerField(
         null=True, blank=True, help_text="Refuse sending beyond this many messages in an hour; empty = no cap."
     )
+    # API rate limits (staff): requests a minute for the whole account, and for each token by default.
+    api_rate_limit_per_minute = models.PositiveIntegerField(default=1200)
+    api_token_rate_limit_per_minute = models.PositiveIntegerField(default=600)
 
     class Meta:
         constraints = [

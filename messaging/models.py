@@ -76,6 +76,9 @@ class Message(models.Model):
     is_system = models.BooleanField(default=False)
     # The text holds a secret (a sign-in code): it is blanked once handed to the gateway.
     sensitive = models.BooleanField(default=False)
+    # Sent with a test token or credential: never reaches a gateway, never charged, never listed
+    # with live messages.
+    is_test = models.BooleanField(default=False)
     sender = models.CharField(max_length=16)
     recipient = models.CharField(max_length=16)
     text = models.TextField()
@@ -98,7 +101,7 @@ class Message(models.Model):
     class Meta:
         ordering = ["-created_at"]
         indexes = [
-            models.Index(fields=["account", "-created_at"]),
+            models.Index(fields=["account", "is_test", "-created_at"]),
             models.Index(fields=["account", "batch_id"]),
             models.Index(fields=["status", "sending_started_at"], name="message_status_started_idx"),
         ]

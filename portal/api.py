@@ -1,6 +1,7 @@
 """RFC 9457 problem details for every API failure, and the API's shared DRF pieces."""
 
 import logging
+from datetime import UTC
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -13,6 +14,14 @@ from portal.exceptions import ApplicationError
 from portal.renderers import PROBLEM_CONTENT_TYPE
 
 logger = logging.getLogger(__name__)
+
+
+def iso_z(moment) -> str | None:
+    """ISO 8601 in UTC with a Z, as every date in the API (SPEC §5)."""
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
 
 PROBLEM_TYPE_BASE = "https://docs.sms-portal.invalid/problems/"
 
@@ -142,3 +151,8 @@ class ApiNotFoundView(APIView):
         raise exceptions.NotFound(f"No API endpoint at {request.path}.")
 
     get = post = put = patch = delete = head = options = _not_found
+
+
+def only_versioned_endpoints(endpoints):
+    """drf-spectacular hook: `/api/` is an alias of the latest version; document `/api/v1/` once."""
+    return [endpoint for endpoint in endpoints if endpoint[0].startswith("/api/v1/")]

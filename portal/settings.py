@@ -75,6 +75,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "axes",
     "django_otp",
     "django_otp.plugins.otp_totp",
@@ -268,8 +269,31 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "SMS Portal API",
+    "DESCRIPTION": (
+        "Send SMS and follow their delivery. Authenticate every request with `Authorization: Bearer <token>` "
+        "(an API token, or an access token from `POST /auth/token`) or `Authorization: Basic "
+        "base64(key_id:secret)` (an API credential). Tokens starting with `test_` work in test mode: requests "
+        "are validated and priced like live ones, never reach a gateway and never charge; the recipients "
+        "+15005550001, +15005550002 and +15005550003 end as delivered, undelivered and failed. Errors are RFC "
+        "9457 problem documents (`application/problem+json`). Dates are ISO 8601 in UTC with `Z`."
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SERVERS": [{"url": "/api/v1", "description": "This server"}],
+    "APPEND_COMPONENTS": {
+        "securitySchemes": {
+            "bearer": {"type": "http", "scheme": "bearer", "description": "API token or access token"},
+            "basic": {"type": "http", "scheme": "basic", "description": "API credential: key id and secret"},
+        }
+    },
+    "SECURITY": [{"bearer": []}, {"basic": []}],
+    "AUTHENTICATION_WHITELIST": [],
+    "COMPONENT_SPLIT_REQUEST": True,
+    "PREPROCESSING_HOOKS": ["portal.api.only_versioned_endpoints"],
 }
 
 # --- Celery ---

@@ -1,12 +1,21 @@
 from django.contrib import admin
 from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from apikeys.apis import AccessTokenCreateApi, AccessTokenDeleteApi
 from messaging import hooks
+from messaging.apis import BalanceApi, MessageApi, MessagesApi
+from messaging.legacy import legacy_send
 from portal import views
 from portal.api import ApiNotFoundView
 
 api_v1_patterns: list = [
-    # Endpoints arrive with the REST API issue.
+    path("auth/token", AccessTokenCreateApi.as_view(), name="auth-token"),
+    path("auth/token/<uuid:token_id>", AccessTokenDeleteApi.as_view(), name="auth-token-detail"),
+    path("messages", MessagesApi.as_view(), name="messages"),
+    path("messages/<uuid:message_id>", MessageApi.as_view(), name="message-detail"),
+    path("balance", BalanceApi.as_view(), name="balance"),
+    path("schema/", SpectacularAPIView.as_view(api_version="v1"), name="schema"),
 ]
 
 urlpatterns = [
@@ -19,6 +28,8 @@ urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     path("api/v1/", include((api_v1_patterns, "api"), namespace="api-v1")),
     path("api/", include((api_v1_patterns, "api"), namespace="api")),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-v1:schema"), name="api-docs"),
+    path("smsapi/send", legacy_send, name="legacy-send"),
     re_path(r"^api(?:/.*)?$", ApiNotFoundView.as_view(), name="api-not-found"),
 ]
 

@@ -14,6 +14,7 @@ from django.utils import timezone
 from accounts.models import Account, Membership, User
 from accounts.services import audit_record
 from messaging.backends import OutgoingSms, SendResult, get_backend
+from messaging.backends.testmode import TestModeBackend
 from messaging.models import LedgerEntry, Message, MessageEvent
 from messaging.services.ledger import _ledger_write
 from portal.exceptions import ApplicationError
@@ -124,6 +125,8 @@ def _record(message_id, result: SendResult, *, sensitive: bool = False) -> None:
         Message.objects.filter(pk=message_id, status=Message.Status.SENDING).update(
             status=Message.Status.QUEUED, error_code=result.error_code
         )
+    elif result.status == "undelivered":
+        message_fail(message_id=message_id, error_code=result.error_code, status=Message.Status.UNDELIVERED)
     else:
         message_fail(message_id=message_id, error_code=result.error_code or "gateway_rejected")
 
@@ -134,12 +137,12 @@ def message_deliver(*, message_ids: list[str]) -> list[str]:
 
     The batch's rows are read once; each message then costs two small UPDATEs and the gateway call.
     """
-    backend = get_backend()
+    live_backend, test_backend = get_backend(), TestModeBackend()
     retry: list[str] = []
     rows = {
         str(row.pk): row
         for row in Message.objects.filter(pk__in=message_ids, status=Message.Status.QUEUED).only(
-            "id", "recipient", "sender", "text", "created_at", "sensitive"
+            "id", "recipient", "sender", "text", "created_at", "sensitive", "is_test"
         )
     }
     for position, message_id in enumerate(message_ids):
@@ -154,7 +157,8 @@ def message_deliver(*, message_ids: list[str]) -> list[str]:
             created_at=message.created_at,
         )
         try:
-            [result] = backend.send_messages([sms])
+            # Test-mode messages never reach a gateway.
+            [result] = (test_backend if message.is_test else live_backend).send_messages([sms])
         except SoftTimeLimitExceeded:
             # Out of time: put this one back (it may or may not have left) and stop the batch.
             _record(message.pk, SendResult(id=sms.id, status="failed", error_code="time_limit", retryable=True))
@@ -173,8 +177,8 @@ def message_deliver(*, message_ids: list[str]) -> list[str]:
 def _refund(message: Message, note: str) -> None:
     """Give a message's cost back: to the balance (a ledger row) and to the sub-user's monthly
     spend when it was charged in the current month. Call under the message's row lock."""
-    if message.cost <= 0 or message.is_system:
-        return
+    if message.cost <= 0 or message.is_system or message.is_test:
+        return  # nothing was charged
     _ledger_write(
         account_id=message.account_id,
         kind=LedgerEntry.Kind.REFUND,

@@ -238,10 +238,13 @@ def message_submit(
     reference: str = "",
     idempotency_key: str | None = None,
     response_builder=None,
+    test_mode: bool = False,
 ) -> SubmitResult:
     """Accept a batch of messages, or refuse it whole with an ApplicationError.
 
-    `caller` identifies who sent it for idempotency (user:<id> or token:<id>). With an
+    `caller` identifies who sent it for idempotency (user:<id> or token:<id>). In `test_mode`
+    (test keys) everything is validated and priced alike, but nothing is charged or counted, and
+    the messages never reach a gateway. With an
     `idempotency_key`, the same key from the same caller within 24 hours returns the first
     result (`replayed=True` with `stored_response`), and a different request body under the same
     key is a 409 conflict. `response_builder(result) -> dict` makes the stored response.
@@ -275,6 +278,7 @@ def message_submit(
                 prices=prices,
                 blocked=blocked,
                 now=now,
+                test_mode=test_mode,
             )
             if idempotency_key:
                 IdempotencyRecord.objects.create(
@@ -317,7 +321,9 @@ def _idempotent_replay(*, account_id: int, caller: str, key: str, fingerprint: s
     )
 
 
-def _submit_locked(*, account_id, user, recipients, text, info, sender, scheduled_at, reference, prices, blocked, now):
+def _submit_locked(
+    *, account_id, user, recipients, text, info, sender, scheduled_at, reference, prices, blocked, now, test_mode
+):
     # Fixed lock order everywhere: account, then membership.
     account = Account.objects.select_for_update().get(pk=account_id)
     if not account.is_active:
@@ -358,8 +364,14 @@ def _submit_locked(*, account_id, user, recipients, text, info, sender, schedule
                 batch_id=batch_id,
                 scheduled_at=scheduled_at,
                 created_at=now,
+                is_test=test_mode,
             )
         )
+    if test_mode:
+        Message.objects.bulk_create(messages, batch_size=2000)
+        if status == Message.Status.QUEUED:
+            enqueue_delivery([m.id for m in messages])
+        return SubmitResult(batch_id=batch_id, messages=messages, total_cost=total, balance=account.balance)
 
     _traffic_count(account=account, count=len(messages), now=now)
     if account.balance < total:

@@ -1,0 +1,75 @@
+from drf_spectacular.utils import OpenApiExample, extend_schema
+from rest_framework import serializers, status
+from rest_framework.response import Response
+
+from apikeys.api import ApiView
+from apikeys.models import SCOPES
+from apikeys.services import access_token_issue, access_token_revoke, access_token_secret
+from portal.api import iso_z
+
+
+class TokenRequest(serializers.Serializer):
+    ttl = serializers.IntegerField(min_value=60, max_value=86400, default=3600, help_text="Lifetime in seconds.")
+    scopes = serializers.ListField(
+        child=serializers.ChoiceField(choices=sorted(SCOPES)),
+        required=False,
+        help_text="A subset of the caller's scopes; all of them when omitted.",
+    )
+
+
+class TokenResponse(serializers.Serializer):
+    id = serializers.UUIDField()
+    access_token = serializers.CharField()
+    token_type = serializers.CharField(default="Bearer")
+    expires_at = serializers.DateTimeField()
+    scopes = serializers.ListField(child=serializers.CharField())
+
+
+def _parent(request):
+    """Access tokens are issued to an API token or credential, never to another access token."""
+    from rest_framework.exceptions import PermissionDenied
+
+    if request.auth.kind == "access":
+        raise PermissionDenied("Use an API token or API credential to manage access tokens.", code="forbidden")
+    return request.auth.parent
+
+
+class AccessTokenCreateApi(ApiView):
+    required_scopes: dict[str, str] = {}
+
+    @extend_schema(
+        operation_id="auth_token_create",
+        summary="Issue an access token",
+        description="A short-lived Bearer token for a subset of the caller's scopes. The same request (same "
+        "caller, scopes and ttl) returns the same token while more than 1/24 of its life is left.",
+        request=TokenRequest,
+        responses={201: TokenResponse},
+        examples=[OpenApiExample("One hour, send only", value={"ttl": 3600, "scopes": ["messages:send"]})],
+        tags=["auth"],
+    )
+    def post(self, request):
+        data = TokenRequest(data=request.data)
+        data.is_valid(raise_exception=True)
+        access = access_token_issue(
+            parent=_parent(request), scopes=data.validated_data.get("scopes"), ttl=data.validated_data["ttl"]
+        )
+        body = {
+            "id": str(access.id),
+            "access_token": access_token_secret(access.id),
+            "token_type": "Bearer",
+            "expires_at": iso_z(access.expires_at),
+            "scopes": sorted(access.scopes),
+        }
+        return Response(body, status=status.HTTP_201_CREATED, headers={"Cache-Control": "no-store"})
+
+
+class AccessTokenDeleteApi(ApiView):
+    @extend_schema(
+        operation_id="auth_token_revoke",
+        summary="Revoke an access token",
+        responses={204: None},
+        tags=["auth"],
+    )
+    def delete(self, request, token_id):
+        access_token_revoke(parent=_parent(request), access_id=token_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)

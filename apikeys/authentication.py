@@ -1,0 +1,182 @@
+"""DRF authentication for the API: Bearer (API token or access token) and Basic (credential).
+
+One indexed lookup per request (the row comes with its creator, membership and account), a
+constant-time comparison of SHA-256 digests, no password hasher. Nothing is cached, so a
+disabled, expired, deleted or revoked key fails on the very next request on every worker.
+"""
+
+import base64
+import binascii
+import hmac
+import uuid
+from dataclasses import dataclass, field
+
+from django.core.cache import cache
+from django.utils import timezone
+from rest_framework import exceptions
+from rest_framework.authentication import BaseAuthentication
+
+from accounts.models import Account, AuditEvent, User
+from apikeys.models import AccessToken, ApiCredential, ApiToken
+from apikeys.services import ACCESS_PREFIX, access_token_secret, allowed_scopes, digest
+from portal.ip import get_client_ip
+
+LAST_USED_EVERY_SECONDS = 60
+KNOWN_IP_SECONDS = 30 * 24 * 3600
+
+
+@dataclass
+class ApiAuth:
+    """What a request is allowed to do, as `request.auth`."""
+
+    kind: str  # "token", "credential" or "access"
+    parent: ApiToken | ApiCredential
+    account: Account
+    user: User
+    scopes: set[str]
+    is_test: bool
+    access: AccessToken | None = None
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def caller(self) -> str:
+        return f"{'token' if isinstance(self.parent, ApiToken) else 'credential'}:{self.parent.pk}"
+
+    @property
+    def label(self) -> str:
+        return self.parent.prefix if isinstance(self.parent, ApiToken) else self.parent.key_id
+
+
+def _fail(detail: str = "The credentials are not valid.") -> exceptions.AuthenticationFailed:
+    return exceptions.AuthenticationFailed(detail)
+
+
+def _build(kind: str, parent, access: AccessToken | None = None) -> ApiAuth:
+    user = parent.created_by
+    scopes = set(access.scopes if access is not None else parent.scopes) & allowed_scopes(user)
+    return ApiAuth(
+        kind=kind,
+        parent=parent,
+        account=parent.account,
+        user=user,
+        scopes=scopes,
+        is_test=parent.is_test,
+        access=access,
+    )
+
+
+def note_use(request, auth: ApiAuth) -> None:
+    """`last_used` at most once a minute per key (no write per request), and an audit event the
+    first time a key is used from an address."""
+    parent = auth.parent
+    ip = get_client_ip(request) or None
+    key = f"api-used:{auth.caller}"
+    if cache.add(key, 1, timeout=LAST_USED_EVERY_SECONDS):
+        type(parent).objects.filter(pk=parent.pk).update(last_used_at=timezone.now(), last_used_ip=ip)
+    if ip and cache.add(f"api-ip:{auth.caller}:{ip}", 1, timeout=KNOWN_IP_SECONDS):
+        action = "api_token.used_from_new_ip" if isinstance(parent, ApiToken) else "api_credential.used_from_new_ip"
+        seen = AuditEvent.objects.filter(action=action, object_id=str(parent.pk), ip=ip).exists()
+        if not seen and (parent.last_used_ip != ip or parent.last_used_at is None):
+            AuditEvent.objects.create(
+                account=auth.account,
+                actor=None,
+                actor_token=auth.label,
+                action=action,
+                ip=ip,
+                user_agent=request.META.get("HTTP_USER_AGENT", "")[:300],
+                object_type=parent._meta.label_lower,
+                object_id=str(parent.pk),
+                object_repr=str(parent)[:200],
+            )
+
+
+class BearerAuthentication(BaseAuthentication):
+    keyword = "Bearer"
+
+    def authenticate(self, request):
+        header = request.META.get("HTTP_AUTHORIZATION", "")
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() != "bearer":
+            return None
+        value = value.strip()
+        if not value or " " in value:
+            raise _fail("Malformed Authorization header: use `Bearer <token>`.")
+        auth = self._access(value) if value.startswith(ACCESS_PREFIX) else self._token(value)
+        note_use(request, auth)
+        return auth.user, auth
+
+    def _token(self, value: str) -> ApiAuth:
+        parts = value.split("_", 2)  # the secret part may itself contain "_"
+        if len(parts) != 3 or parts[0] not in ("live", "test"):
+            raise _fail()
+        token = ApiToken.objects.select_related("account", "created_by__membership").filter(prefix=parts[1]).first()
+        if token is None or not hmac.compare_digest(token.digest, digest(value)):
+            raise _fail()
+        if token.disabled:
+            raise _fail("This token is disabled.")
+        if token.expires_at is not None and token.expires_at <= timezone.now():
+            raise _fail("This token has expired.")
+        return _build("token", token)
+
+    def _access(self, value: str) -> ApiAuth:
+        try:
+            raw_id = value[len(ACCESS_PREFIX) :].split("_", 1)[0]
+            access_id = uuid.UUID(hex=raw_id)
+        except ValueError:
+            raise _fail() from None
+        if not hmac.compare_digest(value, access_token_secret(access_id)):
+            raise _fail()
+        access = (
+            AccessToken.objects.select_related(
+                "api_token__account", "api_token__created_by__membership", "credential__account",
+                "credential__created_by__membership",
+            )
+            .filter(pk=access_id)
+            .first()
+        )  # fmt: skip
+        if access is None or access.revoked_at is not None:
+            raise _fail("This access token was revoked.")
+        if access.expires_at <= timezone.now():
+            raise _fail("This access token has expired.")
+        parent = access.api_token or access.credential
+        if parent.disabled or (isinstance(parent, ApiToken) and parent.state != "active"):
+            raise _fail("The key this access token was issued to no longer works.")
+        return _build("access", parent, access)
+
+    def authenticate_header(self, request):
+        return 'Bearer realm="api"'
+
+
+class CredentialBasicAuthentication(BaseAuthentication):
+    """`Authorization: Basic base64(key_id:secret)` with an API credential."""
+
+    def authenticate(self, request):
+        header = request.META.get("HTTP_AUTHORIZATION", "")
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() != "basic":
+            return None
+        try:
+            decoded = base64.b64decode(value.strip(), validate=True).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            raise _fail("Malformed Authorization header: use Basic base64(key_id:secret).") from None
+        key_id, sep, secret = decoded.partition(":")
+        if not sep or not key_id or not secret:
+            raise _fail("Malformed Authorization header: use Basic base64(key_id:secret).")
+        auth = authenticate_credential(key_id, secret)
+        note_use(request, auth)
+        return auth.user, auth
+
+    def authenticate_header(self, request):
+        return 'Basic realm="api"'
+
+
+def authenticate_credential(key_id: str, secret: str) -> ApiAuth:
+    """Also used by the legacy `smsUser`/`smsKey` endpoint."""
+    credential = (
+        ApiCredential.objects.select_related("account", "created_by__membership").filter(key_id=key_id[:32]).first()
+    )
+    if credential is None or not hmac.compare_digest(credential.digest, digest(secret)):
+        raise _fail()
+    if credential.disabled:
+        raise _fail("This credential is disabled.")
+    return _build("credential", credential)

@@ -1,0 +1,280 @@
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.http import HttpRequest
+from django.utils import timezone
+
+from accounts.models import Membership, User
+from accounts.services import audit_record
+from apikeys.models import SCOPE_PERMISSION, SCOPES, AccessToken, ApiCredential, ApiToken
+from portal.exceptions import ApplicationError
+
+TOKEN_ALPHABET_BYTES = 32  # 256 random bits in every secret
+
+
+def digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def allowed_scopes(user: User) -> set[str]:
+    """The scopes a user can hand out (and a token of theirs can still use): their permissions."""
+    membership: Membership | None = getattr(user, "membership", None)
+    if membership is None or not user.is_active:
+        return set()
+    return {scope for scope, permission in SCOPE_PERMISSION.items() if membership.has_permission(permission)}
+
+
+def _check_scopes(user: User, scopes: list[str]) -> list[str]:
+    unknown = sorted(set(scopes) - set(SCOPES))
+    if unknown:
+        raise ApplicationError(
+            f"Unknown scope: {', '.join(unknown)}.", code="invalid_request", errors={"scopes": ["Unknown scope."]}
+        )
+    if not scopes:
+        raise ApplicationError("Choose at least one scope.", code="invalid_request", errors={"scopes": ["Required."]})
+    beyond = sorted(set(scopes) - allowed_scopes(user))
+    if beyond:
+        raise ApplicationError(
+            f"You cannot grant {', '.join(beyond)}: your own permissions do not include it.",
+            code="insufficient_scope",
+            status=403,
+        )
+    return sorted(set(scopes))
+
+
+def _require_manager(user: User) -> Membership:
+    membership = getattr(user, "membership", None)
+    if membership is None or not membership.has_permission("manage_api_tokens"):
+        raise ApplicationError("You may not manage API keys.", code="forbidden", status=403)
+    return membership
+
+
+# --- API tokens -------------------------------------------------------------------------------
+
+
+@dataclass
+class NewSecret:
+    obj: object
+    secret: str  # shown once, never stored
+
+
+@transaction.atomic
+def token_create(
+    *,
+    user: User,
+    name: str,
+    scopes: list[str],
+    expires_at: datetime | None = None,
+    is_test: bool = False,
+    request: HttpRequest | None = None,
+) -> NewSecret:
+    membership = _require_manager(user)
+    scopes = _check_scopes(user, scopes)
+    if expires_at is not None and expires_at <= timezone.now():
+        raise ApplicationError(
+            "The expiry must be in the future.", code="invalid_request", errors={"expires_at": ["In the past."]}
+        )
+    prefix = secrets.token_hex(6)
+    secret = f"{'test' if is_test else 'live'}_{prefix}_{secrets.token_urlsafe(TOKEN_ALPHABET_BYTES)}"
+    token = ApiToken.objects.create(
+        account_id=membership.account_id,
+        created_by=user,
+        name=name.strip()[:100] or "API token",
+        prefix=prefix,
+        digest=digest(secret),
+        scopes=scopes,
+        is_test=is_test,
+        expires_at=expires_at,
+    )
+    audit_record(
+        action="api_token.created",
+        account=membership.account,
+        actor=user,
+        request=request,
+        target=token,
+        data={"prefix": prefix, "scopes": scopes, "test": is_test},
+    )
+    return NewSecret(token, secret)
+
+
+def _own_token(user: User, token_id: int) -> ApiToken:
+    membership = _require_manager(user)
+    token = ApiToken.objects.select_for_update().filter(account_id=membership.account_id, pk=token_id).first()
+    if token is None:
+        raise ApplicationError("No such token.", code="not_found", status=404)
+    return token
+
+
+@transaction.atomic
+def token_set_disabled(*, user: User, token_id: int, disabled: bool, request: HttpRequest | None = None) -> ApiToken:
+    token = _own_token(user, token_id)
+    token.disabled = disabled
+    token.save(update_fields=["disabled"])
+    audit_record(
+        action="api_token.disabled" if disabled else "api_token.enabled",
+        account=token.account,
+        actor=user,
+        request=request,
+        target=token,
+        data={"prefix": token.prefix},
+    )
+    return token
+
+
+@transaction.atomic
+def token_delete(*, user: User, token_id: int, request: HttpRequest | None = None) -> None:
+    token = _own_token(user, token_id)
+    audit_record(
+        action="api_token.deleted",
+        account=token.account,
+        actor=user,
+        request=request,
+        target=token,
+        data={"prefix": token.prefix},
+    )
+    token.delete()
+
+
+# --- API credentials --------------------------------------------------------------------------
+
+
+@transaction.atomic
+def credential_create(
+    *, user: User, name: str, scopes: list[str], is_test: bool = False, request: HttpRequest | None = None
+) -> NewSecret:
+    membership = _require_manager(user)
+    scopes = _check_scopes(user, scopes)
+    secret = _credential_secret(is_test)
+    credential = ApiCredential.objects.create(
+        account_id=membership.account_id,
+        created_by=user,
+        name=name.strip()[:100] or "API credential",
+        key_id="ak_" + secrets.token_hex(8),
+        digest=digest(secret),
+        scopes=scopes,
+        is_test=is_test,
+    )
+    audit_record(
+        action="api_credential.created",
+        account=membership.account,
+        actor=user,
+        request=request,
+        target=credential,
+        data={"key_id": credential.key_id, "scopes": scopes, "test": is_test},
+    )
+    return NewSecret(credential, secret)
+
+
+def _credential_secret(is_test: bool) -> str:
+    return f"{'test' if is_test else 'live'}_{secrets.token_urlsafe(TOKEN_ALPHABET_BYTES)}"
+
+
+def _own_credential(user: User, credential_id: int) -> ApiCredential:
+    membership = _require_manager(user)
+    credential = (
+        ApiCredential.objects.select_for_update().filter(account_id=membership.account_id, pk=credential_id).first()
+    )
+    if credential is None:
+        raise ApplicationError("No such credential.", code="not_found", status=404)
+    return credential
+
+
+@transaction.atomic
+def credential_reset(*, user: User, credential_id: int, request: HttpRequest | None = None) -> NewSecret:
+    """A new secret; the old one fails from the next request on, and its access tokens with it."""
+    credential = _own_credential(user, credential_id)
+    secret = _credential_secret(credential.is_test)
+    credential.digest = digest(secret)
+    credential.secret_changed_at = timezone.now()
+    credential.save(update_fields=["digest", "secret_changed_at"])
+    AccessToken.objects.filter(credential=credential, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    audit_record(
+        action="api_credential.reset",
+        account=credential.account,
+        actor=user,
+        request=request,
+        target=credential,
+        data={"key_id": credential.key_id},
+    )
+    return NewSecret(credential, secret)
+
+
+@transaction.atomic
+def credential_set_disabled(
+    *, user: User, credential_id: int, disabled: bool, request: HttpRequest | None = None
+) -> ApiCredential:
+    credential = _own_credential(user, credential_id)
+    credential.disabled = disabled
+    credential.save(update_fields=["disabled"])
+    audit_record(
+        action="api_credential.disabled" if disabled else "api_credential.enabled",
+        account=credential.account,
+        actor=user,
+        request=request,
+        target=credential,
+        data={"key_id": credential.key_id},
+    )
+    return credential
+
+
+@transaction.atomic
+def credential_delete(*, user: User, credential_id: int, request: HttpRequest | None = None) -> None:
+    credential = _own_credential(user, credential_id)
+    audit_record(
+        action="api_credential.deleted",
+        account=credential.account,
+        actor=user,
+        request=request,
+        target=credential,
+        data={"key_id": credential.key_id},
+    )
+    credential.delete()
+
+
+# --- Access tokens ----------------------------------------------------------------------------
+
+ACCESS_PREFIX = "at_"
+
+
+def access_token_secret(access_id) -> str:
+    """The token text is an HMAC of its id: nothing to store, yet the same token can be handed out
+    again while it is reused (SPEC §5)."""
+    key = hashlib.sha256(("access-token:" + settings.SECRET_KEY).encode()).digest()
+    mac = hmac.new(key, str(access_id).encode(), hashlib.sha256).hexdigest()
+    return f"{ACCESS_PREFIX}{access_id.hex if hasattr(access_id, 'hex') else access_id}_{mac}"
+
+
+@transaction.atomic
+def access_token_issue(*, parent: ApiToken | ApiCredential, scopes: list[str] | None, ttl: int) -> AccessToken:
+    """An access token for a subset of the caller's scopes. The same request (caller, scopes, ttl)
+    gets the same token back while more than 1/24 of its life is left."""
+    parent_scopes = set(parent.scopes) & allowed_scopes(parent.created_by)
+    wanted = sorted(set(scopes) if scopes else parent_scopes)
+    beyond = sorted(set(wanted) - parent_scopes)
+    if beyond:
+        raise ApplicationError(f"The caller does not hold {', '.join(beyond)}.", code="insufficient_scope", status=403)
+    now = timezone.now()
+    link = {"api_token": parent} if isinstance(parent, ApiToken) else {"credential": parent}
+    # Lock the parent so two identical requests at once agree on one token.
+    type(parent).objects.select_for_update().only("id").get(pk=parent.pk)
+    for existing in AccessToken.objects.filter(**link, ttl=ttl, revoked_at__isnull=True, expires_at__gt=now):
+        if sorted(existing.scopes) == wanted and existing.expires_at - now > timedelta(seconds=ttl / 24):
+            return existing
+    return AccessToken.objects.create(
+        account_id=parent.account_id, scopes=wanted, ttl=ttl, expires_at=now + timedelta(seconds=ttl), **link
+    )
+
+
+@transaction.atomic
+def access_token_revoke(*, parent: ApiToken | ApiCredential, access_id) -> None:
+    link = {"api_token": parent} if isinstance(parent, ApiToken) else {"credential": parent}
+    updated = AccessToken.objects.filter(pk=access_id, revoked_at__isnull=True, **link).update(
+        revoked_at=timezone.now()
+    )
+    if not updated and not AccessToken.objects.filter(pk=access_id, **link).exists():
+        raise ApplicationError("No such access token.", code="not_found", status=404)

@@ -1,0 +1,40 @@
+"""Rate limits per key and per account: atomic Redis counters in fixed one-minute windows, so
+any number of parallel clients get at most the limit. Configurable per account (and per key) by
+staff."""
+
+import time
+
+from rest_framework.throttling import BaseThrottle
+
+from apikeys.authentication import ApiAuth
+from portal import ratelimit
+
+WINDOW_SECONDS = 60
+
+
+class ApiRateThrottle(BaseThrottle):
+    def allow_request(self, request, view) -> bool:
+        auth = request.auth
+        if not isinstance(auth, ApiAuth):
+            return True
+        account = auth.account
+        key_limit = auth.parent.rate_limit_per_minute or account.api_token_rate_limit_per_minute
+        limits = [
+            (f"api:key:{auth.caller}", key_limit),
+            (f"api:account:{account.pk}", account.api_rate_limit_per_minute),
+        ]
+        now = time.time()
+        self.reset = int(WINDOW_SECONDS - now % WINDOW_SECONDS) or WINDOW_SECONDS
+        allowed, remaining, limit_shown = True, None, None
+        for key, limit in limits:
+            count = ratelimit.count(key, window_seconds=WINDOW_SECONDS)
+            left = max(limit - count, 0)
+            if remaining is None or left < remaining:
+                remaining, limit_shown = left, limit
+            if count > limit:
+                allowed = False
+        request.rate_limit = {"limit": limit_shown, "remaining": remaining, "reset": self.reset}
+        return allowed
+
+    def wait(self) -> float:
+        return self.reset

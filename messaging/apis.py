@@ -1,0 +1,316 @@
+"""The messaging API (SPEC §5): thin views over the sending service and selectors."""
+
+import base64
+import json
+
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, extend_schema_field
+from rest_framework import serializers, status
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.response import Response
+
+from apikeys.api import ApiView
+from messaging.models import Message
+from messaging.services import message_cancel, message_submit
+from portal.api import iso_z
+
+
+@extend_schema_field(
+    {
+        "oneOf": [
+            {"type": "string", "example": "+447400123456"},
+            {"type": "array", "items": {"type": "string"}, "maxItems": 10000},
+        ]
+    }
+)
+class RecipientsField(serializers.Field):
+    """A number or a list of numbers."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, str):
+            return [data]
+        if isinstance(data, list) and all(isinstance(item, str) for item in data):
+            return data
+        raise ValidationError("Give a phone number or a list of phone numbers (E.164).")
+
+    def to_representation(self, value):
+        return value
+
+
+class SendRequest(serializers.Serializer):
+    to = RecipientsField(required=False, help_text="E.164 number or a list of up to 10,000.")
+    to_groups = serializers.ListField(child=serializers.IntegerField(), required=False, default=list)
+    text = serializers.CharField(trim_whitespace=False, max_length=10_000)
+    sender = serializers.CharField(required=False, allow_blank=True, max_length=16)
+    scheduled_at = serializers.DateTimeField(required=False, allow_null=True)
+    reference = serializers.CharField(required=False, allow_blank=True, max_length=100, default="")
+
+    def validate(self, data):
+        if not data.get("to") and not data.get("to_groups"):
+            raise ValidationError({"to": ["Give at least one recipient."]})
+        if data.get("to_groups"):
+            raise ValidationError({"to_groups": ["Contact groups are not available on this account yet."]})
+        return data
+
+
+class MessageOut(serializers.Serializer):
+    id = serializers.UUIDField()
+    to = serializers.CharField()
+    sender = serializers.CharField()
+    text = serializers.CharField()
+    status = serializers.ChoiceField(choices=Message.Status.choices)
+    error_code = serializers.CharField(allow_blank=True)
+    segments = serializers.IntegerField()
+    encoding = serializers.CharField()
+    cost = serializers.DecimalField(max_digits=16, decimal_places=4, coerce_to_string=True)
+    batch_id = serializers.UUIDField(allow_null=True)
+    reference = serializers.CharField(allow_blank=True)
+    scheduled_at = serializers.DateTimeField(allow_null=True)
+    created_at = serializers.DateTimeField()
+    sent_at = serializers.DateTimeField(allow_null=True)
+    delivered_at = serializers.DateTimeField(allow_null=True)
+    test = serializers.BooleanField()
+
+
+class SentMessageOut(serializers.Serializer):
+    id = serializers.UUIDField()
+    to = serializers.CharField()
+    status = serializers.CharField()
+    segments = serializers.IntegerField()
+    encoding = serializers.CharField()
+    cost = serializers.DecimalField(max_digits=16, decimal_places=4, coerce_to_string=True)
+
+
+class SendResponse(serializers.Serializer):
+    batch_id = serializers.UUIDField()
+    messages = SentMessageOut(many=True)
+    total_cost = serializers.DecimalField(max_digits=16, decimal_places=4, coerce_to_string=True)
+    balance = serializers.DecimalField(max_digits=16, decimal_places=4, coerce_to_string=True)
+    test = serializers.BooleanField()
+
+
+class MessagePage(serializers.Serializer):
+    results = MessageOut(many=True)
+    next_cursor = serializers.CharField(allow_null=True)
+
+
+class BalanceOut(serializers.Serializer):
+    balance = serializers.DecimalField(max_digits=16, decimal_places=4, coerce_to_string=True)
+    monthly_limit = serializers.DecimalField(max_digits=16, decimal_places=4, coerce_to_string=True, allow_null=True)
+    monthly_spent = serializers.DecimalField(max_digits=16, decimal_places=4, coerce_to_string=True)
+
+
+def message_json(message: Message) -> dict:
+    return {
+        "id": str(message.id),
+        "to": message.recipient,
+        "sender": message.sender,
+        "text": message.text,
+        "status": message.status,
+        "error_code": message.error_code,
+        "segments": message.segments,
+        "encoding": message.encoding,
+        "cost": f"{message.cost:.4f}",
+        "batch_id": str(message.batch_id) if message.batch_id else None,
+        "reference": message.reference,
+        "scheduled_at": iso_z(message.scheduled_at),
+        "created_at": iso_z(message.created_at),
+        "sent_at": iso_z(message.sent_at),
+        "delivered_at": iso_z(message.delivered_at),
+        "test": message.is_test,
+    }
+
+
+def send_json(result, is_test: bool) -> dict:
+    return {
+        "batch_id": str(result.batch_id),
+        "messages": [
+            {
+                "id": str(m.id),
+                "to": m.recipient,
+                "status": m.status,
+                "segments": m.segments,
+                "encoding": m.encoding,
+                "cost": f"{m.cost:.4f}",
+            }
+            for m in result.messages
+        ],
+        "total_cost": f"{result.total_cost:.4f}",
+        "balance": f"{result.balance:.4f}",
+        "test": is_test,
+    }
+
+
+def _scoped(request):
+    """The caller's messages: its account, and test or live to match its key (never mixed)."""
+    return Message.objects.filter(account_id=request.auth.account.pk, is_test=request.auth.is_test)
+
+
+IDEMPOTENCY_HEADER = OpenApiParameter(
+    "Idempotency-Key",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    required=False,
+    description="Repeat a request safely: the same key from the same caller within 24 h returns the first answer.",
+)
+
+
+class MessagesApi(ApiView):
+    required_scopes = {"POST": "messages:send", "GET": "messages:read"}
+
+    @extend_schema(
+        operation_id="messages_send",
+        summary="Send messages",
+        description="Accepts the whole request or none of it. Duplicated numbers are sent once. "
+        "Requires the `messages:send` scope.",
+        request=SendRequest,
+        parameters=[IDEMPOTENCY_HEADER],
+        responses={202: SendResponse},
+        examples=[
+            OpenApiExample("One recipient", value={"to": "+447400123456", "text": "Your code is 1234"}),
+            OpenApiExample(
+                "Several, scheduled",
+                value={
+                    "to": ["+447400123456", "+48500100200"],
+                    "text": "Sale starts now!",
+                    "sender": "ACME",
+                    "scheduled_at": "2026-12-01T09:00:00Z",
+                    "reference": "campaign-42",
+                },
+            ),
+        ],
+        tags=["messages"],
+    )
+    def post(self, request):
+        data = SendRequest(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        auth = request.auth
+        key = request.headers.get("Idempotency-Key") or None
+        if key is not None and not (1 <= len(key) <= 255):
+            raise ValidationError({"Idempotency-Key": ["Between 1 and 255 characters."]})
+        result = message_submit(
+            account_id=auth.account.pk,
+            user=auth.user,
+            caller=auth.caller,
+            to=values["to"],
+            text=values["text"],
+            sender=values.get("sender") or None,
+            scheduled_at=values.get("scheduled_at"),
+            reference=values.get("reference") or "",
+            idempotency_key=key,
+            test_mode=auth.is_test,
+            response_builder=lambda result: send_json(result, auth.is_test),
+        )
+        body = result.stored_response if result.replayed else send_json(result, auth.is_test)
+        return Response(body, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(
+        operation_id="messages_list",
+        summary="List messages",
+        description="Newest first, cursor-paginated. Requires the `messages:read` scope.",
+        parameters=[
+            OpenApiParameter("status", OpenApiTypes.STR, enum=[s for s, _ in Message.Status.choices]),
+            OpenApiParameter("to", OpenApiTypes.STR, description="E.164 recipient"),
+            OpenApiParameter("batch_id", OpenApiTypes.UUID),
+            OpenApiParameter("created_after", OpenApiTypes.DATETIME),
+            OpenApiParameter("created_before", OpenApiTypes.DATETIME),
+            OpenApiParameter("limit", OpenApiTypes.INT, description="1 to 500, default 100"),
+            OpenApiParameter("cursor", OpenApiTypes.STR),
+        ],
+        responses={200: MessagePage},
+        tags=["messages"],
+    )
+    def get(self, request):
+        params = request.query_params
+        messages = _scoped(request)
+        if params.get("status"):
+            if params["status"] not in Message.Status.values:
+                raise ValidationError({"status": ["Unknown status."]})
+            messages = messages.filter(status=params["status"])
+        if params.get("to"):
+            messages = messages.filter(recipient=params["to"].strip())
+        if params.get("batch_id"):
+            try:
+                messages = messages.filter(batch_id=serializers.UUIDField().to_internal_value(params["batch_id"]))
+            except ValidationError:
+                raise ValidationError({"batch_id": ["Not a UUID."]}) from None
+        for name, lookup in (("created_after", "created_at__gte"), ("created_before", "created_at__lt")):
+            if params.get(name):
+                moment = parse_datetime(params[name])
+                if moment is None or moment.tzinfo is None:
+                    raise ValidationError({name: ["An ISO 8601 time with zone, e.g. 2026-01-31T00:00:00Z."]})
+                messages = messages.filter(**{lookup: moment})
+        try:
+            limit = min(max(int(params.get("limit", 100)), 1), 500)
+        except ValueError:
+            raise ValidationError({"limit": ["A number from 1 to 500."]}) from None
+        if params.get("cursor"):
+            created, message_id = _decode_cursor(params["cursor"])
+            messages = messages.filter(created_at__lte=created).exclude(created_at=created, id__gte=message_id)
+        page = list(messages.order_by("-created_at", "-id")[: limit + 1])
+        next_cursor = _encode_cursor(page[limit - 1]) if len(page) > limit else None
+        return Response({"results": [message_json(m) for m in page[:limit]], "next_cursor": next_cursor})
+
+
+def _encode_cursor(message: Message) -> str:
+    raw = json.dumps([message.created_at.isoformat(), str(message.id)]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(value: str):
+    try:
+        created, message_id = json.loads(base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)))
+        moment = parse_datetime(created)
+        if moment is None:
+            raise ValueError
+        return moment, serializers.UUIDField().to_internal_value(message_id)
+    except (ValueError, TypeError, ValidationError):
+        raise ValidationError({"cursor": ["Not a cursor from this API."]}) from None
+
+
+class MessageApi(ApiView):
+    required_scopes = {"GET": "messages:read", "DELETE": "messages:send"}
+
+    @extend_schema(operation_id="messages_get", summary="Get a message", responses={200: MessageOut}, tags=["messages"])
+    def get(self, request, message_id):
+        message = _scoped(request).filter(pk=message_id).first()
+        if message is None:
+            raise NotFound("No message with this id.")
+        return Response(message_json(message))
+
+    @extend_schema(
+        operation_id="messages_cancel",
+        summary="Cancel a scheduled message",
+        description="Only `scheduled` (or `held`) messages; the cost is refunded. Requires `messages:send`.",
+        responses={200: MessageOut},
+        tags=["messages"],
+    )
+    def delete(self, request, message_id):
+        if not _scoped(request).filter(pk=message_id).exists():
+            raise NotFound("No message with this id.")
+        message = message_cancel(account_id=request.auth.account.pk, message_id=message_id, actor=request.auth.user)
+        return Response(message_json(message))
+
+
+class BalanceApi(ApiView):
+    required_scopes = {"GET": "balance:read"}
+
+    @extend_schema(
+        operation_id="balance_get", summary="Balance and limits", responses={200: BalanceOut}, tags=["account"]
+    )
+    def get(self, request):
+        account = request.auth.account
+        membership = request.auth.user.membership
+        month = timezone.now().date().replace(day=1)
+        spent = membership.monthly_spent if membership.spent_month == month else 0
+        limit = None if membership.is_owner else membership.monthly_limit
+        return Response(
+            {
+                "balance": f"{account.balance:.4f}",
+                "monthly_limit": f"{limit:.4f}" if limit is not None else None,
+                "monthly_spent": f"{spent:.4f}",
+            }
+        )

@@ -1,0 +1,100 @@
+"""The legacy parameter endpoint (reference 002): `GET|POST /smsapi/send?smsUser=&smsKey=&to=&message=`.
+
+Same credential check, IP allowlist, scope, rate limit and sending service as the REST API. The
+answer is plain text by default (`OK <message id>` or `ERROR <code>: <detail>`), JSON with
+`format=json`. POST is preferred: a key in a query string ends up in access logs.
+"""
+
+from django.http import HttpResponse
+from django.views.decorators.csrf import csrf_exempt
+from rest_framework import exceptions
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
+
+from apikeys.api import ApiView
+from apikeys.authentication import BaseAuthentication, authenticate_credential, note_use
+from messaging.services import message_submit
+from portal.exceptions import ApplicationError
+
+
+class ParameterAuthentication(BaseAuthentication):
+    def authenticate(self, request):
+        params = request.data if request.method == "POST" and hasattr(request.data, "get") else request.query_params
+        user, key = params.get("smsUser"), params.get("smsKey")
+        if not user and not key:
+            return None
+        if not user or not key:
+            raise exceptions.AuthenticationFailed("Give both smsUser and smsKey.")
+        auth = authenticate_credential(str(user), str(key))
+        note_use(request, auth)
+        return auth.user, auth
+
+    def authenticate_header(self, request):
+        return 'Basic realm="api"'
+
+
+class LegacySendApi(ApiView):
+    authentication_classes = [ParameterAuthentication]
+    renderer_classes = [JSONRenderer]
+    parser_classes = [FormParser, MultiPartParser, JSONParser]
+    required_scopes = {"GET": "messages:send", "POST": "messages:send"}
+    schema = None  # documented in the README, not part of the REST API's OpenAPI document
+
+    def handle_exception(self, exc):
+        response = super().handle_exception(exc)
+        return _plain(self.request, response)
+
+    def _send(self, request):
+        params = request.data if request.method == "POST" and hasattr(request.data, "get") else request.query_params
+        to, text = params.get("to") or "", params.get("message") or ""
+        if not to or not text:
+            raise ApplicationError("Give `to` and `message`.", code="invalid_request")
+        auth = request.auth
+        result = message_submit(
+            account_id=auth.account.pk,
+            user=auth.user,
+            caller=auth.caller,
+            to=[number for number in str(to).replace(";", ",").split(",") if number.strip()],
+            text=str(text),
+            sender=params.get("from") or None,
+            test_mode=auth.is_test,
+        )
+        body = {
+            "status": "OK",
+            "batch_id": str(result.batch_id),
+            "ids": [str(m.id) for m in result.messages],
+            "cost": f"{result.total_cost:.4f}",
+            "balance": f"{result.balance:.4f}",
+        }
+        return _plain(request, Response(body, status=200))
+
+    def get(self, request):
+        return self._send(request)
+
+    def post(self, request):
+        return self._send(request)
+
+
+def _plain(request, response):
+    """Plain text unless `format=json` was asked for."""
+    try:
+        posted = request.data.get("format", "") if hasattr(request.data, "get") else ""
+    except exceptions.APIException:
+        posted = ""
+    wants_json = (request.query_params.get("format") or posted) == "json"
+    if wants_json:
+        return response
+    data = response.data or {}
+    if response.status_code < 400:
+        text = "OK " + ",".join(data.get("ids", [])) + "\n"
+    else:
+        text = f"ERROR {data.get('code', 'error')}: {data.get('detail', '')}\n"
+    plain = HttpResponse(text, status=response.status_code, content_type="text/plain; charset=utf-8")
+    for header in ("Retry-After", "WWW-Authenticate", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"):
+        if header in response:
+            plain[header] = response[header]
+    return plain
+
+
+legacy_send = csrf_exempt(LegacySendApi.as_view())
