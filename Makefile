@@ -42,6 +42,7 @@ test: $(VENV)/.dev
 
 bench: $(VENV)/.dev
 	scripts/ensure-services.sh
+	@command -v wrk >/dev/null || { $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get install -y -qq wrk; }
 	$(PY) -m bench
 
 clean:

@@ -35,7 +35,7 @@ from accounts.models import (
     hash_secret,
 )
 from accounts.session_store import IP_KEY, LAST_SEEN_KEY, STARTED_KEY, USER_AGENT_KEY
-from portal import ratelimit
+from portal import localcache, ratelimit
 from portal.exceptions import ApplicationError
 from portal.ip import get_client_ip, parse_ip
 
@@ -154,14 +154,19 @@ def _allowlist_cache_key(account_id: int, scope: str) -> str:
 
 
 def ip_allowlist_networks(*, account_id: int, scope: str) -> list[str]:
-    """The account's list for `scope`, cached until it changes (a hot path: every page)."""
+    """The account's list for `scope`, cached until it changes (a hot path: every page and API
+    request), and for at most a second in this process."""
     key = _allowlist_cache_key(account_id, scope)
+    networks = localcache.get(key)
+    if networks is not None:
+        return networks
     networks = cache.get(key)
     if networks is None:
         networks = list(
             IPAllowlistEntry.objects.filter(account_id=account_id, scope=scope).values_list("network", flat=True)
         )
         cache.set(key, networks, timeout=300)
+    localcache.put(key, networks)
     return networks
 
 
@@ -228,6 +233,7 @@ def ip_allowlist_replace(
     )
     key = _allowlist_cache_key(account.pk, scope)
     transaction.on_commit(lambda: cache.delete(key))
+    transaction.on_commit(localcache.clear)
     cache.delete(key)
     audit_record(
         action="security.ip_allowlist_changed",
@@ -692,6 +698,7 @@ def user_deactivate(*, user: User, actor: User | None, request: HttpRequest | No
     User.objects.filter(pk=user.pk).update(is_active=False)
     user.is_active = False
     sessions_end(user=user)
+    transaction.on_commit(localcache.clear)  # its API keys stop at once here, within a second elsewhere
     audit_record(action="user.deactivated", account=user.account, actor=actor, request=request, target=user)
 
 

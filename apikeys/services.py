@@ -12,6 +12,7 @@ from django.utils import timezone
 from accounts.models import Membership, User
 from accounts.services import audit_record
 from apikeys.models import SCOPE_PERMISSION, SCOPES, AccessToken, ApiCredential, ApiToken
+from portal import localcache
 from portal.exceptions import ApplicationError
 
 TOKEN_ALPHABET_BYTES = 32  # 256 random bits in every secret
@@ -102,11 +103,17 @@ def token_create(
     return NewSecret(token, secret)
 
 
+def _forget_lookups() -> None:
+    """This process drops its copies at once; other workers' expire within a second."""
+    transaction.on_commit(localcache.clear)
+
+
 def _own_token(user: User, token_id: int) -> ApiToken:
     membership = _require_manager(user)
     token = ApiToken.objects.select_for_update().filter(account_id=membership.account_id, pk=token_id).first()
     if token is None:
         raise ApplicationError("No such token.", code="not_found", status=404)
+    _forget_lookups()
     return token
 
 
@@ -181,6 +188,7 @@ def _own_credential(user: User, credential_id: int) -> ApiCredential:
     )
     if credential is None:
         raise ApplicationError("No such credential.", code="not_found", status=404)
+    _forget_lookups()
     return credential
 
 

@@ -26,8 +26,8 @@ class ApiRateThrottle(BaseThrottle):
         now = time.time()
         self.reset = int(WINDOW_SECONDS - now % WINDOW_SECONDS) or WINDOW_SECONDS
         allowed, remaining, limit_shown = True, None, None
-        for key, limit in limits:
-            count = ratelimit.count(key, window_seconds=WINDOW_SECONDS)
+        counts = ratelimit.count_many([key for key, _ in limits], window_seconds=WINDOW_SECONDS)
+        for (_, limit), count in zip(limits, counts, strict=True):
             left = max(limit - count, 0)
             if remaining is None or left < remaining:
                 remaining, limit_shown = left, limit

@@ -48,6 +48,69 @@ def table(rows: list[tuple[str, str, str]]) -> str:
     return "\n".join(lines)
 
 
+def wrk(url: str, seconds: int, script: Path | None = None, headers: dict | None = None) -> float:
+    """Requests per second that wrk measured (2 threads, 16 connections) on loopback."""
+    args = ["wrk", "-t2", "-c16", f"-d{seconds}s", "--latency"]
+    for name, value in (headers or {}).items():
+        args += ["-H", f"{name}: {value}"]
+    if script is not None:
+        args += ["-s", str(script)]
+    output = subprocess.run([*args, url], capture_output=True, text=True, timeout=seconds + 60, check=True).stdout
+    for line in output.splitlines():
+        if line.startswith("Requests/sec:"):
+            return float(line.split()[1])
+    raise RuntimeError("wrk printed no rate:\n" + output)
+
+
+def api_benchmark(work: Path, owner, seconds: int) -> list[tuple[str, str, str]]:
+    """Authenticated API endpoints beside /healthz, under gunicorn, in the same run."""
+    from django.conf import settings
+
+    from apikeys.services import token_create
+
+    token = token_create(
+        user=owner, name="bench", scopes=["messages:send", "balance:read"], is_test=True
+    ).secret  # test mode: validated, priced and stored like live, never sent or charged
+    owner.membership.account.__class__.objects.filter(pk=owner.membership.account_id).update(
+        api_rate_limit_per_minute=10**9, api_token_rate_limit_per_minute=10**9
+    )
+    port = free_port()
+    web = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "portal.wsgi", "-b", f"127.0.0.1:{port}", "-w", "4",
+         "--access-logfile", "/dev/null"],
+        cwd=REPO, env={**os.environ, "ALLOWED_HOSTS": "127.0.0.1"}, stdout=(work / "api-web.log").open("w"),
+        stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                    break
+            except OSError:
+                time.sleep(0.2)
+        script = work / "post.lua"
+        script.write_text(
+            'wrk.method = "POST"\n'
+            'wrk.body = \'{"to": "+15005550001", "text": "Benchmark"}\'\n'
+            'wrk.headers["Content-Type"] = "application/json"\n'
+            f'wrk.headers["Authorization"] = "Bearer {token}"\n'
+        )
+        wrk(f"{base}/healthz", 2)  # warm up every worker
+        health = wrk(f"{base}/healthz", seconds)
+        balance = wrk(f"{base}/api/v1/balance", seconds, headers={"Authorization": f"Bearer {token}"})
+        send = wrk(f"{base}/api/v1/messages", seconds, script=script)
+    finally:
+        os.killpg(web.pid, signal.SIGTERM)
+        web.wait(timeout=30)
+    del settings
+    return [
+        ("GET /healthz (unauthenticated), gunicorn 4 workers", f"{health:.0f} req/s", "baseline"),
+        ("GET /api/v1/balance (Bearer token)", f"{balance:.0f} req/s = {balance / health:.0%}", ""),
+        ("POST /api/v1/messages, 1 recipient, test mode", f"{send:.0f} req/s = {send / health:.0%}", ">= 40%"),
+    ]
+
+
 def main() -> int:
     import bench.settings  # noqa: F401  (its environment defaults name the database)
 
@@ -140,6 +203,9 @@ def main() -> int:
         kannel.stop_all()
         app.control.purge()
 
+    api_rows = api_benchmark(work, owner, int(os.environ.get("BENCH_API_SECONDS", "10")))
+    app.control.purge()
+
     rows = [
         ("measure", "result", "target"),
         ("submit 10,000 recipients, one call (median of 3)", f"{statistics.median(timings):.2f} s", "< 2 s"),
@@ -152,6 +218,7 @@ def main() -> int:
         ),
         ("all delivered through real delivery reports", f"{count / (all_delivered - start):.0f} msg/s", ""),
         ("messages received by the fake SMSC", f"{received} of {count}", f"{count}"),
+        *api_rows,
     ]
     print()
     print(table(rows))

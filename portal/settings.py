@@ -267,6 +267,11 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
 }
+# How long one web worker may reuse an API key lookup (SPEC §5: at most a second).
+API_LOCAL_CACHE_SECONDS = env.float("API_LOCAL_CACHE_SECONDS", default=1.0)
+if not 0 <= API_LOCAL_CACHE_SECONDS <= 1:
+    raise ImproperlyConfigured("API_LOCAL_CACHE_SECONDS must be between 0 and 1.")
+
 SPECTACULAR_SETTINGS = {
     "TITLE": "SMS Portal API",
     "DESCRIPTION": (

@@ -21,3 +21,5 @@ DATABASES["default"]["CONN_MAX_AGE"] = 0
 DATABASES["default"]["TEST"] = {"NAME": f"test_portal_{RUN_ID}"}
 CACHES["default"]["KEY_PREFIX"] = f"test{RUN_ID}"
 CELERY_TASK_DEFAULT_QUEUE = f"test-{RUN_ID}"
+# Every change is seen on the very next request (a test of its own covers the one-second cache).
+API_LOCAL_CACHE_SECONDS = 0
