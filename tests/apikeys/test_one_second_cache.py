@@ -1,0 +1,40 @@
+"""SPEC §5: no cache may let a disabled key through for more than a second on any worker."""
+
+import time
+
+import pytest
+from django.core.management import call_command
+
+from apikeys.models import ApiToken
+from portal import localcache
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_key_disabled_by_another_worker_fails_within_a_second(client, owner, settings, capsys):
+    settings.API_LOCAL_CACHE_SECONDS = 1  # the production setting
+    localcache.clear()
+    call_command("create_api_token", "--email", owner.email, "--scopes", "balance:read")
+    token = capsys.readouterr().out.strip().splitlines()[-1]
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {token}"}
+    assert client.get("/api/v1/balance", **headers).status_code == 200
+    # Another worker disables it: this process is not told.
+    ApiToken.objects.update(disabled=True)
+    time.sleep(1.1)
+    assert client.get("/api/v1/balance", **headers).status_code == 401
+
+
+def test_a_change_made_in_this_process_applies_at_once(client, owner, settings, capsys):
+    from apikeys.services import token_set_disabled
+
+    settings.API_LOCAL_CACHE_SECONDS = 1
+    localcache.clear()
+    call_command("create_api_token", "--email", owner.email, "--scopes", "balance:read")
+    token = capsys.readouterr().out.strip().splitlines()[-1]
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {token}"}
+    assert client.get("/api/v1/balance", **headers).status_code == 200
+    with pytest.MonkeyPatch.context() as patch:
+        # on_commit hooks do not run inside the test transaction; run them as a commit would.
+        patch.setattr("django.db.transaction.on_commit", lambda func, *a, **k: func())
+        token_set_disabled(user=owner, token_id=ApiToken.objects.get().pk, disabled=True)
+    assert client.get("/api/v1/balance", **headers).status_code == 401
