@@ -196,6 +196,15 @@ def _own_credential(user: User, credential_id: int) -> ApiCredential:
 def credential_reset(*, user: User, credential_id: int, request: HttpRequest | None = None) -> NewSecret:
     """A new secret; the old one fails from the next request on, and its access tokens with it."""
     credential = _own_credential(user, credential_id)
+    # The new secret goes to whoever resets it: a sub-user may not obtain scopes it lacks this way.
+    beyond = sorted(set(credential.scopes) - allowed_scopes(user))
+    if beyond:
+        raise ApplicationError(
+            f"You cannot reset this credential: it holds {', '.join(beyond)}, which your own permissions "
+            "do not include.",
+            code="insufficient_scope",
+            status=403,
+        )
     secret = _credential_secret(credential.is_test)
     credential.digest = digest(secret)
     credential.secret_changed_at = timezone.now()

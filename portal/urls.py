@@ -24,6 +24,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("accounts.urls")),
     path("messages/", include("messaging.urls")),
+    path("api-keys/", include("apikeys.urls")),
     path("hooks/kannel/dlr", hooks.kannel_dlr, name="kannel-dlr"),
     path("", views.dashboard, name="dashboard"),
     path("api/v1/", include((api_v1_patterns, "api"), namespace="api-v1")),
