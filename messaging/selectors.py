@@ -6,7 +6,7 @@ from messaging.models import Message
 
 def message_counts(*, account: Account) -> dict[str, int]:
     """Counts by outcome for the account's dashboard, in one query."""
-    return Message.objects.filter(account=account).aggregate(
+    return Message.objects.filter(account=account, is_test=False).aggregate(
         total=Count("id"),
         delivered=Count("id", filter=Q(status=Message.Status.DELIVERED)),
         pending=Count("id", filter=Q(status__in=["scheduled", "queued", "sending", "sent", "held"])),
@@ -16,18 +16,19 @@ def message_counts(*, account: Account) -> dict[str, int]:
 
 def recent_messages(*, account: Account, limit: int = 10) -> list[Message]:
     return list(
-        Message.objects.filter(account=account)
+        Message.objects.filter(account=account, is_test=False)
         .only("id", "recipient", "sender", "status", "created_at", "segments", "cost", "is_system")
         .order_by("-created_at")[:limit]
     )
 
 
 def visible_messages(*, user):
-    """Messages this portal user may see: the account's with `view_messages`, else their own."""
+    """Messages this portal user may see: the account's with `view_messages`, else their own.
+    The portal shows live messages; test-mode ones belong to the API's test keys."""
     membership = getattr(user, "membership", None)
     if membership is None:
         return Message.objects.none()
-    messages = Message.objects.filter(account_id=membership.account_id)
+    messages = Message.objects.filter(account_id=membership.account_id, is_test=False)
     if not membership.has_permission("view_messages"):
         messages = messages.filter(submitted_by=user)
     return messages
