@@ -105,10 +105,16 @@ _RECORD_SENT_SQL = (
 )
 
 
+def _db_id(message_id):
+    """The id as this database stores it (a UUID on PostgreSQL, 32 hex characters on SQLite)."""
+    field = Message._meta.pk
+    return field.get_db_prep_value(field.to_python(message_id), connection)
+
+
 def _claim(message_id) -> bool:
     """queued → sending in one conditional UPDATE: of two workers holding the same id, one wins."""
     with connection.cursor() as cursor:
-        cursor.execute(_CLAIM_SQL, [timezone.now(), message_id])
+        cursor.execute(_CLAIM_SQL, [timezone.now(), _db_id(message_id)])
         return cursor.rowcount == 1
 
 
@@ -119,7 +125,16 @@ def _record(message_id, result: SendResult, *, sensitive: bool = False) -> None:
         with connection.cursor() as cursor:
             cursor.execute(
                 _RECORD_SENT_SQL,
-                [result.status, result.provider_id, now, result.status, now, sensitive, REDACTED_TEXT, message_id],
+                [
+                    result.status,
+                    result.provider_id,
+                    now,
+                    result.status,
+                    now,
+                    sensitive,
+                    REDACTED_TEXT,
+                    _db_id(message_id),
+                ],
             )
     elif result.retryable:
         Message.objects.filter(pk=message_id, status=Message.Status.SENDING).update(
