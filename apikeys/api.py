@@ -1,5 +1,9 @@
-"""The base of every API view: the request chain of SPEC §5 and the rate-limit headers."""
+"""The base of every API view: the request chain of SPEC §5 and the rate-limit headers, and the
+OpenAPI description of the errors every operation can answer."""
 
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
+from rest_framework import serializers
 from rest_framework.views import APIView
 
 from apikeys.authentication import BearerAuthentication, CredentialBasicAuthentication
@@ -21,3 +25,56 @@ class ApiView(APIView):
             response["RateLimit-Remaining"] = str(limits["remaining"])
             response["RateLimit-Reset"] = str(limits["reset"])
         return response
+
+
+# --- OpenAPI: the errors, documented (a client must be able to integrate from the document) ------
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+
+
+class Problem(serializers.Serializer):
+    """RFC 9457 problem details: the body of every API error."""
+
+    type = serializers.CharField(help_text="A URI identifying the kind of problem.")
+    title = serializers.CharField()
+    status = serializers.IntegerField()
+    detail = serializers.CharField(help_text="What went wrong, for a person.")
+    code = serializers.CharField(help_text="What went wrong, for a program: `insufficient_scope`, `ip_not_allowed`, …")
+    errors = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        required=False,
+        help_text="For invalid requests: field → messages.",
+    )
+
+
+PROBLEM_DESCRIPTIONS = {
+    400: "Invalid request (`invalid_request`, `invalid_recipients`, `text_too_long`); `errors` names the fields.",
+    401: "No or invalid credentials (`unauthenticated`); see the `WWW-Authenticate` header.",
+    402: "Not enough credit (`insufficient_credit`) or the sub-user's monthly limit (`monthly_limit_reached`).",
+    403: "`insufficient_scope` (names the scope), `ip_not_allowed`, `sender_not_allowed`, `account_suspended`.",
+    404: "No such object for this caller (`not_found`).",
+    409: "`idempotency_conflict`, or the message can no longer be canceled (`not_cancelable`).",
+    413: "Too many recipients in one request (`too_many_recipients`).",
+    415: "The body is not JSON (`unsupported_media_type`).",
+    429: "Rate limited (`rate_limited`, `traffic_cap_reached`); retry after `Retry-After` seconds.",
+}
+
+
+def problems(*statuses: int) -> dict:
+    """`extend_schema(responses=...)` entries for an operation's errors; 401, 403 and 429 can come
+    from the request chain of any operation."""
+    return {
+        (status, PROBLEM_MEDIA_TYPE): OpenApiResponse(Problem, description=PROBLEM_DESCRIPTIONS[status])
+        for status in sorted({*statuses, 401, 403, 429})
+    }
+
+
+RATE_LIMIT_HEADERS = [
+    OpenApiParameter(name, OpenApiTypes.INT, OpenApiParameter.HEADER, response=response, description=description)
+    for name, response, description in (
+        ("RateLimit-Limit", True, "Requests allowed in this minute (the tighter of the key's and the account's)."),
+        ("RateLimit-Remaining", True, "Requests left in this minute."),
+        ("RateLimit-Reset", True, "Seconds until the minute ends."),
+        ("Retry-After", [429], "Seconds to wait before trying again."),
+    )
+]

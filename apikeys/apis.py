@@ -2,7 +2,7 @@ from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
-from apikeys.api import ApiView
+from apikeys.api import RATE_LIMIT_HEADERS, ApiView, problems
 from apikeys.models import SCOPES
 from apikeys.services import access_token_issue, access_token_revoke, access_token_secret
 from portal.api import iso_z
@@ -13,6 +13,7 @@ class TokenRequest(serializers.Serializer):
     scopes = serializers.ListField(
         child=serializers.ChoiceField(choices=sorted(SCOPES)),
         required=False,
+        allow_empty=False,  # an explicit empty list must not mean "everything"
         help_text="A subset of the caller's scopes; all of them when omitted.",
     )
 
@@ -43,7 +44,8 @@ class AccessTokenCreateApi(ApiView):
         description="A short-lived Bearer token for a subset of the caller's scopes. The same request (same "
         "caller, scopes and ttl) returns the same token while more than 1/24 of its life is left.",
         request=TokenRequest,
-        responses={201: TokenResponse},
+        parameters=RATE_LIMIT_HEADERS,
+        responses={201: TokenResponse, **problems(400, 415)},
         examples=[OpenApiExample("One hour, send only", value={"ttl": 3600, "scopes": ["messages:send"]})],
         tags=["auth"],
     )
@@ -67,7 +69,8 @@ class AccessTokenDeleteApi(ApiView):
     @extend_schema(
         operation_id="auth_token_revoke",
         summary="Revoke an access token",
-        responses={204: None},
+        parameters=RATE_LIMIT_HEADERS,
+        responses={204: None, **problems(404)},
         tags=["auth"],
     )
     def delete(self, request, token_id):

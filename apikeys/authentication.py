@@ -110,6 +110,8 @@ def note_use(request, auth: ApiAuth) -> None:
 def _lookup(model, **where):
     """The key's row with its account, creator and membership: one indexed query, or this
     process's copy from less than API_LOCAL_CACHE_SECONDS ago."""
+    if any("\x00" in value for value in where.values()):
+        return None  # no key holds one, and PostgreSQL text cannot: a 401, not a 500
     cache_key = (model.__name__, *where.values())
     row = localcache.get(cache_key)
     if row is None:
@@ -153,7 +155,8 @@ class BearerAuthentication(BaseAuthentication):
             access_id = uuid.UUID(hex=raw_id)
         except ValueError:
             raise _fail() from None
-        if not hmac.compare_digest(value, access_token_secret(access_id)):
+        # compare_digest refuses non-ASCII str (a TypeError, so a 500): compare bytes.
+        if not hmac.compare_digest(value.encode(), access_token_secret(access_id).encode()):
             raise _fail()
         access = (
             AccessToken.objects.select_related(

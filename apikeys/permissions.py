@@ -46,7 +46,9 @@ class HasScope(BasePermission):
     """The view names the scope of each method in `required_scopes` ({"GET": "messages:read"})."""
 
     def has_permission(self, request, view) -> bool:
-        scope = view.required_scopes.get(request.method)
+        # HEAD runs the GET handler (Django maps it), so it needs GET's scope.
+        method = "GET" if request.method == "HEAD" else request.method
+        scope = view.required_scopes.get(method)
         if scope is None:
             return True
         if scope not in request.auth.scopes:

@@ -2,6 +2,7 @@
 
 import base64
 import json
+from datetime import UTC
 
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -11,7 +12,7 @@ from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 
-from apikeys.api import ApiView
+from apikeys.api import RATE_LIMIT_HEADERS, ApiView, problems
 from messaging.models import Message
 from messaging.services import message_cancel, message_submit
 from portal.api import iso_z
@@ -166,8 +167,8 @@ class MessagesApi(ApiView):
         description="Accepts the whole request or none of it. Duplicated numbers are sent once. "
         "Requires the `messages:send` scope.",
         request=SendRequest,
-        parameters=[IDEMPOTENCY_HEADER],
-        responses={202: SendResponse},
+        parameters=[IDEMPOTENCY_HEADER, *RATE_LIMIT_HEADERS],
+        responses={202: SendResponse, **problems(400, 402, 409, 413, 415)},
         examples=[
             OpenApiExample("One recipient", value={"to": "+447400123456", "text": "Your code is 1234"}),
             OpenApiExample(
@@ -219,8 +220,9 @@ class MessagesApi(ApiView):
             OpenApiParameter("created_before", OpenApiTypes.DATETIME),
             OpenApiParameter("limit", OpenApiTypes.INT, description="1 to 500, default 100"),
             OpenApiParameter("cursor", OpenApiTypes.STR),
+            *RATE_LIMIT_HEADERS,
         ],
-        responses={200: MessagePage},
+        responses={200: MessagePage, **problems(400)},
         tags=["messages"],
     )
     def get(self, request):
@@ -231,6 +233,8 @@ class MessagesApi(ApiView):
                 raise ValidationError({"status": ["Unknown status."]})
             messages = messages.filter(status=params["status"])
         if params.get("to"):
+            if "\x00" in params["to"]:  # PostgreSQL text cannot hold it: a 400, not a 500
+                raise ValidationError({"to": ["Null characters are not allowed."]})
             messages = messages.filter(recipient=params["to"].strip())
         if params.get("batch_id"):
             try:
@@ -239,10 +243,7 @@ class MessagesApi(ApiView):
                 raise ValidationError({"batch_id": ["Not a UUID."]}) from None
         for name, lookup in (("created_after", "created_at__gte"), ("created_before", "created_at__lt")):
             if params.get(name):
-                moment = parse_datetime(params[name])
-                if moment is None or moment.tzinfo is None:
-                    raise ValidationError({name: ["An ISO 8601 time with zone, e.g. 2026-01-31T00:00:00Z."]})
-                messages = messages.filter(**{lookup: moment})
+                messages = messages.filter(**{lookup: _query_time(name, params[name])})
         try:
             limit = min(max(int(params.get("limit", 100)), 1), 500)
         except ValueError:
@@ -260,21 +261,40 @@ def _encode_cursor(message: Message) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
+def _query_time(name: str, value: str):
+    """A time filter in UTC. parse_datetime raises on well-formed but impossible dates (month
+    13), and PostgreSQL refuses offsets beyond ±15:59 that Python accepts: both are the caller's
+    mistake (400), never a 500."""
+    try:
+        moment = parse_datetime(value)
+        if moment is None or moment.tzinfo is None:
+            raise ValueError
+        return moment.astimezone(UTC)
+    except (ValueError, OverflowError):
+        raise ValidationError({name: ["An ISO 8601 time with zone, e.g. 2026-01-31T00:00:00Z."]}) from None
+
+
 def _decode_cursor(value: str):
     try:
         created, message_id = json.loads(base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)))
         moment = parse_datetime(created)
-        if moment is None:
+        if moment is None or moment.tzinfo is None:
             raise ValueError
-        return moment, serializers.UUIDField().to_internal_value(message_id)
-    except (ValueError, TypeError, ValidationError):
+        return moment.astimezone(UTC), serializers.UUIDField().to_internal_value(message_id)
+    except (ValueError, TypeError, OverflowError, ValidationError):
         raise ValidationError({"cursor": ["Not a cursor from this API."]}) from None
 
 
 class MessageApi(ApiView):
     required_scopes = {"GET": "messages:read", "DELETE": "messages:send"}
 
-    @extend_schema(operation_id="messages_get", summary="Get a message", responses={200: MessageOut}, tags=["messages"])
+    @extend_schema(
+        operation_id="messages_get",
+        summary="Get a message",
+        parameters=RATE_LIMIT_HEADERS,
+        responses={200: MessageOut, **problems(404)},
+        tags=["messages"],
+    )
     def get(self, request, message_id):
         message = _scoped(request).filter(pk=message_id).first()
         if message is None:
@@ -285,7 +305,8 @@ class MessageApi(ApiView):
         operation_id="messages_cancel",
         summary="Cancel a scheduled message",
         description="Only `scheduled` (or `held`) messages; the cost is refunded. Requires `messages:send`.",
-        responses={200: MessageOut},
+        parameters=RATE_LIMIT_HEADERS,
+        responses={200: MessageOut, **problems(404, 409)},
         tags=["messages"],
     )
     def delete(self, request, message_id):
@@ -299,7 +320,11 @@ class BalanceApi(ApiView):
     required_scopes = {"GET": "balance:read"}
 
     @extend_schema(
-        operation_id="balance_get", summary="Balance and limits", responses={200: BalanceOut}, tags=["account"]
+        operation_id="balance_get",
+        summary="Balance and limits",
+        parameters=RATE_LIMIT_HEADERS,
+        responses={200: BalanceOut, **problems()},
+        tags=["account"],
     )
     def get(self, request):
         account = request.auth.account

@@ -41,6 +41,10 @@ class LegacySendApi(ApiView):
     required_scopes = {"GET": "messages:send", "POST": "messages:send"}
     schema = None  # documented in the README, not part of the REST API's OpenAPI document
 
+    def initial(self, request, *args, **kwargs):
+        _redact_query_key(request)
+        super().initial(request, *args, **kwargs)
+
     def handle_exception(self, exc):
         response = super().handle_exception(exc)
         return _plain(self.request, response)
@@ -74,6 +78,17 @@ class LegacySendApi(ApiView):
 
     def post(self, request):
         return self._send(request)
+
+
+def _redact_query_key(request) -> None:
+    """Django logs every 4xx and 5xx answer with the request, whose repr is the full path: once
+    the parameters are parsed, the raw query string keeps `smsKey` only as `[redacted]`."""
+    django_request = request._request
+    params = django_request.GET  # parsed (and kept) from the original query string first
+    if "smsKey" in params:
+        redacted = params.copy()
+        redacted.setlist("smsKey", ["[redacted]"])
+        django_request.META["QUERY_STRING"] = redacted.urlencode(safe="[]")
 
 
 def _plain(request, response):

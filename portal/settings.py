@@ -288,7 +288,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
-    "SERVERS": [{"url": "/api/v1", "description": "This server"}],
+    "SERVERS": [{"url": "/", "description": "This server"}],
     "APPEND_COMPONENTS": {
         "securitySchemes": {
             "bearer": {"type": "http", "scheme": "bearer", "description": "API token or access token"},

@@ -1,0 +1,71 @@
+"""Query counts on the API's hot paths: an authenticated send takes a small constant number of
+queries whatever the number of recipients, and a balance read takes one.
+
+Measured on this code: a live send is 14 statements in the test (12 plus the SAVEPOINT/RELEASE
+pair its transaction becomes inside the test's own): key lookup, prices, account and membership
+locks, sender names, the hour's traffic counter (read and update), the debit (lock, update,
+ledger row), the sub-user spend and one bulk insert of the messages. A test-mode send skips
+traffic, ledger and spend: 8. Each request is measured after a first one with the same key, so
+the once-a-minute `last_used` write and the first-use-from-an-address audit are not counted.
+"""
+
+from datetime import UTC, datetime
+
+import pytest
+import time_machine
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from tests.apikeys.api_support import basic, bearer, issue_access, make_credential, make_token, send
+
+pytestmark = pytest.mark.django_db
+
+LIVE_SEND_QUERIES = 14
+TEST_SEND_QUERIES = 8
+BALANCE_QUERIES = 1
+
+
+@pytest.fixture(autouse=True)
+def _mid_hour():
+    """The first send of a clock hour creates its traffic counter row: stay inside one hour."""
+    with time_machine.travel(datetime(2031, 3, 10, 9, 20, 5, tzinfo=UTC), tick=True):
+        yield
+
+
+def recipients(n: int) -> list[str]:
+    return [f"+4474001{i:05d}" for i in range(n)]
+
+
+def keys(client, owner, *, is_test: bool) -> dict[str, dict]:
+    _, token = make_token(owner, is_test=is_test)
+    credential, secret = make_credential(owner, is_test=is_test)
+    access = issue_access(client, bearer(token))["access_token"]
+    return {"token": bearer(token), "credential": basic(credential.key_id, secret), "access": bearer(access)}
+
+
+def count_send(client, headers, n: int) -> int:
+    with CaptureQueriesContext(connection) as captured:
+        response = send(client, headers, to=recipients(n))
+    assert response.status_code == 202, response.content
+    assert len(response.json()["messages"]) == n
+    return len(captured.captured_queries)
+
+
+@pytest.mark.parametrize(("is_test", "bound"), [(False, LIVE_SEND_QUERIES), (True, TEST_SEND_QUERIES)])
+@pytest.mark.parametrize("kind", ["token", "credential", "access"])
+def test_send_takes_a_small_constant_number_of_queries(client, make_account, django_assert_max_num_queries, is_test,
+                                                       bound, kind):  # fmt: skip
+    owner = make_account(credit=1000).memberships.get().user
+    headers = keys(client, owner, is_test=is_test)[kind]
+    send(client, headers)  # warm: last_used, first use from this address, cached lists
+    with django_assert_max_num_queries(bound):
+        assert send(client, headers).status_code == 202
+    one, fifty = count_send(client, headers, 1), count_send(client, headers, 50)
+    assert one == fifty <= bound
+
+
+def test_balance_takes_one_query(client, owner, django_assert_max_num_queries):
+    for headers in keys(client, owner, is_test=False).values():
+        assert client.get("/api/v1/balance", **headers).status_code == 200
+        with django_assert_max_num_queries(BALANCE_QUERIES):
+            assert client.get("/api/v1/balance", **headers).status_code == 200
