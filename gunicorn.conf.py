@@ -22,3 +22,8 @@ forwarded_allow_ips = (
 )
 # Never log query strings' secrets: the access log shows the path only.
 access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(L)ss "%(a)s"'
+
+
+# Password-reset links carry their one-time token in the path (Django redirects it into the
+# session on the first request): keep it out of the access log.
+logger_class = "portal.gunicorn_logging.RedactingLogger"
