@@ -108,43 +108,49 @@ def _forget_lookups() -> None:
     transaction.on_commit(localcache.clear)
 
 
-def _own_token(user: User, token_id: int) -> ApiToken:
+KeyModel = type[ApiToken] | type[ApiCredential]
+
+
+def _own_key(model: KeyModel, user: User, pk: int):
+    """A token or credential of the user's account, locked; another account's is a 404."""
     membership = _require_manager(user)
-    token = ApiToken.objects.select_for_update().filter(account_id=membership.account_id, pk=token_id).first()
-    if token is None:
-        raise ApplicationError("No such token.", code="not_found", status=404)
+    key = model.objects.select_for_update().filter(account_id=membership.account_id, pk=pk).first()
+    if key is None:
+        raise ApplicationError(
+            f"No such {'token' if model is ApiToken else 'credential'}.", code="not_found", status=404
+        )
     _forget_lookups()
-    return token
+    return key
+
+
+def _audit_key(action: str, key, user: User, request: HttpRequest | None) -> None:
+    label = {"prefix": key.prefix} if isinstance(key, ApiToken) else {"key_id": key.key_id}
+    kind = "api_token" if isinstance(key, ApiToken) else "api_credential"
+    audit_record(action=f"{kind}.{action}", account=key.account, actor=user, request=request, target=key, data=label)
+
+
+def _set_disabled(model: KeyModel, *, user: User, pk: int, disabled: bool, request: HttpRequest | None):
+    key = _own_key(model, user, pk)
+    key.disabled = disabled
+    key.save(update_fields=["disabled"])
+    _audit_key("disabled" if disabled else "enabled", key, user, request)
+    return key
+
+
+def _delete(model: KeyModel, *, user: User, pk: int, request: HttpRequest | None) -> None:
+    key = _own_key(model, user, pk)
+    _audit_key("deleted", key, user, request)
+    key.delete()
 
 
 @transaction.atomic
 def token_set_disabled(*, user: User, token_id: int, disabled: bool, request: HttpRequest | None = None) -> ApiToken:
-    token = _own_token(user, token_id)
-    token.disabled = disabled
-    token.save(update_fields=["disabled"])
-    audit_record(
-        action="api_token.disabled" if disabled else "api_token.enabled",
-        account=token.account,
-        actor=user,
-        request=request,
-        target=token,
-        data={"prefix": token.prefix},
-    )
-    return token
+    return _set_disabled(ApiToken, user=user, pk=token_id, disabled=disabled, request=request)
 
 
 @transaction.atomic
 def token_delete(*, user: User, token_id: int, request: HttpRequest | None = None) -> None:
-    token = _own_token(user, token_id)
-    audit_record(
-        action="api_token.deleted",
-        account=token.account,
-        actor=user,
-        request=request,
-        target=token,
-        data={"prefix": token.prefix},
-    )
-    token.delete()
+    _delete(ApiToken, user=user, pk=token_id, request=request)
 
 
 # --- API credentials --------------------------------------------------------------------------
@@ -181,21 +187,10 @@ def _credential_secret(is_test: bool) -> str:
     return f"{'test' if is_test else 'live'}_{secrets.token_urlsafe(TOKEN_ALPHABET_BYTES)}"
 
 
-def _own_credential(user: User, credential_id: int) -> ApiCredential:
-    membership = _require_manager(user)
-    credential = (
-        ApiCredential.objects.select_for_update().filter(account_id=membership.account_id, pk=credential_id).first()
-    )
-    if credential is None:
-        raise ApplicationError("No such credential.", code="not_found", status=404)
-    _forget_lookups()
-    return credential
-
-
 @transaction.atomic
 def credential_reset(*, user: User, credential_id: int, request: HttpRequest | None = None) -> NewSecret:
     """A new secret; the old one fails from the next request on, and its access tokens with it."""
-    credential = _own_credential(user, credential_id)
+    credential = _own_key(ApiCredential, user, credential_id)
     # The new secret goes to whoever resets it: a sub-user may not obtain scopes it lacks this way.
     beyond = sorted(set(credential.scopes) - allowed_scopes(user))
     if beyond:
@@ -210,14 +205,7 @@ def credential_reset(*, user: User, credential_id: int, request: HttpRequest | N
     credential.secret_changed_at = timezone.now()
     credential.save(update_fields=["digest", "secret_changed_at"])
     AccessToken.objects.filter(credential=credential, revoked_at__isnull=True).update(revoked_at=timezone.now())
-    audit_record(
-        action="api_credential.reset",
-        account=credential.account,
-        actor=user,
-        request=request,
-        target=credential,
-        data={"key_id": credential.key_id},
-    )
+    _audit_key("reset", credential, user, request)
     return NewSecret(credential, secret)
 
 
@@ -225,32 +213,12 @@ def credential_reset(*, user: User, credential_id: int, request: HttpRequest | N
 def credential_set_disabled(
     *, user: User, credential_id: int, disabled: bool, request: HttpRequest | None = None
 ) -> ApiCredential:
-    credential = _own_credential(user, credential_id)
-    credential.disabled = disabled
-    credential.save(update_fields=["disabled"])
-    audit_record(
-        action="api_credential.disabled" if disabled else "api_credential.enabled",
-        account=credential.account,
-        actor=user,
-        request=request,
-        target=credential,
-        data={"key_id": credential.key_id},
-    )
-    return credential
+    return _set_disabled(ApiCredential, user=user, pk=credential_id, disabled=disabled, request=request)
 
 
 @transaction.atomic
 def credential_delete(*, user: User, credential_id: int, request: HttpRequest | None = None) -> None:
-    credential = _own_credential(user, credential_id)
-    audit_record(
-        action="api_credential.deleted",
-        account=credential.account,
-        actor=user,
-        request=request,
-        target=credential,
-        data={"key_id": credential.key_id},
-    )
-    credential.delete()
+    _delete(ApiCredential, user=user, pk=credential_id, request=request)
 
 
 # --- Access tokens ----------------------------------------------------------------------------
