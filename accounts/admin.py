@@ -1,3 +1,4 @@
+from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
@@ -71,8 +72,40 @@ class AccountMembershipInline(admin.TabularInline):
         return False
 
 
+class ChangedFieldsOnlyMixin:
+    """Saves only what the form changed: a balance or monthly spend read at the start of the
+    request must never overwrite what the ledger services wrote meanwhile (under their locks)."""
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            obj.save(update_fields=[name for name in form.changed_data if name in {f.name for f in obj._meta.fields}])
+        else:
+            obj.save()
+
+    def save_formset(self, request, form, formset, change):
+        instances = formset.save(commit=False)
+        for deleted in formset.deleted_objects:
+            deleted.delete()
+        for inline_form in formset.forms:
+            instance = inline_form.instance
+            if instance not in instances:
+                continue
+            if instance.pk and not inline_form.has_changed():
+                continue
+            if instance._state.adding:
+                instance.save()
+            else:
+                fields = {f.name for f in instance._meta.fields}
+                instance.save(update_fields=[name for name in inline_form.changed_data if name in fields])
+        formset.save_m2m()
+        self._after_formset(request, form, formset)
+
+    def _after_formset(self, request, form, formset) -> None:
+        pass
+
+
 @admin.register(Account)
-class AccountAdmin(admin.ModelAdmin):
+class AccountAdmin(ChangedFieldsOnlyMixin, admin.ModelAdmin):
     list_display = ["name", "status", "balance", "require_2fa", "created_at"]
     list_filter = ["status", "require_2fa"]
     search_fields = ["name", "memberships__user__email"]
@@ -98,7 +131,7 @@ class AccountAdmin(admin.ModelAdmin):
 
 
 @admin.register(Membership)
-class MembershipAdmin(admin.ModelAdmin):
+class MembershipAdmin(ChangedFieldsOnlyMixin, admin.ModelAdmin):
     list_display = ["user", "account", "role", "monthly_limit", "monthly_spent"]
     list_filter = ["role"]
     search_fields = ["user__email", "account__name"]
@@ -127,13 +160,44 @@ class AuditEventAdmin(admin.ModelAdmin):
         return False
 
 
+class IPAllowlistEntryForm(forms.ModelForm):
+    class Meta:
+        model = IPAllowlistEntry
+        fields = ["scope", "network", "note"]
+
+    def clean_network(self):
+        from accounts.services import parse_allowlist
+
+        entries, errors = parse_allowlist(self.cleaned_data["network"])
+        if errors or len(entries) != 1:
+            raise forms.ValidationError(errors[0].split(": ", 1)[-1] if errors else "One address or CIDR range.")
+        return entries[0][0]
+
+
 class IPAllowlistInline(admin.TabularInline):
     model = IPAllowlistEntry
+    form = IPAllowlistEntryForm
     extra = 0
     fields = ["scope", "network", "note", "created_at"]
     readonly_fields = ["created_at"]
 
 
+def _forget_allowlists(account_id: int) -> None:
+    from django.core.cache import cache
+
+    from portal import localcache
+
+    for scope in IPAllowlistEntry.Scope.values:
+        cache.delete(f"ip-allowlist:{account_id}:{scope}")
+    localcache.clear()
+
+
+def _account_after_formset(self, request, form, formset) -> None:
+    if formset.model is IPAllowlistEntry and form.instance.pk:
+        _forget_allowlists(form.instance.pk)
+
+
+AccountAdmin._after_formset = _account_after_formset
 AccountAdmin.inlines = [AccountMembershipInline, IPAllowlistInline]
 
 

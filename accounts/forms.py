@@ -98,8 +98,15 @@ class PasswordChangeForm(forms.Form):
         super().__init__(*args, **kwargs)
 
     def clean_old_password(self):
+        from accounts.services import password_confirm
+        from portal.exceptions import ApplicationError
+
         value = self.cleaned_data["old_password"]
-        if not self.user.check_password(value):
+        try:
+            right = password_confirm(user=self.user, password=value)
+        except ApplicationError as exc:
+            raise forms.ValidationError(exc.detail) from exc
+        if not right:
             raise forms.ValidationError("Your current password is not right.")
         return value
 

@@ -1,6 +1,7 @@
 import base64
 import hashlib
 import ipaddress
+import logging
 import re
 import secrets
 from datetime import datetime, timedelta
@@ -39,6 +40,8 @@ from portal import localcache, ratelimit
 from portal.exceptions import ApplicationError
 from portal.ip import get_client_ip, parse_ip
 
+logger = logging.getLogger(__name__)
+
 
 def audit_record(
     *,
@@ -72,6 +75,14 @@ def audit_record(
         object_repr=str(target)[:200] if target is not None else "",
         data=data or {},
     )
+
+
+def password_confirm(*, user: User, password: str | None) -> bool:
+    """Re-checking the password of a signed-in user (before turning 2FA off, changing the phone…):
+    at most 10 tries an hour, so a stolen session cannot guess it."""
+    if not ratelimit.hit(f"password-confirm:{user.pk}", limit=10, window_seconds=3600):
+        raise ApplicationError("Too many password attempts. Try again in an hour.", code="rate_limited", status=429)
+    return bool(password) and user.check_password(password)
 
 
 def _check_password(password: str, user: User) -> None:
@@ -136,14 +147,25 @@ def security_alert(*, account: Account | None, kind: str, subject: str, body: st
     )
     if owner is None:
         return False
-    recipient = owner.email
-    transaction.on_commit(lambda: send_mail(subject, body, None, [recipient]))
+    _mail_after_commit(owner.email, subject, body)
     return True
 
 
 def user_email(*, user: User, subject: str, body: str) -> None:
-    recipient = user.email
-    transaction.on_commit(lambda: send_mail(subject, body, None, [recipient]))
+    _mail_after_commit(user.email, subject, body)
+
+
+def _mail_after_commit(recipient: str, subject: str, body: str) -> None:
+    """A notice by e-mail once the transaction commits. A mail server that is down must not turn
+    a committed request into an error: the failure is logged (its class only) and dropped."""
+
+    def send() -> None:
+        try:
+            send_mail(subject, body, None, [recipient])
+        except Exception as exc:
+            logger.error("e-mail %r could not be sent: %s", subject, type(exc).__name__)
+
+    transaction.on_commit(send, robust=True)
 
 
 # --- IP allowlists ----------------------------------------------------------------------------
@@ -177,10 +199,14 @@ def ip_is_allowed(*, account_id: int, scope: str, ip: str) -> bool:
     address = parse_ip(ip)
     if address is None:
         return False
-    return any(
-        address.version == net.version and address in net
-        for net in (ipaddress.ip_network(entry, strict=False) for entry in networks)
-    )
+    for entry in networks:
+        try:
+            network = ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            continue  # a bad entry (typed in the admin) allows nothing, and breaks nothing
+        if address.version == network.version and address in network:
+            return True
+    return False
 
 
 def parse_allowlist(text: str) -> tuple[list[tuple[str, str]], list[str]]:
@@ -359,8 +385,8 @@ def sms_device_start(
     Replacing the phone of a confirmed device needs the password again.
     """
     phone = normalize_phone(phone)
-    if SMSDevice.objects.filter(user=user, confirmed=True).exists() and not (
-        password and user.check_password(password)
+    if SMSDevice.objects.filter(user=user, confirmed=True).exists() and not password_confirm(
+        user=user, password=password
     ):
         raise ApplicationError(
             "Enter your password to change the phone of your two-factor sign-in.",
@@ -477,7 +503,7 @@ def backup_codes_left(user: User) -> int:
 
 @transaction.atomic
 def two_factor_disable(*, user: User, password: str, request: HttpRequest) -> None:
-    if not user.check_password(password):
+    if not password_confirm(user=user, password=password):
         raise ApplicationError(
             "Enter your password to turn off two-factor sign-in.",
             code="password_required",

@@ -352,7 +352,12 @@ def two_factor_totp(request: HttpRequest) -> HttpResponse:
 def backup_codes(request: HttpRequest) -> HttpResponse:
     form = PasswordConfirmForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        if not request.user.check_password(form.cleaned_data["password"]):
+        try:
+            right = services.password_confirm(user=request.user, password=form.cleaned_data["password"])
+        except ApplicationError as exc:
+            right = False
+            form.add_error(None, exc.detail)
+        if not right:
             form.add_error("password", "Wrong password.")
         else:
             codes = services.backup_codes_regenerate(user=request.user, request=request)

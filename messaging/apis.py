@@ -146,7 +146,7 @@ def send_json(result, is_test: bool) -> dict:
 
 def _scoped(request):
     """The caller's messages: its account, and test or live to match its key (never mixed)."""
-    return Message.objects.filter(account_id=request.auth.account.pk, is_test=request.auth.is_test)
+    return Message.objects.filter(account_id=request.auth.account.pk, is_test=request.auth.is_test, is_system=False)
 
 
 IDEMPOTENCY_HEADER = OpenApiParameter(

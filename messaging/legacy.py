@@ -51,9 +51,13 @@ class LegacySendApi(ApiView):
 
     def _send(self, request):
         params = request.data if request.method == "POST" and hasattr(request.data, "get") else request.query_params
-        to, text = params.get("to") or "", params.get("message") or ""
+        to, text, sender = params.get("to") or "", params.get("message") or "", params.get("from") or None
+        if not isinstance(to, str) or not isinstance(text, str) or not isinstance(sender, str | None):
+            raise ApplicationError("`to`, `message` and `from` are text.", code="invalid_request")
         if not to or not text:
             raise ApplicationError("Give `to` and `message`.", code="invalid_request")
+        if "\x00" in to + text + (sender or ""):
+            raise ApplicationError("Null characters are not allowed.", code="invalid_request")
         auth = request.auth
         result = message_submit(
             account_id=auth.account.pk,
@@ -61,7 +65,7 @@ class LegacySendApi(ApiView):
             caller=auth.caller,
             to=[number for number in str(to).replace(";", ",").split(",") if number.strip()],
             text=str(text),
-            sender=params.get("from") or None,
+            sender=sender,
             test_mode=auth.is_test,
         )
         body = {

@@ -28,7 +28,8 @@ def visible_messages(*, user):
     membership = getattr(user, "membership", None)
     if membership is None:
         return Message.objects.none()
-    messages = Message.objects.filter(account_id=membership.account_id, is_test=False)
+    # System messages (sign-in codes, test SMS) are the product's own: never listed to anyone.
+    messages = Message.objects.filter(account_id=membership.account_id, is_test=False, is_system=False)
     if not membership.has_permission("view_messages"):
         messages = messages.filter(submitted_by=user)
     return messages

@@ -23,7 +23,8 @@ def deliver_messages(self, message_ids: list[str]) -> None:
         return
     if self.request.retries >= MAX_RETRIES:
         for message_id in retry_ids:
-            services.message_fail(message_id=message_id, error_code="gateway_unreachable")
+            # Only if still queued: a parallel task may have sent it in the meantime.
+            services.message_fail(message_id=message_id, error_code="gateway_unreachable", only_if=("queued",))
         return
     raise self.retry(args=[retry_ids], countdown=backoff_seconds(self.request.retries))
 

@@ -18,8 +18,10 @@ class SendResult:
     """The outcome of handing one message to the gateway.
 
     `status` is the message's next state: `sent` (accepted, a delivery report will follow),
-    `delivered` (the backend is the end of the line, as `file` and `locmem` are) or `failed`.
-    `retryable` failures are tried again later; others are final (and refunded).
+    `delivered` (the backend is the end of the line, as `file` and `locmem` are), `failed`,
+    `undelivered`, or `unknown` (no answer: the gateway may have taken it, so the message waits for
+    a delivery report or the watchdog, and is never simply sent again). `retryable` failures (the
+    request provably never reached the gateway) are tried again later; others are final.
     """
 
     id: str

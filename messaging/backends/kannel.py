@@ -66,10 +66,13 @@ class KannelBackend(BaseSmsBackend):
     def _send(self, sms: OutgoingSms) -> SendResult:
         try:
             response = self.pool.request("GET", f"{self.path}?{urlencode(self._params(sms))}", preload_content=True)
-        except urllib3.exceptions.HTTPError as exc:
-            # The class only: the request's URL carries the sendsms password.
+        except (urllib3.exceptions.NewConnectionError, urllib3.exceptions.ConnectTimeoutError) as exc:
+            # Never reached Kannel: safe to try again. (The class only: the URL carries the password.)
             error = f"gateway_{type(exc).__name__}"[:64]
             return SendResult(id=sms.id, status="failed", error_code=error, retryable=True)
+        except urllib3.exceptions.HTTPError:
+            # Sent, but no answer (read timeout, dropped connection): Kannel may have taken it.
+            return SendResult(id=sms.id, status="unknown", error_code="gateway_no_answer")
         if response.status in (200, 202):
             return SendResult(id=sms.id, status="sent", provider_id=f"kannel:{sms.id}")
         retryable = response.status >= 500 or response.status in (403, 429)

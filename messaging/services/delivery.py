@@ -7,7 +7,7 @@ from decimal import Decimal
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, Value
+from django.db.models import F, Q, Value
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
@@ -119,23 +119,19 @@ def _claim(message_id) -> bool:
 
 
 def _record(message_id, result: SendResult, *, sensitive: bool = False) -> None:
+    if sensitive and not result.retryable:
+        # Handed over (or refused for good): a security code has no reason to stay at rest, whatever
+        # state a delivery report has already moved the message to.
+        Message.objects.filter(pk=message_id, sensitive=True).update(text=REDACTED_TEXT)
     if result.status in ("sent", "delivered"):
         now = timezone.now()
-        # Handed over: a security code has no reason to stay at rest.
         with connection.cursor() as cursor:
-            cursor.execute(
-                _RECORD_SENT_SQL,
-                [
-                    result.status,
-                    result.provider_id,
-                    now,
-                    result.status,
-                    now,
-                    sensitive,
-                    REDACTED_TEXT,
-                    _db_id(message_id),
-                ],
-            )
+            params = [result.status, result.provider_id, now, result.status, now, False, REDACTED_TEXT]
+            cursor.execute(_RECORD_SENT_SQL, [*params, _db_id(message_id)])
+    elif result.status == "unknown":
+        # The gateway may or may not have taken it (a read timeout, a dropped connection): it stays
+        # `sending`, so a delivery report can prove the hand-over, or the watchdog resends it.
+        return
     elif result.retryable:
         Message.objects.filter(pk=message_id, status=Message.Status.SENDING).update(
             status=Message.Status.QUEUED, error_code=result.error_code
@@ -175,9 +171,9 @@ def message_deliver(*, message_ids: list[str]) -> list[str]:
             # Test-mode messages never reach a gateway.
             [result] = (test_backend if message.is_test else live_backend).send_messages([sms])
         except SoftTimeLimitExceeded:
-            # Out of time: put this one back (it may or may not have left) and stop the batch.
-            _record(message.pk, SendResult(id=sms.id, status="failed", error_code="time_limit", retryable=True))
-            retry.extend(str(i) for i in message_ids[position:])
+            # Out of time: this one may or may not have left, so it stays `sending` for the watchdog;
+            # the rest of the batch goes back to the queue.
+            retry.extend(str(i) for i in message_ids[position + 1 :])
             return retry
         except Exception as exc:
             # The class only: a backend's exception text may carry its URL and credentials.
@@ -213,10 +209,14 @@ def _event(message_id, status: str, detail: str = "") -> None:
 
 
 @transaction.atomic
-def message_fail(*, message_id, error_code: str, status: str = Message.Status.FAILED) -> bool:
-    """A final failure (`failed`, or `undelivered` from a delivery report): refunded, once."""
+def message_fail(
+    *, message_id, error_code: str, status: str = Message.Status.FAILED, only_if: tuple[str, ...] | None = None
+) -> bool:
+    """A final failure. `failed` is refunded, once; `undelivered` (the network took it, the phone
+    did not) is not, as SPEC §3 says. With `only_if`, nothing happens unless the message is still
+    in one of those states."""
     message = Message.objects.select_for_update().get(pk=message_id)
-    if message.status in Message.FINAL_STATUSES:
+    if message.status in Message.FINAL_STATUSES or (only_if is not None and message.status not in only_if):
         return False
     message.status = status
     message.error_code = error_code[:64]
@@ -224,7 +224,8 @@ def message_fail(*, message_id, error_code: str, status: str = Message.Status.FA
         message.text = REDACTED_TEXT
     message.save(update_fields=["status", "error_code", "text"])
     _event(message.pk, status, error_code)
-    _refund(message, f"Refund for {status} message {message.pk}")
+    if status in Message.REFUNDED_STATUSES:
+        _refund(message, f"Refund for {status} message {message.pk}")
     return True
 
 
@@ -329,8 +330,10 @@ def messages_requeue_stale() -> int:
     """`queued` messages whose task was lost (broker down at commit, worker killed before its
     retry was published) are enqueued again; the claim makes a double enqueue harmless."""
     cutoff = timezone.now() - STALE_QUEUED_AFTER
+    # A released scheduled message has been queued since its scheduled time, not since it was made.
     ids = list(
-        Message.objects.filter(status=Message.Status.QUEUED, created_at__lt=cutoff, scheduled_at__isnull=True)
+        Message.objects.filter(status=Message.Status.QUEUED, created_at__lt=cutoff)
+        .filter(Q(scheduled_at__isnull=True) | Q(scheduled_at__lt=cutoff))
         .values_list("pk", flat=True)
         .order_by("created_at")[:5000]
     )
@@ -353,6 +356,7 @@ def dlr_record(*, message_id: str, kannel_status: int) -> str:
     proves its hand-over (the worker may not have recorded it yet).
     """
     now = timezone.now()
+    Message.objects.filter(pk=message_id, sensitive=True).exclude(text=REDACTED_TEXT).update(text=REDACTED_TEXT)
     if kannel_status == DLR_DELIVERED:
         updated = Message.objects.filter(pk=message_id, status__in=IN_FLIGHT).update(
             status=Message.Status.DELIVERED, delivered_at=now, sent_at=Coalesce("sent_at", Value(now))

@@ -100,10 +100,13 @@ def _sender(*, account: Account, membership: Membership | None, sender: str | No
     approved = SenderName.objects.filter(account=account, status=SenderName.Status.APPROVED)
     if not sender:
         allowed = approved
-        if membership is not None and not membership.is_owner:
-            chosen = list(membership.allowed_senders.filter(status=SenderName.Status.APPROVED))
-            if chosen:
-                return chosen[0].name
+        if membership is not None and not membership.is_owner and membership.allowed_senders.exists():
+            chosen = membership.allowed_senders.filter(status=SenderName.Status.APPROVED).order_by("name").first()
+            if chosen is None:
+                raise ApplicationError(
+                    "None of the sender names you may use is approved.", code="sender_not_allowed", status=403
+                )
+            return chosen.name
         first = allowed.order_by("name").values_list("name", flat=True).first()
         return first or settings.SMS_DEFAULT_SENDER
     sender = sender.strip()
@@ -281,6 +284,13 @@ def message_submit(
                 test_mode=test_mode,
             )
             if idempotency_key:
+                # A record past its 24 hours no longer answers; make room for this one.
+                IdempotencyRecord.objects.filter(
+                    account_id=account_id,
+                    caller=caller,
+                    key=idempotency_key[:255],
+                    created_at__lt=timezone.now() - IDEMPOTENCY_TTL,
+                ).delete()
                 IdempotencyRecord.objects.create(
                     account_id=account_id,
                     caller=caller,

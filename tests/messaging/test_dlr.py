@@ -50,15 +50,29 @@ def test_delivered_report_moves_the_message_forward_once(client, sent_message):
     assert list(MessageEvent.objects.filter(message=sent_message).values_list("status", flat=True)) == ["delivered"]
 
 
-@pytest.mark.parametrize(("code", "status"), [(2, "undelivered"), (16, "failed")])
-def test_failure_reports_refund_once(client, sent_message, code, status):
+@pytest.mark.parametrize(
+    ("code", "status", "balance"),
+    [(16, "failed", 100), (2, "undelivered", 99)],  # SPEC §3: refunds on failed, not on undelivered
+)
+def test_failure_reports_end_the_message_and_refund_only_failures_once(client, sent_message, code, status, balance):
     account_id = sent_message.account_id
     assert Account.objects.get(pk=account_id).balance == 99
     report(client, sent_message.pk, code)
     report(client, sent_message.pk, code)
     sent_message.refresh_from_db()
     assert sent_message.status == status
-    assert Account.objects.get(pk=account_id).balance == 100
+    assert Account.objects.get(pk=account_id).balance == balance
+
+
+def test_a_report_redacts_a_security_code_even_before_the_hand_over_is_recorded(client, owner):
+    from messaging.services import REDACTED_TEXT, message_send_system
+
+    message = message_send_system(account=owner.membership.account, user=owner, to="+447400100001",
+                                  text="123456 is your code", sensitive=True)  # fmt: skip
+    Message.objects.filter(pk=message.pk).update(status="sending")
+    report(client, message.pk, 8)
+    message.refresh_from_db()
+    assert message.text == REDACTED_TEXT
 
 
 def test_accepted_report_proves_the_hand_over_of_a_message_still_sending(client, sent_message):
