@@ -77,6 +77,15 @@ class DisableTwoFactorForm(EndOtherSessionsMixin, PasswordConfirmForm):
     pass
 
 
+class ReplaceAuthenticatorForm(EnrolCodeForm):
+    password = forms.CharField(
+        label="Your password",
+        strip=False,
+        help_text="Needed to replace the authenticator app you use now.",
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
+
+
 class PasswordChangeForm(forms.Form):
     old_password = forms.CharField(
         label="Current password", strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "current-password"})

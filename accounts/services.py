@@ -434,7 +434,18 @@ def totp_device_start(*, user: User) -> TOTPDevice:
     return TOTPDevice.objects.create(user=user, name="Authenticator app", confirmed=False)
 
 
-def totp_device_confirm(*, user: User, device_id: int, code: str, request: HttpRequest) -> TOTPDevice:
+def totp_device_confirm(
+    *, user: User, device_id: int, code: str, request: HttpRequest, password: str | None = None
+) -> TOTPDevice:
+    """Confirm a new authenticator. Replacing one that already works needs the password again."""
+    if TOTPDevice.objects.filter(user=user, confirmed=True).exists() and not password_confirm(
+        user=user, password=password
+    ):
+        raise ApplicationError(
+            "Enter your password to replace your authenticator app.",
+            code="password_required",
+            errors={"password": ["Wrong or missing password."]},
+        )
     with transaction.atomic():
         device = _device_lock(TOTPDevice, user=user, device_id=device_id)
         if device.confirmed:

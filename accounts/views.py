@@ -26,6 +26,7 @@ from accounts.forms import (
     PasswordConfirmForm,
     PhoneForm,
     PolicySetPasswordForm,
+    ReplaceAuthenticatorForm,
     ResetRequestForm,
     SessionTimeoutForm,
     SignInCodeForm,
@@ -321,20 +322,27 @@ def _enrolled(request: HttpRequest, form, device) -> HttpResponse:
     return redirect("accounts:security")
 
 
-@sensitive_post_parameters("code")
+@sensitive_post_parameters("code", "password")
 @login_required
 def two_factor_totp(request: HttpRequest) -> HttpResponse:
     user = request.user
     device = TOTPDevice.objects.filter(user=user, confirmed=False).order_by("-id").first()
+    form_class = (
+        ReplaceAuthenticatorForm if TOTPDevice.objects.filter(user=user, confirmed=True).exists() else EnrolCodeForm
+    )
     if request.method == "GET" or device is None:
         device = services.totp_device_start(user=user)
-        form = EnrolCodeForm()
+        form = form_class()
     else:
-        form = EnrolCodeForm(request.POST)
+        form = form_class(request.POST)
         if form.is_valid():
             try:
                 device = services.totp_device_confirm(
-                    user=user, device_id=device.pk, code=form.cleaned_data["code"], request=request
+                    user=user,
+                    device_id=device.pk,
+                    code=form.cleaned_data["code"],
+                    request=request,
+                    password=form.cleaned_data.get("password"),
                 )
             except ApplicationError as exc:
                 _apply_form_error(form, exc)

@@ -132,3 +132,22 @@ def test_password_confirmations_are_limited(owner):
     with pytest.raises(ApplicationError) as excinfo:
         password_confirm(user=owner, password="wrong")
     assert excinfo.value.status == 429
+
+
+def test_replacing_a_working_authenticator_needs_the_password(client, owner):
+    from django_otp.oath import totp
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from tests.conftest import PASSWORD
+
+    TOTPDevice.objects.create(user=owner, name="old", confirmed=True)
+    client.force_login(owner)
+    client.get("/accounts/security/two-factor/app/")
+    new = TOTPDevice.objects.get(user=owner, confirmed=False)
+    code = f"{totp(new.bin_key):06d}"
+    refused = client.post("/accounts/security/two-factor/app/", {"code": code, "password": "wrong"})
+    assert b"Enter your password to replace" in refused.content or b"Wrong or missing password" in refused.content
+    assert TOTPDevice.objects.get(pk=new.pk).confirmed is False
+    accepted = client.post("/accounts/security/two-factor/app/", {"code": code, "password": PASSWORD})
+    assert accepted.status_code == 200  # the backup codes page, or a redirect to security
+    assert TOTPDevice.objects.filter(user=owner, confirmed=True).get().pk == new.pk
