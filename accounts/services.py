@@ -187,7 +187,7 @@ def ip_allowlist_networks(*, account_id: int, scope: str) -> list[str]:
         networks = list(
             IPAllowlistEntry.objects.filter(account_id=account_id, scope=scope).values_list("network", flat=True)
         )
-        cache.set(key, networks, timeout=300)
+        cache.set(key, networks, timeout=60)  # short: a stale copy can only live a minute
     localcache.put(key, networks)
     return networks
 

@@ -42,3 +42,10 @@ def requeue_stale_messages() -> int:
 @shared_task(acks_late=True)
 def release_scheduled_messages() -> int:
     return services.messages_release_due()
+
+
+@shared_task(acks_late=True)
+def purge_idempotency_records() -> int:
+    from messaging.services.submit import idempotency_records_purge
+
+    return idempotency_records_purge()

@@ -337,6 +337,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "accounts.tasks.send_password_age_reminders",
         "schedule": crontab(hour=6, minute=0),
     },
+    "messaging-purge-idempotency-records": {
+        "task": "messaging.tasks.purge_idempotency_records",
+        "schedule": timedelta(hours=1).total_seconds(),
+    },
     "messaging-release-scheduled": {
         "task": "messaging.tasks.release_scheduled_messages",
         "schedule": 15.0,

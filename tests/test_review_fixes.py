@@ -151,3 +151,17 @@ def test_replacing_a_working_authenticator_needs_the_password(client, owner):
     accepted = client.post("/accounts/security/two-factor/app/", {"code": code, "password": PASSWORD})
     assert accepted.status_code == 200  # the backup codes page, or a redirect to security
     assert TOTPDevice.objects.filter(user=owner, confirmed=True).get().pk == new.pk
+
+
+def test_idempotency_records_are_purged_after_24_hours(owner, priced):
+    from messaging.models import IdempotencyRecord
+    from messaging.services.submit import idempotency_records_purge
+
+    message_submit(
+        account_id=owner.membership.account_id, user=owner, caller="c", to=["+447400100001"], text="x",
+        idempotency_key="k", response_builder=lambda r: {"batch_id": str(r.batch_id)},
+    )  # fmt: skip
+    assert idempotency_records_purge() == 0
+    with time_machine.travel(timezone.now() + timezone.timedelta(hours=25)):
+        assert idempotency_records_purge() == 1
+    assert not IdempotencyRecord.objects.exists()

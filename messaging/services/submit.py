@@ -468,3 +468,9 @@ def _traffic_count(*, account: Account, count: int, now: datetime) -> None:
                 "If this is expected, there is nothing to do. If not, check your API tokens and sub-users."
             ),
         )
+
+
+def idempotency_records_purge() -> int:
+    """Beat: records past their 24 hours answer nothing any more."""
+    deleted, _ = IdempotencyRecord.objects.filter(created_at__lt=timezone.now() - IDEMPOTENCY_TTL).delete()
+    return deleted
