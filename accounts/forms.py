@@ -2,7 +2,7 @@ from django import forms
 from django.conf import settings
 from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm, SetPasswordForm
 
-from accounts.models import Account, AuditEvent, IPAllowlistEntry
+from accounts.models import Account, IPAllowlistEntry
 
 
 class SignInForm(AuthenticationForm):
@@ -213,6 +213,3 @@ class AuditFilterForm(forms.Form):
     def __init__(self, *args, actions: list[str], **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["action"].choices = [("", "All events"), *[(a, a) for a in actions]]
-
-
-__all__ = ["AuditEvent"]

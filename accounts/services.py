@@ -39,6 +39,7 @@ from accounts.session_store import IP_KEY, LAST_SEEN_KEY, STARTED_KEY, USER_AGEN
 from portal import localcache, ratelimit
 from portal.exceptions import ApplicationError
 from portal.ip import get_client_ip, parse_ip
+from portal.ip_networks import contains
 
 logger = logging.getLogger(__name__)
 
@@ -196,17 +197,13 @@ def ip_is_allowed(*, account_id: int, scope: str, ip: str) -> bool:
     networks = ip_allowlist_networks(account_id=account_id, scope=scope)
     if not networks:
         return True
-    address = parse_ip(ip)
-    if address is None:
-        return False
+    parsed = []
     for entry in networks:
         try:
-            network = ipaddress.ip_network(entry, strict=False)
+            parsed.append(ipaddress.ip_network(entry, strict=False))
         except ValueError:
             continue  # a bad entry (typed in the admin) allows nothing, and breaks nothing
-        if address.version == network.version and address in network:
-            return True
-    return False
+    return contains(parsed, parse_ip(ip))
 
 
 def parse_allowlist(text: str) -> tuple[list[tuple[str, str]], list[str]]:
@@ -244,7 +241,7 @@ def ip_allowlist_replace(
     if scope == IPAllowlistEntry.Scope.PORTAL and entries and request is not None:
         ip = parse_ip(get_client_ip(request))
         networks = [ipaddress.ip_network(network, strict=False) for network, _ in entries]
-        inside = ip is not None and any(ip.version == n.version and ip in n for n in networks)
+        inside = contains(networks, ip)
         if not inside and not confirm_self_lockout:
             raise ApplicationError(
                 f"Your current address {ip} is not in this list: saving it would lock you out of the portal. "
@@ -742,7 +739,7 @@ def user_deactivate(*, user: User, actor: User | None, request: HttpRequest | No
 # --- Known devices ----------------------------------------------------------------------------
 
 
-def _device_hash(device_id: str) -> str:
+def device_hash(device_id: str) -> str:
     return hashlib.sha256(device_id.encode()).hexdigest()
 
 
@@ -754,7 +751,7 @@ def known_device_check(*, request: HttpRequest, user: User) -> None:
     request.device_cookie = device_id  # the view's response sets (or refreshes) the cookie
     ip = get_client_ip(request) or None
     agent = request.META.get("HTTP_USER_AGENT", "")[:300]
-    digest = _device_hash(device_id)
+    digest = device_hash(device_id)
     updated = KnownDevice.objects.filter(user=user, device_hash=digest).update(
         last_seen=timezone.now(), ip=ip, user_agent=agent
     )

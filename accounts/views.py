@@ -1,12 +1,10 @@
-import csv
-
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout, update_session_auth_hash
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -33,6 +31,7 @@ from accounts.forms import (
     SignInForm,
 )
 from accounts.models import IPAllowlistEntry, SMSDevice
+from portal.csv_export import streaming_csv
 from portal.exceptions import ApplicationError
 from portal.ip import get_client_ip
 
@@ -213,7 +212,7 @@ def security(request: HttpRequest) -> HttpResponse:
         ),
         "sessions": selectors.user_sessions(user=user, current_key=request.session.session_key),
         "devices": selectors.known_devices(
-            user=user, current_hash=services._device_hash(device_id) if device_id else None
+            user=user, current_hash=services.device_hash(device_id) if device_id else None
         ),
         "password_expired": services.password_expired(user),
         "can_manage": selectors.can_manage_security(user),
@@ -516,11 +515,6 @@ def ip_allowlist(request: HttpRequest) -> HttpResponse:
     )
 
 
-class _Echo:
-    def write(self, value):
-        return value
-
-
 @login_required
 def audit_log(request: HttpRequest) -> HttpResponse:
     form = AuditFilterForm(request.GET or None, actions=selectors.audit_actions(user=request.user))
@@ -534,33 +528,22 @@ def audit_log(request: HttpRequest) -> HttpResponse:
     if form.is_bound and not form.is_valid():
         events = events.none()  # an unknown filter matches nothing, rather than everything
     if request.GET.get("format") == "csv":
-        writer = csv.writer(_Echo())
-
-        def rows():
-            yield writer.writerow(["time_utc", "action", "actor", "token", "ip", "user_agent", "object", "details"])
-            for event in events.iterator(chunk_size=1000):
-                yield writer.writerow(
-                    [
-                        event.created_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                        event.action,
-                        _csv_safe(event.actor.email) if event.actor else "",  # "=1+2@example.com" is valid
-                        event.actor_token,
-                        event.ip or "",
-                        _csv_safe(event.user_agent),
-                        _csv_safe(event.object_repr),
-                        _csv_safe(str(event.data or "")),
-                    ]
-                )
-
-        response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = 'attachment; filename="audit-log.csv"'
-        return response
+        rows = (
+            [
+                event.created_at,
+                event.action,
+                event.actor.email if event.actor else "",  # "=1+2@example.com" is a valid address
+                event.actor_token,
+                event.ip or "",
+                event.user_agent,
+                event.object_repr,
+                str(event.data or ""),
+            ]
+            for event in events.iterator(chunk_size=1000)
+        )
+        header = ["time_utc", "action", "actor", "token", "ip", "user_agent", "object", "details"]
+        return streaming_csv("audit-log.csv", header, rows)
     page = Paginator(events, 50).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
     return render(request, "accounts/audit_log.html", {"form": form, "page": page, "query": query.urlencode()})
-
-
-def _csv_safe(value: str) -> str:
-    """Keep spreadsheet apps from running a cell as a formula (CSV injection)."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value

@@ -11,18 +11,13 @@ from django.views.decorators.http import require_http_methods
 from messaging.backends.kannel import dlr_token
 from messaging.services import dlr_record
 from portal.ip import get_client_ip, parse_ip
-from portal.ip_networks import parse_networks
+from portal.ip_networks import contains, parse_networks
 
 logger = logging.getLogger(__name__)
 
 
 def _source_allowed(request: HttpRequest) -> bool:
-    address = parse_ip(get_client_ip(request))
-    if address is None:
-        return False
-    return any(
-        address.version == net.version and address in net for net in parse_networks(settings.KANNEL_DLR_ALLOWED_IPS)
-    )
+    return contains(parse_networks(settings.KANNEL_DLR_ALLOWED_IPS), parse_ip(get_client_ip(request)))
 
 
 @csrf_exempt

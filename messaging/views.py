@@ -1,5 +1,3 @@
-import csv
-
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -14,6 +12,7 @@ from messaging import selectors
 from messaging.forms import MessageFilterForm, SenderNameForm, SendForm
 from messaging.pricing import PriceList
 from messaging.services import message_cancel, message_send_test, message_submit, sender_name_request
+from portal.csv_export import streaming_csv
 from portal.exceptions import ApplicationError
 
 
@@ -102,32 +101,13 @@ def message_log(request: HttpRequest) -> HttpResponse:
 LIST_FIELDS = ("id", "created_at", "recipient", "sender", "status", "segments", "cost", "batch_id", "scheduled_at")
 
 
-class _Echo:
-    def write(self, value):
-        return value
+CSV_COLUMNS = ["id", "created_at", "recipient", "sender", "status", "error_code", "segments", "encoding", "cost",
+               "batch_id", "reference", "scheduled_at", "sent_at", "delivered_at"]  # fmt: skip
 
 
 def _csv(queryset) -> StreamingHttpResponse:
-    writer = csv.writer(_Echo())
-    columns = ["id", "created_at", "recipient", "sender", "status", "error_code", "segments", "encoding", "cost",
-               "batch_id", "reference", "scheduled_at", "sent_at", "delivered_at"]  # fmt: skip
-
-    def cell(value):
-        if value is None:
-            return ""
-        if hasattr(value, "strftime"):
-            return value.strftime("%Y-%m-%dT%H:%M:%SZ")
-        text = str(value)
-        return "'" + text if text[:1] in ("=", "+", "-", "@") and not text[1:].isdigit() else text
-
-    def rows():
-        yield writer.writerow(columns)
-        for row in queryset.values_list(*columns).iterator(chunk_size=2000):
-            yield writer.writerow([cell(value) for value in row])
-
-    response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = 'attachment; filename="messages.csv"'
-    return response
+    rows = queryset.values_list(*CSV_COLUMNS).iterator(chunk_size=2000)
+    return streaming_csv("messages.csv", CSV_COLUMNS, rows)
 
 
 @login_required

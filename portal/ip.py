@@ -12,7 +12,7 @@ from functools import lru_cache
 from django.conf import settings
 from django.http import HttpRequest
 
-from portal.ip_networks import IPNetwork, parse_networks
+from portal.ip_networks import IPNetwork, contains, parse_networks
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -46,7 +46,7 @@ def parse_ip(value: str) -> IPAddress | None:
 
 
 def _is_trusted(address: IPAddress, networks: tuple[IPNetwork, ...]) -> bool:
-    return any(address.version == net.version and address in net for net in networks)
+    return contains(networks, address)
 
 
 def resolve_client_ip(remote_addr: str, forwarded_for: str | None) -> str:

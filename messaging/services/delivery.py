@@ -99,8 +99,7 @@ _CLAIM_SQL = (
 )
 _RECORD_SENT_SQL = (
     "UPDATE messaging_message SET status = %s, provider_id = %s, sent_at = %s, "
-    "delivered_at = CASE WHEN %s = 'delivered' THEN %s ELSE delivered_at END, "
-    "text = CASE WHEN %s THEN %s ELSE text END "
+    "delivered_at = CASE WHEN %s = 'delivered' THEN %s ELSE delivered_at END "
     "WHERE id = %s AND status = 'sending'"
 )
 
@@ -126,8 +125,8 @@ def _record(message_id, result: SendResult, *, sensitive: bool = False) -> None:
     if result.status in ("sent", "delivered"):
         now = timezone.now()
         with connection.cursor() as cursor:
-            params = [result.status, result.provider_id, now, result.status, now, False, REDACTED_TEXT]
-            cursor.execute(_RECORD_SENT_SQL, [*params, _db_id(message_id)])
+            params = [result.status, result.provider_id, now, result.status, now, _db_id(message_id)]
+            cursor.execute(_RECORD_SENT_SQL, params)
     elif result.status == "unknown":
         # The gateway may or may not have taken it (a read timeout, a dropped connection): it stays
         # `sending`, so a delivery report can prove the hand-over, or the watchdog resends it.
