@@ -2,6 +2,7 @@
 
 import base64
 import json
+import re
 from datetime import UTC
 
 from django.utils import timezone
@@ -54,6 +55,45 @@ class SendRequest(serializers.Serializer):
         if data.get("to_groups"):
             raise ValidationError({"to_groups": ["Contact groups are not available on this account yet."]})
         return data
+
+
+# What DRF's CharField refuses: NUL (PostgreSQL text cannot hold it) and lone surrogates.
+_UNSAFE_CHARS = re.compile("[\x00\ud800-\udfff]")
+
+
+def _plain_string(value, *, max_length: int, trim: bool, allow_blank: bool) -> str | None:
+    if type(value) is not str or _UNSAFE_CHARS.search(value):
+        return None
+    if trim:
+        value = value.strip()
+    if (not value and not allow_blank) or len(value) > max_length:
+        return None
+    return value
+
+
+def send_request_fast(data) -> dict | None:
+    """SendRequest's `validated_data` for a plainly valid request, without making a serializer
+    (DRF deep-copies every declared field of each serializer it makes: a tenth of a send's time).
+    None means "not plainly valid": SendRequest then validates and words the errors. It accepts
+    a subset of what SendRequest accepts and returns the same values (tests/api/test_send_request.py)."""
+    if type(data) is not dict or "to_groups" in data or "scheduled_at" in data:
+        return None
+    to = data.get("to")
+    if type(to) is str and to:
+        to = [to]
+    elif not (type(to) is list and to and all(type(number) is str for number in to)):
+        return None
+    text = _plain_string(data.get("text"), max_length=10_000, trim=False, allow_blank=False)
+    if text is None:
+        return None
+    values = {"to": to, "to_groups": [], "text": text, "reference": ""}
+    for name, max_length in (("sender", 16), ("reference", 100)):
+        if name in data:
+            value = _plain_string(data[name], max_length=max_length, trim=True, allow_blank=True)
+            if value is None:
+                return None
+            values[name] = value
+    return values
 
 
 class MessageOut(serializers.Serializer):
@@ -185,9 +225,11 @@ class MessagesApi(ApiView):
         tags=["messages"],
     )
     def post(self, request):
-        data = SendRequest(data=request.data)
-        data.is_valid(raise_exception=True)
-        values = data.validated_data
+        values = send_request_fast(request.data)
+        if values is None:
+            data = SendRequest(data=request.data)
+            data.is_valid(raise_exception=True)
+            values = data.validated_data
         auth = request.auth
         key = request.headers.get("Idempotency-Key") or None
         if key is not None and not (1 <= len(key) <= 255):
@@ -203,6 +245,7 @@ class MessagesApi(ApiView):
             reference=values.get("reference") or "",
             idempotency_key=key,
             test_mode=auth.is_test,
+            account=auth.account,
             response_builder=lambda result: send_json(result, auth.is_test),
         )
         body = result.stored_response if result.replayed else send_json(result, auth.is_test)

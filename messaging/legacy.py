@@ -67,6 +67,7 @@ class LegacySendApi(ApiView):
             text=str(text),
             sender=sender,
             test_mode=auth.is_test,
+            account=auth.account,
         )
         body = {
             "status": "OK",

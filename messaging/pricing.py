@@ -51,9 +51,8 @@ def parse_recipient(raw: str) -> tuple[str, str] | None:
         number = phonenumbers.parse(value, None)
     except phonenumbers.NumberParseException:
         return None
-    if not phonenumbers.is_valid_number(number):
+    # phonenumbers.is_valid_number, without looking the region up a second time for the price.
+    region = phonenumbers.region_code_for_number(number)
+    if region is None or not phonenumbers.is_valid_number_for_region(number, region):
         return None
-    return (
-        phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164),
-        phonenumbers.region_code_for_number(number) or "",
-    )
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164), region

@@ -1,3 +1,6 @@
+from django.conf import settings
+from django.core.handlers.base import BaseHandler
+
 from messaging import hooks
 from portal import views
 
@@ -11,16 +14,46 @@ EARLY = {
 }
 
 
+class _ApiHandler(BaseHandler):
+    """The API's own middleware chain (settings.API_MIDDLEWARE), loaded the way Django loads
+    settings.MIDDLEWARE, so process_view and process_exception hooks work as usual."""
+
+    def __init__(self):
+        original = settings.MIDDLEWARE
+        settings.MIDDLEWARE = settings.API_MIDDLEWARE
+        try:
+            self.load_middleware()
+        finally:
+            settings.MIDDLEWARE = original
+
+    def __call__(self, request):
+        return self._middleware_chain(request)
+
+
 class EarlyEndpointsMiddleware:
-    """Answers probes and gateway callbacks before host validation, the HTTPS redirect, sessions
-    and authentication: probes address the host by IP, which ALLOWED_HOSTS (rightly) refuses for
-    everything else, and the callbacks carry their own proof (a per-message token, a source IP)."""
+    """First in MIDDLEWARE: routes each request to one of three paths.
+
+    - Probes and gateway callbacks are answered at once, before host validation, the HTTPS
+      redirect, sessions and authentication: probes address the host by IP, which ALLOWED_HOSTS
+      (rightly) refuses for everything else, and the callbacks carry their own proof (a
+      per-message token, a source IP).
+    - The API (`API_PATH_PREFIXES`) runs `API_MIDDLEWARE`: host validation, HTTPS redirect and
+      security headers, but no sessions, CSRF cookies, messages, OTP or portal policy. API
+      requests authenticate with keys in DRF (apikeys/authentication.py) and never read a
+      session, so that machinery would only cost time on the hottest path.
+    - Everything else (the portal, the admin) runs the rest of MIDDLEWARE.
+    """
 
     def __init__(self, get_response):
         self.get_response = get_response
+        self.api = _ApiHandler()
+        self.api_prefixes = tuple(settings.API_PATH_PREFIXES)
 
     def __call__(self, request):
-        view = EARLY.get(request.path_info)
+        path = request.path_info
+        view = EARLY.get(path)
         if view is not None:
             return view(request)
+        if path.startswith(self.api_prefixes):
+            return self.api(request)
         return self.get_response(request)

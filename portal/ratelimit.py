@@ -31,8 +31,22 @@ def once(key: str, *, seconds: int) -> bool:
     return cache.add(f"once:{key}", 1, timeout=seconds)
 
 
+# INCR each key; a key's first count sets its expiry. One script: one round trip, atomic, and no
+# counter is ever left without an expiry.
+_COUNT_SCRIPT = """
+local counts = {}
+for i, key in ipairs(KEYS) do
+  local count = redis.call('INCR', key)
+  if count == 1 then redis.call('EXPIRE', key, ARGV[1]) end
+  counts[i] = count
+end
+return counts
+"""
+_script = None
+
+
 def count_many(keys: list[str], *, window_seconds: int) -> list[int]:
-    """Count one event under each key, in one round trip to Redis (INCR and EXPIRE, pipelined)."""
+    """Count one event under each key, in one round trip to Redis."""
     window = int(time.time() // window_seconds)
     cache_keys = [cache.make_key(f"rl:{key}:{window}") for key in keys]
     try:
@@ -41,9 +55,7 @@ def count_many(keys: list[str], *, window_seconds: int) -> list[int]:
         client = get_redis_connection("default")
     except (ImportError, NotImplementedError, AttributeError):
         return [count(key, window_seconds=window_seconds) for key in keys]
-    pipe = client.pipeline(transaction=False)
-    for cache_key in cache_keys:
-        pipe.incr(cache_key)
-        pipe.expire(cache_key, window_seconds + 5, nx=True)
-    results = pipe.execute()
-    return [int(value) for value in results[0::2]]
+    global _script
+    if _script is None:
+        _script = client.register_script(_COUNT_SCRIPT)  # EVALSHA, loading the script when Redis lacks it
+    return [int(value) for value in _script(keys=cache_keys, args=[window_seconds + 5], client=client)]

@@ -101,6 +101,13 @@ MIDDLEWARE = [
     # Last, as django-axes requires.
     "axes.middleware.AxesMiddleware",
 ]
+# The API's requests take a short chain of their own (see portal.middleware): keys, not sessions.
+API_PATH_PREFIXES = ["/api/", "/smsapi/"]
+API_MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.middleware.common.CommonMiddleware",  # host validation, like every other request
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
 
 ROOT_URLCONF = "portal.urls"
 WSGI_APPLICATION = "portal.wsgi.application"
@@ -131,6 +138,7 @@ DATABASES = {"default": env.db_url_config(env.str("DATABASE_URL", default="") or
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=60))
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    DATABASES["default"]["ENGINE"] = "portal.db"  # PostgreSQL, health-checked at most once a second
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.str("REDIS_URL", default="")
@@ -261,6 +269,7 @@ if PRODUCTION:
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer", "portal.renderers.ProblemJSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "portal.renderers.ApiContentNegotiation",
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "EXCEPTION_HANDLER": "portal.api.problem_exception_handler",
@@ -366,6 +375,9 @@ SMS_SYSTEM_SENDER = env.str("SMS_SYSTEM_SENDER", default="SMSPortal")
 SMS_DEFAULT_PRICE_PER_SEGMENT = env.str("SMS_DEFAULT_PRICE_PER_SEGMENT", default="1")
 # Sender used when a request names none and the account has no approved sender name.
 SMS_DEFAULT_SENDER = env.str("SMS_DEFAULT_SENDER", default="SMSPortal")
+# Web processes publish delivery work every this many seconds, many requests' messages in one
+# task (messaging/dispatch.py); 0 publishes at each commit.
+SMS_DISPATCH_INTERVAL = env.float("SMS_DISPATCH_INTERVAL", default=0.01)
 SMS_MAX_RECIPIENTS = 10_000
 SMS_MAX_SEGMENTS = 10
 SMS_MAX_SCHEDULE_AHEAD = timedelta(days=30)

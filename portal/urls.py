@@ -19,6 +19,12 @@ api_v1_patterns: list = [
 ]
 
 urlpatterns = [
+    # The API first: its requests are the most frequent, and resolving stops at the first match.
+    path("api/v1/", include((api_v1_patterns, "api"), namespace="api-v1")),
+    path("api/", include((api_v1_patterns, "api"), namespace="api")),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-v1:schema"), name="api-docs"),
+    path("smsapi/send", legacy_send, name="legacy-send"),
+    re_path(r"^api(?:/.*)?$", ApiNotFoundView.as_view(), name="api-not-found"),
     path("healthz", views.healthz, name="healthz"),
     path("readyz", views.readyz, name="readyz"),
     path("admin/", admin.site.urls),
@@ -27,11 +33,6 @@ urlpatterns = [
     path("api-keys/", include("apikeys.urls")),
     path("hooks/kannel/dlr", hooks.kannel_dlr, name="kannel-dlr"),
     path("", views.dashboard, name="dashboard"),
-    path("api/v1/", include((api_v1_patterns, "api"), namespace="api-v1")),
-    path("api/", include((api_v1_patterns, "api"), namespace="api")),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-v1:schema"), name="api-docs"),
-    path("smsapi/send", legacy_send, name="legacy-send"),
-    re_path(r"^api(?:/.*)?$", ApiNotFoundView.as_view(), name="api-not-found"),
 ]
 
 handler500 = "portal.views.server_error"

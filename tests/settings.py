@@ -23,3 +23,6 @@ CACHES["default"]["KEY_PREFIX"] = f"test{RUN_ID}"
 CELERY_TASK_DEFAULT_QUEUE = f"test-{RUN_ID}"
 # Every change is seen on the very next request (a test of its own covers the one-second cache).
 API_LOCAL_CACHE_SECONDS = 0
+
+# Delivery work is published at each commit, so a test sees it at once.
+SMS_DISPATCH_INTERVAL = 0

@@ -15,6 +15,7 @@ from accounts.models import Account, Membership, User
 from accounts.services import audit_record
 from messaging.backends import OutgoingSms, SendResult, get_backend
 from messaging.backends.testmode import TestModeBackend
+from messaging.dispatch import dispatcher
 from messaging.models import LedgerEntry, Message, MessageEvent
 from messaging.services.ledger import _ledger_write
 from portal.exceptions import ApplicationError
@@ -25,18 +26,14 @@ logger = logging.getLogger(__name__)
 # --- Sending -----------------------------------------------------------------------------------
 
 
-DELIVERY_BATCH = 100
-
-
 def enqueue_delivery(message_ids: list) -> None:
-    from messaging.tasks import deliver_messages
-
+    """After the commit, hand the ids to this process's dispatcher (messaging/dispatch.py), which
+    publishes them in batches. Robust: a broker hiccup after the commit must not turn an accepted
+    request into a 500; the message stays `queued` and the beat job re-enqueues it
+    (messages_requeue_stale)."""
     ids = [str(message_id) for message_id in message_ids]
-    # robust: a broker hiccup after the commit must not turn an accepted request into a 500; the
-    # message stays `queued` and the beat job re-enqueues it (messages_requeue_stale).
-    for start in range(0, len(ids), DELIVERY_BATCH):
-        chunk = ids[start : start + DELIVERY_BATCH]
-        transaction.on_commit(lambda chunk=chunk: deliver_messages.delay(chunk), robust=True)
+    if ids:
+        transaction.on_commit(lambda: dispatcher.add(ids), robust=True)
 
 
 REDACTED_TEXT = "[redacted: contained a security code]"

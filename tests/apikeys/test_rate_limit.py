@@ -175,3 +175,26 @@ def test_the_legacy_endpoint_shares_the_credentials_limit(client, limited_owner,
     assert response.content.startswith(b"ERROR rate_limited")
     assert 1 <= int(response["Retry-After"]) <= 60
     assert response["RateLimit-Remaining"] == "0"
+
+
+def test_counters_expire_and_survive_a_script_flush(db):
+    """count_many runs one Lua script: every key it creates gets its expiry, and a Redis that lost
+    its script cache (a restart, SCRIPT FLUSH) gets the script again."""
+    import time
+
+    import time_machine
+    from django.core.cache import cache
+    from django_redis import get_redis_connection
+
+    from portal import ratelimit
+
+    keys = [f"script-test-{i}" for i in range(2)]
+    with time_machine.travel(time.time() // 60 * 60 + 5, tick=False):  # one window throughout
+        assert ratelimit.count_many(keys, window_seconds=60) == [1, 1]
+        assert ratelimit.count_many(keys, window_seconds=60) == [2, 2]
+        client = get_redis_connection("default")
+        window = int(time.time() // 60)
+        for key in keys:
+            assert 0 < client.ttl(cache.make_key(f"rl:{key}:{window}")) <= 65
+        client.script_flush()
+        assert ratelimit.count_many(keys, window_seconds=60) == [3, 3]

@@ -1,5 +1,5 @@
 import threading
-from datetime import time
+from datetime import time, timedelta
 from decimal import Decimal
 
 import pytest
@@ -264,3 +264,25 @@ def test_concurrent_requests_with_one_idempotency_key_send_once(make_account):
     assert outcomes == ["ok"] * 8
     assert Message.objects.count() == 1
     assert Account.objects.get(pk=owner.membership.account_id).balance == 99
+
+
+def test_the_insert_prepares_values_alike_with_and_without_native_adaptation(owner):
+    """_insert hands PostgreSQL the model's values as they are; elsewhere (SQLite under `make run`)
+    Django prepares each one. Both must store the same row."""
+    from messaging.services.submit import _insert
+    from portal.ids import uuid7
+
+    def message(**extra):
+        return Message(
+            id=uuid7(), account_id=owner.membership.account_id, submitted_by=owner, sender="ACME",
+            recipient="+447400123456", text="Zażółć €", encoding="UCS-2", segments=1, cost=Decimal("0.0421"),
+            status=Message.Status.QUEUED, batch_id=uuid7(), created_at=timezone.now(), reference="r", **extra,
+        )  # fmt: skip
+
+    native, prepared = message(), message(scheduled_at=timezone.now() + timedelta(hours=1))
+    _insert([native], native=True)
+    _insert([prepared], native=False)
+    for original in (native, prepared):
+        stored = Message.objects.get(pk=original.pk)
+        for field in Message._meta.concrete_fields:
+            assert getattr(stored, field.attname) == getattr(original, field.attname), field.name

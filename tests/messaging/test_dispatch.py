@@ -1,0 +1,117 @@
+"""Delivery work gathered per web process and published in batches (messaging/dispatch.py)."""
+
+import threading
+import time
+
+import pytest
+from django.test import Client
+
+from messaging import dispatch
+from messaging.dispatch import DELIVERY_BATCH, Dispatcher
+from messaging.models import Message
+from tests.apikeys.api_support import bearer, make_token
+from tests.conftest import wait_for
+
+
+@pytest.fixture
+def published(monkeypatch):
+    calls: list[list[str]] = []
+    lock = threading.Lock()
+
+    def record(ids):
+        with lock:
+            calls.append(list(ids))
+
+    monkeypatch.setattr(dispatch, "publish", record)
+    return calls
+
+
+def test_ids_of_several_commits_go_out_in_one_publish(settings, published):
+    settings.SMS_DISPATCH_INTERVAL = 0.2
+    dispatcher = Dispatcher()
+    dispatcher.add(["a"])
+    dispatcher.add(["b", "c"])
+    dispatcher.add(["d"])
+    assert published == [], "nothing is published before the interval"
+    wait_for(lambda: published, timeout=5, message="the buffered ids to be published")
+    time.sleep(0.3)
+    assert published == [["a", "b", "c", "d"]]
+
+    # Later ids wake the sleeping thread again.
+    dispatcher.add(["e"])
+    wait_for(lambda: len(published) == 2, timeout=5, message="the second batch")
+    assert published[1] == ["e"]
+    assert [t.name for t in threading.enumerate()].count("sms-dispatch") >= 1
+
+
+def test_a_full_batch_and_worker_processes_publish_at_once(settings, published):
+    settings.SMS_DISPATCH_INTERVAL = 60  # far beyond the test: anything published came at once
+    dispatcher = Dispatcher()
+    full = [str(i) for i in range(DELIVERY_BATCH)]
+    dispatcher.add(full)
+    assert published == [full]
+
+    dispatcher.immediate = True  # what worker_init / worker_process_init set in Celery workers
+    dispatcher.add(["x"])
+    assert published == [full, ["x"]]
+
+
+def test_flush_publishes_what_is_buffered_as_at_exit(settings, published):
+    settings.SMS_DISPATCH_INTERVAL = 60
+    dispatcher = Dispatcher()
+    dispatcher.add(["a", "b"])
+    assert published == []
+    dispatcher.flush()  # registered with atexit for the module's dispatcher
+    assert published == [["a", "b"]]
+    dispatcher.flush()
+    assert published == [["a", "b"]], "a second flush has nothing to publish"
+
+
+def test_a_forked_process_starts_its_own_thread(settings, published):
+    settings.SMS_DISPATCH_INTERVAL = 0.05
+    dispatcher = Dispatcher()
+    dispatcher.add(["a"])
+    wait_for(lambda: published, timeout=5, message="the first batch")
+    dispatcher._pid = -1  # as a child sees it after fork: its parent's thread is not there
+    before = [t for t in threading.enumerate() if t.name == "sms-dispatch"]
+    dispatcher.add(["b"])
+    after = [t for t in threading.enumerate() if t.name == "sms-dispatch"]
+    assert len(after) == len(before) + 1
+    wait_for(lambda: len(published) == 2, timeout=5, message="the batch after the fork")
+
+
+def test_publish_survives_a_broker_failure(monkeypatch, caplog):
+    from messaging import tasks
+
+    def broken(_ids):
+        raise ConnectionError("broker down")
+
+    monkeypatch.setattr(tasks.deliver_messages, "delay", broken)
+    dispatch.publish(["a"])  # logged, not raised: the requeue job picks the message up
+    assert "requeue job" in caplog.text
+
+
+@pytest.mark.worker
+def test_api_sends_reach_the_worker_through_the_buffer(settings, worker_factory, tmp_path, make_account):
+    """The production path: web process buffers, a real worker delivers."""
+    settings.SMS_DISPATCH_INTERVAL = 0.05
+    sms_file = tmp_path / "sms.jsonl"
+    worker = worker_factory(SMS_BACKEND="file", SMS_FILE_PATH=str(sms_file))
+    owner = make_account(credit=100).memberships.get().user
+    _, secret = make_token(owner, scopes=["messages:send"])
+    client = Client()
+    ids = []
+    for number in ("+447400123456", "+447400123457", "+447400123458"):
+        response = client.post(
+            "/api/v1/messages", {"to": number, "text": "Hi"}, content_type="application/json", **bearer(secret)
+        )
+        assert response.status_code == 202, response.content
+        ids.append(response.json()["messages"][0]["id"])
+    wait_for(
+        lambda: Message.objects.filter(pk__in=ids, status=Message.Status.DELIVERED).count() == 3,
+        timeout=30,
+        message="the three messages to be delivered",
+    )
+    handed_over = sms_file.read_text()
+    assert all(message_id in handed_over for message_id in ids)
+    assert worker.alive()
