@@ -309,7 +309,7 @@ def message_submit(
         with nullcontext() if single_statement else transaction.atomic():
             result = _submit_locked(
                 account_id=account_id,
-                account=account if test_mode else None,
+                account=account,
                 user=user,
                 recipients=recipients,
                 text=text,
@@ -386,20 +386,14 @@ def _submit_locked(
     now,
     test_mode,
 ):
-    if test_mode:
-        # Test mode moves no money, so it takes no locks (test traffic never queues behind live
-        # sends), and it may use what the request chain loaded.
-        if account is None or account.pk != account_id:
-            account = Account.objects.get(pk=account_id)
-        membership = getattr(user, "membership", None) if user is not None else None
-        if membership is not None and membership.account_id != account.pk:
-            membership = None
-    else:
-        # Fixed lock order everywhere: account, then membership.
-        account = Account.objects.select_for_update().get(pk=account_id)
+    # The checks that need no lock read what the request chain loaded (at most a second ago), or
+    # the database now. Test mode moves no money and takes no lock at all (test traffic never
+    # queues behind live sends); live money moves under row locks in _charge.
+    if account is None or account.pk != account_id:
+        account = Account.objects.get(pk=account_id)
+    membership = getattr(user, "membership", None) if user is not None else None
+    if membership is not None and membership.account_id != account.pk:
         membership = None
-        if user is not None:
-            membership = Membership.objects.select_for_update().filter(user=user, account=account).order_by().first()
     if not account.is_active:
         raise ApplicationError("The account is suspended.", code="account_suspended", status=403)
     if user is not None:
@@ -445,37 +439,10 @@ def _submit_locked(
             enqueue_delivery([m.id for m in messages])
         return SubmitResult(batch_id=batch_id, messages=messages, total_cost=total, balance=account.balance)
 
-    _traffic_count(account=account, count=len(messages), now=now)
-    if account.balance < total:
-        raise ApplicationError(
-            f"Not enough credit: this request costs {total} points and the balance is {account.balance}.",
-            code="insufficient_credit",
-            status=402,
-        )
-    if membership is not None and not membership.is_owner and membership.monthly_limit is not None:
-        month = now.date().replace(day=1)
-        spent = membership.monthly_spent if membership.spent_month == month else Decimal("0")
-        if spent + total > membership.monthly_limit:
-            raise ApplicationError(
-                f"This request costs {total} points; your monthly limit leaves {membership.monthly_limit - spent}.",
-                code="monthly_limit_reached",
-                status=402,
-            )
-    if total > 0:
-        entry = _ledger_write(
-            account_id=account.pk,
-            kind=LedgerEntry.Kind.DEBIT,
-            amount=-total,
-            note=f"{len(messages)} message{'s' if len(messages) != 1 else ''}",
-            actor=user,
-            batch_id=batch_id,
-        )
-        balance = entry.balance_after
-    else:
-        balance = account.balance
-    if membership is not None:
-        _add_monthly_spend(membership=membership, amount=total, now=now)
-    _insert(messages)
+    _insert(messages)  # first: it waits for no lock, so the account's lock is held the shorter
+    balance = _charge(
+        account=account, membership=membership, user=user, total=total, count=len(messages), batch_id=batch_id, now=now
+    )
     if status == Message.Status.QUEUED:
         enqueue_delivery([m.id for m in messages])
     if blocked:
@@ -486,6 +453,154 @@ def _submit_locked(
             data={"batch_id": str(batch_id), "domain": blocked, "count": len(messages)},
         )
     return SubmitResult(batch_id=batch_id, messages=messages, total_cost=total, balance=balance)
+
+
+# --- Charging a live request ------------------------------------------------------------------
+#
+# The account's row lock serialises every live send of an account, so it is taken as late and
+# held as briefly as possible: the messages are inserted before it (their INSERT waits for no
+# lock), and on PostgreSQL the debit and its ledger entry are one statement. Lock order, as
+# everywhere: account, then the rest (traffic counter, membership).
+
+_DEBIT_SQL = """
+WITH debit AS (
+    UPDATE {account} SET balance = balance - %(total)s
+    WHERE id = %(account_id)s AND status = 'active' AND balance >= %(total)s
+    RETURNING id, balance
+)
+INSERT INTO {ledger} (account_id, kind, amount, balance_after, note, batch_id, created_by_id, created_at)
+SELECT id, 'debit', -%(total)s, balance, %(note)s, %(batch_id)s, %(user_id)s, %(now)s FROM debit
+RETURNING balance_after
+"""
+_LOCK_SQL = "SELECT status, balance FROM {account} WHERE id = %(account_id)s FOR NO KEY UPDATE"
+_TRAFFIC_SQL = """
+INSERT INTO {traffic} AS counter (account_id, hour, count, alerted) VALUES (%(account_id)s, %(hour)s, %(count)s, false)
+ON CONFLICT (account_id, hour) DO UPDATE SET count = counter.count + EXCLUDED.count
+RETURNING count, alerted
+"""
+_SPEND_SQL = """
+UPDATE {membership}
+SET monthly_spent = CASE WHEN spent_month = %(month)s THEN monthly_spent ELSE 0 END + %(total)s,
+    spent_month = %(month)s
+WHERE id = %(membership_id)s
+RETURNING monthly_spent, monthly_limit, role
+"""
+
+
+def _tables() -> dict[str, str]:
+    quote = connections["default"].ops.quote_name
+    return {
+        "account": quote(Account._meta.db_table),
+        "ledger": quote(LedgerEntry._meta.db_table),
+        "traffic": quote(TrafficCounter._meta.db_table),
+        "membership": quote(Membership._meta.db_table),
+    }
+
+
+def _native_sql() -> bool:
+    """Whether the PostgreSQL statements apply (SQLite, under `make run`, takes the ORM path)."""
+    return connections["default"].vendor == "postgresql"
+
+
+def _charge(*, account, membership, user, total, count, batch_id, now) -> Decimal:
+    """Debit the request, count its traffic and the sub-user's monthly spend, or refuse it whole
+    (the caller's transaction rolls back). Returns the balance after."""
+    if _native_sql():
+        return _charge_postgresql(
+            account=account, membership=membership, user=user, total=total, count=count, batch_id=batch_id, now=now
+        )
+    return _charge_orm(
+        account=account, membership=membership, user=user, total=total, count=count, batch_id=batch_id, now=now
+    )
+
+
+def _suspended() -> ApplicationError:
+    return ApplicationError("The account is suspended.", code="account_suspended", status=403)
+
+
+def _no_credit(total: Decimal, balance: Decimal) -> ApplicationError:
+    return ApplicationError(
+        f"Not enough credit: this request costs {total} points and the balance is {balance}.",
+        code="insufficient_credit",
+        status=402,
+    )
+
+
+def _over_monthly_limit(total: Decimal, limit: Decimal, spent_before: Decimal) -> ApplicationError:
+    return ApplicationError(
+        f"This request costs {total} points; your monthly limit leaves {limit - spent_before}.",
+        code="monthly_limit_reached",
+        status=402,
+    )
+
+
+def _debit_note(count: int) -> str:
+    return f"{count} message{'s' if count != 1 else ''}"
+
+
+def _charge_postgresql(*, account, membership, user, total, count, batch_id, now) -> Decimal:
+    tables = _tables()
+    hour = now.replace(minute=0, second=0, microsecond=0)
+    month = now.date().replace(day=1)
+    with connections["default"].cursor() as cursor:
+        if total > 0:
+            cursor.execute(
+                _DEBIT_SQL.format(**tables),
+                {"total": total, "account_id": account.pk, "note": _debit_note(count), "batch_id": batch_id,
+                 "user_id": user.pk if user is not None else None, "now": now},
+            )  # fmt: skip
+            row = cursor.fetchone()
+            if row is None:  # suspended, or not enough credit: say which
+                fresh = Account.objects.only("status", "balance").get(pk=account.pk)
+                raise _suspended() if not fresh.is_active else _no_credit(total, fresh.balance)
+            balance = row[0]
+        else:
+            cursor.execute(_LOCK_SQL.format(**tables), {"account_id": account.pk})
+            status, balance = cursor.fetchone()
+            if status != Account.Status.ACTIVE:
+                raise _suspended()
+        cursor.execute(_TRAFFIC_SQL.format(**tables), {"account_id": account.pk, "hour": hour, "count": count})
+        new_total, alerted = cursor.fetchone()
+        _traffic_check(account=account, hour=hour, before=new_total - count, new_total=new_total, alerted=alerted,
+                       now=now)  # fmt: skip
+        if membership is not None:
+            cursor.execute(
+                _SPEND_SQL.format(**tables), {"month": month, "total": total, "membership_id": membership.pk}
+            )
+            spent, limit, role = cursor.fetchone()
+            if role != Membership.Role.OWNER and limit is not None and spent > limit:
+                raise _over_monthly_limit(total, limit, spent - total)
+    return balance
+
+
+def _charge_orm(*, account, membership, user, total, count, batch_id, now) -> Decimal:
+    locked = Account.objects.select_for_update().get(pk=account.pk)
+    if not locked.is_active:
+        raise _suspended()
+    if locked.balance < total:
+        raise _no_credit(total, locked.balance)
+    _traffic_count(account=locked, count=count, now=now)
+    if membership is not None:
+        membership = Membership.objects.select_for_update().get(pk=membership.pk)
+        if not membership.is_owner and membership.monthly_limit is not None:
+            month = now.date().replace(day=1)
+            spent = membership.monthly_spent if membership.spent_month == month else Decimal("0")
+            if spent + total > membership.monthly_limit:
+                raise _over_monthly_limit(total, membership.monthly_limit, spent)
+    balance = locked.balance
+    if total > 0:
+        entry = _ledger_write(
+            account_id=locked.pk,
+            kind=LedgerEntry.Kind.DEBIT,
+            amount=-total,
+            note=_debit_note(count),
+            actor=user,
+            batch_id=batch_id,
+        )
+        balance = entry.balance_after
+    if membership is not None:
+        _add_monthly_spend(membership=membership, amount=total, now=now)
+    return balance
 
 
 def _insert(messages: list[Message], *, native: bool | None = None) -> None:
@@ -524,36 +639,45 @@ def _add_monthly_spend(*, membership: Membership, amount: Decimal, now: datetime
 
 
 def _traffic_count(*, account: Account, count: int, now: datetime) -> None:
-    """Count this hour's volume under the account lock; refuse past the cap, alert past the threshold."""
+    """Count this hour's volume (the ORM path of _charge, under the account lock)."""
     hour = now.replace(minute=0, second=0, microsecond=0)
     counter, _ = TrafficCounter.objects.get_or_create(account=account, hour=hour)
-    new_total = counter.count + count
+    TrafficCounter.objects.filter(pk=counter.pk).update(count=F("count") + count)
+    _traffic_check(
+        account=account,
+        hour=hour,
+        before=counter.count,
+        new_total=counter.count + count,
+        alerted=counter.alerted,
+        now=now,
+    )
+
+
+def _traffic_check(*, account: Account, hour: datetime, before: int, new_total: int, alerted: bool, now: datetime):
+    """Refuse past the hourly cap (the caller's transaction undoes the count); past the alert
+    threshold, alert once an hour."""
     if account.traffic_cap_per_hour is not None and new_total > account.traffic_cap_per_hour:
         raise ApplicationError(
             f"The account's limit of {account.traffic_cap_per_hour:,} messages an hour would be exceeded "
-            f"({counter.count:,} sent this hour). Try again after {hour + timedelta(hours=1):%H:%M} UTC.",
+            f"({before:,} sent this hour). Try again after {hour + timedelta(hours=1):%H:%M} UTC.",
             code="traffic_cap_reached",
             status=429,
             headers={"Retry-After": str(int((hour + timedelta(hours=1) - now).total_seconds()) + 1)},
         )
-    alert = (
-        account.traffic_alert_per_hour is not None
-        and new_total > account.traffic_alert_per_hour
-        and not counter.alerted
+    if account.traffic_alert_per_hour is None or new_total <= account.traffic_alert_per_hour or alerted:
+        return
+    TrafficCounter.objects.filter(account=account, hour=hour).update(alerted=True)
+    audit_record(action="traffic.alert", account=account, data={"hour": hour.isoformat(), "count": new_total})
+    security_alert(
+        account=account,
+        kind="traffic",
+        subject="Unusual sending volume on your SMS account",
+        body=(
+            f"{account.name} has sent {new_total:,} messages in the hour from {hour:%Y-%m-%d %H:00} UTC, more "
+            f"than its alert threshold of {account.traffic_alert_per_hour:,}.\n\n"
+            "If this is expected, there is nothing to do. If not, check your API tokens and sub-users."
+        ),
     )
-    TrafficCounter.objects.filter(pk=counter.pk).update(count=F("count") + count, alerted=counter.alerted or alert)
-    if alert:
-        audit_record(action="traffic.alert", account=account, data={"hour": hour.isoformat(), "count": new_total})
-        security_alert(
-            account=account,
-            kind="traffic",
-            subject="Unusual sending volume on your SMS account",
-            body=(
-                f"{account.name} has sent {new_total:,} messages in the hour from {hour:%Y-%m-%d %H:00} UTC, more "
-                f"than its alert threshold of {account.traffic_alert_per_hour:,}.\n\n"
-                "If this is expected, there is nothing to do. If not, check your API tokens and sub-users."
-            ),
-        )
 
 
 def idempotency_records_purge() -> int:

@@ -10,9 +10,20 @@ from django.utils import timezone
 
 from accounts.models import Account, AuditEvent, Membership, User
 from messaging.models import BlockedDomain, IdempotencyRecord, LedgerEntry, Message, PriceRule, SenderName
+from messaging.services import submit as submit_module
 from messaging.services.submit import message_submit, sending_window_opening
 from portal.exceptions import ApplicationError
 from tests.conftest import PASSWORD
+
+
+@pytest.fixture(autouse=True, params=["postgresql", "orm"])
+def charge_path(request, monkeypatch):
+    """Every test here runs on both ways of charging a live request: PostgreSQL's statements, and
+    the ORM's that SQLite takes under `make run`."""
+    if request.param == "orm":
+        monkeypatch.setattr(submit_module, "_native_sql", lambda: False)
+    return request.param
+
 
 pytestmark = pytest.mark.django_db
 
