@@ -248,7 +248,7 @@ def ip_allowlist_replace(
                 "Add your address, or confirm that you want to save it anyway.",
                 code="self_lockout",
             )
-    Account.objects.select_for_update().only("id").get(pk=account.pk)
+    Account.objects.select_for_update(no_key=True).only("id").get(pk=account.pk)
     before = sorted(IPAllowlistEntry.objects.filter(account=account, scope=scope).values_list("network", flat=True))
     IPAllowlistEntry.objects.filter(account=account, scope=scope).delete()
     IPAllowlistEntry.objects.bulk_create(
@@ -928,7 +928,7 @@ def account_policy_update(*, account: Account, data: dict, actor: User, request:
         "session_timeout_minutes",
         "session_timeout_max_minutes",
     ]
-    locked = Account.objects.select_for_update().get(pk=account.pk)
+    locked = Account.objects.select_for_update(no_key=True).get(pk=account.pk)
     before = {field: getattr(locked, field) for field in fields}
     for field in fields:
         setattr(locked, field, data[field])

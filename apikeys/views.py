@@ -2,8 +2,12 @@
 
 A new secret is rendered straight into the answer to the POST that made it, with
 `Cache-Control: no-store`: it is never stored (not in the session, not in a flash message), never
-put in a URL or a redirect, and never logged.
+put in a URL or a redirect, and never logged. So that reloading that answer (the browser re-posts)
+cannot make a second key or reset a credential again, each form that makes a secret carries a
+one-use nonce: a form sent twice leads back to the list with a note.
 """
+
+import secrets
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -19,7 +23,28 @@ from accounts.models import Membership
 from apikeys import selectors, services
 from apikeys.forms import CredentialCreateForm, TokenCreateForm
 from apikeys.models import ApiCredential, ApiToken
+from portal import ratelimit
 from portal.exceptions import ApplicationError
+
+FORM_NONCE = "form_nonce"
+FORM_NONCE_SECONDS = 24 * 3600
+ALREADY_SENT = (
+    "That form was already sent, so nothing more was done: the key it made (or the secret it reset) is in "
+    "the list, and its secret was shown once. Create or reset again if you need a new secret."
+)
+
+
+def _new_nonce() -> str:
+    return secrets.token_urlsafe(16)
+
+
+def _first_submission(request: HttpRequest) -> bool:
+    """True the first time a form's nonce comes back; False for a re-post (a reload) or a form
+    without one. Not a security check (CSRF is): it only keeps a reload from acting twice."""
+    nonce = request.POST.get(FORM_NONCE, "")
+    if not 16 <= len(nonce) <= 64:
+        return False
+    return ratelimit.once(f"apikeys-form:{request.user.pk}:{nonce}", seconds=FORM_NONCE_SECONDS)
 
 
 def _manager(request: HttpRequest) -> Membership:
@@ -103,6 +128,9 @@ def token_create(request: HttpRequest) -> HttpResponse:
     scopes = services.allowed_scopes(request.user)
     form = TokenCreateForm(request.POST or None, scopes=scopes, initial=_initial(request))
     if request.method == "POST" and form.is_valid():
+        if not _first_submission(request):
+            messages.info(request, ALREADY_SENT)
+            return redirect("apikeys:list")
         try:
             new = services.token_create(
                 user=request.user,
@@ -116,7 +144,11 @@ def token_create(request: HttpRequest) -> HttpResponse:
             _apply_form_error(form, exc)
         else:
             return _secret_page(request, {"obj": new.obj, "kind": "token", "secret": new.secret, "created": True})
-    return render(request, "apikeys/key_form.html", {"form": form, "kind": "token", "scopes_left": bool(scopes)})
+    return render(
+        request,
+        "apikeys/key_form.html",
+        {"form": form, "kind": "token", "scopes_left": bool(scopes), "form_nonce": _new_nonce()},
+    )
 
 
 def _toggle(request: HttpRequest, obj, service, label: str, *, disabled: bool, **ids) -> HttpResponse:
@@ -180,6 +212,9 @@ def credential_create(request: HttpRequest) -> HttpResponse:
     scopes = services.allowed_scopes(request.user)
     form = CredentialCreateForm(request.POST or None, scopes=scopes, initial=_initial(request))
     if request.method == "POST" and form.is_valid():
+        if not _first_submission(request):
+            messages.info(request, ALREADY_SENT)
+            return redirect("apikeys:list")
         try:
             new = services.credential_create(
                 user=request.user,
@@ -192,7 +227,11 @@ def credential_create(request: HttpRequest) -> HttpResponse:
             _apply_form_error(form, exc)
         else:
             return _secret_page(request, {"obj": new.obj, "kind": "credential", "secret": new.secret, "created": True})
-    return render(request, "apikeys/key_form.html", {"form": form, "kind": "credential", "scopes_left": bool(scopes)})
+    return render(
+        request,
+        "apikeys/key_form.html",
+        {"form": form, "kind": "credential", "scopes_left": bool(scopes), "form_nonce": _new_nonce()},
+    )
 
 
 @sensitive_variables("new")
@@ -201,6 +240,9 @@ def credential_create(request: HttpRequest) -> HttpResponse:
 def credential_reset(request: HttpRequest, credential_id: int) -> HttpResponse:
     credential = _credential(request, credential_id)
     if request.method == "POST":
+        if not _first_submission(request):
+            messages.info(request, ALREADY_SENT)
+            return redirect(_list_url(credential))
         try:
             new = services.credential_reset(user=request.user, credential_id=credential.pk, request=request)
         except ApplicationError as exc:
@@ -218,6 +260,7 @@ def credential_reset(request: HttpRequest, credential_id: int) -> HttpResponse:
             "warning": "A new secret is shown once. The current secret, and any access token issued with it, "
             "stop working at once: update every system that uses it.",
             "button": "Reset secret",
+            "form_nonce": _new_nonce(),
         },
     )
 

@@ -43,6 +43,7 @@ class Dispatcher:
         self._pending: list[str] = []
         self._wake = threading.Event()
         self._pid: int | None = None  # the process the flusher thread runs in (threads do not survive fork)
+        self._thread: threading.Thread | None = None
         self.immediate = False
 
     def add(self, ids: list[str]) -> None:
@@ -52,10 +53,11 @@ class Dispatcher:
             return
         with self._lock:
             self._pending.extend(ids)
-            if self._pid != os.getpid():
+            if self._pid != os.getpid() or self._thread is None or not self._thread.is_alive():
                 self._pid = os.getpid()
                 self._wake = threading.Event()
-                threading.Thread(target=self._run, args=(interval,), name="sms-dispatch", daemon=True).start()
+                self._thread = threading.Thread(target=self._run, args=(interval,), name="sms-dispatch", daemon=True)
+                self._thread.start()
             self._wake.set()
 
     def flush(self) -> None:
@@ -70,7 +72,10 @@ class Dispatcher:
         while True:
             wake.wait()
             time.sleep(interval)  # let more requests' ids gather
-            self.flush()
+            try:
+                self.flush()
+            except Exception:  # publish() logs its own failures; this keeps the thread alive whatever else
+                logger.exception("The delivery dispatcher could not flush.")
 
 
 dispatcher = Dispatcher()

@@ -12,7 +12,8 @@ class ProblemJSONRenderer(JSONRenderer):
 
 class ApiContentNegotiation(DefaultContentNegotiation):
     """DRF's negotiation, answered at once for what nearly every API client sends (no Accept
-    header, `*/*` or `application/json`, and no `?format=`): the first renderer, JSON."""
+    header, `*/*` or `application/json`, and no `?format=`) to a view whose first renderer is
+    plain JSON; anything else (the schema's YAML-first views, the docs page) negotiates as usual."""
 
     COMMON = frozenset({"", "*/*", "application/json"})
 
@@ -20,6 +21,7 @@ class ApiContentNegotiation(DefaultContentNegotiation):
         meta = request.META
         if (
             format_suffix is None
+            and type(renderers[0]) is JSONRenderer
             and meta.get("HTTP_ACCEPT", "").strip() in self.COMMON
             and "format=" not in meta.get("QUERY_STRING", "")
         ):

@@ -20,7 +20,7 @@ def _ledger_write(
     *, account_id: int, kind: str, amount: Decimal, note: str = "", actor: User | None = None, batch_id=None
 ) -> LedgerEntry:
     """Change a balance and record it, under the account's row lock. Call inside a transaction."""
-    account = Account.objects.select_for_update().only("id", "balance").get(pk=account_id)
+    account = Account.objects.select_for_update(no_key=True).only("id", "balance").get(pk=account_id)
     new_balance = account.balance + amount
     if new_balance < 0:
         raise ApplicationError("Insufficient credit.", code="insufficient_credit", status=402, title="Payment required")

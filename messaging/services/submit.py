@@ -302,11 +302,11 @@ def message_submit(
         raise ApplicationError("The reference is at most 100 characters.", code="invalid_request")
     prices = PriceList()
     blocked = screen_text(text)
-    # A test request without an Idempotency-Key writes one statement (the INSERT), which is atomic
-    # on its own: no transaction around it, two round trips fewer.
-    single_statement = test_mode and not idempotency_key and len(recipients) <= INSERT_BATCH
+    # A test request without an Idempotency-Key only inserts its messages, which is atomic on its
+    # own (one statement, or bulk_create's transaction): none around it, two round trips fewer.
+    needs_transaction = not test_mode or bool(idempotency_key)
     try:
-        with nullcontext() if single_statement else transaction.atomic():
+        with transaction.atomic() if needs_transaction else nullcontext():
             result = _submit_locked(
                 account_id=account_id,
                 account=account,
@@ -439,6 +439,8 @@ def _submit_locked(
             enqueue_delivery([m.id for m in messages])
         return SubmitResult(batch_id=batch_id, messages=messages, total_cost=total, balance=account.balance)
 
+    if len(messages) > PRECHECK_ABOVE:
+        _precheck(account=account, membership=membership, total=total, count=len(messages), now=now)
     _insert(messages)  # first: it waits for no lock, so the account's lock is held the shorter
     balance = _charge(
         account=account, membership=membership, user=user, total=total, count=len(messages), batch_id=batch_id, now=now
@@ -459,8 +461,9 @@ def _submit_locked(
 #
 # The account's row lock serialises every live send of an account, so it is taken as late and
 # held as briefly as possible: the messages are inserted before it (their INSERT waits for no
-# lock), and on PostgreSQL the debit and its ledger entry are one statement. Lock order, as
-# everywhere: account, then the rest (traffic counter, membership).
+# lock), and on PostgreSQL the debit and its ledger entry are one statement. Lock order: the
+# hour's traffic counter (PostgreSQL; only sends take it), then the account, as everywhere, then
+# the membership.
 
 _DEBIT_SQL = """
 WITH debit AS (
@@ -514,6 +517,32 @@ def _charge(*, account, membership, user, total, count, batch_id, now) -> Decima
     )
 
 
+PRECHECK_ABOVE = 20
+
+
+def _precheck(*, account: Account, membership, total: Decimal, count: int, now: datetime) -> None:
+    """Before a large request writes its messages: refuse now what _charge would refuse (the
+    hourly cap, credit, the monthly limit, in its order), so a client retrying big sends on an
+    empty account does not write and roll back thousands of rows each time. Unlocked reads:
+    _charge decides under the locks."""
+    if account.traffic_cap_per_hour is not None:
+        hour = now.replace(minute=0, second=0, microsecond=0)
+        sent = TrafficCounter.objects.filter(account=account, hour=hour).values_list("count", flat=True).first() or 0
+        # alerted=True: a refusal here only raises; counting and alerting belong to _charge.
+        _traffic_check(account=account, hour=hour, before=sent, new_total=sent + count, alerted=True, now=now)
+    balance = Account.objects.filter(pk=account.pk).values_list("balance", flat=True).first()
+    if balance is not None and balance < total:
+        raise _no_credit(total, balance)
+    if membership is not None and not membership.is_owner:
+        fresh = (
+            Membership.objects.filter(pk=membership.pk).values("monthly_limit", "monthly_spent", "spent_month").first()
+        )
+        if fresh and fresh["monthly_limit"] is not None:
+            spent = fresh["monthly_spent"] if fresh["spent_month"] == now.date().replace(day=1) else Decimal("0")
+            if spent + total > fresh["monthly_limit"]:
+                raise _over_monthly_limit(total, fresh["monthly_limit"], spent)
+
+
 def _suspended() -> ApplicationError:
     return ApplicationError("The account is suspended.", code="account_suspended", status=403)
 
@@ -543,6 +572,12 @@ def _charge_postgresql(*, account, membership, user, total, count, batch_id, now
     hour = now.replace(minute=0, second=0, microsecond=0)
     month = now.date().replace(day=1)
     with connections["default"].cursor() as cursor:
+        # The hour's count first, as the ORM path checks it (a request over the cap is a 429 even
+        # when it could not pay either); its row lock is the account's alone, like the account row.
+        cursor.execute(_TRAFFIC_SQL.format(**tables), {"account_id": account.pk, "hour": hour, "count": count})
+        new_total, alerted = cursor.fetchone()
+        _traffic_check(account=account, hour=hour, before=new_total - count, new_total=new_total, alerted=alerted,
+                       now=now)  # fmt: skip
         if total > 0:
             cursor.execute(
                 _DEBIT_SQL.format(**tables),
@@ -559,10 +594,6 @@ def _charge_postgresql(*, account, membership, user, total, count, batch_id, now
             status, balance = cursor.fetchone()
             if status != Account.Status.ACTIVE:
                 raise _suspended()
-        cursor.execute(_TRAFFIC_SQL.format(**tables), {"account_id": account.pk, "hour": hour, "count": count})
-        new_total, alerted = cursor.fetchone()
-        _traffic_check(account=account, hour=hour, before=new_total - count, new_total=new_total, alerted=alerted,
-                       now=now)  # fmt: skip
         if membership is not None:
             cursor.execute(
                 _SPEND_SQL.format(**tables), {"month": month, "total": total, "membership_id": membership.pk}
@@ -574,12 +605,12 @@ def _charge_postgresql(*, account, membership, user, total, count, batch_id, now
 
 
 def _charge_orm(*, account, membership, user, total, count, batch_id, now) -> Decimal:
-    locked = Account.objects.select_for_update().get(pk=account.pk)
+    locked = Account.objects.select_for_update(no_key=True).get(pk=account.pk)
     if not locked.is_active:
         raise _suspended()
+    _traffic_count(account=locked, count=count, now=now)
     if locked.balance < total:
         raise _no_credit(total, locked.balance)
-    _traffic_count(account=locked, count=count, now=now)
     if membership is not None:
         membership = Membership.objects.select_for_update().get(pk=membership.pk)
         if not membership.is_owner and membership.monthly_limit is not None:
@@ -604,30 +635,29 @@ def _charge_orm(*, account, membership, user, total, count, batch_id, now) -> De
 
 
 def _insert(messages: list[Message], *, native: bool | None = None) -> None:
-    """One INSERT per INSERT_BATCH rows, in the caller's transaction (a single statement needs
-    none). bulk_create would open a transaction of its own and compile the statement each time."""
+    """Store the messages. One message on PostgreSQL (most API requests) is one plain INSERT with
+    the values as psycopg adapts them, exactly as Django would prepare them there; more go through
+    bulk_create, whose batches PostgreSQL receives as arrays (UNNEST) and SQLite within its limit
+    of variables, all in one transaction of its own or the caller's."""
     connection = connections["default"]
-    fields = Message._meta.concrete_fields
-    columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
-    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
-    # psycopg adapts every value of a message (UUID, Decimal, aware datetime, str, int, bool, None)
-    # exactly as Django would prepare it for PostgreSQL, so there it skips the per-field preparation.
     if native is None:
         native = connection.vendor == "postgresql"
+    if len(messages) != 1 or not native:
+        Message.objects.bulk_create(messages, batch_size=INSERT_BATCH)
+        return
+    fields = Message._meta.concrete_fields
+    columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
     table = connection.ops.quote_name(Message._meta.db_table)
+    placeholders = ", ".join(["%s"] * len(fields))
+    [message] = messages
     with connection.cursor() as cursor:
-        for start in range(0, len(messages), INSERT_BATCH):
-            chunk = messages[start : start + INSERT_BATCH]
-            if native:
-                params = [getattr(m, field.attname) for m in chunk for field in fields]
-            else:
-                params = [f.get_db_prep_save(f.pre_save(m, True), connection) for m in chunk for f in fields]
-            # Only identifiers from the model and placeholders: every value is a parameter.
-            sql = f"INSERT INTO {table} ({columns}) VALUES {', '.join([row] * len(chunk))}"  # noqa: S608
-            cursor.execute(sql, params)
-    for message in messages:
-        message._state.adding = False
-        message._state.db = "default"
+        # Only identifiers from the model and placeholders: every value is a parameter.
+        cursor.execute(
+            f"INSERT INTO {table} ({columns}) VALUES ({placeholders})",  # noqa: S608
+            [getattr(message, field.attname) for field in fields],
+        )
+    message._state.adding = False
+    message._state.db = "default"
 
 
 def _add_monthly_spend(*, membership: Membership, amount: Decimal, now: datetime) -> None:

@@ -19,6 +19,37 @@ from apikeys.models import ApiCredential, ApiToken
 from portal.exceptions import ApplicationError
 from tests.conftest import PASSWORD, enrol_sms
 
+FORM_NONCE = re.compile(r'name="form_nonce" value="([^"]+)"')
+
+
+def post_form(client, path, data=None, **extra):
+    """POST a form as a browser does: with the one-use nonce of the page that showed it."""
+    match = FORM_NONCE.search(client.get(path).content.decode())
+    return client.post(path, {**(data or {}), **({"form_nonce": match.group(1)} if match else {})}, **extra)
+
+
+def test_reloading_the_secret_page_makes_no_second_key_and_no_second_reset(signed_in, owner):
+    """A reload of the page that shows a secret re-posts its form: nothing more happens."""
+    page = signed_in.get("/api-keys/tokens/new/").content.decode()
+    form = {"name": "Once", "scopes": ["balance:read"], "mode": "live", "form_nonce": FORM_NONCE.search(page).group(1)}
+    assert shown_secret(signed_in.post("/api-keys/tokens/new/", form))
+    again = signed_in.post("/api-keys/tokens/new/", form, follow=True)
+    assert b'data-testid="secret"' not in again.content
+    assert b"That form was already sent" in again.content
+    assert ApiToken.objects.filter(name="Once").count() == 1
+    # A form without its nonce (a page from before this change, a hand-made POST) makes nothing.
+    bare = signed_in.post("/api-keys/tokens/new/", {k: v for k, v in form.items() if k != "form_nonce"}, follow=True)
+    assert b'data-testid="secret"' not in bare.content
+    assert ApiToken.objects.filter(name="Once").count() == 1
+
+    credential = services.credential_create(user=owner, name="Shop", scopes=["balance:read"]).obj
+    path = f"/api-keys/credentials/{credential.pk}/reset/"
+    reset = {"form_nonce": FORM_NONCE.search(signed_in.get(path).content.decode()).group(1)}
+    fresh = shown_secret(signed_in.post(path, reset))
+    signed_in.post(path, reset)  # the reload
+    assert basic(signed_in, credential.key_id, fresh).status_code == 200, "the secret just shown still works"
+
+
 pytestmark = pytest.mark.django_db
 
 SECRET = re.compile(r'data-testid="secret">([^<]+)</code>')
@@ -82,7 +113,8 @@ def test_create_token_shows_the_secret_once_and_stores_only_its_digest(signed_in
     assert page.status_code == 200
     tomorrow = (timezone.now() + timedelta(days=2)).date()
     with caplog.at_level(logging.DEBUG):
-        response = signed_in.post(
+        response = post_form(
+            signed_in,
             "/api-keys/tokens/new/",
             {"name": "Billing server", "scopes": ["messages:send", "balance:read"], "mode": "live",
              "expires_at": tomorrow.isoformat()},
@@ -116,7 +148,9 @@ def test_create_token_shows_the_secret_once_and_stores_only_its_digest(signed_in
 
 
 def test_test_token_is_listed_apart_from_live_keys(signed_in):
-    response = signed_in.post("/api-keys/tokens/new/", {"name": "Staging", "scopes": ["messages:send"], "mode": "test"})
+    response = post_form(
+        signed_in, "/api-keys/tokens/new/", {"name": "Staging", "scopes": ["messages:send"], "mode": "test"}
+    )
     secret = shown_secret(response)
     assert secret.startswith("test_")
     token = ApiToken.objects.get()
@@ -137,7 +171,9 @@ def test_create_refuses_scopes_beyond_the_creators_permissions(client, owner):
     assert 'value="messages:read"' not in page
 
     for path in ("/api-keys/tokens/new/", "/api-keys/credentials/new/"):
-        response = client.post(path, {"name": "Sneaky", "scopes": ["messages:send", "balance:read"], "mode": "live"})
+        response = post_form(
+            client, path, {"name": "Sneaky", "scopes": ["messages:send", "balance:read"], "mode": "live"}
+        )
         assert response.status_code == 200
         assert b"balance:read is not one of the available choices" in response.content
         assert b'data-testid="secret"' not in response.content
@@ -250,8 +286,10 @@ def test_disable_enable_and_delete_a_token_take_effect_at_once_and_are_audited(s
 
 
 def test_credential_create_shows_key_id_and_secret_once(signed_in, owner):
-    response = signed_in.post(
-        "/api-keys/credentials/new/", {"name": "Shop", "scopes": ["balance:read", "messages:send"], "mode": "live"}
+    response = post_form(
+        signed_in,
+        "/api-keys/credentials/new/",
+        {"name": "Shop", "scopes": ["balance:read", "messages:send"], "mode": "live"},
     )
     assert response.status_code == 200
     assert "no-store" in response["Cache-Control"]
@@ -276,7 +314,7 @@ def test_credential_reset_kills_the_old_secret_at_once(signed_in, owner):
     assert b"Reset this credential" in confirm.content
     assert basic(signed_in, credential.key_id, old).status_code == 200  # asking changes nothing
 
-    response = signed_in.post(f"/api-keys/credentials/{credential.pk}/reset/")
+    response = post_form(signed_in, f"/api-keys/credentials/{credential.pk}/reset/")
     assert response.status_code == 200
     assert "no-store" in response["Cache-Control"]
     fresh = shown_secret(response)
@@ -371,7 +409,7 @@ def test_subuser_with_manage_api_tokens_manages_the_accounts_keys(client, owner)
     client.force_login(sub)
     assert owners.prefix.encode() in client.get("/api-keys/").content
     assert b'href="/api-keys/"' in client.get("/").content
-    response = client.post("/api-keys/tokens/new/", {"name": "Mine", "scopes": ["messages:send"], "mode": "live"})
+    response = post_form(client, "/api-keys/tokens/new/", {"name": "Mine", "scopes": ["messages:send"], "mode": "live"})
     assert shown_secret(response)
     assert ApiToken.objects.get(name="Mine").created_by == sub
 
@@ -401,7 +439,7 @@ def test_subuser_cannot_reset_a_credential_holding_scopes_it_lacks(client, owner
     credential = new.obj
     sub = subuser(owner, "ops@example.com", manage_api_tokens=True, send_sms=True, view_billing=False)
     client.force_login(sub)
-    response = client.post(f"/api-keys/credentials/{credential.pk}/reset/", follow=True)
+    response = post_form(client, f"/api-keys/credentials/{credential.pk}/reset/", follow=True)
     assert response.status_code == 200
     assert b'data-testid="secret"' not in response.content
     assert "it holds balance:read, which your own permissions do not include" in response.content.decode()
@@ -410,4 +448,4 @@ def test_subuser_cannot_reset_a_credential_holding_scopes_it_lacks(client, owner
     assert "api_credential.reset" not in actions(owner)
     # One within its permissions it may reset.
     own = services.credential_create(user=owner, name="Sender", scopes=["messages:send"]).obj
-    assert shown_secret(client.post(f"/api-keys/credentials/{own.pk}/reset/"))
+    assert shown_secret(post_form(client, f"/api-keys/credentials/{own.pk}/reset/"))

@@ -80,6 +80,19 @@ def test_a_forked_process_starts_its_own_thread(settings, published):
     wait_for(lambda: len(published) == 2, timeout=5, message="the batch after the fork")
 
 
+def test_a_dead_flusher_thread_is_replaced(settings, published):
+    settings.SMS_DISPATCH_INTERVAL = 0.05
+    dispatcher = Dispatcher()
+    dispatcher.add(["a"])
+    wait_for(lambda: published, timeout=5, message="the first batch")
+    dispatcher._thread = threading.Thread(target=lambda: None)  # one that has ended
+    dispatcher._thread.start()
+    dispatcher._thread.join()
+    dispatcher.add(["b"])
+    assert dispatcher._thread.is_alive()
+    wait_for(lambda: len(published) == 2, timeout=5, message="the batch after the thread died")
+
+
 def test_publish_survives_a_broker_failure(monkeypatch, caplog):
     from messaging import tasks
 

@@ -6,6 +6,7 @@ import pytest
 import time_machine
 from django.db import connection
 from django.db.models import Sum
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.models import Account, AuditEvent, Membership, User
@@ -278,8 +279,8 @@ def test_concurrent_requests_with_one_idempotency_key_send_once(make_account):
 
 
 def test_the_insert_prepares_values_alike_with_and_without_native_adaptation(owner):
-    """_insert hands PostgreSQL the model's values as they are; elsewhere (SQLite under `make run`)
-    Django prepares each one. Both must store the same row."""
+    """_insert hands PostgreSQL one message's values as they are, in a plain INSERT; otherwise (more
+    messages, or SQLite under `make run`) bulk_create prepares them. Both must store the same row."""
     from messaging.services.submit import _insert
     from portal.ids import uuid7
 
@@ -297,3 +298,21 @@ def test_the_insert_prepares_values_alike_with_and_without_native_adaptation(own
         stored = Message.objects.get(pk=original.pk)
         for field in Message._meta.concrete_fields:
             assert getattr(stored, field.attname) == getattr(original, field.attname), field.name
+
+
+def test_a_large_request_the_account_cannot_pay_writes_nothing(owner, charge_path):
+    """Refused before its messages are written (not written and rolled back): a client retrying
+    big sends on an empty account costs the database no writes."""
+    Account.objects.filter(pk=owner.membership.account_id).update(balance=Decimal("3"))
+    numbers = [f"+4474001{i:05d}" for i in range(100)]
+    with CaptureQueriesContext(connection) as captured, pytest.raises(ApplicationError) as refused:
+        submit(owner, to=numbers)
+    assert refused.value.code == "insufficient_credit"
+    assert not [q for q in captured.captured_queries if q["sql"].startswith("INSERT")]
+
+    Account.objects.filter(pk=owner.membership.account_id).update(balance=Decimal("1000"), traffic_cap_per_hour=50)
+    with CaptureQueriesContext(connection) as captured, pytest.raises(ApplicationError) as refused:
+        submit(owner, to=numbers)
+    assert refused.value.code == "traffic_cap_reached"
+    assert not [q for q in captured.captured_queries if q["sql"].startswith("INSERT")]
+    assert not Message.objects.exists()

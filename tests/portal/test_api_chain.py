@@ -45,3 +45,13 @@ def test_the_portal_keeps_its_sessions_and_csrf():
     response = Client().get("/accounts/login/")
     assert response.status_code == 200
     assert "csrftoken" in response.cookies
+
+
+def test_the_schema_answers_json_to_a_client_asking_for_json():
+    """The API's quick content negotiation applies only to plain-JSON views: the schema view's
+    first renderer is YAML, and a client asking for JSON still gets JSON."""
+    response = Client().get("/api/v1/schema/", HTTP_ACCEPT="application/json")
+    assert response.status_code == 200
+    assert "json" in response["Content-Type"]
+    assert response.json()["openapi"].startswith("3.")
+    assert Client().get("/api/v1/schema/")["Content-Type"].startswith("application/vnd.oai.openapi")
