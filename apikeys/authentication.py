@@ -107,6 +107,9 @@ def note_use(request, auth: ApiAuth) -> None:
             )
 
 
+_MISSING = "missing"
+
+
 def _lookup(model, **where):
     """The key's row with its account, creator and membership: one indexed query, or this
     process's copy from less than API_LOCAL_CACHE_SECONDS ago."""
@@ -114,10 +117,13 @@ def _lookup(model, **where):
         return None  # no key holds one, and PostgreSQL text cannot: a 401, not a 500
     cache_key = (model.__name__, *where.values())
     row = localcache.get(cache_key)
+    if row is _MISSING:
+        return None
     if row is None:
         row = model.objects.select_related("account", "created_by__membership").filter(**where).order_by().first()
-        if row is not None:
-            localcache.put(cache_key, row)
+        # A key that does not exist (deleted, or made up) is remembered too: a client that keeps
+        # retrying with a deleted token costs one query a second per worker, not one per request.
+        localcache.put(cache_key, _MISSING if row is None else row)
     return row
 
 

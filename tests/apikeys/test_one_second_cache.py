@@ -38,3 +38,21 @@ def test_a_change_made_in_this_process_applies_at_once(client, owner, settings, 
         patch.setattr("django.db.transaction.on_commit", lambda func, *a, **k: func())
         token_set_disabled(user=owner, token_id=ApiToken.objects.get().pk, disabled=True)
     assert client.get("/api/v1/balance", **headers).status_code == 401
+
+
+def test_a_deleted_key_retried_costs_one_query_a_second(client, owner, settings, capsys):
+    """A client that keeps sending a deleted (or made-up) token is refused from this process's
+    memory for the second after the first refusal, not with a database query each time."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    settings.API_LOCAL_CACHE_SECONDS = 1
+    localcache.clear()
+    call_command("create_api_token", "--email", owner.email, "--scopes", "balance:read")
+    token = capsys.readouterr().out.strip().splitlines()[-1]
+    ApiToken.objects.all().delete()  # deleted by another worker
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {token}"}
+    with CaptureQueriesContext(connection) as captured:
+        for _ in range(5):
+            assert client.get("/api/v1/balance", **headers).status_code == 401
+    assert len(captured.captured_queries) == 1
