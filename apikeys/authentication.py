@@ -1,13 +1,16 @@
 """DRF authentication for the API: Bearer (API token or access token) and Basic (credential).
 
-One indexed lookup per request (the row comes with its creator, membership and account), a
-constant-time comparison of SHA-256 digests, no password hasher. Nothing is cached, so a
-disabled, expired, deleted or revoked key fails on the very next request on every worker.
+One indexed lookup (the row comes with its creator, membership and account), a constant-time
+comparison of SHA-256 digests, no password hasher. A web worker reuses a lookup, or the fact that
+a key does not exist, for at most API_LOCAL_CACHE_SECONDS (one second, SPEC §5), and changes made
+through the services clear that at once; so a disabled, expired, deleted or revoked key fails
+within a second on every worker. A key id of the wrong shape is refused without a query.
 """
 
 import base64
 import binascii
 import hmac
+import re
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -107,7 +110,9 @@ def note_use(request, auth: ApiAuth) -> None:
             )
 
 
-_MISSING = "missing"
+_MISSING = object()  # "no such key", remembered like a row
+TOKEN_PREFIX = re.compile(r"[0-9a-f]{12}")
+KEY_ID = re.compile(r"ak_[0-9a-f]{16}")
 
 
 def _lookup(model, **where):
@@ -144,7 +149,7 @@ class BearerAuthentication(BaseAuthentication):
 
     def _token(self, value: str) -> ApiAuth:
         parts = value.split("_", 2)  # the secret part may itself contain "_"
-        if len(parts) != 3 or parts[0] not in ("live", "test"):
+        if len(parts) != 3 or parts[0] not in ("live", "test") or not TOKEN_PREFIX.fullmatch(parts[1]):
             raise _fail()
         token = _lookup(ApiToken, prefix=parts[1])
         if token is None or not hmac.compare_digest(token.digest, digest(value)):
@@ -210,7 +215,9 @@ class CredentialBasicAuthentication(BaseAuthentication):
 
 def authenticate_credential(key_id: str, secret: str) -> ApiAuth:
     """Also used by the legacy `smsUser`/`smsKey` endpoint."""
-    credential = _lookup(ApiCredential, key_id=key_id[:32])
+    if not KEY_ID.fullmatch(key_id):
+        raise _fail()
+    credential = _lookup(ApiCredential, key_id=key_id)
     if credential is None or not hmac.compare_digest(credential.digest, digest(secret)):
         raise _fail()
     if credential.disabled:

@@ -16,6 +16,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
+from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -29,22 +30,39 @@ from portal.exceptions import ApplicationError
 FORM_NONCE = "form_nonce"
 FORM_NONCE_SECONDS = 24 * 3600
 ALREADY_SENT = (
-    "That form was already sent, so nothing more was done: the key it made (or the secret it reset) is in "
-    "the list, and its secret was shown once. Create or reset again if you need a new secret."
+    "That form was already sent, so nothing more was done: what it made is in the list, and a secret is "
+    "shown only once. If you did not see the secret, reset the credential (or delete the token and create "
+    "another)."
 )
+FORM_EXPIRED = "The form had expired: please check it and send it again."
 
 
 def _new_nonce() -> str:
     return secrets.token_urlsafe(16)
 
 
-def _first_submission(request: HttpRequest) -> bool:
-    """True the first time a form's nonce comes back; False for a re-post (a reload) or a form
-    without one. Not a security check (CSRF is): it only keeps a reload from acting twice."""
+def _nonce_key(request: HttpRequest) -> str | None:
     nonce = request.POST.get(FORM_NONCE, "")
-    if not 16 <= len(nonce) <= 64:
-        return False
-    return ratelimit.once(f"apikeys-form:{request.user.pk}:{nonce}", seconds=FORM_NONCE_SECONDS)
+    return f"apikeys-form:{request.user.pk}:{nonce}" if 16 <= len(nonce) <= 64 else None
+
+
+def _first_submission(request: HttpRequest) -> bool:
+    """True the first time a form's nonce comes back; False for a re-post (a reload). Not a
+    security check (CSRF is): it only keeps a reload from acting twice."""
+    key = _nonce_key(request)
+    return key is not None and ratelimit.once(key, seconds=FORM_NONCE_SECONDS)
+
+
+def _release_nonce(request: HttpRequest) -> None:
+    """The action was refused (nothing was made): sending the same form again may act."""
+    key = _nonce_key(request)
+    if key is not None:
+        ratelimit.forget_once(key)
+
+
+def _refuse_resend(request: HttpRequest, to: str) -> HttpResponse:
+    messages.info(request, ALREADY_SENT if _nonce_key(request) else FORM_EXPIRED)
+    return redirect(to)
 
 
 def _manager(request: HttpRequest) -> Membership:
@@ -122,6 +140,7 @@ def key_list(request: HttpRequest) -> HttpResponse:
 
 
 @sensitive_variables("new")
+@never_cache  # the form's nonce must not come back from the browser's cache
 @login_required
 def token_create(request: HttpRequest) -> HttpResponse:
     _manager(request)
@@ -129,8 +148,7 @@ def token_create(request: HttpRequest) -> HttpResponse:
     form = TokenCreateForm(request.POST or None, scopes=scopes, initial=_initial(request))
     if request.method == "POST" and form.is_valid():
         if not _first_submission(request):
-            messages.info(request, ALREADY_SENT)
-            return redirect("apikeys:list")
+            return _refuse_resend(request, reverse("apikeys:list"))
         try:
             new = services.token_create(
                 user=request.user,
@@ -141,6 +159,7 @@ def token_create(request: HttpRequest) -> HttpResponse:
                 request=request,
             )
         except ApplicationError as exc:
+            _release_nonce(request)
             _apply_form_error(form, exc)
         else:
             return _secret_page(request, {"obj": new.obj, "kind": "token", "secret": new.secret, "created": True})
@@ -206,6 +225,7 @@ def token_delete(request: HttpRequest, token_id: int) -> HttpResponse:
 
 
 @sensitive_variables("new")
+@never_cache  # the form's nonce must not come back from the browser's cache
 @login_required
 def credential_create(request: HttpRequest) -> HttpResponse:
     _manager(request)
@@ -213,8 +233,7 @@ def credential_create(request: HttpRequest) -> HttpResponse:
     form = CredentialCreateForm(request.POST or None, scopes=scopes, initial=_initial(request))
     if request.method == "POST" and form.is_valid():
         if not _first_submission(request):
-            messages.info(request, ALREADY_SENT)
-            return redirect("apikeys:list")
+            return _refuse_resend(request, reverse("apikeys:list"))
         try:
             new = services.credential_create(
                 user=request.user,
@@ -224,6 +243,7 @@ def credential_create(request: HttpRequest) -> HttpResponse:
                 request=request,
             )
         except ApplicationError as exc:
+            _release_nonce(request)
             _apply_form_error(form, exc)
         else:
             return _secret_page(request, {"obj": new.obj, "kind": "credential", "secret": new.secret, "created": True})
@@ -236,16 +256,17 @@ def credential_create(request: HttpRequest) -> HttpResponse:
 
 @sensitive_variables("new")
 @require_http_methods(["GET", "POST"])
+@never_cache  # the form's nonce must not come back from the browser's cache
 @login_required
 def credential_reset(request: HttpRequest, credential_id: int) -> HttpResponse:
     credential = _credential(request, credential_id)
     if request.method == "POST":
         if not _first_submission(request):
-            messages.info(request, ALREADY_SENT)
-            return redirect(_list_url(credential))
+            return _refuse_resend(request, _list_url(credential))
         try:
             new = services.credential_reset(user=request.user, credential_id=credential.pk, request=request)
         except ApplicationError as exc:
+            _release_nonce(request)
             _raise_for(exc)
             messages.error(request, exc.detail)
             return redirect(_list_url(credential))

@@ -45,6 +45,11 @@ return counts
 _script = None
 
 
+def forget_once(key: str) -> None:
+    """Undo `once` for `key`: the next call is the first again."""
+    cache.delete(f"once:{key}")
+
+
 def count_many(keys: list[str], *, window_seconds: int) -> list[int]:
     """Count one event under each key, in one round trip to Redis."""
     window = int(time.time() // window_seconds)

@@ -461,9 +461,10 @@ def _submit_locked(
 #
 # The account's row lock serialises every live send of an account, so it is taken as late and
 # held as briefly as possible: the messages are inserted before it (their INSERT waits for no
-# lock), and on PostgreSQL the debit and its ledger entry are one statement. Lock order: the
-# hour's traffic counter (PostgreSQL; only sends take it), then the account, as everywhere, then
-# the membership.
+# lock), and on PostgreSQL the debit and its ledger entry are one statement. Lock order on
+# PostgreSQL: the hour's traffic counter (only sends take it), then the account, then the
+# membership, as refunds (message, account, membership). The ORM path (SQLite, which locks the
+# whole database anyway) takes the account first.
 
 _DEBIT_SQL = """
 WITH debit AS (

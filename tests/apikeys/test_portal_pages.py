@@ -449,3 +449,23 @@ def test_subuser_cannot_reset_a_credential_holding_scopes_it_lacks(client, owner
     # One within its permissions it may reset.
     own = services.credential_create(user=owner, name="Sender", scopes=["messages:send"]).obj
     assert shown_secret(post_form(client, f"/api-keys/credentials/{own.pk}/reset/"))
+
+
+def test_a_refused_form_can_be_sent_again_and_an_old_form_is_told_apart(client, owner, signed_in):
+    """The nonce is used up only by a form that acted: one refused (here, a sub-user resetting a
+    credential with a scope it lacks) may be sent again once the reason is gone."""
+    credential = services.credential_create(user=owner, name="Billing", scopes=["balance:read"]).obj
+    sub = subuser(owner, "ops2@example.com", manage_api_tokens=True, view_billing=False)
+    client.force_login(sub)
+    path = f"/api-keys/credentials/{credential.pk}/reset/"
+    page = client.get(path)
+    assert "no-store" in page["Cache-Control"], "the form's nonce must not come back from a cache"
+    form = {"form_nonce": FORM_NONCE.search(page.content.decode()).group(1)}
+    refused = client.post(path, form, follow=True)
+    assert b'data-testid="secret"' not in refused.content
+    Membership.objects.filter(user=sub).update(view_billing=True)
+    assert shown_secret(client.post(path, form)), "the same form, sent again, now acts"
+
+    expired = signed_in.post("/api-keys/tokens/new/", {"name": "Old", "scopes": ["balance:read"], "mode": "live"})
+    assert b"The form had expired" in signed_in.get(expired["Location"]).content
+    assert not ApiToken.objects.filter(name="Old").exists()
