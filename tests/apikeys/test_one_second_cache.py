@@ -56,3 +56,26 @@ def test_a_deleted_key_retried_costs_one_query_a_second(client, owner, settings,
         for _ in range(5):
             assert client.get("/api/v1/balance", **headers).status_code == 401
     assert len(captured.captured_queries) == 1
+
+
+def test_sender_names_and_blocked_domains_apply_within_a_second(client, owner, settings, capsys):
+    """The send path keeps the approved sender names and the blocked link domains in the process
+    for a second: a revocation or a new block made elsewhere applies within that second."""
+    from django.core.cache import cache
+
+    from messaging.models import BlockedDomain, SenderName
+    from tests.apikeys.api_support import send
+
+    settings.API_LOCAL_CACHE_SECONDS = 1
+    localcache.clear()
+    call_command("create_api_token", "--email", owner.email, "--scopes", "messages:send", "--test")
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {capsys.readouterr().out.strip().splitlines()[-1]}"}
+    name = SenderName.objects.create(account=owner.membership.account, name="ACME", status=SenderName.Status.APPROVED)
+    assert send(client, headers, sender="ACME").status_code == 202
+    SenderName.objects.filter(pk=name.pk).update(status=SenderName.Status.REJECTED)  # by another worker
+    BlockedDomain.objects.create(domain="evil.example")
+    cache.delete("messaging:blocked-domains")  # as the admin does on save
+    time.sleep(1.1)
+    assert send(client, headers, sender="ACME").json()["code"] == "sender_not_allowed"
+    held = send(client, headers, text="see evil.example/x").json()
+    assert held["messages"][0]["status"] == "held"
