@@ -10,6 +10,7 @@ within a second on every worker. A key id of the wrong shape is refused without 
 import base64
 import binascii
 import hmac
+import logging
 import re
 import time
 import uuid
@@ -24,9 +25,10 @@ from rest_framework.authentication import BaseAuthentication
 from accounts.models import Account, AuditEvent, User
 from apikeys.models import AccessToken, ApiCredential, ApiToken
 from apikeys.services import ACCESS_PREFIX, access_token_secret, allowed_scopes, digest
-from portal import localcache
+from portal import localcache, ratelimit
 from portal.ip import get_client_ip
 
+logger = logging.getLogger(__name__)
 LAST_USED_EVERY_SECONDS = 60
 KNOWN_IP_SECONDS = 30 * 24 * 3600
 
@@ -115,6 +117,35 @@ TOKEN_PREFIX = re.compile(r"[0-9a-f]{12}")
 KEY_ID = re.compile(r"ak_[0-9a-f]{16}")
 
 
+def _too_many_failures() -> exceptions.Throttled:
+    return exceptions.Throttled(
+        wait=60, detail="Too many failed authentications from this address: wait a minute, and check the key."
+    )
+
+
+def guarded(authenticate):
+    """Per client address, more than API_AUTH_FAILURES_PER_MINUTE failed authentications in a
+    minute turn further failures into 429s, and the address is refused before any lookup for the
+    next API_LOCAL_CACHE_SECONDS on this worker: someone spraying made-up keys costs the database
+    one query a second per worker, not one per request. Requests that authenticate count nothing."""
+
+    def wrapper(self, request):
+        ip = get_client_ip(request)
+        if ip and localcache.get(("auth-failing", ip)) is not None:
+            raise _too_many_failures()
+        try:
+            return authenticate(self, request)
+        except exceptions.AuthenticationFailed:
+            if ip and ratelimit.count(f"api-authfail:{ip}", window_seconds=60) > settings.API_AUTH_FAILURES_PER_MINUTE:
+                localcache.put(("auth-failing", ip), True)
+                if ratelimit.once(f"api-authfail-logged:{ip}", seconds=60):
+                    logger.warning("Failed API authentications from %s are over the limit; refusing them.", ip)
+                raise _too_many_failures() from None
+            raise
+
+    return wrapper
+
+
 def _lookup(model, **where):
     """The key's row with its account, creator and membership: one indexed query, or this
     process's copy from less than API_LOCAL_CACHE_SECONDS ago."""
@@ -135,6 +166,7 @@ def _lookup(model, **where):
 class BearerAuthentication(BaseAuthentication):
     keyword = "Bearer"
 
+    @guarded
     def authenticate(self, request):
         header = request.META.get("HTTP_AUTHORIZATION", "")
         scheme, _, value = header.partition(" ")
@@ -193,6 +225,7 @@ class BearerAuthentication(BaseAuthentication):
 class CredentialBasicAuthentication(BaseAuthentication):
     """`Authorization: Basic base64(key_id:secret)` with an API credential."""
 
+    @guarded
     def authenticate(self, request):
         header = request.META.get("HTTP_AUTHORIZATION", "")
         scheme, _, value = header.partition(" ")

@@ -13,12 +13,13 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 from apikeys.api import ApiView
-from apikeys.authentication import BaseAuthentication, authenticate_credential, note_use
+from apikeys.authentication import BaseAuthentication, authenticate_credential, guarded, note_use
 from messaging.services import message_submit
 from portal.exceptions import ApplicationError
 
 
 class ParameterAuthentication(BaseAuthentication):
+    @guarded
     def authenticate(self, request):
         params = request.data if request.method == "POST" and hasattr(request.data, "get") else request.query_params
         user, key = params.get("smsUser"), params.get("smsKey")

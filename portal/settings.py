@@ -280,6 +280,8 @@ REST_FRAMEWORK = {
 API_LOCAL_CACHE_SECONDS = env.float("API_LOCAL_CACHE_SECONDS", default=1.0)
 if not 0 <= API_LOCAL_CACHE_SECONDS <= 1:
     raise ImproperlyConfigured("API_LOCAL_CACHE_SECONDS must be between 0 and 1.")
+# Failed API authentications a client address may make in a minute before they are answered 429.
+API_AUTH_FAILURES_PER_MINUTE = env.int("API_AUTH_FAILURES_PER_MINUTE", default=300)
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "SMS Portal API",

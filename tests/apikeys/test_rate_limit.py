@@ -198,3 +198,33 @@ def test_counters_expire_and_survive_a_script_flush(db):
             assert 0 < client.ttl(cache.make_key(f"rl:{key}:{window}")) <= 65
         client.script_flush()
         assert ratelimit.count_many(keys, window_seconds=60) == [3, 3]
+
+
+def test_an_address_spraying_bad_keys_gets_429_before_any_lookup(client, owner, settings):
+    """Past API_AUTH_FAILURES_PER_MINUTE failures from one address, further failures are 429s and
+    the address is refused without a lookup for a second; then a good key works again."""
+    import time
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from portal import localcache
+    from tests.apikeys.api_support import assert_problem, bearer, make_token
+
+    settings.API_AUTH_FAILURES_PER_MINUTE = 3
+    settings.API_LOCAL_CACHE_SECONDS = 1
+    localcache.clear()
+    _, good = make_token(owner, scopes=["balance:read"])
+    spray = {"REMOTE_ADDR": "198.51.100.77"}
+    for i in range(3):
+        bad = bearer(f"live_{i:012x}_not-a-real-secret-not-a-real-secret-xyz")
+        assert_problem(client.get("/api/v1/balance", **bad, **spray), 401)
+    refused = client.get("/api/v1/balance", **bearer("live_0000000000ff_another-made-up-secret-abcdefghij"), **spray)
+    assert_problem(refused, 429, "rate_limited")
+    assert refused["Retry-After"] == "60"
+    with CaptureQueriesContext(connection) as captured:
+        assert client.get("/api/v1/balance", **bearer(good), **spray).status_code == 429
+    assert captured.captured_queries == [], "refused before any lookup"
+    assert client.get("/api/v1/balance", **bearer(good), REMOTE_ADDR="198.51.100.78").status_code == 200
+    time.sleep(1.1)
+    assert client.get("/api/v1/balance", **bearer(good), **spray).status_code == 200
