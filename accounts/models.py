@@ -207,6 +207,10 @@ class Membership(TimestampedModel):
     def is_owner(self) -> bool:
         return self.role == self.Role.OWNER
 
+    def spent_in_month_of(self, moment) -> Decimal:
+        """What was spent in the UTC month of `moment` (the counter starts again each month)."""
+        return self.monthly_spent if self.spent_month == moment.date().replace(day=1) else Decimal("0")
+
     def has_permission(self, name: str) -> bool:
         if name not in self.PERMISSIONS:
             raise ValueError(f"unknown permission {name!r}")

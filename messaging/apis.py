@@ -372,8 +372,7 @@ class BalanceApi(ApiView):
     def get(self, request):
         account = request.auth.account
         membership = request.auth.user.membership
-        month = timezone.now().date().replace(day=1)
-        spent = membership.monthly_spent if membership.spent_month == month else 0
+        spent = membership.spent_in_month_of(timezone.now())
         limit = None if membership.is_owner else membership.monthly_limit
         return Response(
             {

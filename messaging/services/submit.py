@@ -395,7 +395,7 @@ def _submit_locked(
     if membership is not None and membership.account_id != account.pk:
         membership = None
     if not account.is_active:
-        raise ApplicationError("The account is suspended.", code="account_suspended", status=403)
+        raise _suspended()
     if user is not None:
         if membership is None or not user.is_active:
             raise ApplicationError("This user cannot send for the account.", code="forbidden", status=403)
@@ -535,13 +535,11 @@ def _precheck(*, account: Account, membership, total: Decimal, count: int, now: 
     if balance is not None and balance < total:
         raise _no_credit(total, balance)
     if membership is not None and not membership.is_owner:
-        fresh = (
-            Membership.objects.filter(pk=membership.pk).values("monthly_limit", "monthly_spent", "spent_month").first()
-        )
-        if fresh and fresh["monthly_limit"] is not None:
-            spent = fresh["monthly_spent"] if fresh["spent_month"] == now.date().replace(day=1) else Decimal("0")
-            if spent + total > fresh["monthly_limit"]:
-                raise _over_monthly_limit(total, fresh["monthly_limit"], spent)
+        fresh = Membership.objects.only("monthly_limit", "monthly_spent", "spent_month").get(pk=membership.pk)
+        if fresh.monthly_limit is not None:
+            spent = fresh.spent_in_month_of(now)
+            if spent + total > fresh.monthly_limit:
+                raise _over_monthly_limit(total, fresh.monthly_limit, spent)
 
 
 def _suspended() -> ApplicationError:
@@ -615,8 +613,7 @@ def _charge_orm(*, account, membership, user, total, count, batch_id, now) -> De
     if membership is not None:
         membership = Membership.objects.select_for_update().get(pk=membership.pk)
         if not membership.is_owner and membership.monthly_limit is not None:
-            month = now.date().replace(day=1)
-            spent = membership.monthly_spent if membership.spent_month == month else Decimal("0")
+            spent = membership.spent_in_month_of(now)
             if spent + total > membership.monthly_limit:
                 raise _over_monthly_limit(total, membership.monthly_limit, spent)
     balance = locked.balance
