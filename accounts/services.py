@@ -180,17 +180,16 @@ def ip_allowlist_networks(*, account_id: int, scope: str) -> list[str]:
     """The account's list for `scope`, cached until it changes (a hot path: every page and API
     request), and for at most a second in this process."""
     key = _allowlist_cache_key(account_id, scope)
-    networks = localcache.get(key)
-    if networks is not None:
-        return networks
-    networks = cache.get(key)
-    if networks is None:
-        networks = list(
-            IPAllowlistEntry.objects.filter(account_id=account_id, scope=scope).values_list("network", flat=True)
-        )
-        cache.set(key, networks, timeout=60)  # short: a stale copy can only live a minute
-    localcache.put(key, networks)
-    return networks
+    return localcache.remember(
+        key,
+        lambda: cache.get_or_set(  # short: a stale shared copy can only live a minute
+            key,
+            lambda: list(
+                IPAllowlistEntry.objects.filter(account_id=account_id, scope=scope).values_list("network", flat=True)
+            ),
+            60,
+        ),
+    )
 
 
 def ip_is_allowed(*, account_id: int, scope: str, ip: str) -> bool:

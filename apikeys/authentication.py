@@ -152,15 +152,16 @@ def _lookup(model, **where):
     if any("\x00" in value for value in where.values()):
         return None  # no key holds one, and PostgreSQL text cannot: a 401, not a 500
     cache_key = (model.__name__, *where.values())
-    row = localcache.get(cache_key)
-    if row is _MISSING:
-        return None
-    if row is None:
-        row = model.objects.select_related("account", "created_by__membership").filter(**where).order_by().first()
-        # A key that does not exist (deleted, or made up) is remembered too: a client that keeps
-        # retrying with a deleted token costs one query a second per worker, not one per request.
-        localcache.put(cache_key, _MISSING if row is None else row)
-    return row
+    # A key that does not exist (deleted, or made up) is remembered too: a client that keeps
+    # retrying with a deleted token costs one query a second per worker, not one per request.
+    row = localcache.remember(
+        cache_key,
+        lambda: (
+            model.objects.select_related("account", "created_by__membership").filter(**where).order_by().first()
+            or _MISSING
+        ),
+    )
+    return None if row is _MISSING else row
 
 
 class BearerAuthentication(BaseAuthentication):

@@ -32,3 +32,13 @@ def put(key, value) -> None:
 
 def clear() -> None:
     _entries.clear()
+
+
+def remember(key, compute):
+    """This process's value for `key` from the last API_LOCAL_CACHE_SECONDS, or `compute()` now,
+    kept for next time (a result of None is not kept)."""
+    value = get(key)
+    if value is None:
+        value = compute()
+        put(key, value)
+    return value

@@ -2,6 +2,7 @@
 endpoint. All or nothing: a request is validated, priced once, debited once under row locks and
 bulk-inserted in one transaction; delivery is enqueued after the commit."""
 
+import functools
 import hashlib
 import json
 import re
@@ -102,28 +103,24 @@ def _text(text: str):
 def _approved_senders(account_id: int) -> list[tuple[int, str]]:
     """The account's approved sender names as (id, name), by name: from this process's copy of
     the last API_LOCAL_CACHE_SECONDS (an approval or revocation counts within a second)."""
-    key = ("approved-senders", account_id)
-    names = localcache.get(key)
-    if names is None:
-        names = list(
+    return localcache.remember(
+        ("approved-senders", account_id),
+        lambda: list(
             SenderName.objects.filter(account_id=account_id, status=SenderName.Status.APPROVED)
             .order_by("name")
             .values_list("id", "name")
-        )
-        localcache.put(key, names)
-    return names
+        ),
+    )
 
 
 def _allowed_sender_ids(membership: Membership | None) -> frozenset[int]:
     """The sender names a sub-user is limited to (empty: not limited)."""
     if membership is None or membership.is_owner:
         return frozenset()
-    key = ("allowed-senders", membership.pk)
-    ids = localcache.get(key)
-    if ids is None:
-        ids = frozenset(membership.allowed_senders.values_list("id", flat=True))
-        localcache.put(key, ids)
-    return ids
+    return localcache.remember(
+        ("allowed-senders", membership.pk),
+        lambda: frozenset(membership.allowed_senders.values_list("id", flat=True)),
+    )
 
 
 def _sender(*, account: Account, membership: Membership | None, sender: str | None) -> str:
@@ -218,14 +215,12 @@ def sending_window_opening(membership: Membership | None, at: datetime) -> datet
 
 def _blocked_domains() -> set[str]:
     """Shared through the cache for a minute, and kept in this process for a second on top."""
-    domains = localcache.get("blocked-domains")
-    if domains is None:
-        domains = cache.get("messaging:blocked-domains")
-        if domains is None:
-            domains = set(BlockedDomain.objects.values_list("domain", flat=True))
-            cache.set("messaging:blocked-domains", domains, timeout=60)
-        localcache.put("blocked-domains", domains)
-    return domains
+    return localcache.remember(
+        "blocked-domains",
+        lambda: cache.get_or_set(
+            "messaging:blocked-domains", lambda: set(BlockedDomain.objects.values_list("domain", flat=True)), 60
+        ),
+    )
 
 
 def _hosts(text: str):
@@ -491,7 +486,9 @@ RETURNING monthly_spent, monthly_limit, role
 """
 
 
+@functools.cache
 def _tables() -> dict[str, str]:
+    """The quoted table names the PostgreSQL statements use (computed once per process)."""
     quote = connections["default"].ops.quote_name
     return {
         "account": quote(Account._meta.db_table),
