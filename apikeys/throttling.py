@@ -1,6 +1,6 @@
 """Rate limits per key and per account: atomic Redis counters in fixed one-minute windows, so
-any number of parallel clients get at most the limit. Configurable per account (and per key) by
-staff."""
+any number of parallel clients get at most the limit, leased a few units at a time by a busy
+process (portal.ratelimit.Quota). Configurable per account (and per key) by staff."""
 
 import time
 
@@ -25,15 +25,11 @@ class ApiRateThrottle(BaseThrottle):
         ]
         now = time.time()
         self.reset = int(WINDOW_SECONDS - now % WINDOW_SECONDS) or WINDOW_SECONDS
-        allowed, remaining, limit_shown = True, None, None
-        counts = ratelimit.count_many([key for key, _ in limits], window_seconds=WINDOW_SECONDS)
-        for (_, limit), count in zip(limits, counts, strict=True):
-            left = max(limit - count, 0)
-            if remaining is None or left < remaining:
-                remaining, limit_shown = left, limit
-            if count > limit:
-                allowed = False
-        request.rate_limit = {"limit": limit_shown, "remaining": remaining, "reset": self.reset}
+        allowed, left = ratelimit.quota.take(
+            [key for key, _ in limits], [limit for _, limit in limits], window_seconds=WINDOW_SECONDS
+        )
+        index = min(range(len(limits)), key=lambda i: (left[i], i))
+        request.rate_limit = {"limit": limits[index][1], "remaining": left[index], "reset": self.reset}
         return allowed
 
     def wait(self) -> float:

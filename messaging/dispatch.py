@@ -3,8 +3,8 @@
 Publishing a Celery message costs about half a millisecond of CPU, as much as the rest of an API
 request that accepts one message. So a committed request only adds its message ids to this
 process's buffer, and a thread publishes what gathered every `SMS_DISPATCH_INTERVAL` seconds
-(10 ms), as tasks of up to `DELIVERY_BATCH` ids: under load, one publish carries dozens of
-requests' messages; when idle, the thread sleeps and costs nothing.
+(50 ms: a delay no one sees on an SMS), as tasks of up to `DELIVERY_BATCH` ids: under load, one
+publish carries dozens of requests' messages; when idle, the thread sleeps and costs nothing.
 
 Nothing is lost if this process dies with ids in its buffer: the messages are committed as
 `queued`, and the beat job `messages_requeue_stale` enqueues them again. Celery worker processes

@@ -70,7 +70,11 @@ class Message(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
     # Empty only for system messages to staff (their 2FA codes), who belong to no account.
-    account = models.ForeignKey(Account, null=True, blank=True, on_delete=models.CASCADE, related_name="messages")
+    # No index of its own: the (account, is_test, -created_at) and (account, batch_id) indexes
+    # serve every lookup by account, and each index costs the INSERT of every message.
+    account = models.ForeignKey(
+        Account, null=True, blank=True, on_delete=models.CASCADE, related_name="messages", db_index=False
+    )
     submitted_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     # System messages (2FA codes, test SMS) are sent for the account but never charged.
     is_system = models.BooleanField(default=False)

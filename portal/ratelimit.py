@@ -3,7 +3,10 @@
 For rate limits only: cache counters are good enough to stop abuse, never for money.
 """
 
+import math
+import threading
 import time
+from dataclasses import dataclass
 
 from django.core.cache import cache
 
@@ -31,36 +34,118 @@ def once(key: str, *, seconds: int) -> bool:
     return cache.add(f"once:{key}", 1, timeout=seconds)
 
 
-# INCR each key; a key's first count sets its expiry. One script: one round trip, atomic, and no
-# counter is ever left without an expiry.
-_COUNT_SCRIPT = """
-local counts = {}
-for i, key in ipairs(KEYS) do
-  local count = redis.call('INCR', key)
-  if count == 1 then redis.call('EXPIRE', key, ARGV[1]) end
-  counts[i] = count
-end
-return counts
-"""
-_script = None
-
-
 def forget_once(key: str) -> None:
     """Undo `once` for `key`: the next call is the first again."""
     cache.delete(f"once:{key}")
 
 
-def count_many(keys: list[str], *, window_seconds: int) -> list[int]:
-    """Count one event under each key, in one round trip to Redis."""
-    window = int(time.time() // window_seconds)
-    cache_keys = [cache.make_key(f"rl:{key}:{window}") for key in keys]
-    try:
-        from django_redis import get_redis_connection
+# --- Quotas leased from Redis ---------------------------------------------------------------------
+#
+# The API's rate limits (per key and per account, each a fixed one-minute window) are counted in
+# Redis, so they hold across every process. A process under load does not ask Redis once per
+# request: it leases a few units at a time (one round trip, atomic: at most the room any limit
+# has left) and admits its next requests from the lease. The lease size follows the process's
+# own rate (enough for about LEASE_SECONDS of its traffic, up to LEASE_MAX), and never more
+# than an eighth of the room left, so near a limit every process asks for one unit at a time
+# and the limit is counted request by request. Every unit granted was counted in Redis before
+# any request used it: all processes together admit at most the limit. The cost is that a few
+# units leased by a process and not used before the window ends are lost to the other
+# processes (at most an eighth of the room, per process, per key).
 
-        client = get_redis_connection("default")
-    except (ImportError, NotImplementedError, AttributeError):
-        return [count(key, window_seconds=window_seconds) for key in keys]
-    global _script
-    if _script is None:
-        _script = client.register_script(_COUNT_SCRIPT)  # EVALSHA, loading the script when Redis lacks it
-    return [int(value) for value in _script(keys=cache_keys, args=[window_seconds + 5], client=client)]
+_LEASE_SCRIPT = """
+local room = nil
+local counts = {}
+for i, key in ipairs(KEYS) do
+  local count = tonumber(redis.call('GET', key) or '0')
+  counts[i] = count
+  local left = tonumber(ARGV[2 + i]) - count
+  if room == nil or left < room then room = left end
+end
+local grant = 0
+if room > 0 then
+  grant = math.min(tonumber(ARGV[2]), math.max(1, math.floor(room / 8)))
+  for i, key in ipairs(KEYS) do
+    counts[i] = redis.call('INCRBY', key, grant)
+    if counts[i] == grant then redis.call('EXPIRE', key, ARGV[1]) end
+  end
+end
+table.insert(counts, 1, grant)
+return counts
+"""
+LEASE_SECONDS = 0.05
+LEASE_MAX = 64
+
+
+@dataclass
+class _Lease:
+    window: int
+    limits: tuple[int, ...]
+    counts: list[int]  # each counter in Redis after the last grant (this lease's units included)
+    left: int  # units granted to this process and not used yet
+    granted: int
+    fetched_at: float
+
+
+class Quota:
+    """Admission under several fixed-window limits at once (say, a key's and its account's)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._leases: dict[tuple[str, ...], _Lease] = {}
+        self._script = None
+
+    def clear(self) -> None:
+        with self._lock:
+            self._leases.clear()
+
+    def take(self, keys: list[str], limits: list[int], *, window_seconds: int) -> tuple[bool, list[int]]:
+        """Admit one request under `limits` (one per key), or refuse it. Returns whether it is
+        admitted and, per key, how many requests the window has left."""
+        now = time.time()
+        window = int(now // window_seconds)
+        name = tuple(keys)
+        with self._lock:
+            lease = self._leases.get(name)
+            if lease is not None and (lease.window != window or lease.limits != tuple(limits)):
+                lease = None
+            if lease is None or lease.left <= 0:
+                lease, counts = self._lease(keys, limits, window, window_seconds, lease)
+                if lease is None:  # a limit is reached: say which (its room is 0)
+                    return False, [max(limit - c, 0) for limit, c in zip(limits, counts, strict=True)]
+                self._leases[name] = lease
+            lease.left -= 1
+            return True, [max(limit - count + lease.left, 0) for limit, count in zip(limits, lease.counts, strict=True)]
+
+    def _lease(self, keys, limits, window, window_seconds, previous: _Lease | None):
+        now = time.monotonic()
+        wanted = 1
+        if previous is not None:
+            # Enough for LEASE_SECONDS at the rate the last lease was used up (at most double it).
+            elapsed = max(now - previous.fetched_at, 1e-3)
+            wanted = max(1, min(LEASE_MAX, 2 * previous.granted, math.ceil(previous.granted * LEASE_SECONDS / elapsed)))
+        counts = self._grant(keys, limits, window, window_seconds, wanted)
+        granted, counts = counts[0], counts[1:]
+        if granted <= 0:
+            return None, counts
+        if len(self._leases) > 10_000:
+            self._leases.clear()
+        return _Lease(window, tuple(limits), counts, granted, granted, now), counts
+
+    def _grant(self, keys, limits, window, window_seconds, wanted) -> list[int]:
+        cache_keys = [cache.make_key(f"rl:{key}:{window}") for key in keys]
+        try:
+            from django_redis import get_redis_connection
+
+            client = get_redis_connection("default")
+        except (ImportError, NotImplementedError, AttributeError):
+            # No Redis (the local run's cache): one unit per request, counted as before.
+            counts = [count(key, window_seconds=window_seconds) for key in keys]
+            ok = all(c <= limit for c, limit in zip(counts, limits, strict=True))
+            return [1 if ok else 0, *counts]
+        if self._script is None:
+            self._script = client.register_script(_LEASE_SCRIPT)
+        reply = self._script(keys=cache_keys, args=[window_seconds + 5, wanted, *limits], client=client)
+        return [int(value) for value in reply]
+
+
+quota = Quota()

@@ -139,6 +139,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=60))
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
     DATABASES["default"]["ENGINE"] = "portal.db"  # PostgreSQL, health-checked at most once a second
+# The API's hot INSERT as a server-side prepared statement (portal/db/base.py); false for a
+# connection pooler that cannot keep prepared statements.
+DB_PREPARED_STATEMENTS = env.bool("DB_PREPARED_STATEMENTS", default=True)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.str("REDIS_URL", default="")
@@ -379,7 +382,7 @@ SMS_DEFAULT_PRICE_PER_SEGMENT = env.str("SMS_DEFAULT_PRICE_PER_SEGMENT", default
 SMS_DEFAULT_SENDER = env.str("SMS_DEFAULT_SENDER", default="SMSPortal")
 # Web processes publish delivery work every this many seconds, many requests' messages in one
 # task (messaging/dispatch.py); 0 publishes at each commit.
-SMS_DISPATCH_INTERVAL = env.float("SMS_DISPATCH_INTERVAL", default=0.01)
+SMS_DISPATCH_INTERVAL = env.float("SMS_DISPATCH_INTERVAL", default=0.05)
 SMS_MAX_RECIPIENTS = 10_000
 SMS_MAX_SEGMENTS = 10
 SMS_MAX_SCHEDULE_AHEAD = timedelta(days=30)

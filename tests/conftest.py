@@ -248,8 +248,11 @@ def _clear_rate_limits():
     (every test uses 127.0.0.1 and the same default phone)."""
     from django.core.cache import cache
 
+    from portal import ratelimit
+
     for pattern in ("rl:*", "once:*", "ip-allowlist:*"):
         cache.delete_pattern(pattern, itersize=1000)
+    ratelimit.quota.clear()  # units this process leased belong to the counters just deleted
 
 
 SMS_CODE_TEXT = re.compile(r"\b(\d{6}) is your SMS Portal security code")

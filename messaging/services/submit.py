@@ -630,8 +630,8 @@ def _charge_orm(*, account, membership, user, total, count, batch_id, now) -> De
 
 
 def _insert(messages: list[Message], *, native: bool | None = None) -> None:
-    """Store the messages. One message on PostgreSQL (most API requests) is one plain INSERT with
-    the values as psycopg adapts them, exactly as Django would prepare them there; more go through
+    """Store the messages. One message on PostgreSQL (most API requests) is one prepared INSERT
+    with the values as psycopg adapts them, exactly as Django would prepare them there; more go through
     bulk_create, whose batches PostgreSQL receives as arrays (UNNEST) and SQLite within its limit
     of variables, all in one transaction of its own or the caller's."""
     connection = connections["default"]
@@ -645,7 +645,9 @@ def _insert(messages: list[Message], *, native: bool | None = None) -> None:
     table = connection.ops.quote_name(Message._meta.db_table)
     placeholders = ", ".join(["%s"] * len(fields))
     [message] = messages
-    with connection.cursor() as cursor:
+    # The same statement every time: prepared once per connection where the backend can.
+    prepared = getattr(connection, "prepared_cursor", connection.cursor)
+    with prepared() as cursor:
         # Only identifiers from the model and placeholders: every value is a parameter.
         cursor.execute(
             f"INSERT INTO {table} ({columns}) VALUES ({placeholders})",  # noqa: S608

@@ -178,26 +178,109 @@ def test_the_legacy_endpoint_shares_the_credentials_limit(client, limited_owner,
 
 
 def test_counters_expire_and_survive_a_script_flush(db):
-    """count_many runs one Lua script: every key it creates gets its expiry, and a Redis that lost
-    its script cache (a restart, SCRIPT FLUSH) gets the script again."""
+    """The lease is one Lua script: every counter it creates gets its expiry, and a Redis that
+    lost its script cache (a restart, SCRIPT FLUSH) gets the script again."""
     import time
 
-    import time_machine
     from django.core.cache import cache
     from django_redis import get_redis_connection
 
-    from portal import ratelimit
+    from portal.ratelimit import Quota
 
     keys = [f"script-test-{i}" for i in range(2)]
     with time_machine.travel(time.time() // 60 * 60 + 5, tick=False):  # one window throughout
-        assert ratelimit.count_many(keys, window_seconds=60) == [1, 1]
-        assert ratelimit.count_many(keys, window_seconds=60) == [2, 2]
+        quota = Quota()
+        assert quota.take(keys, [5, 9], window_seconds=60) == (True, [4, 8])
+        quota.clear()  # as another process would, without this one's lease
+        assert quota.take(keys, [5, 9], window_seconds=60) == (True, [3, 7])
         client = get_redis_connection("default")
         window = int(time.time() // 60)
         for key in keys:
             assert 0 < client.ttl(cache.make_key(f"rl:{key}:{window}")) <= 65
         client.script_flush()
-        assert ratelimit.count_many(keys, window_seconds=60) == [3, 3]
+        quota.clear()
+        assert quota.take(keys, [5, 9], window_seconds=60) == (True, [2, 6])
+
+
+# --- Leases: a busy process asks Redis for a few units at a time --------------------------------
+
+
+class CountingQuota:
+    """A real Quota (real Redis, real script) that counts its round trips."""
+
+    def __new__(cls):
+        from portal.ratelimit import Quota
+
+        class Counting(Quota):
+            trips = 0
+
+            def _grant(self, *args, **kwargs):
+                type(self).trips += 1
+                return super()._grant(*args, **kwargs)
+
+        return Counting()
+
+
+def _window_start():
+    import time
+
+    return time.time() // 60 * 60 + 1
+
+
+def test_a_busy_process_leases_units_and_admits_exactly_the_limit(db):
+    """One process sending fast: far fewer round trips than requests, and exactly the limit
+    admitted (near the limit the leases shrink to one unit), with Remaining counting down."""
+    with time_machine.travel(_window_start(), tick=False):
+        quota = CountingQuota()
+        results = [quota.take(["busy-key", "busy-account"], [1000, 5000], window_seconds=60) for _ in range(1100)]
+    admitted = [left for ok, left in results if ok]
+    assert len(admitted) == 1000
+    assert all(not ok for ok, _ in results[1000:])
+    assert [left[0] for left in admitted] == list(range(999, -1, -1))
+    assert quota.trips < 300, quota.trips
+    assert [left for ok, left in results[1000:]] == [[0, 4000]] * 100
+
+
+def test_processes_sharing_a_limit_never_admit_more_than_it(db):
+    """Eight processes' worth of quotas (each its own leases) hammering one limit from threads:
+    at most the limit in all, and only a few units lost to leases left unused."""
+    import threading
+
+    limit = 500
+    with time_machine.travel(_window_start(), tick=False):
+        quotas = [CountingQuota() for _ in range(8)]
+        admitted = [0] * len(quotas)
+        barrier = threading.Barrier(len(quotas))
+
+        def run(i: int) -> None:
+            barrier.wait(timeout=30)
+            for _ in range(200):
+                ok, _ = quotas[i].take(["shared-key", "shared-account"], [limit, 10**6], window_seconds=60)
+                admitted[i] += ok
+
+        threads = [threading.Thread(target=run, args=(i,)) for i in range(len(quotas))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+    assert sum(admitted) <= limit
+    assert sum(admitted) >= limit - 8 * 8, admitted  # each process holds at most room/8 unused
+
+
+def test_a_lease_ends_with_its_window_and_with_a_changed_limit(db):
+    start = _window_start()
+    quota = CountingQuota()
+    with time_machine.travel(start, tick=False):
+        for _ in range(50):
+            assert quota.take(["window-key"], [10_000], window_seconds=60)[0]
+        trips = quota.trips
+        # The limit lowered by staff: the lease taken under the old limit is dropped.
+        ok, left = quota.take(["window-key"], [40], window_seconds=60)
+        assert not ok
+        assert left == [0]
+        assert quota.trips == trips + 1
+    with time_machine.travel(start + 60, tick=False):
+        assert quota.take(["window-key"], [40], window_seconds=60) == (True, [39])
 
 
 def test_an_address_spraying_bad_keys_gets_429_before_any_lookup(client, owner, settings):
