@@ -50,10 +50,14 @@ def _is_trusted(address: IPAddress, networks: tuple[IPNetwork, ...]) -> bool:
 
 
 def resolve_client_ip(remote_addr: str, forwarded_for: str | None) -> str:
-    peer = parse_ip(remote_addr or "")
+    return _resolve(remote_addr or "", forwarded_for or "", trusted_proxy_networks())
+
+
+@lru_cache(maxsize=4096)  # a pure function of its arguments; clients repeat them request after request
+def _resolve(remote_addr: str, forwarded_for: str, networks: tuple[IPNetwork, ...]) -> str:
+    peer = parse_ip(remote_addr)
     if peer is None:
         return ""
-    networks = trusted_proxy_networks()
     if not forwarded_for or not _is_trusted(peer, networks):
         return str(peer)
     client = peer

@@ -72,7 +72,7 @@ end
 table.insert(counts, 1, grant)
 return counts
 """
-LEASE_SECONDS = 0.05
+LEASE_SECONDS = 0.2
 LEASE_MAX = 64
 
 

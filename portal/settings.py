@@ -382,7 +382,7 @@ SMS_DEFAULT_PRICE_PER_SEGMENT = env.str("SMS_DEFAULT_PRICE_PER_SEGMENT", default
 SMS_DEFAULT_SENDER = env.str("SMS_DEFAULT_SENDER", default="SMSPortal")
 # Web processes publish delivery work every this many seconds, many requests' messages in one
 # task (messaging/dispatch.py); 0 publishes at each commit.
-SMS_DISPATCH_INTERVAL = env.float("SMS_DISPATCH_INTERVAL", default=0.05)
+SMS_DISPATCH_INTERVAL = env.float("SMS_DISPATCH_INTERVAL", default=0.1)
 SMS_MAX_RECIPIENTS = 10_000
 SMS_MAX_SEGMENTS = 10
 SMS_MAX_SCHEDULE_AHEAD = timedelta(days=30)

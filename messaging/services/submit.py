@@ -409,10 +409,10 @@ def _submit_locked(
         cost = prices.per_segment(country) * info.segments
         total += cost
         messages.append(
-            Message(
+            _new_message(
                 id=uuid7(),
                 account_id=account.pk,
-                submitted_by=user,
+                submitted_by_id=user.pk if user is not None else None,
                 sender=sender_name,
                 recipient=number,
                 text=text,
@@ -428,6 +428,10 @@ def _submit_locked(
                 is_test=test_mode,
             )
         )
+    if user is not None:
+        submitter = Message._meta.get_field("submitted_by")
+        for message in messages:
+            submitter.set_cached_value(message, user)  # message.submitted_by without a query
     if test_mode:
         _insert(messages)
         if status == Message.Status.QUEUED:
@@ -640,21 +644,48 @@ def _insert(messages: list[Message], *, native: bool | None = None) -> None:
     if len(messages) != 1 or not native:
         Message.objects.bulk_create(messages, batch_size=INSERT_BATCH)
         return
-    fields = Message._meta.concrete_fields
-    columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
-    table = connection.ops.quote_name(Message._meta.db_table)
-    placeholders = ", ".join(["%s"] * len(fields))
     [message] = messages
     # The same statement every time: prepared once per connection where the backend can.
     prepared = getattr(connection, "prepared_cursor", connection.cursor)
     with prepared() as cursor:
-        # Only identifiers from the model and placeholders: every value is a parameter.
-        cursor.execute(
-            f"INSERT INTO {table} ({columns}) VALUES ({placeholders})",  # noqa: S608
-            [getattr(message, field.attname) for field in fields],
-        )
+        cursor.execute(_insert_sql(), [getattr(message, name) for name, _, _ in _message_columns()])
     message._state.adding = False
     message._state.db = "default"
+
+
+@functools.cache
+def _insert_sql() -> str:
+    """INSERT of one message on PostgreSQL: only identifiers from the model and placeholders,
+    every value a parameter."""
+    quote = connections["default"].ops.quote_name
+    fields = Message._meta.concrete_fields
+    columns = ", ".join(quote(field.column) for field in fields)
+    placeholders = ", ".join(["%s"] * len(fields))
+    return f"INSERT INTO {quote(Message._meta.db_table)} ({columns}) VALUES ({placeholders})"  # noqa: S608
+
+
+@functools.cache
+def _message_columns() -> tuple[tuple[str, object, bool], ...]:
+    """(attname, default, default is callable) of each Message column, in the model's order."""
+    columns = []
+    for column in Message._meta.concrete_fields:
+        dynamic = column.has_default() and callable(column.default)
+        columns.append((column.attname, column.default if dynamic else column.get_default(), dynamic))
+    return tuple(columns)
+
+
+def _new_message(**values) -> Message:
+    """Message(**values), built with every column in order (Django's fast path: no keyword
+    matching), the model's defaults for the rest. A 10,000-recipient request builds 10,000."""
+    row = []
+    for name, default, is_callable in _message_columns():
+        if name in values:
+            row.append(values.pop(name))
+        else:
+            row.append(default() if is_callable else default)
+    if values:
+        raise TypeError(f"Not Message columns: {', '.join(values)}")
+    return Message(*row)
 
 
 def _add_monthly_spend(*, membership: Membership, amount: Decimal, now: datetime) -> None:

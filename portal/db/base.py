@@ -19,6 +19,8 @@ import time
 from django.conf import settings
 from django.db.backends.postgresql import base
 
+NEVER_BY_COUNT = 2**31 - 1
+
 
 class PreparedCursor(base.ServerBindingCursor):
     """Every statement prepared: parsed and planned once on this connection."""
@@ -56,3 +58,8 @@ class DatabaseWrapper(base.DatabaseWrapper):
     def connect(self):
         super().connect()
         self._checked_at = time.monotonic()  # a new connection needs no check
+        if self.connection is not None and getattr(settings, "DB_PREPARED_STATEMENTS", True):
+            # psycopg prepares nothing while this is None (Django's default). Django's cursors
+            # bind on the client and never prepare whatever it says; PreparedCursor prepares at
+            # once (prepare=True); the threshold only keeps any other cursor from preparing.
+            self.connection.prepare_threshold = NEVER_BY_COUNT

@@ -27,20 +27,25 @@ def published(monkeypatch):
 
 
 def test_ids_of_several_commits_go_out_in_one_publish(settings, published):
-    settings.SMS_DISPATCH_INTERVAL = 0.2
+    settings.SMS_DISPATCH_INTERVAL = 0.5
     dispatcher = Dispatcher()
-    dispatcher.add(["a"])
-    dispatcher.add(["b", "c"])
-    dispatcher.add(["d"])
-    assert published == [], "nothing is published before the interval"
-    wait_for(lambda: published, timeout=5, message="the buffered ids to be published")
-    time.sleep(0.3)
-    assert published == [["a", "b", "c", "d"]]
-
-    # Later ids wake the sleeping thread again.
+    dispatcher.add(["a"])  # after a quiet spell: at once
+    wait_for(lambda: published, timeout=5, message="the first id to be published")
+    assert published == [["a"]]
+    dispatcher.add(["b"])  # within the interval after that publish: gathered
+    dispatcher.add(["c", "d"])
     dispatcher.add(["e"])
-    wait_for(lambda: len(published) == 2, timeout=5, message="the second batch")
-    assert published[1] == ["e"]
+    assert published == [["a"]], "nothing more is published before the interval ends"
+    wait_for(lambda: len(published) == 2, timeout=5, message="the gathered ids to be published")
+    time.sleep(0.6)
+    assert published == [["a"], ["b", "c", "d", "e"]]
+
+    # After a quiet spell longer than the interval, the next id goes at once again.
+    started = time.monotonic()
+    dispatcher.add(["f"])
+    wait_for(lambda: len(published) == 3, timeout=5, message="the third batch")
+    assert published[2] == ["f"]
+    assert time.monotonic() - started < 0.4, "not held for the interval"
     assert [t.name for t in threading.enumerate()].count("sms-dispatch") >= 1
 
 

@@ -63,3 +63,34 @@ def test_an_idle_connection_is_checked_and_a_dead_one_replaced(wrapper, checks):
     next_request(wrapper)
     wrapper.cursor().execute("SELECT 1")
     assert len(checks) == 1, "the new connection is trusted for the interval"
+
+
+def _prepared_statements(conn) -> list[str]:
+    with conn.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        return [row[0] for row in cursor.fetchall()]
+
+
+def test_prepared_cursor_prepares_on_the_server_and_keeps_djangos_wrappers(wrapper, settings):
+    from django.test.utils import CaptureQueriesContext
+
+    settings.DB_PREPARED_STATEMENTS = True
+    with CaptureQueriesContext(wrapper) as captured:
+        for value in (1, 2, 3):
+            with wrapper.prepared_cursor() as cursor:
+                cursor.execute("SELECT %s::int + 40", [value])
+                assert cursor.fetchone() == (value + 40,)
+    assert len(captured) == 3, "counted and logged like any other query"
+    statements = _prepared_statements(wrapper)
+    assert any("$1::int + 40" in statement for statement in statements), statements
+    with pytest.raises(Exception, match="division by zero"), wrapper.prepared_cursor() as cursor:
+        cursor.execute("SELECT 1 / %s", [0])  # errors come through Django's translation
+    assert wrapper.is_usable()
+
+
+def test_prepared_statements_can_be_turned_off_for_a_pooler(wrapper, settings):
+    settings.DB_PREPARED_STATEMENTS = False
+    with wrapper.prepared_cursor() as cursor:
+        cursor.execute("SELECT %s::int + 50", [1])
+        assert cursor.fetchone() == (51,)
+    assert not any("+ 50" in statement for statement in _prepared_statements(wrapper))
