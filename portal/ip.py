@@ -50,10 +50,15 @@ def _is_trusted(address: IPAddress, networks: tuple[IPNetwork, ...]) -> bool:
 
 
 def resolve_client_ip(remote_addr: str, forwarded_for: str | None) -> str:
-    return _resolve(remote_addr or "", forwarded_for or "", trusted_proxy_networks())
+    remote_addr, forwarded_for, networks = remote_addr or "", forwarded_for or "", trusted_proxy_networks()
+    if len(remote_addr) + len(forwarded_for) > 200:  # a long header: not worth keeping
+        return _resolve.__wrapped__(remote_addr, forwarded_for, networks)
+    return _resolve(remote_addr, forwarded_for, networks)
 
 
-@lru_cache(maxsize=4096)  # a pure function of its arguments; clients repeat them request after request
+# A pure function of its arguments, which clients repeat request after request; at most 4,096
+# entries of at most 200 characters of input each.
+@lru_cache(maxsize=4096)
 def _resolve(remote_addr: str, forwarded_for: str, networks: tuple[IPNetwork, ...]) -> str:
     peer = parse_ip(remote_addr)
     if peer is None:

@@ -23,10 +23,22 @@ NEVER_BY_COUNT = 2**31 - 1
 
 
 class PreparedCursor(base.ServerBindingCursor):
-    """Every statement prepared: parsed and planned once on this connection."""
+    """Every statement prepared: parsed and planned once on this connection.
+
+    psycopg prepares nothing while the connection's `prepare_threshold` is None (Django's
+    setting), and with any other value it keeps the text of every query it runs in a list of up
+    to 100 per connection (Django's cursors put the values into the text: a bulk INSERT's text
+    is megabytes). So the threshold is set only while this cursor runs its statement (a
+    connection belongs to one thread), at a value no count reaches."""
 
     def execute(self, query, params=None, *, prepare=None, binary=None):
-        return super().execute(query, params, prepare=True, binary=binary)
+        connection = self.connection
+        threshold = connection.prepare_threshold
+        connection.prepare_threshold = NEVER_BY_COUNT
+        try:
+            return super().execute(query, params, prepare=True, binary=binary)
+        finally:
+            connection.prepare_threshold = threshold
 
 
 HEALTH_CHECK_INTERVAL = 1.0
@@ -58,8 +70,3 @@ class DatabaseWrapper(base.DatabaseWrapper):
     def connect(self):
         super().connect()
         self._checked_at = time.monotonic()  # a new connection needs no check
-        if self.connection is not None and getattr(settings, "DB_PREPARED_STATEMENTS", True):
-            # psycopg prepares nothing while this is None (Django's default). Django's cursors
-            # bind on the client and never prepare whatever it says; PreparedCursor prepares at
-            # once (prepare=True); the threshold only keeps any other cursor from preparing.
-            self.connection.prepare_threshold = NEVER_BY_COUNT

@@ -274,13 +274,19 @@ def test_a_lease_ends_with_its_window_and_with_a_changed_limit(db):
         for _ in range(50):
             assert quota.take(["window-key"], [10_000], window_seconds=60)[0]
         trips = quota.trips
-        # The limit lowered by staff: the lease taken under the old limit is dropped.
-        ok, left = quota.take(["window-key"], [40], window_seconds=60)
+    with time_machine.travel(start + 60, tick=False):
+        # A new window: the lease of the last one is not used, whatever it has left.
+        assert quota.take(["window-key"], [10_000], window_seconds=60) == (True, [9_999])
+        assert quota.trips == trips + 1
+        for _ in range(20):
+            assert quota.take(["window-key"], [10_000], window_seconds=60)[0]
+        trips = quota.trips
+        # The limit lowered by staff below what this window has used: the lease taken under the
+        # old limit is dropped and the next request refused.
+        ok, left = quota.take(["window-key"], [15], window_seconds=60)
         assert not ok
         assert left == [0]
         assert quota.trips == trips + 1
-    with time_machine.travel(start + 60, tick=False):
-        assert quota.take(["window-key"], [40], window_seconds=60) == (True, [39])
 
 
 def test_an_address_spraying_bad_keys_gets_429_before_any_lookup(client, owner, settings):

@@ -29,8 +29,10 @@ def published(monkeypatch):
 def test_ids_of_several_commits_go_out_in_one_publish(settings, published):
     settings.SMS_DISPATCH_INTERVAL = 0.5
     dispatcher = Dispatcher()
+    started = time.monotonic()
     dispatcher.add(["a"])  # after a quiet spell: at once
-    wait_for(lambda: published, timeout=5, message="the first id to be published")
+    wait_for(lambda: published, timeout=5, interval=0.01, message="the first id to be published")
+    assert time.monotonic() - started < 0.4, "not held for the interval"
     assert published == [["a"]]
     dispatcher.add(["b"])  # within the interval after that publish: gathered
     dispatcher.add(["c", "d"])
@@ -43,7 +45,7 @@ def test_ids_of_several_commits_go_out_in_one_publish(settings, published):
     # After a quiet spell longer than the interval, the next id goes at once again.
     started = time.monotonic()
     dispatcher.add(["f"])
-    wait_for(lambda: len(published) == 3, timeout=5, message="the third batch")
+    wait_for(lambda: len(published) == 3, timeout=5, interval=0.01, message="the third batch")
     assert published[2] == ["f"]
     assert time.monotonic() - started < 0.4, "not held for the interval"
     assert [t.name for t in threading.enumerate()].count("sms-dispatch") >= 1

@@ -323,10 +323,7 @@ def test_messages_built_for_insert_equal_the_models_own(owner):
     the model's defaults included, and an unknown column is an error."""
     from django.forms.models import model_to_dict
 
-    from portal.ids import uuid7
-
     values = {
-        "id": uuid7(),
         "account_id": owner.membership.account_id,
         "submitted_by_id": owner.pk,
         "sender": "ACME",
@@ -339,6 +336,11 @@ def test_messages_built_for_insert_equal_the_models_own(owner):
         "created_at": timezone.now(),
         "is_test": True,
     }
+    # Without an id: the model's callable default is called for each message.
+    first, second = submit_module._new_message(**values), submit_module._new_message(**values)
+    assert first.id != second.id
+    assert first.id.version == 7
+    values["id"] = first.id
     fast = submit_module._new_message(**values)
     slow = Message(**values)
     columns = [field.attname for field in Message._meta.concrete_fields]
@@ -347,3 +349,16 @@ def test_messages_built_for_insert_equal_the_models_own(owner):
     assert fast._state.adding
     with pytest.raises(TypeError, match="not_a_column"):
         submit_module._new_message(**values, not_a_column=1)
+
+
+def test_a_live_send_runs_its_statements_prepared(owner, charge_path):
+    """On PostgreSQL the INSERT and the charge statements are prepared on the server (the ORM
+    path, SQLite's, prepares the INSERT alone)."""
+    Account.objects.filter(pk=owner.membership.account_id).update(balance=Decimal("10"))
+    message_submit(account_id=owner.membership.account_id, user=owner, caller="t", to=["+447400123456"], text="Hi")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        statements = " ".join(row[0] for row in cursor.fetchall())
+    charged = ("messaging_trafficcounter", "accounts_account", "accounts_membership")
+    for table in ("messaging_message", *(charged if charge_path == "postgresql" else ())):
+        assert f'"{table}"' in statements, (table, statements)

@@ -83,9 +83,13 @@ def test_prepared_cursor_prepares_on_the_server_and_keeps_djangos_wrappers(wrapp
     assert len(captured) == 3, "counted and logged like any other query"
     statements = _prepared_statements(wrapper)
     assert any("$1::int + 40" in statement for statement in statements), statements
-    with pytest.raises(Exception, match="division by zero"), wrapper.prepared_cursor() as cursor:
+    from django.db import DataError
+
+    with pytest.raises(DataError, match="division by zero"), wrapper.prepared_cursor() as cursor:
         cursor.execute("SELECT 1 / %s", [0])  # errors come through Django's translation
     assert wrapper.is_usable()
+    # psycopg keeps no record of Django's own queries: preparing stays scoped to this cursor.
+    assert wrapper.connection.prepare_threshold is None
 
 
 def test_prepared_statements_can_be_turned_off_for_a_pooler(wrapper, settings):
