@@ -48,17 +48,21 @@ def forget_once(key: str) -> None:
 # own rate (enough for about LEASE_SECONDS of its traffic, up to LEASE_MAX), and never more
 # than an eighth of the room left, so near a limit every process asks for one unit at a time
 # and the limit is counted request by request. Every unit granted was counted in Redis before
-# any request used it: all processes together admit at most the limit. The cost is that a few
-# units leased by a process and not used before the window ends are lost to the other
-# processes (at most an eighth of the room, per process, per key).
+# any request used it: all processes together admit at most the limit. A lease is used for at
+# most LEASE_LIFETIME; after that (or when staff change the limit) its unused units go back to
+# Redis with the process's next round trip for the same keys. The cost is that units leased by
+# a process that then gets no more requests on those keys stay unused until the window ends
+# (at most an eighth of the room, per process, per key).
 
 _LEASE_SCRIPT = """
 local room = nil
 local counts = {}
+local back = tonumber(ARGV[3])
 for i, key in ipairs(KEYS) do
   local count = tonumber(redis.call('GET', key) or '0')
+  if back > 0 and count >= back then count = redis.call('DECRBY', key, back) end
   counts[i] = count
-  local left = tonumber(ARGV[2 + i]) - count
+  local left = tonumber(ARGV[3 + i]) - count
   if room == nil or left < room then room = left end
 end
 local grant = 0
@@ -74,6 +78,7 @@ return counts
 """
 LEASE_SECONDS = 0.2
 LEASE_MAX = 64
+LEASE_LIFETIME = 1.0  # an older lease is not used: its unused units go back with the next round trip
 
 
 @dataclass
@@ -106,24 +111,31 @@ class Quota:
         name = tuple(keys)
         with self._lock:
             lease = self._leases.get(name)
-            if lease is not None and (lease.window != window or lease.limits != tuple(limits)):
-                lease = None
+            returned = 0
+            if lease is not None and lease.window != window:
+                lease = None  # its units belonged to a window that is over
+            elif lease is not None and (
+                lease.limits != tuple(limits) or time.monotonic() - lease.fetched_at > LEASE_LIFETIME
+            ):
+                # A changed limit, or a lease kept too long (its counts, which Remaining comes
+                # from, are stale): its unused units go back to the window with the next grant.
+                returned, lease.left = lease.left, 0
             if lease is None or lease.left <= 0:
-                lease, counts = self._lease(keys, limits, window, window_seconds, lease)
+                lease, counts = self._lease(keys, limits, window, window_seconds, lease, returned)
                 if lease is None:  # a limit is reached: say which (its room is 0)
                     return False, [max(limit - c, 0) for limit, c in zip(limits, counts, strict=True)]
                 self._leases[name] = lease
             lease.left -= 1
             return True, [max(limit - count + lease.left, 0) for limit, count in zip(limits, lease.counts, strict=True)]
 
-    def _lease(self, keys, limits, window, window_seconds, previous: _Lease | None):
+    def _lease(self, keys, limits, window, window_seconds, previous: _Lease | None, returned: int):
         now = time.monotonic()
         wanted = 1
         if previous is not None:
             # Enough for LEASE_SECONDS at the rate the last lease was used up (at most double it).
             elapsed = max(now - previous.fetched_at, 1e-3)
             wanted = max(1, min(LEASE_MAX, 2 * previous.granted, math.ceil(previous.granted * LEASE_SECONDS / elapsed)))
-        counts = self._grant(keys, limits, window, window_seconds, wanted)
+        counts = self._grant(keys, limits, window, window_seconds, wanted, returned)
         granted, counts = counts[0], counts[1:]
         if granted <= 0:
             return None, counts
@@ -131,7 +143,7 @@ class Quota:
             self._leases.clear()
         return _Lease(window, tuple(limits), counts, granted, granted, now), counts
 
-    def _grant(self, keys, limits, window, window_seconds, wanted) -> list[int]:
+    def _grant(self, keys, limits, window, window_seconds, wanted, returned=0) -> list[int]:
         cache_keys = [cache.make_key(f"rl:{key}:{window}") for key in keys]
         try:
             from django_redis import get_redis_connection
@@ -144,7 +156,7 @@ class Quota:
             return [1 if ok else 0, *counts]
         if self._script is None:
             self._script = client.register_script(_LEASE_SCRIPT)
-        reply = self._script(keys=cache_keys, args=[window_seconds + 5, wanted, *limits], client=client)
+        reply = self._script(keys=cache_keys, args=[window_seconds + 5, wanted, returned, *limits], client=client)
         return [int(value) for value in reply]
 
 

@@ -317,3 +317,37 @@ def test_an_address_spraying_bad_keys_gets_429_before_any_lookup(client, owner, 
     assert client.get("/api/v1/balance", **bearer(good), REMOTE_ADDR="198.51.100.78").status_code == 200
     time.sleep(1.1)
     assert client.get("/api/v1/balance", **bearer(good), **spray).status_code == 200
+
+
+def test_a_changed_limit_gets_the_unused_units_back_and_counts_exactly(db):
+    """Staff lower the limit while a process holds leased units: the units go back to Redis, so
+    the new limit admits exactly what it has room for beyond the requests already admitted."""
+    quota = CountingQuota()
+    with time_machine.travel(_window_start(), tick=False):
+        for _ in range(50):
+            assert quota.take(["change-key"], [10_000], window_seconds=60)[0]
+        lease = quota._leases[("change-key",)]
+        assert lease.left > 10, "the test needs a lease holding more than the new room"
+        results = [quota.take(["change-key"], [60], window_seconds=60) for _ in range(12)]
+    assert results[:10] == [(True, [left]) for left in range(9, -1, -1)]
+    assert results[10:] == [(False, [0])] * 2
+
+
+def test_an_old_lease_is_not_used_and_its_units_go_back(db, monkeypatch):
+    from django.core.cache import cache
+    from django_redis import get_redis_connection
+
+    from portal import ratelimit
+
+    quota = CountingQuota()
+    start = _window_start()
+    with time_machine.travel(start, tick=False):
+        for _ in range(50):
+            assert quota.take(["old-key"], [10_000], window_seconds=60)[0]
+        monkeypatch.setattr(ratelimit, "LEASE_LIFETIME", -1)  # every lease is too old from now on
+        trips = quota.trips
+        for _ in range(5):
+            assert quota.take(["old-key"], [10_000], window_seconds=60)[0]
+        assert quota.trips == trips + 5
+        counted = int(get_redis_connection("default").get(cache.make_key(f"rl:old-key:{int(start // 60)}")))
+    assert counted == 55 + quota._leases[("old-key",)].left, "only the lease in use holds units"
