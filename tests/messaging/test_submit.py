@@ -362,3 +362,50 @@ def test_a_live_send_runs_its_statements_prepared(owner, charge_path):
     charged = ("messaging_trafficcounter", "accounts_account", "accounts_membership")
     for table in ("messaging_message", *(charged if charge_path == "postgresql" else ())):
         assert f'"{table}"' in statements, (table, statements)
+
+
+def _built(owner, count: int, now=None, **overrides) -> list[Message]:
+    now = now or timezone.now()
+    return [
+        submit_module._new_message(
+            account_id=owner.membership.account_id,
+            submitted_by_id=owner.pk if i % 2 else None,
+            sender="ACME",
+            recipient=f"+4474001{i:05d}",
+            text="Hi ☃" if i % 3 else "Hi",
+            encoding="UCS-2" if i % 3 else "GSM-7",
+            segments=1 + i % 2,
+            cost=Decimal("0.1234") * i,
+            status=Message.Status.SCHEDULED if i % 4 else Message.Status.QUEUED,
+            scheduled_at=now + timedelta(hours=i) if i % 4 else None,
+            created_at=now,
+            is_test=bool(i % 5),
+            **overrides,
+        )
+        for i in range(count)
+    ]
+
+
+def test_the_unnest_insert_stores_what_bulk_create_stores(owner):
+    """Many messages on PostgreSQL go in as one array per column: row for row, column for
+    column, the same as Django's bulk_create stores them."""
+    now = timezone.now()
+    fast, slow = _built(owner, 25, now), _built(owner, 25, now)
+    submit_module._insert(fast, native=True)
+    submit_module._insert(slow, native=False)
+    columns = [field.attname for field in Message._meta.concrete_fields if field.attname != "id"]
+    stored = {m.pk: m for m in Message.objects.filter(pk__in=[m.pk for m in fast + slow])}
+    assert len(stored) == 50
+    for a, b in zip(fast, slow, strict=True):
+        assert [getattr(stored[a.pk], c) for c in columns] == [getattr(stored[b.pk], c) for c in columns]
+    assert all(not m._state.adding for m in fast)
+
+
+def test_the_unnest_insert_refuses_a_value_too_long_rather_than_cutting_it(owner):
+    from django.db import DataError, transaction
+
+    messages = _built(owner, 3)
+    messages[1].sender = "X" * 17  # the column is varchar(16)
+    with pytest.raises(DataError), transaction.atomic():
+        submit_module._insert(messages, native=True)
+    assert not Message.objects.filter(pk__in=[m.pk for m in messages]).exists()
