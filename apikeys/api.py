@@ -57,15 +57,17 @@ PROBLEM_DESCRIPTIONS = {
     413: "Too many recipients in one request (`too_many_recipients`).",
     415: "The body is not JSON (`unsupported_media_type`).",
     429: "Rate limited (`rate_limited`, `traffic_cap_reached`); retry after `Retry-After` seconds.",
+    503: "A service behind the API is unavailable (`service_unavailable`): nothing was done; retry after "
+    "`Retry-After` seconds.",
 }
 
 
 def problems(*statuses: int) -> dict:
-    """`extend_schema(responses=...)` entries for an operation's errors; 401, 403 and 429 can come
-    from the request chain of any operation."""
+    """`extend_schema(responses=...)` entries for an operation's errors; 401, 403, 429 and 503
+    can come from the request chain of any operation."""
     return {
         (status, PROBLEM_MEDIA_TYPE): OpenApiResponse(Problem, description=PROBLEM_DESCRIPTIONS[status])
-        for status in sorted({*statuses, 401, 403, 429})
+        for status in sorted({*statuses, 401, 403, 429, 503})
     }
 
 
@@ -75,6 +77,6 @@ RATE_LIMIT_HEADERS = [
         ("RateLimit-Limit", True, "Requests allowed in this minute (the tighter of the key's and the account's)."),
         ("RateLimit-Remaining", True, "Requests left in this minute."),
         ("RateLimit-Reset", True, "Seconds until the minute ends."),
-        ("Retry-After", [429], "Seconds to wait before trying again."),
+        ("Retry-After", [429, 503], "Seconds to wait before trying again."),
     )
 ]

@@ -3,8 +3,10 @@
 import logging
 from datetime import UTC
 
+import redis.exceptions
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import OperationalError
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -14,6 +16,13 @@ from portal.exceptions import ApplicationError
 from portal.renderers import PROBLEM_CONTENT_TYPE
 
 logger = logging.getLogger(__name__)
+
+# Failures of the services behind the API, answered 503 with Retry-After rather than 500.
+_UNAVAILABLE: tuple[type[BaseException], ...] = (
+    OperationalError,
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+)
 
 
 def iso_z(moment) -> str | None:
@@ -105,6 +114,20 @@ def problem_exception_handler(exc, context):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()
+    if isinstance(exc, _UNAVAILABLE):
+        # Redis or PostgreSQL unreachable (or a deadlock, which PostgreSQL resolved by failing
+        # this transaction): nothing the client did wrong, and worth retrying shortly. Only the
+        # error's type is logged: its text may name hosts and users.
+        set_rollback()
+        view_name = type(context.get("view")).__name__
+        logger.error("API request failed: %s.%s in %s", type(exc).__module__, type(exc).__name__, view_name)
+        return problem_response(
+            status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+            code="service_unavailable",
+            title="Service unavailable",
+            detail="A service this request needs is unavailable. Nothing was done; retry in a few seconds.",
+            headers={"Retry-After": "5"},
+        )
     if not isinstance(exc, exceptions.APIException):
         return None  # a bug: let Django log it and answer 500 (handler500 renders a problem)
 
