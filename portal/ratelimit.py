@@ -95,7 +95,8 @@ class Quota:
     """Admission under several fixed-window limits at once (say, a key's and its account's)."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # guards _locks
+        self._locks: dict[tuple[str, ...], threading.Lock] = {}  # one per set of keys
         self._leases: dict[tuple[str, ...], _Lease] = {}
         self._script = None
 
@@ -103,13 +104,24 @@ class Quota:
         with self._lock:
             self._leases.clear()
 
+    def _lock_for(self, name: tuple[str, ...]) -> threading.Lock:
+        """Threads of a process (gthread workers) queue per set of keys: a slow round trip for one
+        key holds up no other key."""
+        with self._lock:
+            lock = self._locks.get(name)
+            if lock is None:
+                if len(self._locks) > 10_000:
+                    self._locks.clear()  # a thread holding one keeps its reference
+                lock = self._locks[name] = threading.Lock()
+            return lock
+
     def take(self, keys: list[str], limits: list[int], *, window_seconds: int) -> tuple[bool, list[int]]:
         """Admit one request under `limits` (one per key), or refuse it. Returns whether it is
         admitted and, per key, how many requests the window has left."""
         now = time.time()
         window = int(now // window_seconds)
         name = tuple(keys)
-        with self._lock:
+        with self._lock_for(name):
             lease = self._leases.get(name)
             returned = 0
             if lease is not None and lease.window != window:
@@ -140,7 +152,8 @@ class Quota:
         if granted <= 0:
             return None, counts
         if len(self._leases) > 10_000:
-            self._leases.clear()
+            with self._lock:
+                self._leases.clear()
         return _Lease(window, tuple(limits), counts, granted, granted, now), counts
 
     def _grant(self, keys, limits, window, window_seconds, wanted, returned=0) -> list[int]:

@@ -351,3 +351,33 @@ def test_an_old_lease_is_not_used_and_its_units_go_back(db, monkeypatch):
         assert quota.trips == trips + 5
         counted = int(get_redis_connection("default").get(cache.make_key(f"rl:old-key:{int(start // 60)}")))
     assert counted == 55 + quota._leases[("old-key",)].left, "only the lease in use holds units"
+
+
+def test_a_slow_round_trip_for_one_key_holds_up_no_other(db):
+    """Threads of one process (gthread workers) wait for each other per key only."""
+    import threading
+    import time
+
+    from portal.ratelimit import Quota
+
+    entered = threading.Event()
+    release = threading.Event()
+
+    class SlowForOneKey(Quota):
+        def _grant(self, keys, *args, **kwargs):
+            if keys == ["slow-key"]:
+                entered.set()
+                release.wait(timeout=10)
+            return super()._grant(keys, *args, **kwargs)
+
+    quota = SlowForOneKey()
+    slow = threading.Thread(target=lambda: quota.take(["slow-key"], [100], window_seconds=60))
+    slow.start()
+    try:
+        assert entered.wait(timeout=10)
+        started = time.monotonic()
+        assert quota.take(["fast-key"], [100], window_seconds=60) == (True, [99])
+        assert time.monotonic() - started < 2, "the other key's round trip waited for the slow one"
+    finally:
+        release.set()
+        slow.join(timeout=10)
