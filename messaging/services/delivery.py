@@ -107,9 +107,15 @@ def _db_id(message_id):
     return field.get_db_prep_value(field.to_python(message_id), connection)
 
 
+def _cursor():
+    """A cursor whose statements are prepared on the server where the backend can (portal.db):
+    these two run for every message handed over."""
+    return getattr(connection, "prepared_cursor", connection.cursor)()
+
+
 def _claim(message_id) -> bool:
     """queued → sending in one conditional UPDATE: of two workers holding the same id, one wins."""
-    with connection.cursor() as cursor:
+    with _cursor() as cursor:
         cursor.execute(_CLAIM_SQL, [timezone.now(), _db_id(message_id)])
         return cursor.rowcount == 1
 
@@ -121,7 +127,7 @@ def _record(message_id, result: SendResult, *, sensitive: bool = False) -> None:
         Message.objects.filter(pk=message_id, sensitive=True).update(text=REDACTED_TEXT)
     if result.status in ("sent", "delivered"):
         now = timezone.now()
-        with connection.cursor() as cursor:
+        with _cursor() as cursor:
             params = [result.status, result.provider_id, now, result.status, now, _db_id(message_id)]
             cursor.execute(_RECORD_SENT_SQL, params)
     elif result.status == "unknown":
