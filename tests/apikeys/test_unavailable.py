@@ -36,3 +36,17 @@ def test_redis_down_is_a_503_problem_and_nothing_is_done(client, owner, method, 
     # Redis back: the same request works.
     response = getattr(client, method)(path, **kwargs, **bearer(secret))
     assert response.status_code in (200, 202), response.content
+
+
+@pytest.mark.django_db
+def test_the_legacy_endpoint_answers_503_too(client, owner):
+    from tests.apikeys.api_support import make_credential
+
+    credential, secret = make_credential(owner)
+    params = {"smsUser": credential.key_id, "smsKey": secret, "to": "+447400123456", "message": "Hi"}
+    with override_settings(CACHES=UNREACHABLE_REDIS):
+        response = client.post("/smsapi/send", params)
+    assert response.status_code == 503
+    assert response.content.startswith(b"ERROR service_unavailable")
+    assert response["Retry-After"] == "5"
+    assert not Message.objects.exists()

@@ -11,6 +11,17 @@ from messaging.services import message_submit, messages_release_due
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True, params=["postgresql", "orm"])
+def report_path(request, monkeypatch):
+    """Every test here runs on both ways of applying a report: PostgreSQL's one statement, and
+    the ORM's steps that SQLite takes under `make run`."""
+    if request.param == "orm":
+        from messaging.services import delivery
+
+        monkeypatch.setattr(delivery, "_native_sql", lambda: False)
+    return request.param
+
+
 @pytest.fixture
 def sent_message(owner):
     PriceRule.objects.update_or_create(country="", defaults={"price_per_segment": Decimal("1")})
@@ -125,3 +136,44 @@ def test_scheduled_messages_are_released_when_due(owner, django_capture_on_commi
     assert len(callbacks) == 1
     message.refresh_from_db()
     assert message.status == "queued"
+
+
+def test_the_status_history_of_a_message_through_its_reports(client, sent_message):
+    """sending → accepted → buffered → delivered: each report that means something leaves an
+    event, in order; the status only moves forward."""
+    Message.objects.filter(pk=sent_message.pk).update(status="sending", sent_at=None)
+    assert report(client, sent_message.pk, 8).content == b"applied\n"
+    sent_message.refresh_from_db()
+    assert sent_message.status == "sent"
+    assert sent_message.sent_at is not None
+    assert report(client, sent_message.pk, 8).content == b"ignored\n"  # a replay: no new event
+    assert report(client, sent_message.pk, 4).content == b"ignored\n"  # buffered: an event, no move
+    assert report(client, sent_message.pk, 1).content == b"applied\n"
+    assert report(client, sent_message.pk, 4).content == b"ignored\n"  # after the end: nothing
+    events = MessageEvent.objects.filter(message=sent_message).order_by("created_at", "id")
+    assert [(e.status, e.detail) for e in events] == [
+        ("sent", "accepted by the SMSC"),
+        ("sent", "buffered by the SMSC"),
+        ("delivered", "delivery report"),
+    ]
+    sent_message.refresh_from_db()
+    assert sent_message.status == "delivered"
+    assert sent_message.delivered_at >= sent_message.sent_at
+
+
+def test_a_late_report_still_redacts_a_security_code(client, owner):
+    from messaging.services import REDACTED_TEXT, message_send_system
+
+    message = message_send_system(account=owner.membership.account, user=owner, to="+447400100001",
+                                  text="123456 is your code", sensitive=True)  # fmt: skip
+    Message.objects.filter(pk=message.pk).update(status="delivered", delivered_at=timezone.now())
+    assert report(client, message.pk, 1).content == b"ignored\n"
+    message.refresh_from_db()
+    assert message.text == REDACTED_TEXT
+    assert message.status == "delivered"
+
+
+def test_a_report_for_an_id_that_is_not_a_message_id_is_ignored(client):
+    """The token is an HMAC of whatever id is given: a well-signed nonsense id is no 500."""
+    assert report(client, "not-a-uuid", 1).content == b"ignored\n"
+    assert report(client, "not-a-uuid", 16).content == b"ignored\n"
