@@ -638,7 +638,7 @@ def _charge_orm(*, account, membership, user, total, count, batch_id, now) -> De
 def _insert(messages: list[Message], *, native: bool | None = None) -> None:
     """Store the messages, all or none. On PostgreSQL one message (most API requests) is one
     prepared INSERT, and more are one prepared INSERT … SELECT FROM UNNEST per UNNEST_BATCH,
-    each column sent as one array (in binary): no per-value work in Django, and the same
+    each column sent as one array parameter: no per-value work in Django, and the same
     statement for any number of messages. Elsewhere (SQLite under `make run`) bulk_create, within
     SQLite's limit of variables. Several statements run in one transaction, the caller's or
     their own."""

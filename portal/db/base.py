@@ -6,9 +6,10 @@ a connection that passed a check less than `HEALTH_CHECK_INTERVAL` seconds ago i
 the next request; one that has been idle longer is checked as before (the failures the check is
 for, a restarted server or a connection dropped by a firewall, come after idle time).
 
-`prepared_cursor()` runs the few statements of the API's hot path (the INSERT of a message sent
-alone) as server-side prepared statements: PostgreSQL parses and plans them once per connection,
-and psycopg sends the values in binary instead of quoting them into the text. Django leaves
+`prepared_cursor()` runs the few statements that run for every message (the INSERTs of a send,
+the charge of a live one, the claim and record of a hand-over, a delivery report) as server-side
+prepared statements: PostgreSQL parses and plans them once per connection, and psycopg sends
+the values as parameters instead of quoting them into the text. Django leaves
 prepared statements off for every other query (its default, for connection poolers);
 `DB_PREPARED_STATEMENTS=false` turns these off too, for a pooler that cannot keep them
 (PgBouncer in transaction mode before 1.21, or without `max_prepared_statements`).
