@@ -110,7 +110,7 @@ def _db_id(message_id):
 
 def _cursor():
     """A cursor whose statements are prepared on the server where the backend can (portal.db):
-    these two run for every message handed over."""
+    the claim, the record and the reports run for every message."""
     return getattr(connection, "prepared_cursor", connection.cursor)()
 
 
