@@ -19,6 +19,7 @@ from messaging.backends.testmode import TestModeBackend
 from messaging.dispatch import dispatcher
 from messaging.models import LedgerEntry, Message, MessageEvent
 from messaging.services.ledger import _ledger_write
+from portal.db import prepared_cursor
 from portal.exceptions import ApplicationError
 
 logger = logging.getLogger(__name__)
@@ -108,15 +109,9 @@ def _db_id(message_id):
     return field.get_db_prep_value(field.to_python(message_id), connection)
 
 
-def _cursor():
-    """A cursor whose statements are prepared on the server where the backend can (portal.db):
-    the claim, the record and the reports run for every message."""
-    return getattr(connection, "prepared_cursor", connection.cursor)()
-
-
 def _claim(message_id) -> bool:
     """queued → sending in one conditional UPDATE: of two workers holding the same id, one wins."""
-    with _cursor() as cursor:
+    with prepared_cursor(connection) as cursor:
         cursor.execute(_CLAIM_SQL, [timezone.now(), _db_id(message_id)])
         return cursor.rowcount == 1
 
@@ -128,7 +123,7 @@ def _record(message_id, result: SendResult, *, sensitive: bool = False) -> None:
         Message.objects.filter(pk=message_id, sensitive=True).update(text=REDACTED_TEXT)
     if result.status in ("sent", "delivered"):
         now = timezone.now()
-        with _cursor() as cursor:
+        with prepared_cursor(connection) as cursor:
             params = [result.status, result.provider_id, now, result.status, now, _db_id(message_id)]
             cursor.execute(_RECORD_SENT_SQL, params)
     elif result.status == "unknown":
@@ -438,7 +433,7 @@ def _dlr_progress_postgresql(*, message_id: uuid.UUID, kannel_status: int, now) 
         event_from = in_flight if kannel_status == DLR_BUFFERED else moves_from
     params = {"id": message_id, "redacted": REDACTED_TEXT, "from": moves_from, "to": str(to), "now": now,
               "detail": detail, "event_from": event_from}  # fmt: skip
-    with _cursor() as cursor:
+    with prepared_cursor(connection) as cursor:
         cursor.execute(_DLR_PROGRESS_SQL, params)
         row = cursor.fetchone()
     return "applied" if row is not None and row[0] in moves_from else "ignored"

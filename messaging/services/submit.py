@@ -34,6 +34,7 @@ from messaging.segments import count_segments
 from messaging.services.delivery import enqueue_delivery
 from messaging.services.ledger import _ledger_write
 from portal import localcache
+from portal.db import prepared_cursor
 from portal.exceptions import ApplicationError
 from portal.ids import uuid7
 
@@ -573,7 +574,7 @@ def _charge_postgresql(*, account, membership, user, total, count, batch_id, now
     month = now.date().replace(day=1)
     connection = connections["default"]
     # The same few statements on every live send: prepared once per connection.
-    with getattr(connection, "prepared_cursor", connection.cursor)() as cursor:
+    with prepared_cursor(connection) as cursor:
         # The hour's count first, as the ORM path checks it (a request over the cap is a 429 even
         # when it could not pay either); its row lock is the account's alone, like the account row.
         cursor.execute(_TRAFFIC_SQL.format(**tables), {"account_id": account.pk, "hour": hour, "count": count})
@@ -650,8 +651,7 @@ def _insert(messages: list[Message], *, native: bool | None = None) -> None:
         return
     columns = [name for name, _, _ in _message_columns()]
     # The same statements every time: prepared once per connection where the backend can.
-    prepared = getattr(connection, "prepared_cursor", connection.cursor)
-    with transaction.atomic() if len(messages) > UNNEST_BATCH else nullcontext(), prepared() as cursor:
+    with transaction.atomic() if len(messages) > UNNEST_BATCH else nullcontext(), prepared_cursor(connection) as cursor:
         if len(messages) == 1:
             [message] = messages
             cursor.execute(_insert_sql(), [getattr(message, name) for name in columns])
