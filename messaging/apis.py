@@ -16,7 +16,7 @@ from rest_framework.response import Response
 from apikeys.api import RATE_LIMIT_HEADERS, ApiView, problems
 from messaging.models import Message
 from messaging.services import message_cancel, message_submit
-from portal.api import iso_z
+from portal.api import iso_z, json_body, json_response
 
 
 @extend_schema_field(
@@ -75,7 +75,7 @@ def send_request_fast(data) -> dict | None:
     """SendRequest's `validated_data` for a plainly valid request, without making a serializer
     (DRF deep-copies every declared field of each serializer it makes: a tenth of a send's time).
     None means "not plainly valid": SendRequest then validates and words the errors. It accepts
-    a subset of what SendRequest accepts and returns the same values (tests/api/test_send_request.py)."""
+    a subset of what SendRequest accepts and returns the same values (tests/apikeys/test_send_request.py)."""
     if type(data) is not dict or "to_groups" in data or "scheduled_at" in data:
         return None
     to = data.get("to")
@@ -225,13 +225,14 @@ class MessagesApi(ApiView):
         tags=["messages"],
     )
     def post(self, request):
-        values = send_request_fast(request.data)
+        body = json_body(request)
+        values = send_request_fast(body)
         if values is None:
-            data = SendRequest(data=request.data)
+            data = SendRequest(data=body)
             data.is_valid(raise_exception=True)
             values = data.validated_data
         auth = request.auth
-        key = request.headers.get("Idempotency-Key") or None
+        key = request.META.get("HTTP_IDEMPOTENCY_KEY") or None
         if key is not None and not (1 <= len(key) <= 255):
             raise ValidationError({"Idempotency-Key": ["Between 1 and 255 characters."]})
         result = message_submit(
@@ -248,8 +249,8 @@ class MessagesApi(ApiView):
             account=auth.account,
             response_builder=lambda result: send_json(result, auth.is_test),
         )
-        body = result.stored_response if result.replayed else send_json(result, auth.is_test)
-        return Response(body, status=status.HTTP_202_ACCEPTED)
+        answer = result.stored_response if result.replayed else send_json(result, auth.is_test)
+        return json_response(request, answer, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(
         operation_id="messages_list",

@@ -7,9 +7,11 @@ import redis.exceptions
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import OperationalError
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from rest_framework import exceptions, status
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
+from rest_framework.utils import json as drf_json
 from rest_framework.views import APIView, set_rollback
 
 from portal.exceptions import ApplicationError
@@ -30,6 +32,47 @@ def iso_z(moment) -> str | None:
     if moment is None:
         return None
     return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+# --- The plain-JSON request and answer of the hot endpoints, without DRF's generic machinery ------
+#
+# A send with one recipient spends about as much CPU in DRF's parser and response rendering as in
+# validating, pricing and storing its message. For the request nearly every client makes (a
+# small UTF-8 JSON body, an answer in plain JSON) these two do the same work directly, through the
+# same JSON functions and the same renderer; anything else takes DRF's path, unchanged
+# (tests/portal/test_plain_json.py compares the two).
+
+PLAIN_JSON_TYPES = frozenset({"application/json", "application/json; charset=utf-8", "application/json;charset=utf-8"})
+PLAIN_JSON_MAX_BYTES = 64 * 1024
+_RENDERER = JSONRenderer()
+
+
+def json_body(request):
+    """`request.data` of a DRF request, read straight from a small JSON body: decoded as UTF-8
+    and parsed by DRF's strict JSON (no NaN or Infinity), as its JSONParser does. Another content
+    type, a body over PLAIN_JSON_MAX_BYTES or one that does not parse goes to `request.data`,
+    which parses it or raises the error (415, 400) as always."""
+    meta = request.META
+    if meta.get("CONTENT_TYPE", "").lower() in PLAIN_JSON_TYPES:
+        try:
+            length = int(meta.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        if 0 < length <= PLAIN_JSON_MAX_BYTES:
+            try:
+                return drf_json.loads(request.body.decode("utf-8"))
+            except ValueError:  # JSONDecodeError, UnicodeDecodeError, NaN or Infinity
+                pass
+    return request.data
+
+
+def json_response(request, data, *, status: int):
+    """`Response(data, status=status)`, rendered at once when the request negotiated plain JSON
+    (ApiContentNegotiation's common case): the bytes and headers DRF would send, without its
+    template-response machinery. Any other negotiation gets a DRF Response."""
+    if type(request.accepted_renderer) is JSONRenderer and request.accepted_media_type == _RENDERER.media_type:
+        return HttpResponse(_RENDERER.render(data), status=status, content_type=_RENDERER.media_type)
+    return Response(data, status=status)
 
 
 PROBLEM_TYPE_BASE = "https://docs.sms-portal.invalid/problems/"
