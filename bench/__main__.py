@@ -88,6 +88,14 @@ def wrk(
     raise RuntimeError("wrk printed no rate:\n" + output)
 
 
+ROUNDS = int(os.environ.get("BENCH_API_ROUNDS", "3"))
+
+
+def median_rate(rates: list[Rate]) -> Rate:
+    """The run with the median rate (its CPU per request with it)."""
+    return sorted(rates)[len(rates) // 2]
+
+
 def api_benchmark(work: Path, owner, seconds: int) -> list[tuple[str, str, str]]:
     """Authenticated API endpoints beside /healthz, under gunicorn, in the same run."""
     from apikeys.services import token_create
@@ -124,16 +132,26 @@ def api_benchmark(work: Path, owner, seconds: int) -> list[tuple[str, str, str]]
                 'wrk.headers["Content-Type"] = "application/json"\n'
                 f'wrk.headers["Authorization"] = "Bearer {secret}"\n'
             )
-        wrk(f"{base}/healthz", 2)  # warm up every worker
+        # Warm every worker on every path (its first requests prepare statements, fill caches).
+        wrk(f"{base}/healthz", 2)
+        wrk(f"{base}/api/v1/balance", 2, headers={"Authorization": f"Bearer {token}"})
         wrk(f"{base}/api/v1/messages", 2, script=scripts["test"])
-        health = wrk(f"{base}/healthz", seconds)
-        floor = wrk(f"{base}/api/v1/", seconds, errors=True)
-        balance = wrk(f"{base}/api/v1/balance", seconds, headers={"Authorization": f"Bearer {token}"})
-        send = wrk(f"{base}/api/v1/messages", seconds, script=scripts["test"])
-        send_live = wrk(f"{base}/api/v1/messages", seconds, script=scripts["live"])
+        wrk(f"{base}/api/v1/messages", 2, script=scripts["live"])
+        # The speed of this kind of virtual machine drifts by a third within minutes: the
+        # endpoints take turns in ROUNDS short runs, and each figure is the median of its runs.
+        runs: dict[str, list[Rate]] = {name: [] for name in ("health", "floor", "balance", "send", "live")}
+        for _ in range(ROUNDS):
+            runs["health"].append(wrk(f"{base}/healthz", seconds))
+            runs["floor"].append(wrk(f"{base}/api/v1/", seconds, errors=True))
+            runs["balance"].append(wrk(f"{base}/api/v1/balance", seconds, headers={"Authorization": f"Bearer {token}"}))
+            runs["send"].append(wrk(f"{base}/api/v1/messages", seconds, script=scripts["test"]))
+            runs["live"].append(wrk(f"{base}/api/v1/messages", seconds, script=scripts["live"]))
     finally:
         os.killpg(web.pid, signal.SIGTERM)
         web.wait(timeout=30)
+    health, floor, balance, send, send_live = (median_rate(runs[name]) for name in runs)
+    # The ratio within each round (both endpoints measured seconds apart), lowest first.
+    send_ratios = sorted(sent / probed for sent, probed in zip(runs["send"], runs["health"], strict=True))
 
     def ratio(rate: Rate) -> str:
         return f"{rate:.0f} req/s = {rate / health:.0%}, {rate.cpu_ms:.2f} ms machine CPU"
@@ -147,6 +165,11 @@ def api_benchmark(work: Path, owner, seconds: int) -> list[tuple[str, str, str]]
         ("GET /api/v1/ (unauthenticated: a 404 problem through the API stack)", ratio(floor), ""),
         ("GET /api/v1/balance (Bearer token)", ratio(balance), ""),
         ("POST /api/v1/messages, 1 recipient, test mode", ratio(send), ">= 40%"),
+        (
+            f"  the send's ratio to /healthz in each of {ROUNDS} rounds",
+            ", ".join(f"{value:.0%}" for value in send_ratios),
+            ">= 40%",
+        ),
         ("POST /api/v1/messages, 1 recipient, live (locks, debit, ledger)", ratio(send_live), ""),
     ]
 
@@ -178,7 +201,7 @@ def main() -> int:
         work = Path(tempfile.mkdtemp(prefix="bench-"))
         rows = [
             ("measure", "result", "target"),
-            *api_benchmark(work, owner, int(os.environ.get("BENCH_API_SECONDS", "10"))),
+            *api_benchmark(work, owner, int(os.environ.get("BENCH_API_SECONDS", "5"))),
         ]
         print()
         print(table(rows))
@@ -252,7 +275,7 @@ def main() -> int:
         kannel.stop_all()
         app.control.purge()
 
-    api_rows = api_benchmark(work, owner, int(os.environ.get("BENCH_API_SECONDS", "10")))
+    api_rows = api_benchmark(work, owner, int(os.environ.get("BENCH_API_SECONDS", "5")))
     app.control.purge()
 
     rows = [
