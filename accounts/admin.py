@@ -183,13 +183,13 @@ class IPAllowlistInline(admin.TabularInline):
 
 
 def _forget_allowlists(account_id: int) -> None:
-    from django.core.cache import cache
+    from django.db import transaction
 
-    from portal import localcache
+    from accounts.services import _allowlist_changed
 
-    for scope in IPAllowlistEntry.Scope.values:
-        cache.delete(f"ip-allowlist:{account_id}:{scope}")
-    localcache.clear()
+    for scope in IPAllowlistEntry.Scope.values:  # now and after the commit, as ip_allowlist_replace
+        _allowlist_changed(account_id, scope)
+        transaction.on_commit(lambda scope=scope: _allowlist_changed(account_id, scope))
 
 
 def _account_after_formset(self, request, form, formset) -> None:

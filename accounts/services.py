@@ -176,14 +176,29 @@ def _allowlist_cache_key(account_id: int, scope: str) -> str:
     return f"ip-allowlist:{account_id}:{scope}"
 
 
+def _allowlist_shared_key(account_id: int, scope: str) -> str:
+    """The shared cache's key for the list as of its current version. A change bumps the version
+    after it commits: a reader that read the old rows before the commit, and stores them after
+    it, stores them under a key no one reads any more (deleting a single key instead would let
+    that late write bring the old list back for a minute)."""
+    key = _allowlist_cache_key(account_id, scope)
+    return f"{key}:{cache.get(key + ':version', 0)}"
+
+
+def _allowlist_changed(account_id: int, scope: str) -> None:
+    version_key = _allowlist_cache_key(account_id, scope) + ":version"
+    cache.add(version_key, 0, timeout=None)
+    cache.incr(version_key)
+    localcache.clear()
+
+
 def ip_allowlist_networks(*, account_id: int, scope: str) -> list[str]:
     """The account's list for `scope`, cached until it changes (a hot path: every page and API
     request), and for at most a second in this process."""
-    key = _allowlist_cache_key(account_id, scope)
     return localcache.remember(
-        key,
+        _allowlist_cache_key(account_id, scope),
         lambda: cache.get_or_set(  # short: a stale shared copy can only live a minute
-            key,
+            _allowlist_shared_key(account_id, scope),
             lambda: list(
                 IPAllowlistEntry.objects.filter(account_id=account_id, scope=scope).values_list("network", flat=True)
             ),
@@ -253,10 +268,10 @@ def ip_allowlist_replace(
     IPAllowlistEntry.objects.bulk_create(
         [IPAllowlistEntry(account=account, scope=scope, network=network, note=note) for network, note in entries]
     )
-    key = _allowlist_cache_key(account.pk, scope)
-    transaction.on_commit(lambda: cache.delete(key))
-    transaction.on_commit(localcache.clear)
-    cache.delete(key)
+    # A new version now (this transaction's own next reads see the new rows), and again after
+    # the commit: readers that read the old rows in between stored them under the version of now.
+    _allowlist_changed(account.pk, scope)
+    transaction.on_commit(lambda: _allowlist_changed(account.pk, scope))
     audit_record(
         action="security.ip_allowlist_changed",
         account=account,

@@ -54,7 +54,7 @@ PROBLEM_DESCRIPTIONS = {
     403: "`insufficient_scope` (names the scope), `ip_not_allowed`, `sender_not_allowed`, `account_suspended`.",
     404: "No such object for this caller (`not_found`).",
     409: "`idempotency_conflict`, or the message can no longer be canceled (`not_cancelable`).",
-    413: "Too many recipients in one request (`too_many_recipients`).",
+    413: "Too many recipients in one request (`too_many_recipients`), or a body over 2.5 MB (`request_too_large`).",
     415: "The body is not JSON (`unsupported_media_type`).",
     429: "Rate limited (`rate_limited`, `traffic_cap_reached`); retry after `Retry-After` seconds.",
     503: "A service behind the API is unavailable (`service_unavailable`): nothing was done; retry after "

@@ -1,10 +1,11 @@
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import serializers, status
+from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.response import Response
 
 from apikeys.api import RATE_LIMIT_HEADERS, ApiView, problems
 from apikeys.models import SCOPES
-from apikeys.services import access_token_issue, access_token_revoke, access_token_secret
+from apikeys.services import KeyChanged, access_token_issue, access_token_revoke, access_token_secret
 from portal.api import iso_z
 
 
@@ -45,16 +46,19 @@ class AccessTokenCreateApi(ApiView):
         "caller, scopes and ttl) returns the same token while more than 1/24 of its life is left.",
         request=TokenRequest,
         parameters=RATE_LIMIT_HEADERS,
-        responses={201: TokenResponse, **problems(400, 415)},
+        responses={201: TokenResponse, **problems(400, 413, 415)},
         examples=[OpenApiExample("One hour, send only", value={"ttl": 3600, "scopes": ["messages:send"]})],
         tags=["auth"],
     )
     def post(self, request):
         data = TokenRequest(data=request.data)
         data.is_valid(raise_exception=True)
-        access = access_token_issue(
-            parent=_parent(request), scopes=data.validated_data.get("scopes"), ttl=data.validated_data["ttl"]
-        )
+        try:
+            access = access_token_issue(
+                parent=_parent(request), scopes=data.validated_data.get("scopes"), ttl=data.validated_data["ttl"]
+            )
+        except KeyChanged as changed:
+            raise AuthenticationFailed(changed.detail) from None  # a 401 with WWW-Authenticate, as any other
         body = {
             "id": str(access.id),
             "access_token": access_token_secret(access.id),

@@ -234,6 +234,14 @@ def access_token_secret(access_id) -> str:
     return f"{ACCESS_PREFIX}{access_id.hex if hasattr(access_id, 'hex') else access_id}_{mac}"
 
 
+class KeyChanged(ApplicationError):
+    """The key that authenticated a request no longer works (the API answers 401)."""
+
+    status = 401
+    code = "unauthenticated"
+    title = "Authentication failed"
+
+
 @transaction.atomic
 def access_token_issue(*, parent: ApiToken | ApiCredential, scopes: list[str] | None, ttl: int) -> AccessToken:
     """An access token for a subset of the caller's scopes. The same request (caller, scopes, ttl)
@@ -245,8 +253,13 @@ def access_token_issue(*, parent: ApiToken | ApiCredential, scopes: list[str] | 
         raise ApplicationError(f"The caller does not hold {', '.join(beyond)}.", code="insufficient_scope", status=403)
     now = timezone.now()
     link = {"api_token": parent} if isinstance(parent, ApiToken) else {"credential": parent}
-    # Lock the parent so two identical requests at once agree on one token.
-    type(parent).objects.select_for_update().only("id").get(pk=parent.pk)
+    # Lock the parent so two identical requests at once agree on one token, and look at it again
+    # under the lock: the caller was authenticated against a worker's copy of the row (up to
+    # API_LOCAL_CACHE_SECONDS old), and a key reset, disabled or deleted since must not mint a
+    # token that outlives the change.
+    current = type(parent).objects.select_for_update().filter(pk=parent.pk).first()
+    if current is None or not hmac.compare_digest(current.digest, parent.digest) or current.state != "active":
+        raise KeyChanged("This key was changed or deleted a moment ago; it no longer authenticates.")
     for existing in AccessToken.objects.filter(**link, ttl=ttl, revoked_at__isnull=True, expires_at__gt=now):
         if sorted(existing.scopes) == wanted and existing.expires_at - now > timedelta(seconds=ttl / 24):
             return existing

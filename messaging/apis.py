@@ -10,9 +10,10 @@ from django.utils.dateparse import parse_datetime
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers, status
-from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 from rest_framework.response import Response
 
+from accounts.models import Membership
 from apikeys.api import RATE_LIMIT_HEADERS, ApiView, problems
 from messaging.models import Message
 from messaging.services import message_cancel, message_submit
@@ -325,7 +326,7 @@ def _decode_cursor(value: str):
         if moment is None or moment.tzinfo is None:
             raise ValueError
         return moment.astimezone(UTC), serializers.UUIDField().to_internal_value(message_id)
-    except (ValueError, TypeError, OverflowError, ValidationError):
+    except (ValueError, TypeError, OverflowError, RecursionError, ValidationError):
         raise ValidationError({"cursor": ["Not a cursor from this API."]}) from None
 
 
@@ -371,13 +372,21 @@ class BalanceApi(ApiView):
         tags=["account"],
     )
     def get(self, request):
-        account = request.auth.account
-        membership = request.auth.user.membership
+        # Read now, not from the request chain's copy of the key's rows (up to a second old): a
+        # client that reads its balance right after a send must see that send.
+        membership = (
+            Membership.objects.select_related("account")
+            .only("role", "monthly_limit", "monthly_spent", "spent_month", "account__balance")
+            .filter(pk=request.auth.user.membership.pk, account_id=request.auth.account.pk)
+            .first()
+        )
+        if membership is None:  # removed from the account within the last second
+            raise PermissionDenied("The user who created this key is no longer a member.", code="user_inactive")
         spent = membership.spent_in_month_of(timezone.now())
         limit = None if membership.is_owner else membership.monthly_limit
         return Response(
             {
-                "balance": f"{account.balance:.4f}",
+                "balance": f"{membership.account.balance:.4f}",
                 "monthly_limit": f"{limit:.4f}" if limit is not None else None,
                 "monthly_spent": f"{spent:.4f}",
             }

@@ -5,17 +5,18 @@ answer is plain text by default (`OK <message id>` or `ERROR <code>: <detail>`),
 `format=json`. POST is preferred: a key in a query string ends up in access logs.
 """
 
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
-from rest_framework.renderers import JSONRenderer
+from rest_framework.parsers import FormParser
 from rest_framework.response import Response
 
 from apikeys.api import ApiView
 from apikeys.authentication import BaseAuthentication, authenticate_credential, guarded, note_use
 from messaging.services import message_submit
 from portal.exceptions import ApplicationError
+from portal.renderers import ApiJSONParser, ApiJSONRenderer, ApiMultiPartParser
 
 
 class ParameterAuthentication(BaseAuthentication):
@@ -37,8 +38,8 @@ class ParameterAuthentication(BaseAuthentication):
 
 class LegacySendApi(ApiView):
     authentication_classes = [ParameterAuthentication]
-    renderer_classes = [JSONRenderer]
-    parser_classes = [FormParser, MultiPartParser, JSONParser]
+    renderer_classes = [ApiJSONRenderer]
+    parser_classes = [FormParser, ApiMultiPartParser, ApiJSONParser]
     required_scopes = {"GET": "messages:send", "POST": "messages:send"}
     schema = None  # documented in the README, not part of the REST API's OpenAPI document
 
@@ -101,7 +102,7 @@ def _plain(request, response):
     """Plain text unless `format=json` was asked for."""
     try:
         posted = request.data.get("format", "") if hasattr(request.data, "get") else ""
-    except exceptions.APIException:
+    except (exceptions.APIException, RequestDataTooBig):  # the body that could not be read
         posted = ""
     wants_json = (request.query_params.get("format") or posted) == "json"
     if wants_json:
@@ -111,7 +112,10 @@ def _plain(request, response):
         text = "OK " + ",".join(data.get("ids", [])) + "\n"
     else:
         text = f"ERROR {data.get('code', 'error')}: {data.get('detail', '')}\n"
-    plain = HttpResponse(text, status=response.status_code, content_type="text/plain; charset=utf-8")
+    # An error may quote the request back, lone surrogates included: escaped, never a 500.
+    plain = HttpResponse(
+        text.encode("utf-8", "backslashreplace"), status=response.status_code, content_type="text/plain; charset=utf-8"
+    )
     for header in ("Retry-After", "WWW-Authenticate", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"):
         if header in response:
             plain[header] = response[header]

@@ -5,17 +5,17 @@ from datetime import UTC
 
 import redis.exceptions
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import OperationalError
 from django.http import Http404, HttpResponse
 from rest_framework import exceptions, status
-from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.utils import json as drf_json
 from rest_framework.views import APIView, set_rollback
 
 from portal.exceptions import ApplicationError
-from portal.renderers import PROBLEM_CONTENT_TYPE
+from portal.renderers import PROBLEM_CONTENT_TYPE, ApiJSONRenderer, RequestTooLarge
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ def iso_z(moment) -> str | None:
 
 PLAIN_JSON_TYPES = frozenset({"application/json", "application/json; charset=utf-8", "application/json;charset=utf-8"})
 PLAIN_JSON_MAX_BYTES = 64 * 1024
-_RENDERER = JSONRenderer()
+_RENDERER = ApiJSONRenderer()
 
 
 def json_body(request):
@@ -61,7 +61,7 @@ def json_body(request):
         if 0 < length <= PLAIN_JSON_MAX_BYTES:
             try:
                 return drf_json.loads(request.body.decode("utf-8"))
-            except ValueError:  # JSONDecodeError, UnicodeDecodeError, NaN or Infinity
+            except (ValueError, RecursionError):  # malformed, not UTF-8, NaN or Infinity, too deep
                 pass
     return request.data
 
@@ -70,7 +70,7 @@ def json_response(request, data, *, status: int):
     """`Response(data, status=status)`, rendered at once when the request negotiated plain JSON
     (ApiContentNegotiation's common case): the bytes and headers DRF would send, without its
     template-response machinery. Any other negotiation gets a DRF Response."""
-    if type(request.accepted_renderer) is JSONRenderer and request.accepted_media_type == _RENDERER.media_type:
+    if type(request.accepted_renderer) is ApiJSONRenderer and request.accepted_media_type == _RENDERER.media_type:
         return HttpResponse(_RENDERER.render(data), status=status, content_type=_RENDERER.media_type)
     return Response(data, status=status)
 
@@ -88,6 +88,7 @@ _DRF_PROBLEMS: list[tuple[type[exceptions.APIException], str, str]] = [
     (exceptions.MethodNotAllowed, "method_not_allowed", "Method not allowed"),
     (exceptions.NotAcceptable, "not_acceptable", "Not acceptable"),
     (exceptions.UnsupportedMediaType, "unsupported_media_type", "Unsupported media type"),
+    (RequestTooLarge, "request_too_large", "Request too large"),
     (exceptions.Throttled, "rate_limited", "Too many requests"),
 ]
 
@@ -153,6 +154,8 @@ def problem_exception_handler(exc, context):
         exc = exceptions.ValidationError(
             exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
         )
+    if isinstance(exc, RequestDataTooBig):
+        exc = RequestTooLarge.for_limit()
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):

@@ -270,8 +270,8 @@ if PRODUCTION:
 
 # --- REST API ---
 REST_FRAMEWORK = {
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer", "portal.renderers.ProblemJSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["portal.renderers.ApiJSONRenderer", "portal.renderers.ProblemJSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["portal.renderers.ApiJSONParser"],
     "DEFAULT_CONTENT_NEGOTIATION_CLASS": "portal.renderers.ApiContentNegotiation",
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

@@ -3,7 +3,9 @@ from django.core.cache import cache
 
 from accounts import services
 from accounts.models import AuditEvent, IPAllowlistEntry, Membership, User
+from accounts.services import _allowlist_shared_key, ip_allowlist_networks
 from messaging.models import Message
+from portal import localcache
 from tests.conftest import PASSWORD, enrol_sms
 
 pytestmark = pytest.mark.django_db
@@ -270,11 +272,30 @@ def test_the_cached_list_is_replaced_when_the_list_changes(client, owner):
     client.force_login(owner)
     allow(owner, "203.0.113.0/24")
     assert client.get("/", REMOTE_ADDR=OFFICE).status_code == 200
-    key = f"ip-allowlist:{owner.membership.account_id}:portal"
-    assert cache.get(key) == ["203.0.113.0/24"]
+    account_id = owner.membership.account_id
+    assert cache.get(_allowlist_shared_key(account_id, "portal")) == ["203.0.113.0/24"]
     assert save_list(client, "198.51.100.0/24", ip=OFFICE, confirm=True).status_code == 302
     assert is_refused_page(client.get("/", REMOTE_ADDR=OFFICE))
     assert client.get("/", REMOTE_ADDR=ELSEWHERE).status_code == 200
+
+
+def test_a_late_write_of_the_old_list_does_not_bring_it_back(client, owner, django_capture_on_commit_callbacks):
+    """Readers that read the rows before a change committed store them after it: under a version
+    no one reads any more, whether they started before the change or while it was committing."""
+    client.force_login(owner)
+    allow(owner, "203.0.113.0/24")
+    account_id = owner.membership.account_id
+    key_before = _allowlist_shared_key(account_id, "portal")
+    with django_capture_on_commit_callbacks() as on_commit:
+        assert save_list(client, "198.51.100.0/24", ip=OFFICE, confirm=True).status_code == 302
+    key_while_committing = _allowlist_shared_key(account_id, "portal")
+    for late_key in (key_before, key_while_committing):
+        cache.set(late_key, ["203.0.113.0/24"], 60)  # a late reader's write of the old rows
+    for callback in on_commit:
+        callback()  # the commit
+    localcache.clear()
+    assert ip_allowlist_networks(account_id=account_id, scope="portal") == ["198.51.100.0/24"]
+    assert is_refused_page(client.get("/", REMOTE_ADDR=OFFICE))
 
 
 def test_only_managers_of_security_change_the_list(client, owner):

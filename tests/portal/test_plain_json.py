@@ -7,14 +7,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from rest_framework import exceptions
-from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.test import APIRequestFactory
 from rest_framework.views import APIView
 
 import messaging.apis
 from portal.api import PLAIN_JSON_MAX_BYTES, json_body, json_response
-from portal.renderers import ApiContentNegotiation, ProblemJSONRenderer
+from portal.renderers import ApiContentNegotiation, ApiJSONRenderer, ProblemJSONRenderer
 from tests.apikeys.api_support import PHONE, bearer, make_token
 
 factory = APIRequestFactory()
@@ -25,7 +24,7 @@ class Echo(APIView):
 
     authentication_classes: list = []
     permission_classes: list = []
-    renderer_classes = [JSONRenderer, ProblemJSONRenderer]
+    renderer_classes = [ApiJSONRenderer, ProblemJSONRenderer]
     content_negotiation_class = ApiContentNegotiation
     plain = True
 
