@@ -91,12 +91,15 @@ class _Lease:
     fetched_at: float
 
 
+LOCK_STRIPES = 64
+
+
 class Quota:
     """Admission under several fixed-window limits at once (say, a key's and its account's)."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()  # guards _locks
-        self._locks: dict[tuple[str, ...], threading.Lock] = {}  # one per set of keys
+        self._lock = threading.Lock()  # guards clearing _leases
+        self._stripes = [threading.Lock() for _ in range(LOCK_STRIPES)]
         self._leases: dict[tuple[str, ...], _Lease] = {}
         self._script = None
 
@@ -106,14 +109,10 @@ class Quota:
 
     def _lock_for(self, name: tuple[str, ...]) -> threading.Lock:
         """Threads of a process (gthread workers) queue per set of keys: a slow round trip for one
-        key holds up no other key."""
-        with self._lock:
-            lock = self._locks.get(name)
-            if lock is None:
-                if len(self._locks) > 10_000:
-                    self._locks.clear()  # a thread holding one keeps its reference
-                lock = self._locks[name] = threading.Lock()
-            return lock
+        key holds up only the keys sharing its stripe. A fixed set of locks: one lock per key set,
+        in a dict that must be cleared now and then, would let two threads hold different locks
+        for the same lease after a clear."""
+        return self._stripes[hash(name) % LOCK_STRIPES]
 
     def take(self, keys: list[str], limits: list[int], *, window_seconds: int) -> tuple[bool, list[int]]:
         """Admit one request under `limits` (one per key), or refuse it. Returns whether it is
