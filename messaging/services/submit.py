@@ -303,6 +303,16 @@ def message_submit(
     needs_transaction = not test_mode or bool(idempotency_key)
     try:
         with transaction.atomic() if needs_transaction else nullcontext():
+            if idempotency_key:
+                # The same key from the same caller, at the same time: one request goes ahead, the
+                # others wait for its commit and answer as it did (not "no credit", say, because
+                # the first one spent it).
+                _lock_idempotency_key(account_id=account_id, caller=caller, key=idempotency_key)
+                replay = _idempotent_replay(
+                    account_id=account_id, caller=caller, key=idempotency_key, fingerprint=fingerprint
+                )
+                if replay is not None:
+                    return replay
             result = _submit_locked(
                 account_id=account_id,
                 account=account,
@@ -342,6 +352,18 @@ def message_submit(
             raise
         return replay
     return result
+
+
+def _lock_idempotency_key(*, account_id: int, caller: str, key: str) -> None:
+    """A transaction-scoped PostgreSQL advisory lock on (account, caller, key). SQLite (`make
+    run`) has none; its concurrent repeats fall back on the records' unique constraint, which
+    still sends once but may refuse a repeat instead of answering as the first request did."""
+    connection = connections["default"]
+    if connection.vendor != "postgresql":
+        return
+    digest = hashlib.sha256(f"idempotency:{account_id}:{caller}:{key[:255]}".encode()).digest()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [int.from_bytes(digest[:8], "big", signed=True)])
 
 
 def _idempotent_replay(*, account_id: int, caller: str, key: str, fingerprint: str) -> SubmitResult | None:

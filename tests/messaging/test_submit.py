@@ -278,6 +278,21 @@ def test_concurrent_requests_with_one_idempotency_key_send_once(make_account):
     assert Account.objects.get(pk=owner.membership.account_id).balance == 99
 
 
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_requests_with_one_idempotency_key_all_get_the_first_answer(make_account):
+    """With credit for one send only, the repeats of a request must not be refused for credit
+    (or any limit) while the first commits: they wait for it and answer as it did."""
+    PriceRule.objects.update_or_create(country="", defaults={"price_per_segment": Decimal("1")})
+    owner = make_account(credit=1).memberships.get().user
+    outcomes = run_concurrently(
+        8, lambda i: submit(owner, idempotency_key="once", response_builder=lambda r: {"batch_id": str(r.batch_id)})
+    )
+    assert outcomes == ["ok"] * 8
+    assert Message.objects.count() == 1
+    account = Account.objects.get(pk=owner.membership.account_id)
+    assert account.balance == 0 == ledger_sum(account.pk)
+
+
 def test_the_insert_prepares_values_alike_with_and_without_native_adaptation(owner):
     """_insert hands PostgreSQL one message's values as they are, in a plain INSERT; otherwise (more
     messages, or SQLite under `make run`) bulk_create prepares them. Both must store the same row."""
