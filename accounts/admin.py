@@ -6,6 +6,48 @@ from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from accounts.models import Account, AuditEvent, IPAllowlistEntry, KnownDevice, Membership, SMSDevice, User
 
 
+def _account_of(obj) -> Account | None:
+    if isinstance(obj, Account):
+        return obj
+    if getattr(obj, "account_id", None) is not None:  # a membership, an allowlist entry
+        return obj.account
+    user = obj if isinstance(obj, User) else getattr(obj, "user", None)  # a user, a device
+    membership = getattr(user, "membership", None) if user is not None else None
+    return membership.account if membership is not None else None
+
+
+class StaffAuditMixin:
+    """Every staff change in the admin (a 2FA device removed, a policy switched off, an allowlist
+    edited, a password set) is also an event in the customer account's audit log, beside
+    Django's own admin log: `admin.added`, `admin.changed` or `admin.deleted`, with the model and
+    what changed (field names only: never a value, so never a password or a secret)."""
+
+    def _audit(self, request, obj, action: str, changes) -> None:
+        from accounts.services import audit_record
+
+        audit_record(
+            action=action,
+            account=_account_of(obj),
+            actor=request.user,
+            request=request,
+            target=obj,
+            data={"model": obj._meta.label_lower, "changes": changes or []},
+        )
+
+    def log_addition(self, request, obj, message):
+        self._audit(request, obj, "admin.added", message)
+        return super().log_addition(request, obj, message)
+
+    def log_change(self, request, obj, message):
+        self._audit(request, obj, "admin.changed", message)
+        return super().log_change(request, obj, message)
+
+    def log_deletions(self, request, queryset):
+        for obj in queryset:
+            self._audit(request, obj, "admin.deleted", [])
+        return super().log_deletions(request, queryset)
+
+
 class UserCreationForm(AdminUserCreationForm):
     class Meta:
         model = User
@@ -26,7 +68,7 @@ class MembershipInline(admin.StackedInline):
 
 
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin):
+class UserAdmin(StaffAuditMixin, DjangoUserAdmin):
     form = UserEditForm
     add_form = UserCreationForm
     inlines = [MembershipInline]
@@ -105,7 +147,7 @@ class ChangedFieldsOnlyMixin:
 
 
 @admin.register(Account)
-class AccountAdmin(ChangedFieldsOnlyMixin, admin.ModelAdmin):
+class AccountAdmin(StaffAuditMixin, ChangedFieldsOnlyMixin, admin.ModelAdmin):
     list_display = ["name", "status", "balance", "require_2fa", "created_at"]
     list_filter = ["status", "require_2fa"]
     search_fields = ["name", "memberships__user__email"]
@@ -131,7 +173,7 @@ class AccountAdmin(ChangedFieldsOnlyMixin, admin.ModelAdmin):
 
 
 @admin.register(Membership)
-class MembershipAdmin(ChangedFieldsOnlyMixin, admin.ModelAdmin):
+class MembershipAdmin(StaffAuditMixin, ChangedFieldsOnlyMixin, admin.ModelAdmin):
     list_display = ["user", "account", "role", "monthly_limit", "monthly_spent"]
     list_filter = ["role"]
     search_fields = ["user__email", "account__name"]
@@ -202,7 +244,7 @@ AccountAdmin.inlines = [AccountMembershipInline, IPAllowlistInline]
 
 
 @admin.register(SMSDevice)
-class SMSDeviceAdmin(admin.ModelAdmin):
+class SMSDeviceAdmin(StaffAuditMixin, admin.ModelAdmin):
     """Staff can see and remove a user's SMS device (e.g. a lost phone); codes are never shown."""
 
     list_display = ["user", "phone", "confirmed", "created_at", "last_used_at"]
@@ -216,7 +258,7 @@ class SMSDeviceAdmin(admin.ModelAdmin):
 
 
 @admin.register(KnownDevice)
-class KnownDeviceAdmin(admin.ModelAdmin):
+class KnownDeviceAdmin(StaffAuditMixin, admin.ModelAdmin):
     list_display = ["user", "user_agent", "ip", "first_seen", "last_seen"]
     search_fields = ["user__email", "ip"]
     list_select_related = ["user"]
@@ -226,3 +268,16 @@ class KnownDeviceAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False
+
+
+# django-otp's authenticator-app devices: staff may remove one (a lost phone), audited like the rest.
+from django_otp.plugins.otp_totp.admin import TOTPDeviceAdmin as OTPTOTPDeviceAdmin  # noqa: E402
+from django_otp.plugins.otp_totp.models import TOTPDevice  # noqa: E402
+
+if admin.site.is_registered(TOTPDevice):
+    admin.site.unregister(TOTPDevice)
+
+
+@admin.register(TOTPDevice)
+class TOTPDeviceAdmin(StaffAuditMixin, OTPTOTPDeviceAdmin):
+    pass

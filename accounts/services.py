@@ -231,6 +231,8 @@ def parse_allowlist(text: str) -> tuple[list[tuple[str, str]], list[str]]:
             continue
         value, _, note = line.replace("#", " ", 1).partition(" ")
         try:
+            if "%" in value:  # an IPv6 zone (fe80::1%eth0) names a local interface, no address range
+                raise ValueError
             network = ipaddress.ip_network(value.strip(), strict=False)
         except ValueError:
             errors.append(f"Line {number}: “{value[:60]}” is not an IPv4/IPv6 address or CIDR range.")

@@ -101,7 +101,9 @@ def sign_in(request: HttpRequest) -> HttpResponse:
             return redirect("accounts:login-verify")
         return _after_sign_in(request, user, next_url)
     if request.method == "POST" and not getattr(request, "axes_locked_out", False):
-        services.sign_in_failed(request=request, email=(request.POST.get("username") or "").strip().lower()[:254])
+        # As typed, less NUL (PostgreSQL text cannot hold it): any input is a failed sign-in, never a 500.
+        email = (request.POST.get("username") or "").replace("\x00", "").strip().lower()[:254]
+        services.sign_in_failed(request=request, email=email)
     return render(request, "accounts/login.html", {"form": form, "next": next_url})
 
 
@@ -323,6 +325,7 @@ def _enrolled(request: HttpRequest, form, device) -> HttpResponse:
 
 @sensitive_post_parameters("code", "password")
 @login_required
+@never_cache  # a secret or backup codes on the page: no copy in any cache
 def two_factor_totp(request: HttpRequest) -> HttpResponse:
     user = request.user
     device = TOTPDevice.objects.filter(user=user, confirmed=False).order_by("-id").first()
@@ -356,6 +359,7 @@ def two_factor_totp(request: HttpRequest) -> HttpResponse:
 
 @sensitive_post_parameters("password")
 @login_required
+@never_cache  # a secret or backup codes on the page: no copy in any cache
 def backup_codes(request: HttpRequest) -> HttpResponse:
     form = PasswordConfirmForm(request.POST or None)
     if request.method == "POST" and form.is_valid():

@@ -1,12 +1,18 @@
 from django.db.models import Count, Q
 
-from accounts.models import Account
 from messaging.models import Message
 
 
-def message_counts(*, account: Account) -> dict[str, int]:
-    """Counts by outcome for the account's dashboard, in one query."""
-    return Message.objects.filter(account=account, is_test=False).aggregate(
+def dashboard_messages(*, user):
+    """The dashboard's messages: those this user may see (visible_messages), and the test SMS
+    they sent themselves from the dashboard (a system message, but theirs; never a sign-in code)."""
+    own_tests = Message.objects.filter(submitted_by=user, is_system=True, sensitive=False, is_test=False)
+    return visible_messages(user=user) | own_tests
+
+
+def message_counts(*, user) -> dict[str, int]:
+    """Counts by outcome of the dashboard's messages, in one query."""
+    return dashboard_messages(user=user).aggregate(
         total=Count("id"),
         delivered=Count("id", filter=Q(status=Message.Status.DELIVERED)),
         pending=Count("id", filter=Q(status__in=["scheduled", "queued", "sending", "sent", "held"])),
@@ -14,9 +20,10 @@ def message_counts(*, account: Account) -> dict[str, int]:
     )
 
 
-def recent_messages(*, account: Account, limit: int = 10) -> list[Message]:
+def recent_messages(*, user, limit: int = 10) -> list[Message]:
+    """The dashboard's newest messages."""
     return list(
-        Message.objects.filter(account=account, is_test=False)
+        dashboard_messages(user=user)
         .only("id", "recipient", "sender", "status", "created_at", "segments", "cost", "is_system")
         .order_by("-created_at")[:limit]
     )

@@ -1,4 +1,5 @@
 from django.contrib.auth import REDIRECT_FIELD_NAME
+from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.http import urlencode
@@ -19,4 +20,7 @@ class PortalAdminSite(OTPAdminSite):
         target = request.GET.get(REDIRECT_FIELD_NAME) or reverse("admin:index")
         if request.user.is_authenticated and request.user.is_staff and not request.user.is_verified():
             return redirect("accounts:two-factor-setup")
+        if request.user.is_authenticated and not request.user.is_staff:
+            # Signed in, but no staff member: the portal's sign-in would send them straight back.
+            raise PermissionDenied("The administration is for staff.")
         return redirect(reverse("accounts:login") + "?" + urlencode({REDIRECT_FIELD_NAME: target}))

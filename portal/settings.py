@@ -219,6 +219,8 @@ OTP_SMS_PER_PHONE_PER_HOUR = 5
 OTP_SMS_PER_IP_PER_HOUR = 20
 OTP_SMS_PER_USER_PER_DAY = 20
 OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="SMS Portal")
+# Staff see that a customer has an authenticator app, never its secret or QR code.
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 OTP_TOTP_THROTTLE_FACTOR = 1
 # The sign-in's second step must be finished within this time of the password step.
 SIGN_IN_PENDING_MAX_AGE = timedelta(minutes=10)

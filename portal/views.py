@@ -79,7 +79,10 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         account = membership.account
         context |= {
             "account": account,
-            "counts": message_counts(account=account),
-            "recent": recent_messages(account=account),
+            # What the member may see: the account's messages with view_messages, else their own
+            # (never the product's system messages); the balance with view_billing.
+            "counts": message_counts(user=request.user),
+            "recent": recent_messages(user=request.user),
+            "show_balance": membership.has_permission("view_billing"),
         }
     return render(request, "portal/dashboard.html", context)

@@ -1,0 +1,184 @@
+"""Defects found by a security review of the portal (each test failed before its fix)."""
+
+import pytest
+from django.test import Client
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from accounts.models import AuditEvent, IPAllowlistEntry, Membership, SMSDevice, User
+from messaging.models import Message
+from tests.conftest import PASSWORD, enrol_sms, latest_sms_code
+
+pytestmark = pytest.mark.django_db
+
+LOGIN = "/accounts/login/"
+VERIFY = "/accounts/login/verify/"
+
+
+def subuser(owner, email, **perms):
+    user = User.objects.create_user(email, PASSWORD)
+    Membership.objects.create(user=user, account=owner.membership.account, role="subuser", **perms)
+    return User.objects.get(pk=user.pk)
+
+
+def verified_staff_client():
+    staff = User.objects.create_user(
+        "staff@example.com", PASSWORD, is_staff=True, is_superuser=True, phone="+447700900777"
+    )
+    enrol_sms(staff)
+    c = Client()
+    r = c.post(LOGIN, {"username": staff.email, "password": PASSWORD, "next": "/admin/"})
+    assert r.url == VERIFY
+    r = c.post(VERIFY, {"method": "sms", "code": latest_sms_code(staff.phone)})
+    assert r.status_code == 302
+    assert r.url == "/admin/"
+    assert c.get("/admin/").status_code == 200
+    return c, staff
+
+
+# 1. Dashboard shows account-wide balance + recent messages to a sub-user without view_messages/view_billing
+def test_dashboard_scoping(client, owner):
+    Message.objects.create(
+        account=owner.membership.account,
+        submitted_by=owner,
+        sender="Shop",
+        recipient="+447700111222",
+        text="secret order",
+    )
+    sub = subuser(owner, "sub@example.com", view_messages=False, view_billing=False, send_sms=False)
+    client.force_login(sub)
+    body = client.get("/").content.decode()
+    assert "+447700111222" not in body, "sub-user without view_messages sees the owner's recipients"
+    assert 'data-testid="balance"' not in body, "sub-user without view_billing sees the balance"
+    client.force_login(owner)
+    body = client.get("/").content.decode()
+    assert "+447700111222" in body
+    assert 'data-testid="balance"' in body
+
+
+def test_the_dashboard_lists_your_own_test_sms_but_no_sign_in_code(client, owner):
+    account = owner.membership.account
+    sub = subuser(owner, "sub@example.com", view_messages=True)
+    Message.objects.create(account=account, submitted_by=owner, is_system=True, sensitive=True,
+                           recipient="+447700333444", text="[redacted]")  # fmt: skip
+    Message.objects.create(account=account, submitted_by=sub, is_system=True, recipient="+447700555666", text="Test")
+    client.force_login(sub)
+    body = client.get("/").content.decode()
+    assert "+447700555666" in body
+    assert "+447700333444" not in body
+
+
+# 2. IPv6 zone id in allowlist -> stored > 43 chars -> 500
+def test_allowlist_zone_id_500(owner):
+    c = Client(raise_request_exception=False)
+    c.force_login(owner)
+    entry = "fe80::1%" + "a" * 60
+    r = c.post("/accounts/security/ip-allowlist/", {"scope_name": "api", "api-scope": "api", "api-entries": entry})
+    assert r.status_code == 400  # the form again, with the line's error
+    assert "is not an IPv4/IPv6 address" in r.content.decode()
+    assert not IPAllowlistEntry.objects.exists()
+
+
+# 3. TOTP seed of customers visible to staff in admin
+def test_totp_seed_in_admin(owner):
+    c, _ = verified_staff_client()
+    dev = TOTPDevice.objects.create(user=owner, name="app", confirmed=True)
+    page = c.get(f"/admin/otp_totp/totpdevice/{dev.pk}/change/").content.decode()
+    cfg = c.get(f"/admin/otp_totp/totpdevice/{dev.pk}/config/")
+    assert dev.key not in page
+    assert cfg.status_code in (403, 404)
+
+
+# 4. Redirect loop: signed-in customer opens /admin/
+def test_admin_redirect_loop(client, owner):
+    client.force_login(owner)
+    r = client.get("/admin/", follow=False)
+    chain = []
+    url = "/admin/"
+    for _ in range(8):
+        r = client.get(url)
+        if r.status_code != 302:
+            break
+        chain.append(r.url)
+        url = r.url
+    assert r.status_code == 403, chain
+
+
+# 5. Security changes made in the admin leave no AuditEvent
+def test_admin_security_changes_not_audited(owner):
+    c, staff = verified_staff_client()
+    account = owner.membership.account
+    AuditEvent.objects.all().delete()
+    enrol_sms(owner)
+    sms = SMSDevice.objects.get(user=owner)
+    r = c.post(f"/admin/accounts/smsdevice/{sms.pk}/delete/", {"post": "yes"})
+    assert r.status_code == 302
+    assert not SMSDevice.objects.filter(pk=sms.pk).exists()
+    # policy change via admin
+    page = c.get(f"/admin/accounts/account/{account.pk}/change/")
+    form = page.context["adminform"].form
+    data = {}
+    for name in form.fields:
+        v = form.initial.get(name)
+        if v is None:
+            continue
+        data[name] = v
+    data.update(
+        {
+            "require_2fa": "",
+            "password_max_age_days": 0,
+            "password_age_mode": "remind",
+            "session_timeout_minutes": 60,
+            "session_timeout_max_minutes": 1440,
+        }
+    )
+    data.pop("require_2fa")
+    for fs in page.context["inline_admin_formsets"]:
+        p = fs.formset.prefix
+        data[f"{p}-TOTAL_FORMS"] = 0 if "ip_allowlist" in p else fs.formset.total_form_count()
+        data[f"{p}-INITIAL_FORMS"] = fs.formset.initial_form_count()
+        data[f"{p}-MIN_NUM_FORMS"] = 0
+        data[f"{p}-MAX_NUM_FORMS"] = 1000
+        for i, f in enumerate(fs.formset.forms):
+            for n in f.fields:
+                val = f.initial.get(n)
+                if val is not None:
+                    data[f"{p}-{i}-{n}"] = val
+            data[f"{p}-{i}-id"] = f.instance.pk
+            data[f"{p}-{i}-user"] = f.instance.user_id if hasattr(f.instance, "user_id") else ""
+        if "ip_allowlist" in p:
+            data[f"{p}-TOTAL_FORMS"] = 1
+            data[f"{p}-INITIAL_FORMS"] = 0
+            data[f"{p}-0-scope"] = "portal"
+            data[f"{p}-0-network"] = "203.0.113.0/24"
+            data[f"{p}-0-note"] = ""
+    account.require_2fa = True
+    account.save(update_fields=["require_2fa"])
+    r = c.post(f"/admin/accounts/account/{account.pk}/change/", data)
+    if r.status_code != 302:
+        print(r.context["adminform"].form.errors, [fs.formset.errors for fs in r.context["inline_admin_formsets"]])
+    assert r.status_code == 302
+    account.refresh_from_db()
+    assert not account.require_2fa
+    deleted = AuditEvent.objects.get(action="admin.deleted")
+    assert (deleted.account, deleted.actor, deleted.data["model"]) == (account, staff, "accounts.smsdevice")
+    changed = AuditEvent.objects.get(action="admin.changed", object_type="accounts.account")
+    assert (changed.account, changed.actor) == (account, staff)
+    changes = str(changed.data["changes"]).lower()
+    assert "require 2fa" in changes
+    assert "allowlist" in changes
+
+
+# 6. pages showing backup codes / TOTP seed are cacheable
+def test_secret_pages_no_store(client, owner):
+    client.force_login(owner)
+    r1 = client.get("/accounts/security/two-factor/app/")
+    r2 = client.post("/accounts/security/two-factor/backup-codes/", {"password": PASSWORD})
+    assert "no-store" in (r1.get("Cache-Control") or "")
+    assert "no-store" in (r2.get("Cache-Control") or "")
+
+
+# 7. NUL byte in the sign-in e-mail -> 500 (sign_in_failed queries the raw POST value)
+def test_login_nul_500(db):
+    r = Client(raise_request_exception=False).post(LOGIN, {"username": "a@b.c\x00", "password": "x"})
+    assert r.status_code == 200  # the form again
+    assert AuditEvent.objects.filter(action="auth.login.failed", data__email="a@b.c").exists()
