@@ -1,8 +1,10 @@
 from django import forms
 from django.contrib import admin, messages
+from django.http import HttpResponseRedirect
 
 from messaging.models import BlockedDomain, LedgerEntry, Message, MessageEvent, PriceRule, SenderName, TrafficCounter
 from messaging.services import ledger_adjust, ledger_topup, messages_review, sender_names_review
+from messaging.services.ledger import _points
 from portal.exceptions import ApplicationError
 
 
@@ -20,6 +22,11 @@ class LedgerEntryForm(forms.ModelForm):
         data = super().clean()
         kind, amount, account = data.get("kind"), data.get("amount"), data.get("account")
         if amount is None or account is None:
+            return data
+        try:
+            _points(amount)  # the service's own rule for an amount (too large, too precise)
+        except ApplicationError as exc:
+            self.add_error("amount", exc.detail)
             return data
         if kind == LedgerEntry.Kind.TOPUP and amount <= 0:
             self.add_error("amount", "A top-up must be positive.")
@@ -60,10 +67,20 @@ class LedgerEntryAdmin(admin.ModelAdmin):
         service = ledger_topup if data["kind"] == LedgerEntry.Kind.TOPUP else ledger_adjust
         try:
             entry = service(account_id=data["account"].pk, points=data["amount"], note=data["note"], actor=request.user)
-        except ApplicationError as exc:
+        except ApplicationError as exc:  # refused under the lock (a send spent the credit meanwhile)
             self.message_user(request, exc.detail, level=messages.ERROR)
             return
         obj.pk = entry.pk
+
+    def log_addition(self, request, obj, message):
+        if obj.pk is None:  # refused: nothing was added
+            return None
+        return super().log_addition(request, obj, message)
+
+    def response_add(self, request, obj, post_url_continue=None):
+        if obj.pk is None:  # back to the form, with the service's reason shown, and no "added"
+            return HttpResponseRedirect(request.get_full_path())
+        return super().response_add(request, obj, post_url_continue)
 
 
 class MessageEventInline(admin.TabularInline):

@@ -299,24 +299,26 @@ def messages_recover_stuck() -> int:
 
     Until delivery reports can prove a hand-over (the Kannel issue), such a message goes back to
     the queue flagged as a possible duplicate, at most MAX_HANDOVER_ATTEMPTS times in all; after
-    that it fails (refunded) rather than crash workers forever.
+    that it fails (refunded) rather than crash workers forever. A security code is never sent
+    again: by now it has expired, and its text may already be redacted.
     """
     cutoff = timezone.now() - settings.SMS_SENDING_GRACE
     with transaction.atomic():
         stuck = list(
             Message.objects.select_for_update(skip_locked=True)
             .filter(status=Message.Status.SENDING, sending_started_at__lt=cutoff)
-            .values_list("pk", "attempts")[:1000]
+            .values_list("pk", "attempts", "sensitive")[:1000]
         )
         if not stuck:
             return 0
-        retry = [pk for pk, attempts in stuck if attempts < MAX_HANDOVER_ATTEMPTS]
-        give_up = [pk for pk, attempts in stuck if attempts >= MAX_HANDOVER_ATTEMPTS]
+        retry = [pk for pk, attempts, sensitive in stuck if attempts < MAX_HANDOVER_ATTEMPTS and not sensitive]
+        give_up = [pk for pk, attempts, sensitive in stuck if attempts >= MAX_HANDOVER_ATTEMPTS or sensitive]
         Message.objects.filter(pk__in=retry).update(status=Message.Status.QUEUED, possible_duplicate=True)
         if retry:
             enqueue_delivery(retry)
     for pk in give_up:
-        message_fail(message_id=pk, error_code="handover_unknown")
+        # Only if still `sending`: a report may have moved it on (the carrier accepted it) since.
+        message_fail(message_id=pk, error_code="handover_unknown", only_if=(Message.Status.SENDING,))
     logger.warning("stuck in sending: %d requeued, %d failed", len(retry), len(give_up))
     return len(stuck)
 

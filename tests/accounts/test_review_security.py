@@ -182,3 +182,29 @@ def test_login_nul_500(db):
     r = Client(raise_request_exception=False).post(LOGIN, {"username": "a@b.c\x00", "password": "x"})
     assert r.status_code == 200  # the form again
     assert AuditEvent.objects.filter(action="auth.login.failed", data__email="a@b.c").exists()
+
+
+def test_a_refused_top_up_in_the_admin_is_not_reported_as_added(owner, monkeypatch):
+    from django.contrib.admin.models import LogEntry
+
+    import messaging.admin
+    from messaging.models import LedgerEntry
+    from portal.exceptions import ApplicationError
+
+    c, _ = verified_staff_client()
+    account = owner.membership.account
+    url = "/admin/messaging/ledgerentry/add/"
+    too_large = c.post(url, {"account": account.pk, "kind": "topup", "amount": "200000000000", "note": "big"})
+    assert too_large.status_code == 200  # the form again
+    assert "too large" in too_large.content.decode()
+
+    def refused(**_kwargs):  # what the service says when a send spent the credit meanwhile
+        raise ApplicationError("The balance is 0; it cannot go below zero.", code="invalid_amount")
+
+    monkeypatch.setattr(messaging.admin, "ledger_adjust", refused)
+    response = c.post(url, {"account": account.pk, "kind": "adjustment", "amount": "-5", "note": "fix"}, follow=True)
+    shown = [str(message) for message in response.context["messages"]]
+    assert shown == ["The balance is 0; it cannot go below zero."]
+    assert response.redirect_chain[-1][0] == url
+    assert not LedgerEntry.objects.filter(kind="adjustment").exists()
+    assert not LogEntry.objects.filter(content_type__model="ledgerentry").exists()
