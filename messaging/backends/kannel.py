@@ -75,5 +75,14 @@ class KannelBackend(BaseSmsBackend):
             return SendResult(id=sms.id, status="unknown", error_code="gateway_no_answer")
         if response.status in (200, 202):
             return SendResult(id=sms.id, status="sent", provider_id=f"kannel:{sms.id}")
-        retryable = response.status >= 500 or response.status in (403, 429)
-        return SendResult(id=sms.id, status="failed", error_code=f"gateway_http_{response.status}", retryable=retryable)
+        error = f"gateway_http_{response.status}"
+        if response.status in (502, 504):
+            # A proxy in front of Kannel (an HTTPS KANNEL_URL) answered for it: the request may
+            # have reached Kannel before the proxy gave up. Never simply sent again.
+            return SendResult(id=sms.id, status="unknown", error_code=error)
+        # Kannel's 503 ("try again later": its queue is full) and 429 are worth another try, and so
+        # is its 403 for a failed login (credentials being fixed); its 403 "Not routable. Do not
+        # try again." is final, as are the 4xx answers about the request itself.
+        refused_for_good = response.status == 403 and b"not routable" in response.data[:200].lower()
+        retryable = (response.status >= 500 or response.status in (403, 429)) and not refused_for_good
+        return SendResult(id=sms.id, status="failed", error_code=error, retryable=retryable)
