@@ -13,9 +13,9 @@ from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 from rest_framework.response import Response
 
-from accounts.models import Membership
 from apikeys.api import RATE_LIMIT_HEADERS, ApiView, problems
 from messaging.models import Message
+from messaging.selectors import balance_now
 from messaging.services import message_cancel, message_submit
 from portal.api import iso_z, json_body, json_response
 
@@ -374,20 +374,16 @@ class BalanceApi(ApiView):
     def get(self, request):
         # Read now, not from the request chain's copy of the key's rows (up to a second old): a
         # client that reads its balance right after a send must see that send.
-        membership = (
-            Membership.objects.select_related("account")
-            .only("role", "monthly_limit", "monthly_spent", "spent_month", "account__balance")
-            .filter(pk=request.auth.user.membership.pk, account_id=request.auth.account.pk)
-            .first()
+        auth = request.auth
+        now = balance_now(
+            account_id=auth.account.pk, membership_id=auth.user.membership.pk, today=timezone.now().date()
         )
-        if membership is None:  # removed from the account within the last second
+        if now is None:  # removed from the account within the last second
             raise PermissionDenied("The user who created this key is no longer a member.", code="user_inactive")
-        spent = membership.spent_in_month_of(timezone.now())
-        limit = None if membership.is_owner else membership.monthly_limit
         return Response(
             {
-                "balance": f"{membership.account.balance:.4f}",
-                "monthly_limit": f"{limit:.4f}" if limit is not None else None,
-                "monthly_spent": f"{spent:.4f}",
+                "balance": f"{now.balance:.4f}",
+                "monthly_limit": f"{now.monthly_limit:.4f}" if now.monthly_limit is not None else None,
+                "monthly_spent": f"{now.monthly_spent:.4f}",
             }
         )
