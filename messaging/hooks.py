@@ -1,6 +1,5 @@
 """Inbound calls from the gateway (not portal pages, not the customer API)."""
 
-import hmac
 import logging
 
 from django.conf import settings
@@ -8,7 +7,7 @@ from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
-from messaging.backends.kannel import dlr_token
+from messaging.backends.kannel import dlr_token_valid
 from messaging.services import dlr_record
 from portal.ip import get_client_ip, parse_ip
 from portal.ip_networks import contains, parse_networks
@@ -29,7 +28,7 @@ def kannel_dlr(request: HttpRequest) -> HttpResponse:
         return HttpResponse("forbidden\n", status=403, content_type="text/plain")
     params = request.GET if request.method == "GET" else request.POST
     message_id, token, status = params.get("id", ""), params.get("t", ""), params.get("status", "")
-    if not message_id or not token or not hmac.compare_digest(token.encode(), dlr_token(message_id).encode()):
+    if not message_id or not token or not dlr_token_valid(message_id, token):
         return HttpResponse("forbidden\n", status=403, content_type="text/plain")
     try:
         kannel_status = int(status)

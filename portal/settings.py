@@ -55,6 +55,9 @@ else:
     SECRET_KEY = env.str("SECRET_KEY", default="") or _development_secret_key()
     DEBUG = env.bool("DEBUG", default=True)
     ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
+# Earlier keys, while rotating SECRET_KEY: what they signed (sessions, reset links, delivery-report
+# tokens of messages already handed to Kannel) stays valid until it expires.
+SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])
 
 # Networks whose X-Forwarded-For we believe (load balancers, reverse proxies). Everything that
 # needs a client IP asks portal.ip.get_client_ip, which reads this list.

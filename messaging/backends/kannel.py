@@ -19,9 +19,18 @@ from messaging.segments import count_segments
 DLR_MASK = 31  # delivered, undelivered, buffered, accepted by the SMSC, rejected by the SMSC
 
 
-def dlr_token(message_id: str) -> str:
-    key = hashlib.sha256(("kannel-dlr:" + settings.SECRET_KEY).encode()).digest()
+def dlr_token(message_id: str, secret_key: str | None = None) -> str:
+    key = hashlib.sha256(("kannel-dlr:" + (secret_key or settings.SECRET_KEY)).encode()).digest()
     return hmac.new(key, str(message_id).encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def dlr_token_valid(message_id: str, token: str) -> bool:
+    """Made with SECRET_KEY, or with one of SECRET_KEY_FALLBACKS: a report for a message handed
+    over before a key rotation still counts (Kannel may report days later)."""
+    return any(
+        hmac.compare_digest(token.encode(), dlr_token(message_id, key).encode())
+        for key in (settings.SECRET_KEY, *settings.SECRET_KEY_FALLBACKS)
+    )
 
 
 def dlr_url(message_id: str) -> str:

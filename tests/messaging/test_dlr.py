@@ -177,3 +177,15 @@ def test_a_report_for_an_id_that_is_not_a_message_id_is_ignored(client):
     """The token is an HMAC of whatever id is given: a well-signed nonsense id is no 500."""
     assert report(client, "not-a-uuid", 1).content == b"ignored\n"
     assert report(client, "not-a-uuid", 16).content == b"ignored\n"
+
+
+def test_a_report_signed_before_a_key_rotation_counts_while_the_old_key_is_a_fallback(client, sent_message, settings):
+    old_token = dlr_token(str(sent_message.pk))  # handed to Kannel with the old key
+    old_key = settings.SECRET_KEY
+    settings.SECRET_KEY = "a-new-key-" + "x" * 50
+    settings.SECRET_KEY_FALLBACKS = []
+    assert report(client, sent_message.pk, 1, token=old_token).status_code == 403
+    settings.SECRET_KEY_FALLBACKS = [old_key]
+    assert report(client, sent_message.pk, 1, token=old_token).status_code == 200
+    sent_message.refresh_from_db()
+    assert sent_message.status == "delivered"
