@@ -1,3 +1,5 @@
+import hashlib
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout, update_session_auth_hash
@@ -31,6 +33,7 @@ from accounts.forms import (
     SignInForm,
 )
 from accounts.models import IPAllowlistEntry, SMSDevice
+from portal import ratelimit
 from portal.csv_export import streaming_csv
 from portal.exceptions import ApplicationError
 from portal.ip import get_client_ip
@@ -180,12 +183,31 @@ def sign_out(request: HttpRequest) -> HttpResponse:
 # --- Password reset (Django's views; the reset never signs anyone in) --------------------------
 
 
+RESET_EMAILS_PER_ADDRESS_PER_HOUR = 3
+RESET_REQUESTS_PER_IP_PER_HOUR = 20
+
+
 class PasswordResetView(auth_views.PasswordResetView):
     form_class = ResetRequestForm
     template_name = "accounts/password_reset.html"
     email_template_name = "accounts/email/password_reset.txt"
     subject_template_name = "accounts/email/password_reset_subject.txt"
     success_url = reverse_lazy("accounts:password-reset-done")
+
+    def form_valid(self, form):
+        """At most RESET_EMAILS_PER_ADDRESS_PER_HOUR reset e-mails to an address and
+        RESET_REQUESTS_PER_IP_PER_HOUR requests from a client address: past either, the same
+        answer ("if the address is known, an e-mail is on its way"), and no e-mail, so nobody can
+        flood an inbox and the answer still tells nothing about the address."""
+        email = form.cleaned_data["email"].strip().lower()
+        by_address = hashlib.sha256(email.encode()).hexdigest()[:32]  # no address in a cache key
+        ip = get_client_ip(self.request) or "unknown"
+        if (
+            ratelimit.count(f"reset:ip:{ip}", window_seconds=3600) > RESET_REQUESTS_PER_IP_PER_HOUR
+            or ratelimit.count(f"reset:address:{by_address}", window_seconds=3600) > RESET_EMAILS_PER_ADDRESS_PER_HOUR
+        ):
+            return redirect(self.get_success_url())
+        return super().form_valid(form)
 
 
 class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):

@@ -192,6 +192,30 @@ def test_a_reset_for_an_unknown_email_looks_the_same_and_sends_nothing(client, o
     assert len(mailoutbox) == 1
 
 
+def test_reset_emails_to_one_address_are_limited_per_hour(client, owner, mailoutbox):
+    from accounts.views import RESET_EMAILS_PER_ADDRESS_PER_HOUR
+
+    answers = {
+        client.post("/accounts/password-reset/", {"email": owner.email}).url
+        for _ in range(RESET_EMAILS_PER_ADDRESS_PER_HOUR + 2)
+    }
+    assert answers == {"/accounts/password-reset/sent/"}  # the same answer every time
+    assert len(mailoutbox) == RESET_EMAILS_PER_ADDRESS_PER_HOUR
+
+
+def test_reset_requests_from_one_client_address_are_limited_per_hour(client, make_account, mailoutbox):
+    from accounts.views import RESET_REQUESTS_PER_IP_PER_HOUR
+
+    fresh = make_account().memberships.get().user
+    mailoutbox.clear()
+    for n in range(RESET_REQUESTS_PER_IP_PER_HOUR):  # unknown addresses: no e-mail, but counted
+        client.post("/accounts/password-reset/", {"email": f"nobody-{n}@example.com"}, REMOTE_ADDR="198.51.100.7")
+    client.post("/accounts/password-reset/", {"email": fresh.email}, REMOTE_ADDR="198.51.100.7")
+    assert mailoutbox == []  # a known address, but this client is over its limit
+    client.post("/accounts/password-reset/", {"email": fresh.email}, REMOTE_ADDR="198.51.100.8")
+    assert len(mailoutbox) == 1
+
+
 # --- Password age -----------------------------------------------------------------------------
 
 
