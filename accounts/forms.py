@@ -132,7 +132,8 @@ class PolicySetPasswordForm(SetPasswordForm):
     def save(self, commit=True):
         from accounts.services import password_set
 
-        password_set(user=self.user, new_password=self.cleaned_data["new_password1"], request=None, reason="reset")
+        request = getattr(self, "request", None)  # set by the view: the audit event gets its address
+        password_set(user=self.user, new_password=self.cleaned_data["new_password1"], request=request, reason="reset")
         return self.user
 
 

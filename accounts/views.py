@@ -216,6 +216,10 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
     success_url = reverse_lazy("accounts:password-reset-complete")
     post_reset_login = False  # the user signs in normally afterwards, second factor included
 
+    def form_valid(self, form):
+        form.request = self.request
+        return super().form_valid(form)
+
 
 # --- Security page ----------------------------------------------------------------------------
 

@@ -1,5 +1,6 @@
 import logging
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
 from django.db import connection
@@ -59,7 +60,7 @@ def readyz(request: HttpRequest) -> JsonResponse:
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
-    if request.path.startswith("/api/"):
+    if request.path.startswith(tuple(settings.API_PATH_PREFIXES)):  # the API and the legacy endpoint
         body = {
             "type": PROBLEM_TYPE_BASE + "server_error",
             "title": "Internal server error",

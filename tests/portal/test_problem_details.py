@@ -73,8 +73,9 @@ def test_client_accepting_only_problem_json_gets_it(client):
     assert_problem(response, 400, "invalid_request")
 
 
-def test_a_bug_under_the_api_is_a_problem_500(client):
+@pytest.mark.parametrize("path", ["/api/v1/test/broken", "/smsapi/test/broken"])
+def test_a_bug_under_the_api_is_a_problem_500(client, path):
     client.raise_request_exception = False
-    response = client.get("/api/v1/test/broken")
+    response = client.get(path)
     body = assert_problem(response, 500, "server_error")
     assert "a bug" not in body["detail"]
