@@ -227,11 +227,11 @@ class IPAllowlistInline(admin.TabularInline):
 def _forget_allowlists(account_id: int) -> None:
     from django.db import transaction
 
-    from accounts.services import _allowlist_changed
+    from accounts.services import ip_allowlist_changed
 
     for scope in IPAllowlistEntry.Scope.values:  # now and after the commit, as ip_allowlist_replace
-        _allowlist_changed(account_id, scope)
-        transaction.on_commit(lambda scope=scope: _allowlist_changed(account_id, scope))
+        ip_allowlist_changed(account_id, scope)
+        transaction.on_commit(lambda scope=scope: ip_allowlist_changed(account_id, scope))
 
 
 def _account_after_formset(self, request, form, formset) -> None:

@@ -185,7 +185,7 @@ def _allowlist_shared_key(account_id: int, scope: str) -> str:
     return f"{key}:{cache.get(key + ':version', 0)}"
 
 
-def _allowlist_changed(account_id: int, scope: str) -> None:
+def ip_allowlist_changed(account_id: int, scope: str) -> None:
     version_key = _allowlist_cache_key(account_id, scope) + ":version"
     cache.add(version_key, 0, timeout=None)
     cache.incr(version_key)
@@ -272,8 +272,8 @@ def ip_allowlist_replace(
     )
     # A new version now (this transaction's own next reads see the new rows), and again after
     # the commit: readers that read the old rows in between stored them under the version of now.
-    _allowlist_changed(account.pk, scope)
-    transaction.on_commit(lambda: _allowlist_changed(account.pk, scope))
+    ip_allowlist_changed(account.pk, scope)
+    transaction.on_commit(lambda: ip_allowlist_changed(account.pk, scope))
     audit_record(
         action="security.ip_allowlist_changed",
         account=account,

@@ -375,9 +375,7 @@ class BalanceApi(ApiView):
         # Read now, not from the request chain's copy of the key's rows (up to a second old): a
         # client that reads its balance right after a send must see that send.
         auth = request.auth
-        now = balance_now(
-            account_id=auth.account.pk, membership_id=auth.user.membership.pk, today=timezone.now().date()
-        )
+        now = balance_now(account_id=auth.account.pk, membership_id=auth.user.membership.pk, now=timezone.now())
         if now is None:  # removed from the account within the last second
             raise PermissionDenied("The user who created this key is no longer a member.", code="user_inactive")
         return Response(

@@ -1,6 +1,6 @@
 import functools
 from dataclasses import dataclass
-from datetime import date
+from datetime import datetime
 from decimal import Decimal
 
 from django.db import connection
@@ -104,7 +104,7 @@ def _balance_sql() -> str:
     )
 
 
-def balance_now(*, account_id: int, membership_id: int, today: date) -> BalanceNow | None:
+def balance_now(*, account_id: int, membership_id: int, now: datetime) -> BalanceNow | None:
     """The balance and the member's monthly limit and spend as they are now (None: no such member
     of the account): one statement, prepared on PostgreSQL. The ORM's query building alone would
     cost a hot API endpoint more CPU than the rest of its request."""
@@ -115,18 +115,14 @@ def balance_now(*, account_id: int, membership_id: int, today: date) -> BalanceN
         row = cursor.fetchone()
     if row is None:
         return None
-    balance, role, limit, spent, spent_month = row
-    month = today.replace(day=1)
+    balance, *columns = row
+    # The row's values as the model's fields read them (SQLite hands back numbers and strings),
+    # so the membership's own rules say what its limit and this month's spend are.
+    member = Membership(**{name: Membership._meta.get_field(name).to_python(value) for name, value in zip(
+        ("role", "monthly_limit", "monthly_spent", "spent_month"), columns, strict=True
+    )})  # fmt: skip
     return BalanceNow(
-        balance=_decimal(balance),
-        monthly_limit=None if role == Membership.Role.OWNER or limit is None else _decimal(limit),
-        monthly_spent=_decimal(spent) if spent_month is not None and _as_date(spent_month) == month else Decimal(0),
+        balance=Account._meta.get_field("balance").to_python(balance),
+        monthly_limit=None if member.is_owner else member.monthly_limit,
+        monthly_spent=member.spent_in_month_of(now),
     )
-
-
-def _decimal(value) -> Decimal:
-    return value if isinstance(value, Decimal) else Decimal(str(value))  # SQLite hands back numbers
-
-
-def _as_date(value) -> date:
-    return value if isinstance(value, date) else date.fromisoformat(str(value))
