@@ -4,6 +4,7 @@ from celery import shared_task
 from celery.utils.log import get_task_logger
 
 from messaging import services
+from messaging.services.delivery import RETRY_BACKOFF_MAX_SECONDS
 
 logger = get_task_logger(__name__)
 
@@ -12,7 +13,7 @@ MAX_RETRIES = 8
 
 def backoff_seconds(retries: int) -> float:
     """Exponential backoff with full jitter: up to 5 s, 10 s, 20 s … capped at 10 minutes."""
-    return random.uniform(1, min(600, 5 * 2**retries))
+    return random.uniform(1, min(RETRY_BACKOFF_MAX_SECONDS, 5 * 2**retries))
 
 
 @shared_task(bind=True, max_retries=MAX_RETRIES, acks_late=True)

@@ -145,39 +145,62 @@ def message_deliver(*, message_ids: list[str]) -> list[str]:
     right after, so a killed worker leaves at most one message in doubt. Returns the ids to retry.
 
     The batch's rows are read once; each message then costs two small UPDATEs and the gateway call.
+    Celery's soft time limit (SoftTimeLimitExceeded) may land anywhere: whatever has not been
+    claimed goes back to the queue, a message whose gateway call it interrupts stays `sending`
+    (it may have left: a delivery report or the watchdog settles it), and one it interrupts while
+    recording a finished hand-over is recorded still (else the watchdog would send it again).
     """
     live_backend, test_backend = get_backend(), TestModeBackend()
     retry: list[str] = []
-    rows = {
-        str(row.pk): row
-        for row in Message.objects.filter(pk__in=message_ids, status=Message.Status.QUEUED).only(
-            "id", "recipient", "sender", "text", "created_at", "sensitive", "is_test"
-        )
-    }
+    try:
+        rows = {
+            str(row.pk): row
+            for row in Message.objects.filter(pk__in=message_ids, status=Message.Status.QUEUED).only(
+                "id", "recipient", "sender", "text", "created_at", "sensitive", "is_test"
+            )
+        }
+    except SoftTimeLimitExceeded:
+        return [str(i) for i in message_ids]
     for position, message_id in enumerate(message_ids):
-        message = rows.get(str(message_id))
-        if message is None or not _claim(message.pk):
-            continue  # already handed over, canceled, or claimed by another worker
-        sms = OutgoingSms(
-            id=str(message.pk),
-            to=message.recipient,
-            sender=message.sender,
-            text=message.text,
-            created_at=message.created_at,
-        )
+        stage, message, result = "claim", None, None
         try:
-            # Test-mode messages never reach a gateway.
-            [result] = (test_backend if message.is_test else live_backend).send_messages([sms])
+            message = rows.get(str(message_id))
+            if message is None or not _claim(message.pk):
+                continue  # already handed over, canceled, or claimed by another worker
+            sms = OutgoingSms(
+                id=str(message.pk),
+                to=message.recipient,
+                sender=message.sender,
+                text=message.text,
+                created_at=message.created_at,
+            )
+            stage = "send"
+            try:
+                # Test-mode messages never reach a gateway.
+                [result] = (test_backend if message.is_test else live_backend).send_messages([sms])
+            except SoftTimeLimitExceeded:
+                raise
+            except Exception as exc:
+                # The class only: a backend's exception text may carry its URL and credentials.
+                logger.error("SMS backend raised %s for message %s", type(exc).__name__, message_id)
+                result = SendResult(id=sms.id, status="failed", error_code="backend_error", retryable=True)
+            stage = "record"
+            _record(message.pk, result, sensitive=message.sensitive)
         except SoftTimeLimitExceeded:
-            # Out of time: this one may or may not have left, so it stays `sending` for the watchdog;
-            # the rest of the batch goes back to the queue.
+            # Out of time (the hard limit follows): wrap up this one and put the rest back.
+            if stage == "claim":
+                # Not handed over. Had its claim committed, it waits in `sending` for the watchdog.
+                retry.append(str(message_id))
+            elif stage == "record":
+                try:
+                    _record(message.pk, result, sensitive=message.sensitive)  # each of its steps is conditional
+                except Exception as exc:  # the interrupted statement may have left the connection unusable
+                    logger.error("Could not record message %s after the time limit (%s)", message_id, type(exc).__name__)
+                else:
+                    if result.status == "failed" and result.retryable:
+                        retry.append(str(message_id))
             retry.extend(str(i) for i in message_ids[position + 1 :])
             return retry
-        except Exception as exc:
-            # The class only: a backend's exception text may carry its URL and credentials.
-            logger.error("SMS backend raised %s for message %s", type(exc).__name__, message_id)
-            result = SendResult(id=sms.id, status="failed", error_code="backend_error", retryable=True)
-        _record(message.pk, result, sensitive=message.sensitive)
         if result.status == "failed" and result.retryable:
             retry.append(str(message_id))
     return retry
@@ -324,16 +347,24 @@ def messages_recover_stuck() -> int:
 
 
 STALE_QUEUED_AFTER = timedelta(minutes=5)
+# A message put back in the queue after a failed attempt waits for its task's retry (a backoff of
+# up to RETRY_BACKOFF_MAX_SECONDS, messaging/tasks.py): the beat job leaves it alone until that
+# retry is overdue too, so a gateway outage is not hammered ahead of the backoff.
+RETRY_BACKOFF_MAX_SECONDS = 600
+STALE_RETRY_AFTER = timedelta(seconds=RETRY_BACKOFF_MAX_SECONDS) + STALE_QUEUED_AFTER
 
 
 def messages_requeue_stale() -> int:
     """`queued` messages whose task was lost (broker down at commit, worker killed before its
     retry was published) are enqueued again; the claim makes a double enqueue harmless."""
-    cutoff = timezone.now() - STALE_QUEUED_AFTER
-    # A released scheduled message has been queued since its scheduled time, not since it was made.
+    now = timezone.now()
+    cutoff = now - STALE_QUEUED_AFTER
+    # A released scheduled message has been queued since its scheduled time, not since it was made;
+    # one that was tried already, since its last attempt (sending_started_at).
     ids = list(
         Message.objects.filter(status=Message.Status.QUEUED, created_at__lt=cutoff)
         .filter(Q(scheduled_at__isnull=True) | Q(scheduled_at__lt=cutoff))
+        .filter(Q(sending_started_at__isnull=True) | Q(sending_started_at__lt=now - STALE_RETRY_AFTER))
         .values_list("pk", flat=True)
         .order_by("created_at")[:5000]
     )

@@ -1,0 +1,137 @@
+"""Celery's soft time limit can land anywhere in a delivery batch, and a failed attempt's backoff
+is not cut short by the beat job that re-enqueues lost work."""
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from celery.exceptions import SoftTimeLimitExceeded
+from django.utils import timezone
+
+from messaging.backends import SendResult
+from messaging.models import Message, PriceRule
+from messaging.services import delivery, message_deliver, message_submit, messages_requeue_stale
+
+pytestmark = pytest.mark.django_db
+
+
+class Gateway:
+    def __init__(self, status="sent", retryable=False):
+        self.sent: list[str] = []
+        self.status, self.retryable = status, retryable
+
+    def send_messages(self, messages):
+        self.sent += [m.to for m in messages]
+        return [SendResult(id=m.id, status=self.status, provider_id="p1", retryable=self.retryable) for m in messages]
+
+
+@pytest.fixture
+def three(owner):
+    PriceRule.objects.update_or_create(country="", defaults={"price_per_segment": Decimal("1")})
+    result = message_submit(
+        account_id=owner.membership.account_id,
+        user=owner,
+        caller="t",
+        to=["+447400100001", "+447400100002", "+447400100003"],
+        text="Hi",
+    )
+    return [str(m.pk) for m in result.messages]
+
+
+def statuses(ids):
+    found = dict(Message.objects.filter(pk__in=ids).values_list("pk", "status"))
+    return [found[Message._meta.pk.to_python(i)] for i in ids]
+
+
+def interrupt_once(monkeypatch, name):
+    """The soft limit lands during the first call of delivery.<name>, after it did its work."""
+    real = getattr(delivery, name)
+    calls = []
+
+    def wrapper(*args, **kwargs):
+        value = real(*args, **kwargs)
+        calls.append(1)
+        if len(calls) == 1:
+            raise SoftTimeLimitExceeded()
+        return value
+
+    monkeypatch.setattr(delivery, name, wrapper)
+
+
+def test_a_limit_while_recording_a_hand_over_still_records_it(three, monkeypatch):
+    gateway = Gateway()
+    monkeypatch.setattr(delivery, "get_backend", lambda: gateway)
+    interrupt_once(monkeypatch, "_record")
+    retry = message_deliver(message_ids=three)
+    # It left: recorded as sent (left `sending`, the watchdog would have sent it again).
+    assert statuses(three) == ["sent", "queued", "queued"]
+    assert retry == three[1:]
+    assert gateway.sent == ["+447400100001"]
+
+
+def test_a_limit_after_a_retryable_failure_still_puts_it_back(three, monkeypatch):
+    monkeypatch.setattr(delivery, "get_backend", lambda: Gateway(status="failed", retryable=True))
+    interrupt_once(monkeypatch, "_record")
+    assert message_deliver(message_ids=three) == three
+    assert statuses(three) == ["queued", "queued", "queued"]
+
+
+def test_a_limit_before_the_hand_over_puts_the_message_back(three, monkeypatch):
+    gateway = Gateway()
+    monkeypatch.setattr(delivery, "get_backend", lambda: gateway)
+    real_claim = delivery._claim
+    claims = []
+
+    def claim(message_id):
+        claims.append(message_id)
+        if len(claims) == 2:
+            raise SoftTimeLimitExceeded()  # before its UPDATE ran
+        return real_claim(message_id)
+
+    monkeypatch.setattr(delivery, "_claim", claim)
+    retry = message_deliver(message_ids=three)
+    assert statuses(three) == ["sent", "queued", "queued"]
+    assert retry == three[1:]
+    assert gateway.sent == ["+447400100001"]
+
+
+def test_a_limit_during_the_gateway_call_leaves_the_message_in_doubt(three, monkeypatch):
+    class Slow:
+        def send_messages(self, messages):
+            raise SoftTimeLimitExceeded()
+
+    monkeypatch.setattr(delivery, "get_backend", lambda: Slow())
+    assert message_deliver(message_ids=three) == three[1:]
+    # It may have left: a delivery report or the watchdog settles it, never a blind resend.
+    assert statuses(three) == ["sending", "queued", "queued"]
+
+
+def test_a_limit_while_reading_the_batch_puts_it_all_back(three, monkeypatch):
+    class Interrupted:
+        def filter(self, *args, **kwargs):
+            raise SoftTimeLimitExceeded()
+
+    monkeypatch.setattr(delivery.Message, "objects", Interrupted())
+    assert message_deliver(message_ids=three) == three
+
+
+def test_the_stale_queue_job_waits_for_a_retry_s_backoff(three, monkeypatch):
+    monkeypatch.setattr(delivery, "get_backend", lambda: Gateway(status="failed", retryable=True))
+    assert message_deliver(message_ids=three[:1]) == three[:1]  # tried, put back, retry on its way
+    long_ago = timezone.now() - timedelta(hours=1)
+    Message.objects.filter(pk__in=three).update(created_at=long_ago)
+    # Only the two never tried are lost work; the tried one waits for its task's retry ...
+    assert messages_requeue_stale() == 2
+    # ... unless that retry is overdue too (its task was lost).
+    Message.objects.filter(pk=three[0]).update(
+        sending_started_at=timezone.now() - delivery.STALE_RETRY_AFTER - timedelta(seconds=1)
+    )
+    assert messages_requeue_stale() == 3
+
+
+def test_the_backoff_never_exceeds_what_the_stale_job_waits_for():
+    from messaging.tasks import MAX_RETRIES, backoff_seconds
+
+    assert max(backoff_seconds(n) for n in range(MAX_RETRIES + 1) for _ in range(50)) <= (
+        delivery.STALE_RETRY_AFTER - delivery.STALE_QUEUED_AFTER
+    ).total_seconds()
