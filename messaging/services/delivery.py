@@ -195,7 +195,7 @@ def message_deliver(*, message_ids: list[str]) -> list[str]:
                 try:
                     _record(message.pk, result, sensitive=message.sensitive)  # each of its steps is conditional
                 except Exception as exc:  # the interrupted statement may have left the connection unusable
-                    logger.error("Could not record message %s after the time limit (%s)", message_id, type(exc).__name__)
+                    logger.error("Could not record message %s past the time limit (%s)", message_id, type(exc).__name__)
                 else:
                     if result.status == "failed" and result.retryable:
                         retry.append(str(message_id))

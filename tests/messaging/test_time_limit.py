@@ -132,6 +132,7 @@ def test_the_stale_queue_job_waits_for_a_retry_s_backoff(three, monkeypatch):
 def test_the_backoff_never_exceeds_what_the_stale_job_waits_for():
     from messaging.tasks import MAX_RETRIES, backoff_seconds
 
-    assert max(backoff_seconds(n) for n in range(MAX_RETRIES + 1) for _ in range(50)) <= (
-        delivery.STALE_RETRY_AFTER - delivery.STALE_QUEUED_AFTER
-    ).total_seconds()
+    assert (
+        max(backoff_seconds(n) for n in range(MAX_RETRIES + 1) for _ in range(50))
+        <= (delivery.STALE_RETRY_AFTER - delivery.STALE_QUEUED_AFTER).total_seconds()
+    )
