@@ -340,7 +340,10 @@ def two_factor_sms_confirm(request: HttpRequest) -> HttpResponse:
 def _enrolled(request: HttpRequest, form, device) -> HttpResponse:
     from django_otp import login as otp_login
 
-    otp_login(request, device)  # this session has just proved the second factor
+    # This session has just proved the second factor: a new session key for it (a key known
+    # before, from a confined required-2FA session say, must not inherit the verified state).
+    request.session.cycle_key()
+    otp_login(request, device)
     _end_others_if_asked(request, form)
     messages.success(request, "Two-factor sign-in is on.")
     if services.backup_codes_left(request.user) == 0:

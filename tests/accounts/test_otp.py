@@ -4,6 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
+from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.db import connection
 from django.forms.models import model_to_dict
@@ -591,9 +592,15 @@ def test_a_user_of_an_account_requiring_2fa_is_confined_to_enrolment(client, own
     assert client.get("/accounts/security/two-factor/").status_code == 200
     assert client.get("/accounts/security/two-factor/sms/").status_code == 200
     response = client.post("/accounts/security/two-factor/sms/", {"phone": "+447911123456"})
+    confined_key = client.session.session_key
     response = client.post(response.url, {"code": latest_sms_code("+447911123456")})
     assert response.status_code == 200
     assert client.get("/").status_code == 200
+    # The verified session has a new key; the confined one's key opens nothing.
+    assert client.session.session_key != confined_key
+    assert not UserSession.objects.filter(session_key=confined_key).exists()
+    client.cookies[settings.SESSION_COOKIE_NAME] = confined_key
+    assert client.get("/").status_code == 302
 
 
 def test_a_session_from_before_the_2fa_requirement_must_sign_in_again(client, owner):
