@@ -1,10 +1,11 @@
 import functools
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
 from django.db import connection
 from django.db.models import Count, Q
+from django.db.models.functions import TruncDate
 
 from accounts.models import Account, Membership
 from messaging.models import Message
@@ -25,6 +26,80 @@ def message_counts(*, user) -> dict[str, int]:
         pending=Count("id", filter=Q(status__in=["scheduled", "queued", "sending", "sent", "held"])),
         failed=Count("id", filter=Q(status__in=["undelivered", "failed", "rejected"])),
     )
+
+
+FAILED_STATUSES = ("undelivered", "failed", "rejected")
+PENDING_STATUSES = ("scheduled", "queued", "sending", "sent", "held")
+
+
+@dataclass(frozen=True)
+class DayCount:
+    """One UTC day of the dashboard's messages, by outcome (canceled ones never left: not counted)."""
+
+    day: date
+    delivered: int = 0
+    failed: int = 0
+    pending: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.delivered + self.failed + self.pending
+
+
+def messages_per_day(*, user, today: date, days: int = 30) -> list[DayCount]:
+    """The dashboard's messages per UTC day, the last `days` days up to `today`, every day listed
+    (a day without messages too): one grouped query."""
+    start = today - timedelta(days=days - 1)
+    rows = (
+        dashboard_messages(user=user)
+        .filter(created_at__gte=datetime.combine(start, time.min, tzinfo=UTC))
+        .annotate(day=TruncDate("created_at", tzinfo=UTC))
+        .values("day")
+        .annotate(
+            delivered=Count("id", filter=Q(status=Message.Status.DELIVERED)),
+            failed=Count("id", filter=Q(status__in=FAILED_STATUSES)),
+            pending=Count("id", filter=Q(status__in=PENDING_STATUSES)),
+        )
+        .order_by()
+    )
+    found = {row.pop("day"): row for row in rows}
+    return [
+        DayCount(day=day, **found.get(day, {}))
+        for day in (start + timedelta(days=offset) for offset in range(days))
+        if day <= today
+    ]
+
+
+def delivery_rate(days: list[DayCount]) -> float | None:
+    """Delivered among the messages with a final outcome (None when none has one yet)."""
+    delivered = sum(day.delivered for day in days)
+    final = delivered + sum(day.failed for day in days)
+    return delivered / final if final else None
+
+
+@dataclass(frozen=True)
+class MemberSpend:
+    email: str
+    role: str
+    active: bool
+    spent: Decimal
+    limit: Decimal | None  # None: no limit (always for the owner)
+
+
+def monthly_spend_by_member(*, account_id: int, now: datetime) -> list[MemberSpend]:
+    """This UTC month's spend of each member of the account (refunds taken off), biggest first."""
+    members = Membership.objects.filter(account_id=account_id).select_related("user")
+    spends = [
+        MemberSpend(
+            email=member.user.email,
+            role=member.get_role_display(),
+            active=member.user.is_active,
+            spent=member.spent_in_month_of(now),
+            limit=None if member.is_owner else member.monthly_limit,
+        )
+        for member in members
+    ]
+    return sorted(spends, key=lambda spend: (-spend.spent, spend.email))
 
 
 def recent_messages(*, user, limit: int = 10) -> list[Message]:

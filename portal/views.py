@@ -6,11 +6,19 @@ from django.core.cache import cache
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
-from messaging.selectors import message_counts, recent_messages
+from messaging.selectors import (
+    delivery_rate,
+    message_counts,
+    messages_per_day,
+    monthly_spend_by_member,
+    recent_messages,
+)
 from portal.api import PROBLEM_TYPE_BASE
+from portal.charts import stacked_day_bars
 from portal.renderers import PROBLEM_CONTENT_TYPE
 
 logger = logging.getLogger(__name__)
@@ -86,4 +94,14 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "recent": recent_messages(user=request.user),
             "show_balance": membership.has_permission("view_billing"),
         }
+        now = timezone.now()
+        days = messages_per_day(user=request.user, today=now.date())
+        context |= {
+            "days": days,
+            "days_total": sum(day.total for day in days),
+            "chart": stacked_day_bars(days),
+            "delivery_rate": delivery_rate(days),
+        }
+        if context["show_balance"]:
+            context["spend"] = monthly_spend_by_member(account_id=account.pk, now=now)
     return render(request, "portal/dashboard.html", context)
