@@ -252,7 +252,11 @@ def authenticate_credential(key_id: str, secret: str) -> ApiAuth:
     if not KEY_ID.fullmatch(key_id):
         raise _fail()
     credential = _lookup(ApiCredential, key_id=key_id)
-    if credential is None or not hmac.compare_digest(credential.digest, digest(secret)):
+    try:
+        secret_digest = digest(secret)
+    except UnicodeEncodeError:  # a lone surrogate (a JSON body can carry one): no secret has it
+        raise _fail() from None
+    if credential is None or not hmac.compare_digest(credential.digest, secret_digest):
         raise _fail()
     if credential.disabled:
         raise _fail("This credential is disabled.")

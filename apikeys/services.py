@@ -123,16 +123,23 @@ def _own_key(model: KeyModel, user: User, pk: int):
     return key
 
 
-def _audit_key(action: str, key, user: User, request: HttpRequest | None) -> None:
+def _audit_key(action: str, key, user: User, request: HttpRequest | None, **data) -> None:
     label = {"prefix": key.prefix} if isinstance(key, ApiToken) else {"key_id": key.key_id}
     kind = "api_token" if isinstance(key, ApiToken) else "api_credential"
-    audit_record(action=f"{kind}.{action}", account=key.account, actor=user, request=request, target=key, data=label)
+    audit_record(
+        action=f"{kind}.{action}", account=key.account, actor=user, request=request, target=key, data=label | data
+    )
 
 
 def _set_disabled(model: KeyModel, *, user: User, pk: int, disabled: bool, request: HttpRequest | None):
     key = _own_key(model, user, pk)
     key.disabled = disabled
     key.save(update_fields=["disabled"])
+    if disabled:
+        # Its access tokens end with it, as on a reset: enabling the key again does not bring back
+        # tokens handed out before (to whoever made it worth disabling).
+        link = {"api_token": key} if isinstance(key, ApiToken) else {"credential": key}
+        AccessToken.objects.filter(**link, revoked_at__isnull=True).update(revoked_at=timezone.now())
     _audit_key("disabled" if disabled else "enabled", key, user, request)
     return key
 
@@ -201,11 +208,16 @@ def credential_reset(*, user: User, credential_id: int, request: HttpRequest | N
             status=403,
         )
     secret = _credential_secret(credential.is_test)
+    previous_holder = credential.created_by
     credential.digest = digest(secret)
     credential.secret_changed_at = timezone.now()
-    credential.save(update_fields=["digest", "secret_changed_at"])
+    # Whoever holds the new secret is who the credential now acts for: a sub-user resetting the
+    # owner's credential sends under its own monthly limit, sender names and window, not the owner's.
+    credential.created_by = user
+    credential.save(update_fields=["digest", "secret_changed_at", "created_by"])
     AccessToken.objects.filter(credential=credential, revoked_at__isnull=True).update(revoked_at=timezone.now())
-    _audit_key("reset", credential, user, request)
+    moved = {"acted_for": previous_holder.email} if previous_holder.pk != user.pk else {}
+    _audit_key("reset", credential, user, request, **moved)
     return NewSecret(credential, secret)
 
 
@@ -260,11 +272,18 @@ def access_token_issue(*, parent: ApiToken | ApiCredential, scopes: list[str] | 
     current = type(parent).objects.select_for_update().filter(pk=parent.pk).first()
     if current is None or not hmac.compare_digest(current.digest, parent.digest) or current.state != "active":
         raise KeyChanged("This key was changed or deleted a moment ago; it no longer authenticates.")
+    # Never promised beyond its parent's own expiry (it stops working then anyway).
+    expires_at = now + timedelta(seconds=ttl)
+    parent_expiry = getattr(current, "expires_at", None)
+    if parent_expiry is not None:
+        expires_at = min(expires_at, parent_expiry)
     for existing in AccessToken.objects.filter(**link, ttl=ttl, revoked_at__isnull=True, expires_at__gt=now):
-        if sorted(existing.scopes) == wanted and existing.expires_at - now > timedelta(seconds=ttl / 24):
-            return existing
+        if sorted(existing.scopes) == wanted and (
+            existing.expires_at - now > timedelta(seconds=ttl / 24) or existing.expires_at >= expires_at
+        ):
+            return existing  # (or a new one would not last longer: it ends with its parent)
     return AccessToken.objects.create(
-        account_id=parent.account_id, scopes=wanted, ttl=ttl, expires_at=now + timedelta(seconds=ttl), **link
+        account_id=parent.account_id, scopes=wanted, ttl=ttl, expires_at=expires_at, **link
     )
 
 

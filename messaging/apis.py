@@ -186,8 +186,15 @@ def send_json(result, is_test: bool) -> dict:
 
 
 def _scoped(request):
-    """The caller's messages: its account, and test or live to match its key (never mixed)."""
-    return Message.objects.filter(account_id=request.auth.account.pk, is_test=request.auth.is_test, is_system=False)
+    """The caller's messages: its account, test or live to match its key (never mixed), and, when
+    the key's user may not see the account's messages (`view_messages`), only the user's own, as
+    in the portal."""
+    auth = request.auth
+    messages = Message.objects.filter(account_id=auth.account.pk, is_test=auth.is_test, is_system=False)
+    membership = getattr(auth.user, "membership", None)
+    if membership is None or not membership.has_permission("view_messages"):
+        messages = messages.filter(submitted_by_id=auth.user.pk)
+    return messages
 
 
 IDEMPOTENCY_HEADER = OpenApiParameter(

@@ -19,13 +19,22 @@ from portal.exceptions import ApplicationError
 from portal.renderers import ApiJSONParser, ApiJSONRenderer, ApiMultiPartParser
 
 
+def _param(request, name: str):
+    """A parameter: from a POST's body, or from the query string (SPEC §5 writes the call as
+    `POST /smsapi/send?smsUser=&…`), the body winning when both give it."""
+    if request.method == "POST" and hasattr(request.data, "get"):
+        value = request.data.get(name)
+        if value not in (None, ""):
+            return value
+    return request.query_params.get(name)
+
+
 class ParameterAuthentication(BaseAuthentication):
     @guarded
     def authenticate(self, request):
-        params = request.data if request.method == "POST" and hasattr(request.data, "get") else request.query_params
-        user, key = params.get("smsUser"), params.get("smsKey")
+        user, key = _param(request, "smsUser"), _param(request, "smsKey")
         if not user and not key:
-            return None
+            raise exceptions.NotAuthenticated("Give smsUser and smsKey: an API credential's key id and secret.")
         if not user or not key:
             raise exceptions.AuthenticationFailed("Give both smsUser and smsKey.")
         auth = authenticate_credential(str(user), str(key))
@@ -42,6 +51,7 @@ class LegacySendApi(ApiView):
     parser_classes = [FormParser, ApiMultiPartParser, ApiJSONParser]
     required_scopes = {"GET": "messages:send", "POST": "messages:send"}
     schema = None  # documented in the README, not part of the REST API's OpenAPI document
+    http_method_names = ["get", "post", "options"]  # not HEAD: Django would send the SMS for it
 
     def initial(self, request, *args, **kwargs):
         _redact_query_key(request)
@@ -52,8 +62,8 @@ class LegacySendApi(ApiView):
         return _plain(self.request, response)
 
     def _send(self, request):
-        params = request.data if request.method == "POST" and hasattr(request.data, "get") else request.query_params
-        to, text, sender = params.get("to") or "", params.get("message") or "", params.get("from") or None
+        to, text = _param(request, "to") or "", _param(request, "message") or ""
+        sender = _param(request, "from") or None
         if not isinstance(to, str) or not isinstance(text, str) or not isinstance(sender, str | None):
             raise ApplicationError("`to`, `message` and `from` are text.", code="invalid_request")
         if not to or not text:
@@ -101,10 +111,9 @@ def _redact_query_key(request) -> None:
 def _plain(request, response):
     """Plain text unless `format=json` was asked for."""
     try:
-        posted = request.data.get("format", "") if hasattr(request.data, "get") else ""
+        wants_json = _param(request, "format") == "json"
     except (exceptions.APIException, RequestDataTooBig):  # the body that could not be read
-        posted = ""
-    wants_json = (request.query_params.get("format") or posted) == "json"
+        wants_json = request.query_params.get("format") == "json"
     if wants_json:
         return response
     data = response.data or {}

@@ -1,0 +1,124 @@
+"""No key does more than whoever holds it may: found by review. A reset credential acts for the
+user who reset it, a send-only token of a sub-user cannot cancel or read others' messages, an
+access token never outlives its parent, and disabling a key ends its access tokens for good."""
+
+import json
+from datetime import timedelta
+from decimal import Decimal
+from urllib.parse import urlencode
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from accounts.models import AuditEvent
+from apikeys import services
+from messaging.models import Message, PriceRule
+from tests.apikeys.api_support import (
+    PHONE,
+    assert_problem,
+    basic,
+    bearer,
+    issue_access,
+    make_credential,
+    make_subuser,
+    make_token,
+    send,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def priced(db):
+    PriceRule.objects.update_or_create(country="", defaults={"price_per_segment": Decimal("1")})
+
+
+def test_a_credential_reset_by_a_sub_user_acts_for_that_sub_user(owner, priced):
+    credential, _ = make_credential(owner, scopes=["messages:send"])
+    sub = make_subuser(owner, send_sms=True, manage_api_tokens=True, monthly_limit=Decimal("0"))
+    client = Client()
+    own, own_secret = make_credential(sub, scopes=["messages:send"])
+    assert send(client, basic(own.key_id, own_secret)).status_code == 402  # its limit of 0 points
+    new = services.credential_reset(user=sub, credential_id=credential.pk)
+    # The sub-user holds the new secret: it sends under the sub-user's limit, not the owner's.
+    assert_problem(send(client, basic(credential.key_id, new.secret)), 402)
+    credential.refresh_from_db()
+    assert credential.created_by == sub
+    event = AuditEvent.objects.get(action="api_credential.reset")
+    assert event.data["acted_for"] == owner.email
+    # The owner resetting their own: nothing moves.
+    mine, _ = make_credential(owner, scopes=["messages:send"])
+    services.credential_reset(user=owner, credential_id=mine.pk)
+    assert "acted_for" not in AuditEvent.objects.filter(action="api_credential.reset").latest("id").data
+
+
+def test_a_send_only_sub_user_token_cannot_cancel_or_read_others_messages(owner, priced):
+    client = Client()
+    _, owner_secret = make_token(owner)
+    at = (timezone.now() + timedelta(days=2)).isoformat().replace("+00:00", "Z")
+    sent = send(client, bearer(owner_secret), text="Owner's private text", scheduled_at=at)
+    assert sent.status_code == 202, sent.content
+    message_id = sent.json()["messages"][0]["id"]
+    sub = make_subuser(owner, send_sms=True, view_messages=False, manage_api_tokens=True)
+    _, sub_secret = make_token(sub, scopes=["messages:send"])
+    assert_problem(client.delete(f"/api/v1/messages/{message_id}", **bearer(sub_secret)), 404)
+    assert Message.objects.get(pk=message_id).status == Message.Status.SCHEDULED
+    # Its own scheduled message it can cancel.
+    own = send(client, bearer(sub_secret), scheduled_at=at).json()["messages"][0]["id"]
+    assert client.delete(f"/api/v1/messages/{own}", **bearer(sub_secret)).status_code == 200
+
+
+def test_an_access_token_never_outlives_its_parent(owner):
+    parent_expiry = timezone.now() + timedelta(minutes=10)
+    _, secret = make_token(owner, expires_at=parent_expiry)
+    issued = issue_access(Client(), bearer(secret), ttl=86400)
+    assert parse_datetime(issued["expires_at"]) <= parent_expiry
+    # Asked again, the same token (a new one would not last longer), not a new row per call.
+    assert issue_access(Client(), bearer(secret), ttl=86400)["id"] == issued["id"]
+
+
+def test_disabling_a_key_ends_its_access_tokens_for_good(owner):
+    token, secret = make_token(owner)
+    access = issue_access(Client(), bearer(secret))["access_token"]
+    assert Client().get("/api/v1/balance", **bearer(access)).status_code == 200
+    services.token_set_disabled(user=owner, token_id=token.pk, disabled=True)
+    services.token_set_disabled(user=owner, token_id=token.pk, disabled=False)
+    assert Client().get("/api/v1/balance", **bearer(secret)).status_code == 200  # the key itself again
+    assert_problem(Client().get("/api/v1/balance", **bearer(access)), 401)  # not what it handed out
+
+
+# --- The legacy endpoint --------------------------------------------------------------------------
+
+
+def test_legacy_a_lone_surrogate_in_the_key_is_a_401_not_a_500(owner, priced):
+    credential, _ = make_credential(owner, scopes=["messages:send"])
+    client = Client(raise_request_exception=False)
+    body = json.dumps({"smsUser": credential.key_id, "smsKey": "\ud800", "to": PHONE, "message": "hi"})
+    response = client.post("/smsapi/send", body, content_type="application/json")
+    assert response.status_code == 401
+
+
+def test_legacy_post_reads_parameters_from_the_query_string_too(owner, priced):
+    """SPEC §5 and reference 002 write the call as `POST /smsapi/send?smsUser=&smsKey=&to=&message=`."""
+    credential, secret = make_credential(owner, scopes=["messages:send"])
+    query = urlencode({"smsUser": credential.key_id, "smsKey": secret, "to": PHONE, "message": "hi"})
+    assert Client().post(f"/smsapi/send?{query}").status_code == 200
+    # The key in the body, the message in the query string.
+    auth = {"smsUser": credential.key_id, "smsKey": secret}
+    assert Client().post(f"/smsapi/send?{urlencode({'to': PHONE, 'message': 'hi'})}", auth).status_code == 200
+    assert Message.objects.filter(account=owner.membership.account).count() == 2
+
+
+def test_legacy_head_sends_nothing(owner, priced):
+    credential, secret = make_credential(owner, scopes=["messages:send"])
+    query = urlencode({"smsUser": credential.key_id, "smsKey": secret, "to": PHONE, "message": "hi"})
+    assert Client().head(f"/smsapi/send?{query}").status_code == 405
+    assert not Message.objects.filter(account=owner.membership.account).exists()
+
+
+def test_legacy_without_parameters_says_which_it_needs():
+    response = Client().get("/smsapi/send?to=%2B447700900123&message=hi")
+    assert response.status_code == 401
+    assert "smsUser and smsKey" in response.content.decode()
