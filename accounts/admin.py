@@ -2,8 +2,10 @@ from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
+from django.db import transaction
 
 from accounts.models import Account, AuditEvent, IPAllowlistEntry, KnownDevice, Membership, SMSDevice, User
+from portal import localcache
 
 
 def _account_of(obj) -> Account | None:
@@ -24,6 +26,10 @@ class StaffAuditMixin:
 
     def _audit(self, request, obj, action: str, changes) -> None:
         from accounts.services import audit_record
+
+        # An account suspended, a permission taken, a key disabled: the API's per-process copy of
+        # the keys' rows (portal.localcache) must not let this worker admit the old state.
+        transaction.on_commit(localcache.clear)
 
         audit_record(
             action=action,
@@ -167,7 +173,17 @@ class AccountAdmin(StaffAuditMixin, ChangedFieldsOnlyMixin, admin.ModelAdmin):
                 ]
             },
         ),
-        ("Traffic", {"fields": ["traffic_alert_per_hour", "traffic_cap_per_hour"]}),
+        (
+            "Traffic",
+            {
+                "fields": [
+                    "traffic_alert_per_hour",
+                    "traffic_cap_per_hour",
+                    "api_rate_limit_per_minute",
+                    "api_token_rate_limit_per_minute",
+                ]
+            },
+        ),
         ("Dates", {"fields": ["created_at", "updated_at"]}),
     ]
 

@@ -138,8 +138,7 @@ def _set_disabled(model: KeyModel, *, user: User, pk: int, disabled: bool, reque
     if disabled:
         # Its access tokens end with it, as on a reset: enabling the key again does not bring back
         # tokens handed out before (to whoever made it worth disabling).
-        link = {"api_token": key} if isinstance(key, ApiToken) else {"credential": key}
-        AccessToken.objects.filter(**link, revoked_at__isnull=True).update(revoked_at=timezone.now())
+        access_tokens_revoke_all(key=key)
     _audit_key("disabled" if disabled else "enabled", key, user, request)
     return key
 
@@ -148,6 +147,13 @@ def _delete(model: KeyModel, *, user: User, pk: int, request: HttpRequest | None
     key = _own_key(model, user, pk)
     _audit_key("deleted", key, user, request)
     key.delete()
+
+
+def access_tokens_revoke_all(*, key: ApiToken | ApiCredential) -> int:
+    """End every access token a key handed out (also when staff disable it in the admin)."""
+    link = {"api_token": key} if isinstance(key, ApiToken) else {"credential": key}
+    _forget_lookups()
+    return AccessToken.objects.filter(**link, revoked_at__isnull=True).update(revoked_at=timezone.now())
 
 
 @transaction.atomic
