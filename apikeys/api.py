@@ -1,6 +1,7 @@
 """The base of every API view: the request chain of SPEC §5 and the rate-limit headers, and the
 OpenAPI description of the errors every operation can answer."""
 
+from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework import serializers
@@ -28,6 +29,23 @@ class ApiView(APIView):
 
 
 # --- OpenAPI: the errors, documented (a client must be able to integrate from the document) ------
+
+
+class ScopedAutoSchema(AutoSchema):
+    """Every operation names the scope it needs, from the view's `required_scopes` (the same
+    table HasScope enforces): in its description, and as `x-required-scopes` for programs
+    (OpenAPI 3.0 allows scopes in security requirements only for OAuth2 schemes)."""
+
+    def get_operation(self, *args, **kwargs):
+        operation = super().get_operation(*args, **kwargs)
+        scope = getattr(self.view, "required_scopes", {}).get(self.method.upper())
+        if operation is not None and scope:
+            operation["x-required-scopes"] = [scope]
+            description = operation.get("description", "")
+            if f"`{scope}`" not in description:
+                operation["description"] = f"{description} Requires the `{scope}` scope.".strip()
+        return operation
+
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 
