@@ -106,3 +106,12 @@ def test_staff_cannot_add_keys_or_read_secrets_in_the_admin(owner):
     assert credential.digest not in page
     assert ApiToken in admin.site._registry
     assert ApiCredential in admin.site._registry
+
+
+@pytest.mark.parametrize("expires", ["2026-13-45", "2026-02-30T10:00:00Z", "tomorrow"])
+def test_create_api_token_refuses_an_impossible_expiry_with_a_message(owner, expires):
+    from django.core.management import CommandError, call_command
+
+    with pytest.raises(CommandError, match="--expires must be"):
+        call_command("create_api_token", "--email", owner.email, "--scopes", "balance:read", "--expires", expires)
+    assert not ApiToken.objects.exists()

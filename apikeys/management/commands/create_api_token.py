@@ -25,9 +25,12 @@ class Command(BaseCommand):
             raise CommandError("No user with that e-mail.")
         expires_at = None
         if options["expires"]:
-            expires_at = parse_datetime(options["expires"])
+            try:  # well-formed but impossible (month 13) raises rather than answering None
+                expires_at = parse_datetime(options["expires"])
+                day = parse_date(options["expires"]) if expires_at is None else None
+            except ValueError:
+                expires_at = day = None
             if expires_at is None:
-                day = parse_date(options["expires"])
                 if day is None:
                     raise CommandError("--expires must be a date (YYYY-MM-DD) or an ISO date-time.")
                 expires_at = datetime.combine(day, time.max)
