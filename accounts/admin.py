@@ -1,7 +1,7 @@
 from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
-from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
+from django.contrib.auth.forms import AdminPasswordChangeForm, AdminUserCreationForm, UserChangeForm
 from django.db import transaction
 
 from accounts.models import Account, AuditEvent, IPAllowlistEntry, KnownDevice, Membership, SMSDevice, User
@@ -66,6 +66,20 @@ class UserEditForm(UserChangeForm):
         fields = "__all__"
 
 
+class StaffSetPasswordForm(AdminPasswordChangeForm):
+    """A password staff set goes through the same service as the user's own change: the policy,
+    the history, the password's age restarted, the user's sessions ended. (Django's form alone
+    kept no history and left a user confined by an expired password confined.)"""
+
+    def save(self, commit=True):
+        if not self.cleaned_data.get("set_usable_password", True):
+            return super().save(commit=commit)  # password sign-in switched off for this user
+        from accounts.services import password_set
+
+        password_set(user=self.user, new_password=self.cleaned_data["password1"], request=None, reason="staff")
+        return self.user
+
+
 class MembershipInline(admin.StackedInline):
     model = Membership
     extra = 0
@@ -77,6 +91,7 @@ class MembershipInline(admin.StackedInline):
 class UserAdmin(StaffAuditMixin, DjangoUserAdmin):
     form = UserEditForm
     add_form = UserCreationForm
+    change_password_form = StaffSetPasswordForm
     inlines = [MembershipInline]
     ordering = ["email"]
     list_display = ["email", "full_name", "account_name", "is_active", "is_staff", "last_login"]

@@ -208,3 +208,28 @@ def test_a_refused_top_up_in_the_admin_is_not_reported_as_added(owner, monkeypat
     assert response.redirect_chain[-1][0] == url
     assert not LedgerEntry.objects.filter(kind="adjustment").exists()
     assert not LogEntry.objects.filter(content_type__model="ledgerentry").exists()
+
+
+def test_a_password_staff_set_in_the_admin_follows_the_policy_and_history(owner):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from accounts.models import PasswordHistory
+
+    User.objects.filter(pk=owner.pk).update(password_changed_at=timezone.now() - timedelta(days=400))
+    user_client = Client()
+    user_client.force_login(owner)
+    c, _ = verified_staff_client()
+    url = f"/admin/accounts/user/{owner.pk}/password/"
+    # The user's current password again: refused by the history, like any change.
+    r = c.post(url, {"usable_password": "true", "password1": PASSWORD, "password2": PASSWORD})
+    assert r.status_code == 200
+    assert not PasswordHistory.objects.filter(user=owner).exists()
+    r = c.post(url, {"usable_password": "true", "password1": "Staff-Chosen-91", "password2": "Staff-Chosen-91"})
+    assert r.status_code == 302
+    owner.refresh_from_db()
+    assert owner.check_password("Staff-Chosen-91")
+    assert PasswordHistory.objects.filter(user=owner).count() == 1  # the old one, kept
+    assert timezone.now() - owner.password_changed_at < timedelta(minutes=1)  # its age restarts
+    assert user_client.get("/").status_code == 302  # the user's sessions ended
