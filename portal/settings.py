@@ -406,6 +406,7 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"line": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "filters": {"redact": {"()": "portal.log_filters.RedactSecrets"}},
     "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "line"}},
     "root": {"handlers": ["stderr"], "level": env.str("LOG_LEVEL", default="INFO")},
     # urllib3 logs whole request URLs at DEBUG, and a sendsms URL carries the Kannel password.
@@ -413,5 +414,7 @@ LOGGING = {
         "django.db.backends": {"level": "WARNING"},
         "axes": {"level": "WARNING"},
         "urllib3": {"level": "WARNING"},
+        # The development server (`make run`) logs request lines with their query strings.
+        "django.server": {"handlers": ["stderr"], "filters": ["redact"], "level": "INFO", "propagate": False},
     },
 }
