@@ -34,7 +34,7 @@ test: $(VENV)/.dev
 	scripts/ensure-services.sh
 	$(MAKE) --no-print-directory lint
 	$(PY) manage.py makemigrations --check --dry-run
-	DJANGO_ENV=production ALLOWED_HOSTS=portal.example.com SMS_BACKEND=kannel \
+	DJANGO_ENV=production ALLOWED_HOSTS=portal.example.com SMS_BACKEND=kannel EMAIL_URL=smtp://127.0.0.1:25 \
 	  DATABASE_URL=postgres://portal:portal@127.0.0.1:5432/portal REDIS_URL=redis://127.0.0.1:6379/9 \
 	  SECRET_KEY=$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(50))') \
 	  $(PY) manage.py check --deploy --fail-level WARNING

@@ -1,6 +1,7 @@
 from django import forms
 from django.conf import settings
 from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm, SetPasswordForm
+from django.contrib.sites.shortcuts import get_current_site
 
 from accounts.models import Account, IPAllowlistEntry
 
@@ -138,7 +139,16 @@ class PolicySetPasswordForm(SetPasswordForm):
 
 
 class ResetRequestForm(PasswordResetForm):
+    """Django's form, with the e-mail queued for a Celery task instead of sent in the request:
+    an answer that waits on the mail server only for a known address would tell which exist."""
+
     email = forms.EmailField(label="Email", max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "email"}))
+
+    def save(self, domain_override=None, use_https=False, request=None, **kwargs) -> None:
+        from accounts.services import password_reset_request
+
+        domain = domain_override or get_current_site(request).domain
+        password_reset_request(email=self.cleaned_data["email"], domain=domain, use_https=use_https)
 
 
 class SessionTimeoutForm(forms.Form):

@@ -12,12 +12,17 @@ import segno
 from django.conf import settings
 from django.contrib.auth import login
 from django.contrib.auth.password_validation import validate_password
+from django.contrib.auth.tokens import default_token_generator
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
+from django.template.loader import render_to_string
 from django.utils import timezone
+from django.utils.crypto import constant_time_compare
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
 from django_otp.models import Device
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
@@ -141,32 +146,96 @@ def security_alert(*, account: Account | None, kind: str, subject: str, body: st
         return False
     if not ratelimit.once(f"alert:{account.pk}:{kind}", seconds=3600):
         return False
-    owner = (
+    owner_id = (
         User.objects.filter(membership__account=account, membership__role=Membership.Role.OWNER, is_active=True)
-        .only("email")
+        .values_list("pk", flat=True)
         .first()
     )
-    if owner is None:
+    if owner_id is None:
         return False
-    _mail_after_commit(owner.email, subject, body)
+    _email_after_commit(user_id=owner_id, subject=subject, body=body)
     return True
 
 
 def user_email(*, user: User, subject: str, body: str) -> None:
-    _mail_after_commit(user.email, subject, body)
+    _email_after_commit(user_id=user.pk, subject=subject, body=body)
 
 
-def _mail_after_commit(recipient: str, subject: str, body: str) -> None:
-    """A notice by e-mail once the transaction commits. A mail server that is down must not turn
-    a committed request into an error: the failure is logged (its class only) and dropped."""
+def _email_after_commit(*, user_id: int, subject: str, body: str) -> None:
+    """A notice by e-mail, sent by a Celery task queued once the transaction commits.
 
-    def send() -> None:
+    Never from the request itself: an answer that waits on the mail server only when the address
+    exists (a lockout, a reset) would tell anyone with a stopwatch which addresses have accounts.
+    The text carries no secret (it sits in the broker); the task looks the address up by id.
+    """
+    from accounts.tasks import send_notice_email
+
+    _queue_after_commit(send_notice_email, kwargs={"user_id": user_id, "subject": subject, "body": body})
+
+
+def _queue_after_commit(task, *, kwargs: dict, **options) -> None:
+    """Queue `task` once the transaction commits. A broker that is down must not turn a committed
+    request into an error: the failure is logged (its class only) and the e-mail dropped."""
+
+    def publish() -> None:
         try:
-            send_mail(subject, body, None, [recipient])
+            task.apply_async(kwargs=kwargs, **options)
         except Exception as exc:
-            logger.error("e-mail %r could not be sent: %s", subject, type(exc).__name__)
+            logger.error("the e-mail task %s could not be queued: %s", task.name, type(exc).__name__)
 
-    transaction.on_commit(send, robust=True)
+    transaction.on_commit(publish, robust=True)
+
+
+def notice_email_send(*, user_id: int, subject: str, body: str) -> bool:
+    """The notice task's work: send now (the mail server's errors reach the task, which retries).
+    False when the user is gone or inactive."""
+    email = User.objects.filter(pk=user_id, is_active=True).values_list("email", flat=True).first()
+    if email is None:
+        return False
+    send_mail(subject, body, None, [email])
+    return True
+
+
+def password_reset_request(*, email: str, domain: str, use_https: bool) -> int:
+    """Queue a reset e-mail for the active user with this address and a usable password, if any.
+
+    Only the user id and where the portal is reached go to the broker: the task makes the token
+    and the link when it sends, so no reset link sits in a queue, a task argument or a log line.
+    """
+    from accounts.tasks import send_password_reset_email
+
+    users = User.objects.filter(email=User.objects.normalize_email(email.strip()).lower(), is_active=True)
+    queued = 0
+    for user in users:
+        if not user.has_usable_password():
+            continue
+        _queue_after_commit(
+            send_password_reset_email,
+            kwargs={"user_id": user.pk, "domain": domain, "use_https": use_https},
+            expires=settings.PASSWORD_RESET_TIMEOUT,  # a link asked for long ago is no longer expected
+        )
+        queued += 1
+    return queued
+
+
+def password_reset_email_send(*, user_id: int, domain: str, use_https: bool) -> bool:
+    """The reset task's work: a fresh token and link for the user, sent now. False when the user
+    can no longer reset (gone, inactive, no usable password)."""
+    user = User.objects.filter(pk=user_id, is_active=True).first()
+    if user is None or not user.has_usable_password():
+        return False
+    context = {
+        "email": user.email,
+        "domain": domain,
+        "site_name": domain,
+        "uid": urlsafe_base64_encode(force_bytes(user.pk)),
+        "user": user,
+        "token": default_token_generator.make_token(user),
+        "protocol": "https" if use_https else "http",
+    }
+    subject = "".join(render_to_string("accounts/email/password_reset_subject.txt", context).splitlines())
+    send_mail(subject, render_to_string("accounts/email/password_reset.txt", context), None, [user.email])
+    return True
 
 
 # --- IP allowlists ----------------------------------------------------------------------------
@@ -574,25 +643,31 @@ def sign_in_after_password(*, request: HttpRequest, user: User) -> str:
     request.session.cycle_key()
     sms = SMSDevice.objects.filter(user=user, confirmed=True).first()
     totp = TOTPDevice.objects.filter(user=user, confirmed=True).first()
-    request.session[PENDING_KEY] = {
+    pending = {
         "user_id": user.pk,
         "backend": user.backend,
         "started": timezone.now().isoformat(),
+        # What Django ties a signed-in session to: a password changed or reset meanwhile ends
+        # this attempt as it ends the user's sessions.
+        "auth_hash": user.get_session_auth_hash(),
         "challenge": secrets.token_urlsafe(24),
-        "method": "sms" if sms else "totp",
+        "method": "sms" if sms else "totp" if totp else "backup",
     }
-    if sms is not None:
+    request.session[PENDING_KEY] = pending
+    if second_step_locked(user):
+        pending["send_error"] = OTP_LOCKED_MESSAGE  # no SMS: no code would be accepted now
+    elif sms is not None:
         try:
-            otp_sms_send(device_id=sms.pk, challenge=request.session[PENDING_KEY]["challenge"], request=request)
+            otp_sms_send(device_id=sms.pk, challenge=pending["challenge"], request=request)
         except ApplicationError as exc:
-            request.session[PENDING_KEY]["send_error"] = exc.detail
-    elif totp is None:
-        request.session[PENDING_KEY]["method"] = "backup"
+            pending["send_error"] = exc.detail
     return SignInResult.SECOND_FACTOR
 
 
 def pending_sign_in(request: HttpRequest) -> tuple[User, dict] | None:
-    """The user waiting for the second step in this session, if the attempt is still fresh."""
+    """The user waiting for the second step in this session, if the attempt is still fresh and
+    nothing ended it since the password step: a password change or reset, or the user's sessions
+    ended ("log out of all devices", deactivation)."""
     pending = request.session.get(PENDING_KEY)
     if not pending:
         return None
@@ -601,10 +676,83 @@ def pending_sign_in(request: HttpRequest) -> tuple[User, dict] | None:
         request.session.pop(PENDING_KEY, None)
         return None
     user = User.objects.select_related("membership__account").filter(pk=pending["user_id"], is_active=True).first()
-    if user is None:
+    if user is None or not _pending_password_unchanged(user, pending) or _sessions_ended_since(user, started):
         request.session.pop(PENDING_KEY, None)
         return None
     return user, pending
+
+
+def _pending_password_unchanged(user: User, pending: dict) -> bool:
+    """Django's own test for a signed-in session, the rotated SECRET_KEYs included."""
+    stored = pending.get("auth_hash") or ""
+    return constant_time_compare(stored, user.get_session_auth_hash()) or any(
+        constant_time_compare(stored, fallback) for fallback in user.get_session_auth_fallback_hash()
+    )
+
+
+def _sessions_ended_key(user_id: int) -> str:
+    return f"sessions-ended:{user_id}"
+
+
+def _sessions_ended_since(user: User, started: datetime) -> bool:
+    ended = cache.get(_sessions_ended_key(user.pk))
+    return ended is not None and datetime.fromisoformat(ended) >= started
+
+
+# Wrong second-step codes a user may enter in a window; past them, the second step is locked (every
+# code refused, a right one too) for a window's length. Axes never sees these failures, and backup
+# codes have no device throttle: this cap is what stops guessing with a known password.
+OTP_FAILURE_LIMIT = 20
+OTP_FAILURE_WINDOW_SECONDS = 30 * 60
+OTP_LOCKED_MESSAGE = "Too many wrong codes. Sign in again later."
+
+
+def _second_step_lock_key(user_id: int) -> str:
+    return f"2fa-locked:{user_id}"
+
+
+def second_step_locked(user: User) -> bool:
+    return cache.get(_second_step_lock_key(user.pk)) is not None
+
+
+def _second_step_lock(*, request: HttpRequest, user: User) -> None:
+    """Lock the code step; the first request to do so audits it and alerts the owner."""
+    if not cache.add(_second_step_lock_key(user.pk), timezone.now().isoformat(), timeout=OTP_FAILURE_WINDOW_SECONDS):
+        return
+    audit_record(
+        action="2fa.locked",
+        actor=user,
+        request=request,
+        data={"limit": OTP_FAILURE_LIMIT, "window_minutes": OTP_FAILURE_WINDOW_SECONDS // 60},
+    )
+    security_alert(
+        account=user.account,
+        kind="otp_locked",
+        subject="Two-factor sign-in locked after repeated wrong codes",
+        body=(
+            f"Sign-in for {user.email} passed the password step and then failed the second step more than "
+            f"{OTP_FAILURE_LIMIT} times from {get_client_ip(request)}. The second step is locked until "
+            f"{timezone.now() + timedelta(seconds=OTP_FAILURE_WINDOW_SECONDS):%Y-%m-%d %H:%M:%S} UTC.\n\n"
+            "If this was not you, someone knows the password: change it now. "
+            "You get at most one such e-mail an hour."
+        ),
+    )
+
+
+def _second_step_allowed(*, request: HttpRequest, user: User) -> None:
+    """What the code step checks before it looks at a code or sends one: the portal allowlist
+    (which applies to the sign-in itself, at each step) and the lock after too many wrong codes.
+    Either ends the waiting sign-in."""
+    account = user.account
+    if account is not None and not ip_is_allowed(
+        account_id=account.pk, scope=IPAllowlistEntry.Scope.PORTAL, ip=get_client_ip(request)
+    ):
+        request.session.pop(PENDING_KEY, None)
+        ip_refused(request=request, user=user, account=account, scope="portal")
+        raise ApplicationError("Your address is not in the account's allowlist.", code="ip_refused", status=403)
+    if second_step_locked(user):
+        request.session.pop(PENDING_KEY, None)
+        raise ApplicationError(OTP_LOCKED_MESSAGE, code="otp_locked", status=429)
 
 
 def sign_in_resend(*, request: HttpRequest) -> None:
@@ -612,6 +760,7 @@ def sign_in_resend(*, request: HttpRequest) -> None:
     if found is None:
         raise ApplicationError("The sign-in has expired. Start again.", code="sign_in_expired")
     user, pending = found
+    _second_step_allowed(request=request, user=user)
     device = SMSDevice.objects.filter(user=user, confirmed=True).first()
     if device is None:
         raise ApplicationError("No phone is set up for codes by SMS.", code="no_sms_device")
@@ -628,6 +777,7 @@ def sign_in_verify(*, request: HttpRequest, method: str, code: str) -> User:
     if found is None:
         raise ApplicationError("The sign-in has expired. Start again.", code="sign_in_expired")
     user, pending = found
+    _second_step_allowed(request=request, user=user)
     code = (code or "").strip()
     with transaction.atomic():
         device, ok, error = None, False, "That code is not right."
@@ -654,10 +804,10 @@ def sign_in_verify(*, request: HttpRequest, method: str, code: str) -> User:
     # Outside the atomic block: raising inside it would roll back the failure count and throttle.
     if not ok:
         audit_record(action="2fa.failed", actor=user, request=request, data={"method": method})
-        # Failures of the second step count toward the account lockout as well.
-        if not ratelimit.hit(f"2fa-fail:{user.pk}", limit=20, window_seconds=1800):
+        if not ratelimit.hit(f"2fa-fail:{user.pk}", limit=OTP_FAILURE_LIMIT, window_seconds=OTP_FAILURE_WINDOW_SECONDS):
+            _second_step_lock(request=request, user=user)
             request.session.pop(PENDING_KEY, None)
-            raise ApplicationError("Too many wrong codes. Sign in again later.", code="otp_locked", status=429)
+            raise ApplicationError(OTP_LOCKED_MESSAGE, code="otp_locked", status=429)
         raise ApplicationError(error, code="otp_invalid", errors={"code": [error]})
     if method == "backup":
         audit_record(action="2fa.backup_code_used", actor=user, request=request, data={"left": backup_codes_left(user)})
@@ -715,8 +865,16 @@ def session_timeout_set(*, user: User, minutes: int, request: HttpRequest) -> No
 
 
 def sessions_end(*, user: User, keep_session_key: str | None = None) -> int:
-    """End the user's sessions (all, or all but one) at once: rows and cached copies."""
+    """End the user's sessions (all, or all but one) at once: rows and cached copies, and every
+    sign-in of the user still waiting for its code (those sessions belong to no user yet)."""
     from accounts.session_store import SessionStore
+
+    # Kept longer than a waiting sign-in lives: every attempt that started before now sees it.
+    cache.set(
+        _sessions_ended_key(user.pk),
+        timezone.now().isoformat(),
+        timeout=int(settings.SIGN_IN_PENDING_MAX_AGE.total_seconds()) + 60,
+    )
 
     keys = list(UserSession.objects.filter(user=user).exclude(session_key=keep_session_key or "").values_list(
         "session_key", flat=True

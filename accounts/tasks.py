@@ -1,9 +1,56 @@
+import random
+
 from celery import shared_task
+from celery.utils.log import get_task_logger
+from django.core.cache import cache
 
 from accounts import services
+
+logger = get_task_logger(__name__)
+
+EMAIL_MAX_RETRIES = 6
+EMAIL_RETRY_BACKOFF_MAX_SECONDS = 600  # well under the broker's visibility timeout (1 h)
+EMAIL_SENT_MARK_SECONDS = 24 * 60 * 60
 
 
 @shared_task(acks_late=True)
 def send_password_age_reminders() -> int:
     """Daily: e-mail users whose password is past their account's maximum age (once per password)."""
     return services.password_age_reminders_send()
+
+
+@shared_task(bind=True, acks_late=True, max_retries=EMAIL_MAX_RETRIES, soft_time_limit=30, time_limit=45)
+def send_notice_email(self, user_id: int, subject: str, body: str) -> bool:
+    """A security notice (lockout, new device, refused address, password age) to a user."""
+    return _send_once(self, services.notice_email_send, user_id=user_id, subject=subject, body=body)
+
+
+@shared_task(bind=True, acks_late=True, max_retries=EMAIL_MAX_RETRIES, soft_time_limit=30, time_limit=45)
+def send_password_reset_email(self, user_id: int, domain: str, use_https: bool) -> bool:
+    """The password-reset e-mail. Its token and link are made here, never passed in: no reset
+    link sits in the broker, in the task's arguments or in the worker's log."""
+    return _send_once(self, services.password_reset_email_send, user_id=user_id, domain=domain, use_https=use_https)
+
+
+def _send_once(task, send, **kwargs) -> bool:
+    """Run `send` once per task: a task delivered again after it sent (acks_late, a worker lost
+    before the ack) finds its mark and sends nothing. A mail server that fails (SMTP errors are
+    OSErrors) is retried with backoff; after the last try the e-mail is dropped, logged with the
+    error's class only (an SMTP answer may quote the message)."""
+    mark = f"email-task-sent:{task.request.id}" if task.request.id else None
+    if mark is not None and cache.get(mark) is not None:
+        return False
+    try:
+        sent = send(**kwargs)
+    except OSError as exc:
+        if task.request.retries >= EMAIL_MAX_RETRIES:
+            logger.error(
+                "%s: e-mail not sent after %d tries: %s", task.name, task.request.retries + 1, type(exc).__name__
+            )
+            return False
+        countdown = random.uniform(1, min(EMAIL_RETRY_BACKOFF_MAX_SECONDS, 10 * 2**task.request.retries))
+        logger.warning("%s: e-mail not sent (%s), retrying in %.0f s", task.name, type(exc).__name__, countdown)
+        raise task.retry(countdown=countdown) from None
+    if mark is not None:
+        cache.set(mark, 1, timeout=EMAIL_SENT_MARK_SECONDS)
+    return sent

@@ -132,6 +132,8 @@ def sign_in_verify(request: HttpRequest) -> HttpResponse:
             try:
                 services.sign_in_resend(request=request)
             except ApplicationError as exc:
+                if exc.code in ("ip_refused", "otp_locked"):
+                    return _second_step_refused(request, exc)
                 messages.error(request, exc.detail)
             else:
                 messages.success(request, "A new code is on its way.")
@@ -143,9 +145,8 @@ def sign_in_verify(request: HttpRequest) -> HttpResponse:
                     request=request, method=form.cleaned_data["method"], code=form.cleaned_data["code"]
                 )
             except ApplicationError as exc:
-                if exc.code in ("sign_in_expired", "otp_locked"):
-                    messages.error(request, exc.detail)
-                    return redirect("accounts:login")
+                if exc.code in ("sign_in_expired", "otp_locked", "ip_refused"):
+                    return _second_step_refused(request, exc)
                 _apply_form_error(form, exc)
             else:
                 next_url = request.session.pop("accounts.next", "")
@@ -160,6 +161,15 @@ def sign_in_verify(request: HttpRequest) -> HttpResponse:
         "accounts/login_verify.html",
         {"form": form, "method": method, "available": available, "phone_hint": _mask_phone(phone)},
     )
+
+
+def _second_step_refused(request: HttpRequest, exc: ApplicationError) -> HttpResponse:
+    """The waiting sign-in is over: from a refused address, the allowlist's page; otherwise back
+    to the password step with the reason."""
+    if exc.code == "ip_refused":
+        return render(request, "accounts/ip_refused.html", {"ip": get_client_ip(request)}, status=403)
+    messages.error(request, exc.detail)
+    return redirect("accounts:login")
 
 
 def _mask_phone(phone: str | None) -> str:
@@ -188,10 +198,8 @@ RESET_REQUESTS_PER_IP_PER_HOUR = 20
 
 
 class PasswordResetView(auth_views.PasswordResetView):
-    form_class = ResetRequestForm
+    form_class = ResetRequestForm  # queues the e-mail (accounts/email/password_reset*.txt) for a task
     template_name = "accounts/password_reset.html"
-    email_template_name = "accounts/email/password_reset.txt"
-    subject_template_name = "accounts/email/password_reset_subject.txt"
     success_url = reverse_lazy("accounts:password-reset-done")
 
     def form_valid(self, form):
@@ -306,6 +314,7 @@ def two_factor_sms(request: HttpRequest) -> HttpResponse:
 
 @sensitive_post_parameters("code")
 @login_required
+@never_cache  # the first backup codes on the page: no copy in any cache
 def two_factor_sms_confirm(request: HttpRequest) -> HttpResponse:
     enrol = request.session.get(ENROL_KEY)
     device = SMSDevice.objects.filter(user=request.user, pk=(enrol or {}).get("device"), confirmed=False).first()

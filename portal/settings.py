@@ -249,8 +249,24 @@ STORAGES = {
     },
 }
 
+if PRODUCTION and not env.str("EMAIL_URL", default=""):
+    # The local default prints every e-mail, password-reset links included, into the log.
+    raise ImproperlyConfigured("EMAIL_URL must be set when DJANGO_ENV=production (e.g. smtp+tls://…).")
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
+_LOCAL_EMAIL_BACKENDS = {
+    "django.core.mail.backends.console.EmailBackend": "console",
+    "django.core.mail.backends.locmem.EmailBackend": "locmem",
+    "django.core.mail.backends.filebased.EmailBackend": "file",
+}
+if PRODUCTION and EMAIL_CONFIG.get("EMAIL_BACKEND") in _LOCAL_EMAIL_BACKENDS:
+    # Each would put reset links (a way into the account) in logs, process memory or files.
+    raise ImproperlyConfigured(
+        f"EMAIL_URL with the {_LOCAL_EMAIL_BACKENDS[EMAIL_CONFIG['EMAIL_BACKEND']]} e-mail backend "
+        "is for development and tests only."
+    )
+# Seconds an SMTP connection may take: the e-mail tasks are bounded, and retried with backoff.
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=20)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="SMS Portal <no-reply@localhost>")
 
 # --- Security hardening. Always-on parts first, then what needs HTTPS (production only). ---

@@ -296,6 +296,7 @@ def test_ten_threads_verifying_the_same_code_exactly_one_succeeds(make_account):
         "user_id": user.pk,
         "backend": "accounts.backends.AccountBackend",
         "started": timezone.now().isoformat(),
+        "auth_hash": user.get_session_auth_hash(),
         "challenge": "attempt",
         "method": "sms",
     }
@@ -336,6 +337,7 @@ def test_ten_threads_using_the_same_backup_code_exactly_one_succeeds(make_accoun
         "user_id": user.pk,
         "backend": "accounts.backends.AccountBackend",
         "started": timezone.now().isoformat(),
+        "auth_hash": user.get_session_auth_hash(),
         "challenge": "attempt",
         "method": "backup",
     }
@@ -540,6 +542,16 @@ def test_sms_enrolment_through_the_pages(client, owner):
     assert response.status_code == 200  # the first backup codes
     assert SMSDevice.objects.get(user=owner).confirmed
     assert services.backup_codes_left(owner) == 10
+
+
+def test_the_first_backup_codes_after_sms_enrolment_are_never_cached(client, owner):
+    """As on the authenticator-app path and the regenerate page: no copy in any cache."""
+    client.post(LOGIN, {"username": owner.email, "password": PASSWORD})
+    client.post("/accounts/security/two-factor/sms/", {"phone": "+447400123456"})
+    response = client.post("/accounts/security/two-factor/sms/confirm/", {"code": latest_sms_code("+447400123456")})
+    assert response.status_code == 200
+    assert 'data-testid="backup-codes"' in response.content.decode()
+    assert "no-store" in response["Cache-Control"]
 
 
 # --- Who must use 2FA -------------------------------------------------------------------------

@@ -13,6 +13,7 @@ PRODUCTION = {
     "DATABASE_URL": "postgres://portal:secret@db.internal:5432/portal",
     "REDIS_URL": "redis://redis.internal:6379/0",
     "SMS_BACKEND": "file",
+    "EMAIL_URL": "smtp+tls://portal:secret@smtp.internal:587",
 }
 
 
@@ -20,7 +21,16 @@ def run_manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
     base = {
         k: v
         for k, v in os.environ.items()
-        if k not in ("SECRET_KEY", "DJANGO_SETTINGS_MODULE", "DJANGO_ENV", "DATABASE_URL", "REDIS_URL", "SMS_BACKEND")
+        if k
+        not in (
+            "SECRET_KEY",
+            "DJANGO_SETTINGS_MODULE",
+            "DJANGO_ENV",
+            "DATABASE_URL",
+            "REDIS_URL",
+            "SMS_BACKEND",
+            "EMAIL_URL",
+        )
     }
     return subprocess.run(
         [sys.executable, "manage.py", *args],
@@ -52,6 +62,35 @@ def test_production_refuses_local_defaults(override, message):
     result = run_manage("check", env={**PRODUCTION, "SECRET_KEY": secrets.token_urlsafe(50), **override})
     assert result.returncode != 0
     assert message in result.stderr
+
+
+def test_production_refuses_to_start_without_an_email_url():
+    """The local default (the console backend) would print every reset link into the log."""
+    env = {k: v for k, v in PRODUCTION.items() if k != "EMAIL_URL"}
+    result = run_manage("check", env={**env, "SECRET_KEY": secrets.token_urlsafe(50)})
+    assert result.returncode != 0
+    assert "EMAIL_URL must be set when DJANGO_ENV=production" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("email_url", "name"),
+    [("consolemail://", "console"), ("memorymail://", "locmem"), ("filemail:///var/tmp/mail", "file")],
+)
+def test_production_refuses_email_backends_that_keep_reset_links_locally(email_url, name):
+    result = run_manage("check", env={**PRODUCTION, "SECRET_KEY": secrets.token_urlsafe(50), "EMAIL_URL": email_url})
+    assert result.returncode != 0
+    assert f"the {name} e-mail backend is for development and tests only" in result.stderr
+
+
+def test_production_sends_email_over_smtp_with_a_timeout():
+    code = (
+        "from django.conf import settings as s; print(s.EMAIL_BACKEND, s.EMAIL_HOST, s.EMAIL_USE_TLS, s.EMAIL_TIMEOUT)"
+    )
+    result = run_manage(
+        "shell", "--no-imports", "-c", code, env={**PRODUCTION, "SECRET_KEY": secrets.token_urlsafe(50)}
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["django.core.mail.backends.smtp.EmailBackend", "smtp.internal", "True", "20"]
 
 
 def test_production_passes_check_deploy_with_no_warnings():
