@@ -4,6 +4,7 @@ from datetime import UTC
 from django import forms
 from django.conf import settings
 from django.utils import timezone
+from django.utils.text import normalize_newlines
 
 from messaging.models import Message
 
@@ -40,6 +41,11 @@ class SendForm(forms.Form):
         if not numbers:
             raise forms.ValidationError("Enter at least one number.")
         return numbers
+
+    def clean_text(self) -> str:
+        # Browsers post a textarea's line breaks as CR LF; the live counter (static/js/segments.js)
+        # reads them as LF, one character each, and so are they counted and sent.
+        return normalize_newlines(self.cleaned_data["text"])
 
     def clean_scheduled_at(self):
         value = self.cleaned_data.get("scheduled_at")

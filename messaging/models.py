@@ -1,6 +1,8 @@
 from decimal import Decimal
 
+import phonenumbers
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
@@ -139,11 +141,28 @@ class SenderName(models.Model):
         return self.name
 
 
-class PriceRule(models.Model):
-    """Points per segment for messages to a country (ISO 3166 alpha-2); the rule with an empty
-    country is the default price."""
+def validate_price_country(value: str) -> None:
+    """A region phone numbers are recognised in, written as parse_recipient answers it (upper
+    case): a rule for anything else would silently never apply. Empty is the default rule."""
+    if value and value not in phonenumbers.SUPPORTED_REGIONS:
+        raise ValidationError(
+            "%(value)s is not a country code phone numbers are recognised in; use the ISO 3166 code "
+            "in capitals (GB for the United Kingdom, not UK).",
+            code="invalid_country",
+            params={"value": value},
+        )
 
-    country = models.CharField(max_length=2, blank=True, help_text="ISO code, e.g. GB; empty = every other country.")
+
+class PriceRule(models.Model):
+    """Points per segment for messages to a country (ISO 3166 alpha-2, upper case, as
+    parse_recipient answers); the rule with an empty country is the default price."""
+
+    country = models.CharField(
+        max_length=2,
+        blank=True,
+        validators=[validate_price_country],
+        help_text="ISO code, e.g. GB (not UK); empty = every other country.",
+    )
     price_per_segment = models.DecimalField(**POINTS)
 
     class Meta:
@@ -155,6 +174,19 @@ class PriceRule(models.Model):
 
     def __str__(self) -> str:
         return f"{self.country or 'default'}: {self.price_per_segment}"
+
+    def save(self, *args, **kwargs) -> None:
+        self.country = self.normalized_country(self.country)
+        super().save(*args, **kwargs)
+
+    def clean_fields(self, exclude=None) -> None:
+        # "gb" and " GB" mean GB: normalised before the field's validator checks the code.
+        self.country = self.normalized_country(self.country)
+        super().clean_fields(exclude)
+
+    @staticmethod
+    def normalized_country(value: str | None) -> str:
+        return (value or "").strip().upper()
 
 
 class BlockedDomain(models.Model):

@@ -1,3 +1,5 @@
+from decimal import Decimal
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -35,6 +37,12 @@ def send_test_sms(request):
     return redirect("dashboard")
 
 
+def _points(amount: Decimal) -> str:
+    """An amount of points as plain digits without trailing zeros: 10, 0.5, 99.25 (never 1E+1,
+    which is what Decimal.normalize() alone writes for round numbers)."""
+    return f"{amount.normalize():f}"
+
+
 @login_required
 def send(request: HttpRequest) -> HttpResponse:
     membership = _membership(request)
@@ -66,8 +74,8 @@ def send(request: HttpRequest) -> HttpResponse:
             state = result.messages[0].get_status_display().lower() if result.messages else "accepted"
             messages.success(
                 request,
-                f"{count} message{'s' if count != 1 else ''} {state}: {result.total_cost.normalize()} points. "
-                f"Balance {result.balance.normalize()}.",
+                f"{count} message{'s' if count != 1 else ''} {state}: {_points(result.total_cost)} points. "
+                f"Balance {_points(result.balance)}.",
             )
             return redirect(f"{reverse('messaging:log')}?batch={result.batch_id}")
     return render(

@@ -101,6 +101,19 @@ _RECORD_SENT_SQL = (
     "delivered_at = CASE WHEN %s = 'delivered' THEN %s ELSE delivered_at END "
     "WHERE id = %s AND status = 'sending'"
 )
+# The same on PostgreSQL, with the hand-over's event written by the same statement: the status
+# history costs the hot path no extra round trip.
+_RECORD_SENT_WITH_EVENT_SQL = """
+WITH moved AS (
+    UPDATE messaging_message SET status = %(status)s, provider_id = %(provider_id)s, sent_at = %(now)s,
+        delivered_at = CASE WHEN %(delivered)s THEN %(now)s ELSE delivered_at END
+    WHERE id = %(id)s AND status = 'sending'
+    RETURNING id
+)
+INSERT INTO messaging_messageevent (message_id, status, detail, created_at)
+SELECT id, %(status)s, %(detail)s, %(now)s FROM moved
+"""
+HANDED_OVER = "handed to the gateway"
 
 
 def _db_id(message_id):
@@ -123,16 +136,31 @@ def _record(message_id, result: SendResult, *, sensitive: bool = False) -> None:
         Message.objects.filter(pk=message_id, sensitive=True).update(text=REDACTED_TEXT)
     if result.status in ("sent", "delivered"):
         now = timezone.now()
+        if _native_sql():
+            params = {"status": result.status, "provider_id": result.provider_id, "now": now,
+                      "delivered": result.status == "delivered", "id": _db_id(message_id),
+                      "detail": HANDED_OVER}  # fmt: skip
+            with prepared_cursor(connection) as cursor:
+                cursor.execute(_RECORD_SENT_WITH_EVENT_SQL, params)
+            return
         with prepared_cursor(connection) as cursor:
             params = [result.status, result.provider_id, now, result.status, now, _db_id(message_id)]
             cursor.execute(_RECORD_SENT_SQL, params)
+            moved = cursor.rowcount == 1
+        if moved:
+            _event(message_id, result.status, HANDED_OVER)
     elif result.status == "unknown":
         # The gateway may or may not have taken it (a read timeout, a dropped connection): it stays
         # `sending`, so a delivery report can prove the hand-over, or the watchdog resends it.
         return
     elif result.retryable:
+        # Provably never handed over (refused, unreachable): back to the queue, and the claim's
+        # attempt is given back in the same UPDATE, since MAX_HANDOVER_ATTEMPTS counts only the
+        # hand-overs that may have reached the gateway.
         Message.objects.filter(pk=message_id, status=Message.Status.SENDING).update(
-            status=Message.Status.QUEUED, error_code=result.error_code
+            status=Message.Status.QUEUED,
+            error_code=result.error_code,
+            attempts=Greatest(F("attempts") - 1, Value(0)),
         )
     elif result.status == "undelivered":
         message_fail(message_id=message_id, error_code=result.error_code, status=Message.Status.UNDELIVERED)
@@ -229,6 +257,13 @@ def _event(message_id, status: str, detail: str = "") -> None:
     MessageEvent.objects.create(message_id=message_id, status=status, detail=detail[:200])
 
 
+def _events(message_ids: list, status: str, detail: str) -> None:
+    """The same event for many messages, in one INSERT."""
+    MessageEvent.objects.bulk_create(
+        [MessageEvent(message_id=message_id, status=status, detail=detail[:200]) for message_id in message_ids]
+    )
+
+
 @transaction.atomic
 def message_fail(
     *, message_id, error_code: str, status: str = Message.Status.FAILED, only_if: tuple[str, ...] | None = None
@@ -310,19 +345,24 @@ def messages_release_due(limit: int = 5000) -> int:
         if not due:
             return 0
         Message.objects.filter(pk__in=due).update(status=Message.Status.QUEUED)
+        _events(due, Message.Status.QUEUED, "scheduled time reached")
         enqueue_delivery(due)
     return len(due)
 
 
 MAX_HANDOVER_ATTEMPTS = 3
+# The error code of a message the watchdog gave up on (failed, refunded).
+HANDOVER_UNKNOWN = "handover_unknown"
 
 
 def messages_recover_stuck() -> int:
     """Messages left in `sending` past the grace period: a worker died mid-hand-over.
 
-    Until delivery reports can prove a hand-over (the Kannel issue), such a message goes back to
-    the queue flagged as a possible duplicate, at most MAX_HANDOVER_ATTEMPTS times in all; after
-    that it fails (refunded) rather than crash workers forever. A security code is never sent
+    Such a message goes back to the queue flagged as a possible duplicate, at most
+    MAX_HANDOVER_ATTEMPTS hand-overs in doubt in all (`attempts`: a claim whose request provably
+    never reached the gateway gives its attempt back); after that it fails (refunded) rather than
+    crash workers forever. A delivery report for the earlier hand-over that arrives while it waits
+    in the queue still counts (dlr_record), so it is not sent again. A security code is never sent
     again: by now it has expired, and its text may already be redacted.
     """
     cutoff = timezone.now() - settings.SMS_SENDING_GRACE
@@ -338,10 +378,11 @@ def messages_recover_stuck() -> int:
         give_up = [pk for pk, attempts, sensitive in stuck if attempts >= MAX_HANDOVER_ATTEMPTS or sensitive]
         Message.objects.filter(pk__in=retry).update(status=Message.Status.QUEUED, possible_duplicate=True)
         if retry:
+            _events(retry, Message.Status.QUEUED, "hand-over in doubt: queued again, possibly a duplicate")
             enqueue_delivery(retry)
     for pk in give_up:
         # Only if still `sending`: a report may have moved it on (the carrier accepted it) since.
-        message_fail(message_id=pk, error_code="handover_unknown", only_if=(Message.Status.SENDING,))
+        message_fail(message_id=pk, error_code=HANDOVER_UNKNOWN, only_if=(Message.Status.SENDING,))
     logger.warning("stuck in sending: %d requeued, %d failed", len(retry), len(give_up))
     return len(stuck)
 
@@ -377,42 +418,58 @@ def messages_requeue_stale() -> int:
 # Kannel's report types (dlr-mask bits) → what they mean for a message.
 DLR_DELIVERED, DLR_UNDELIVERED, DLR_BUFFERED, DLR_SMSC_ACCEPTED, DLR_SMSC_REJECTED = 1, 2, 4, 8, 16
 IN_FLIGHT = (Message.Status.SENDING, Message.Status.SENT)
+# A message the watchdog put back in the queue (its hand-over in doubt, possible_duplicate) may
+# have left already: a report for it proves that hand-over exactly as for a message still
+# `sending`, and moves it on, so the next claim (which takes `queued` messages only) skips it.
+REQUEUED_IN_DOUBT = Q(status=Message.Status.QUEUED, possible_duplicate=True)
+IN_FLIGHT_OR_REQUEUED = Q(status__in=IN_FLIGHT) | REQUEUED_IN_DOUBT
+SENDING_OR_REQUEUED = Q(status=Message.Status.SENDING) | REQUEUED_IN_DOUBT
+PROGRESS = {
+    DLR_DELIVERED: (Message.Status.DELIVERED, "delivery report"),
+    DLR_SMSC_ACCEPTED: (Message.Status.SENT, "accepted by the SMSC"),
+    DLR_BUFFERED: (Message.Status.SENT, "buffered by the SMSC"),
+}
 
 
 def dlr_record(*, message_id: str, kannel_status: int) -> str:
     """Apply one delivery report; returns what happened ("applied", "ignored").
 
     States only move forward (a late "accepted" never undoes "delivered"), a replayed report
-    changes nothing, and failures are refunded once. A report for a message still `sending`
-    proves its hand-over (the worker may not have recorded it yet).
+    changes nothing, and failures are refunded once. A report for a message still `sending`, or
+    put back in the queue by the watchdog, proves its hand-over (the worker may not have recorded
+    it yet). One for a message the watchdog gave up on is kept in its history only
+    (_report_after_give_up).
     """
     now = timezone.now()
     try:
         message_id = uuid.UUID(str(message_id))
     except ValueError:
         return "ignored"  # no message has such an id (its token may be right: it is only an HMAC)
-    if kannel_status in (DLR_DELIVERED, DLR_SMSC_ACCEPTED, DLR_BUFFERED) and _native_sql():
+    if kannel_status in PROGRESS and _native_sql():
         return _dlr_progress_postgresql(message_id=message_id, kannel_status=kannel_status, now=now)
     Message.objects.filter(pk=message_id, sensitive=True).exclude(text=REDACTED_TEXT).update(text=REDACTED_TEXT)
     if kannel_status == DLR_DELIVERED:
-        updated = Message.objects.filter(pk=message_id, status__in=IN_FLIGHT).update(
+        updated = Message.objects.filter(IN_FLIGHT_OR_REQUEUED, pk=message_id).update(
             status=Message.Status.DELIVERED, delivered_at=now, sent_at=Coalesce("sent_at", Value(now))
         )
         if updated:
             _event(message_id, Message.Status.DELIVERED, "delivery report")
-        return "applied" if updated else "ignored"
+            return "applied"
+        return _report_after_give_up(message_id=message_id, kannel_status=kannel_status)
     if kannel_status in (DLR_SMSC_ACCEPTED, DLR_BUFFERED):
-        updated = Message.objects.filter(pk=message_id, status=Message.Status.SENDING).update(
+        updated = Message.objects.filter(SENDING_OR_REQUEUED, pk=message_id).update(
             status=Message.Status.SENT, sent_at=now
         )
         if updated or kannel_status == DLR_BUFFERED:
-            detail = "buffered by the SMSC" if kannel_status == DLR_BUFFERED else "accepted by the SMSC"
+            detail = PROGRESS[kannel_status][1]
             if Message.objects.filter(pk=message_id, status__in=IN_FLIGHT).exists():
                 _event(message_id, Message.Status.SENT, detail)
-        return "applied" if updated else "ignored"
+        if updated:
+            return "applied"
+        return _report_after_give_up(message_id=message_id, kannel_status=kannel_status)
     if kannel_status in (DLR_UNDELIVERED, DLR_SMSC_REJECTED):
         with transaction.atomic():
-            message = Message.objects.select_for_update().filter(pk=message_id, status__in=IN_FLIGHT).first()
+            message = Message.objects.select_for_update().filter(IN_FLIGHT_OR_REQUEUED, pk=message_id).first()
             if message is None:
                 return "ignored"
             if kannel_status == DLR_UNDELIVERED:
@@ -423,13 +480,48 @@ def dlr_record(*, message_id: str, kannel_status: int) -> str:
     return "ignored"
 
 
+def _report_after_give_up(*, message_id: uuid.UUID, kannel_status: int) -> str:
+    """A report of progress for a message the watchdog gave up on (failed as handover_unknown,
+    refunded): its hand-over did happen after all.
+
+    The message stays failed and the refund stands: final states never move back, and taking the
+    cost again could find the credit spent (a balance never goes below zero), so it could not be
+    done exactly every time. The report is kept in the message's history (once, however often
+    Kannel replays it) and logged as a warning, for staff to settle by hand (a ledger adjustment)
+    if they choose. Returns "ignored": the message's state did not change."""
+    status, what = PROGRESS[kannel_status]
+    detail = f"{what} after the hand-over was given up; the message stays failed and refunded"
+    with transaction.atomic():
+        message = (
+            Message.objects.select_for_update()
+            .filter(pk=message_id, status=Message.Status.FAILED, error_code=HANDOVER_UNKNOWN)
+            .only("id", "account_id", "cost")
+            .first()
+        )
+        if message is None or MessageEvent.objects.filter(message=message, status=status, detail=detail).exists():
+            return "ignored"
+        _event(message.pk, status, detail)
+    logger.warning(
+        "message %s (account %s, %s points refunded): %s after the watchdog failed it as %s",
+        message.pk,
+        message.account_id,
+        message.cost,
+        what,
+        HANDOVER_UNKNOWN,
+    )
+    return "ignored"
+
+
 # A report of progress (delivered, accepted, buffered) on PostgreSQL: one prepared statement
 # instead of three ORM queries, since every message brings two of them. It locks the row, moves
 # the status forward if it may, redacts a security code, and writes the event, all at once; it
-# answers the status the message had before. The ORM path above (SQLite) does the same in steps.
+# answers the status the message had before (a message requeued in doubt counting as `sending`),
+# its actual status and its error code. The ORM path above (SQLite) does the same in steps.
 _DLR_PROGRESS_SQL = """
 WITH old AS (
-    SELECT id, status FROM messaging_message WHERE id = %(id)s FOR UPDATE
+    SELECT id, status AS actual, error_code,
+           CASE WHEN status = 'queued' AND possible_duplicate THEN 'sending' ELSE status END AS status
+    FROM messaging_message WHERE id = %(id)s FOR UPDATE
 ), moved AS (
     UPDATE messaging_message AS m SET
         text = CASE WHEN m.sensitive THEN %(redacted)s ELSE m.text END,
@@ -445,7 +537,7 @@ WITH old AS (
     SELECT id, %(to)s, %(detail)s, %(now)s FROM old WHERE old.status = ANY(%(event_from)s)
     RETURNING id
 )
-SELECT status FROM old
+SELECT status, actual, error_code FROM old
 """
 
 
@@ -456,17 +548,24 @@ def _native_sql() -> bool:
 
 def _dlr_progress_postgresql(*, message_id: uuid.UUID, kannel_status: int, now) -> str:
     in_flight = [str(status) for status in IN_FLIGHT]
+    to, detail = PROGRESS[kannel_status]
     if kannel_status == DLR_DELIVERED:
-        to, moves_from, detail, event_from = Message.Status.DELIVERED, in_flight, "delivery report", in_flight
+        moves_from, event_from = in_flight, in_flight
     else:
         # Accepted or buffered: `sending` moves to `sent`; a buffered report is recorded as an
         # event for any message still in flight.
-        to, moves_from = Message.Status.SENT, [str(Message.Status.SENDING)]
-        detail = "buffered by the SMSC" if kannel_status == DLR_BUFFERED else "accepted by the SMSC"
+        moves_from = [str(Message.Status.SENDING)]
         event_from = in_flight if kannel_status == DLR_BUFFERED else moves_from
     params = {"id": message_id, "redacted": REDACTED_TEXT, "from": moves_from, "to": str(to), "now": now,
               "detail": detail, "event_from": event_from}  # fmt: skip
     with prepared_cursor(connection) as cursor:
         cursor.execute(_DLR_PROGRESS_SQL, params)
         row = cursor.fetchone()
-    return "applied" if row is not None and row[0] in moves_from else "ignored"
+    if row is None:
+        return "ignored"
+    status, actual, error_code = row
+    if status in moves_from:
+        return "applied"
+    if actual == Message.Status.FAILED and error_code == HANDOVER_UNKNOWN:
+        return _report_after_give_up(message_id=message_id, kannel_status=kannel_status)
+    return "ignored"

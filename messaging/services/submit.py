@@ -18,6 +18,7 @@ from django.core.cache import cache
 from django.db import IntegrityError, connections, transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.text import normalize_newlines
 
 from accounts.models import Account, Membership, User
 from accounts.services import audit_record, security_alert
@@ -42,9 +43,16 @@ SENDER_ALNUM = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 .&_-]{0,10}$")
 SENDER_NUMERIC = re.compile(r"^\+?[0-9]{3,15}$")
 IDEMPOTENCY_TTL = timedelta(hours=24)
 INSERT_BATCH = 2000
-SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*://", re.I)
-HOST_END = re.compile(r"[/?#:\\]")
-DOMAIN = re.compile(r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{1,62}")
+# A link as a phone would make one: a host name (dot-separated labels) that starts where no letter,
+# digit or hyphen goes before it (a space, but also "now:", "url=", "https://", "...", "@"), so a
+# scheme, a user name or any punctuation glued to it changes nothing; then its path, query or
+# fragment up to a character no URL holds, skipped (https://example.com/bit.ly leads to
+# example.com). One left-to-right pass over the text in linear time: a start is tried once, and
+# the search resumes after each link.
+LINK = re.compile(r"(?<![a-z0-9-])([a-z0-9-]+(?:\.[a-z0-9-]+)+)(?:[/?#][^\s<>\"{}|\\^`]*)?", re.I)
+# What no text column can hold: NUL, and a UTF-16 surrogate on its own (JSON can carry an escaped
+# "\ud83d" alone). PostgreSQL refuses both, so the INSERT would fail with a 500.
+UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 @dataclass
@@ -225,15 +233,10 @@ def _blocked_domains() -> set[str]:
 
 
 def _hosts(text: str):
-    """Host names of the links in a text, with or without a scheme (bit.ly/x counts too)."""
-    for token in text.split():
-        token = token.strip("<>()[]{}\"'.,;!")
-        token = SCHEME.sub("", token)
-        host = HOST_END.split(token, maxsplit=1)[0].lower().rstrip(".")
-        if "@" in host:
-            host = host.rsplit("@", 1)[1]
-        if DOMAIN.fullmatch(host):
-            yield host
+    """Host names in a text, wherever they stand: with or without a scheme (bit.ly/x counts too),
+    and glued to the words or punctuation before them ("Pay now:bit.ly/x", "Now...bit.ly/x")."""
+    for match in LINK.finditer(text):
+        yield match.group(1).lower()
 
 
 def screen_text(text: str) -> str | None:
@@ -247,6 +250,25 @@ def screen_text(text: str) -> str | None:
             if ".".join(parts[i:]) in blocked:
                 return ".".join(parts[i:])
     return None
+
+
+def _refuse_unstorable(*, text: str, sender: str | None, reference: str, idempotency_key: str | None) -> None:
+    """A 400 for characters no column can hold, rather than the INSERT's 500. (Recipients need no
+    such check: only their E.164 form is stored, and one that does not parse is named in the
+    error, which the API's renderers escape.)"""
+    fields = [
+        ("text", "text", text),
+        ("sender", "sender", sender),
+        ("reference", "reference", reference),
+        ("idempotency_key", "Idempotency-Key", idempotency_key),
+    ]
+    for name, label, value in fields:
+        if isinstance(value, str) and UNSTORABLE.search(value):
+            raise ApplicationError(
+                f"The {label} holds a character that cannot be stored (a NUL, or half of a UTF-16 surrogate pair).",
+                code="invalid_request",
+                errors={name: ["Invalid character."]},
+            )
 
 
 def request_fingerprint(payload: dict) -> str:
@@ -282,6 +304,7 @@ def message_submit(
     result (`replayed=True` with `stored_response`), and a different request body under the same
     key is a 409 conflict. `response_builder(result) -> dict` makes the stored response.
     """
+    _refuse_unstorable(text=text, sender=sender, reference=reference, idempotency_key=idempotency_key)
     fingerprint = ""
     if idempotency_key:
         fingerprint = request_fingerprint(
@@ -290,6 +313,9 @@ def message_submit(
         replay = _idempotent_replay(account_id=account_id, caller=caller, key=idempotency_key, fingerprint=fingerprint)
         if replay is not None:
             return replay
+    # A line break is one character, as the send form's counter shows it: CR LF (what browsers
+    # post for a textarea's line breaks) and a lone CR become LF before anything is counted.
+    text = normalize_newlines(text) if isinstance(text, str) else text
     now = timezone.now()
     recipients = _recipients(to)
     info = _text(text)
@@ -776,6 +802,15 @@ def _traffic_check(*, account: Account, hour: datetime, before: int, new_total: 
         return
     TrafficCounter.objects.filter(account=account, hour=hour).update(alerted=True)
     audit_record(action="traffic.alert", account=account, data={"hour": hour.isoformat(), "count": new_total})
+    # Only once the crossing is committed: security_alert takes its once-an-hour mark (in Redis)
+    # at once, and a request refused after this point (no credit, the monthly limit) rolls back
+    # the count and `alerted`, but would keep the mark and use up the hour's e-mail.
+    transaction.on_commit(
+        functools.partial(_traffic_alert_mail, account=account, hour=hour, new_total=new_total), robust=True
+    )
+
+
+def _traffic_alert_mail(*, account: Account, hour: datetime, new_total: int) -> None:
     security_alert(
         account=account,
         kind="traffic",

@@ -17,7 +17,8 @@
   }
 
   function count(text) {
-    var chars = Array.from(text);
+    // A line break is one character, as the server counts it (it turns CR LF and CR into LF).
+    var chars = Array.from(text.replace(/\r\n?/g, "\n"));
     var gsm = chars.every(function (ch) { return BASIC.indexOf(ch) >= 0 || EXTENSION.indexOf(ch) >= 0; });
     var sizes;
     if (gsm) {

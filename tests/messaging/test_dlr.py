@@ -1,12 +1,22 @@
 from decimal import Decimal
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.models import Account
+from messaging.backends import SendResult
 from messaging.backends.kannel import dlr_token, dlr_url
 from messaging.models import Message, MessageEvent, PriceRule
-from messaging.services import message_submit, messages_release_due
+from messaging.services import (
+    delivery,
+    dlr_record,
+    message_deliver,
+    message_submit,
+    messages_recover_stuck,
+    messages_release_due,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -189,3 +199,94 @@ def test_a_report_signed_before_a_key_rotation_counts_while_the_old_key_is_a_fal
     assert report(client, sent_message.pk, 1, token=old_token).status_code == 200
     sent_message.refresh_from_db()
     assert sent_message.status == "delivered"
+
+
+class Accepting:
+    """A gateway that takes every message (Kannel's 202)."""
+
+    def send_messages(self, messages):
+        return [SendResult(id=m.id, status="sent", provider_id="k") for m in messages]
+
+
+class AnswerLost:
+    """A gateway whose answer never arrives (a read timeout): the hand-over is in doubt."""
+
+    def send_messages(self, messages):
+        return [SendResult(id=m.id, status="unknown") for m in messages]
+
+
+def history(message) -> list[tuple[str, str]]:
+    return list(MessageEvent.objects.filter(message=message).values_list("status", "detail"))
+
+
+def test_the_history_of_a_message_delivered_through_kannel_shows_its_hand_over(owner, monkeypatch):
+    PriceRule.objects.update_or_create(country="", defaults={"price_per_segment": Decimal("1")})
+    [message] = message_submit(
+        account_id=owner.membership.account_id, user=owner, caller="t", to=["+447400100001"], text="Hi"
+    ).messages
+    monkeypatch.setattr(delivery, "get_backend", lambda: Accepting())
+    message_deliver(message_ids=[str(message.pk)])  # Kannel answered 202
+    assert dlr_record(message_id=str(message.pk), kannel_status=8) == "ignored"  # the SMSC accepted it
+    assert dlr_record(message_id=str(message.pk), kannel_status=1) == "applied"  # and the phone got it
+    message.refresh_from_db()
+    assert message.status == "delivered"
+    assert message.sent_at is not None
+    assert history(message) == [("sent", "handed to the gateway"), ("delivered", "delivery report")]
+
+
+def test_a_hand_over_a_report_recorded_first_leaves_one_event(owner, monkeypatch):
+    """The SMSC's report can beat the worker's own record of Kannel's answer: one `sent` event."""
+    PriceRule.objects.update_or_create(country="", defaults={"price_per_segment": Decimal("1")})
+    [message] = message_submit(
+        account_id=owner.membership.account_id, user=owner, caller="t", to=["+447400100001"], text="Hi"
+    ).messages
+
+    class ReportFirst:
+        def send_messages(self, messages):
+            for m in messages:
+                assert dlr_record(message_id=m.id, kannel_status=8) == "applied"
+            return [SendResult(id=m.id, status="sent", provider_id="k") for m in messages]
+
+    monkeypatch.setattr(delivery, "get_backend", lambda: ReportFirst())
+    message_deliver(message_ids=[str(message.pk)])
+    assert history(message) == [("sent", "accepted by the SMSC")]
+
+
+def test_recording_a_hand_over_is_one_statement_on_postgresql(owner, monkeypatch, report_path):
+    """The event rides on the UPDATE (a CTE): the hot path pays no extra round trip for it."""
+    [message] = message_submit(
+        account_id=owner.membership.account_id, user=owner, caller="t", to=["+447400100001"], text="Hi"
+    ).messages
+    monkeypatch.setattr(delivery, "get_backend", lambda: Accepting())
+    with CaptureQueriesContext(connection) as captured:
+        message_deliver(message_ids=[str(message.pk)])
+    # Read the batch, claim, record (+ the event's INSERT on the ORM path SQLite takes).
+    assert len(captured) == (3 if report_path == "postgresql" else 4), [q["sql"] for q in captured]
+    assert history(message) == [("sent", "handed to the gateway")]
+
+
+def test_a_scheduled_message_released_to_the_queue_has_it_in_its_history(owner):
+    PriceRule.objects.update_or_create(country="", defaults={"price_per_segment": Decimal("1")})
+    [message] = message_submit(
+        account_id=owner.membership.account_id,
+        user=owner,
+        caller="t",
+        to=["+447400100001"],
+        text="Later",
+        scheduled_at=timezone.now() + timezone.timedelta(minutes=5),
+    ).messages
+    Message.objects.filter(pk=message.pk).update(scheduled_at=timezone.now() - timezone.timedelta(seconds=1))
+    assert messages_release_due() == 1
+    assert history(message) == [("queued", "scheduled time reached")]
+
+
+def test_a_message_the_watchdog_requeues_has_it_in_its_history(owner, monkeypatch, settings):
+    PriceRule.objects.update_or_create(country="", defaults={"price_per_segment": Decimal("1")})
+    [message] = message_submit(
+        account_id=owner.membership.account_id, user=owner, caller="t", to=["+447400100001"], text="Hi"
+    ).messages
+    monkeypatch.setattr(delivery, "get_backend", lambda: AnswerLost())
+    message_deliver(message_ids=[str(message.pk)])
+    Message.objects.filter(pk=message.pk).update(sending_started_at=timezone.now() - 2 * settings.SMS_SENDING_GRACE)
+    messages_recover_stuck()
+    assert history(message) == [("queued", "hand-over in doubt: queued again, possibly a duplicate")]

@@ -6,8 +6,9 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from accounts.models import Membership, User
+from accounts.models import Account, Membership, User
 from messaging.models import Message, PriceRule, SenderName
+from messaging.segments import count_segments
 from messaging.services import message_submit
 from tests.conftest import PASSWORD
 
@@ -39,6 +40,29 @@ def test_send_page_sends_and_redirects_to_the_batch(signed_in, owner):
     assert response["Location"] == f"/messages/?batch={batch}"
     follow = signed_in.get(response["Location"])
     assert b"2 messages" in follow.content
+
+
+def test_a_line_break_typed_in_the_send_form_costs_what_the_counter_shows(signed_in, owner):
+    """Browsers post a textarea's line breaks as CR LF; the live counter reads LF, one character."""
+    typed = "a" * 80 + "\n" + "a" * 79  # what the textarea (and the live counter) hold: 160 characters
+    assert count_segments(typed).segments == 1
+    response = signed_in.post("/messages/send/", {"recipients": "+447400100001", "text": typed.replace("\n", "\r\n")})
+    assert response.status_code == 302
+    message = Message.objects.get()
+    assert (message.text, message.segments) == (typed, 1)
+    assert Account.objects.get(pk=owner.membership.account_id).balance == 99
+
+
+@pytest.mark.parametrize(
+    ("price", "shown"),
+    [("10", "1 message queued: 10 points. Balance 90."), ("0.5", "1 message queued: 0.5 points. Balance 99.5.")],
+)
+def test_the_send_confirmation_shows_amounts_as_plain_numbers(signed_in, price, shown):
+    PriceRule.objects.filter(country="").update(price_per_segment=Decimal(price))
+    response = signed_in.post("/messages/send/", {"recipients": "+447400100001", "text": "Hi"}, follow=True)
+    page = response.content.decode()
+    assert "E+" not in page
+    assert shown in page
 
 
 def test_send_page_shows_errors_and_writes_nothing(signed_in):

@@ -4,6 +4,7 @@ from decimal import Decimal
 
 import pytest
 import time_machine
+from django.core.cache import cache
 from django.db import connection
 from django.db.models import Sum
 from django.test.utils import CaptureQueriesContext
@@ -11,6 +12,7 @@ from django.utils import timezone
 
 from accounts.models import Account, AuditEvent, Membership, User
 from messaging.models import BlockedDomain, IdempotencyRecord, LedgerEntry, Message, PriceRule, SenderName
+from messaging.services import ledger_topup
 from messaging.services import submit as submit_module
 from messaging.services.submit import message_submit, sending_window_opening
 from portal.exceptions import ApplicationError
@@ -184,6 +186,89 @@ def test_links_to_blocked_domains_are_held_and_charged_once(owner, django_captur
     assert AuditEvent.objects.filter(action="messages.held").exists()
     assert submit(owner, text="See https://example.com/bit.ly").messages[0].status == "queued"
     assert submit(owner, text="Go to www.sub.bit.ly now").messages[0].status == "held"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Pay now:bit.ly/abc",
+        "Pay->https://bit.ly/abc",
+        "url=https://bit.ly/abc",
+        "Pay,bit.ly/abc",
+        "Now...bit.ly/abc",
+        "(bit.ly/abc)",
+        "mail me:x@bit.ly",
+        "Pay-now.bit.ly",
+        "HTTPS://WWW.Bit.Ly/abc",
+    ],
+)
+def test_a_blocked_link_glued_to_punctuation_is_held(owner, text):
+    BlockedDomain.objects.get_or_create(domain="bit.ly")
+    cache.delete("messaging:blocked-domains")
+    assert submit(owner, text=text).messages[0].status == "held", text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "See notbit.ly/abc",
+        "See bit.lyx/abc",
+        "See my-bit.ly/abc",
+        "bit ly",
+        "Pay 1.50 now",
+        "See https://example.com/bit.ly",
+    ],
+)
+def test_screening_holds_only_links_to_blocked_domains(owner, text):
+    BlockedDomain.objects.get_or_create(domain="bit.ly")
+    cache.delete("messaging:blocked-domains")
+    assert submit(owner, text=text).messages[0].status == "queued", text
+
+
+def test_screening_finds_hosts_wherever_they_start_and_skips_the_paths_of_links():
+    """One left-to-right pass: a long run of labels is one host, a host glued to punctuation is
+    found, and what stands in a link's path or query (where it leads nowhere) is not a host."""
+    text = "a." * 700 + "bit.ly"
+    assert list(submit_module._hosts(text)) == [text]
+    assert list(submit_module._hosts("x:bit.ly/y>z.Example.com")) == ["bit.ly", "z.example.com"]
+    assert list(submit_module._hosts("https://example.com/bit.ly?u=t.co")) == ["example.com"]
+
+
+def test_a_refused_request_does_not_use_up_the_hours_traffic_alert(
+    make_account, monkeypatch, django_capture_on_commit_callbacks
+):
+    """The once-an-hour mark of the alert (in Redis, outside the transaction) is taken only once
+    the crossing commits: a request refused after crossing (no credit) leaves the hour's alert to
+    the request that really crosses."""
+    account = make_account(credit=1)
+    owner = account.memberships.get().user
+    Account.objects.filter(pk=account.pk).update(traffic_alert_per_hour=2)
+    alerts: list[bool] = []
+    real_alert = submit_module.security_alert
+
+    def recording_alert(**kwargs):
+        alerts.append(real_alert(**kwargs))
+        return alerts[-1]
+
+    monkeypatch.setattr(submit_module, "security_alert", recording_alert)
+    to = ["+447400100001", "+447400100002", "+447400100003"]
+    with django_capture_on_commit_callbacks(execute=True), pytest.raises(ApplicationError) as refused:
+        submit(owner, to=to)
+    assert refused.value.code == "insufficient_credit"
+    assert alerts == []
+    assert not AuditEvent.objects.filter(action="traffic.alert").exists()
+    ledger_topup(account_id=account.pk, points=Decimal("10"))
+    with django_capture_on_commit_callbacks(execute=True):
+        submit(owner, to=to)  # 3 messages this hour, over the threshold of 2
+    assert alerts == [True], "the hour's alert was used up by the refused request"
+    assert AuditEvent.objects.filter(action="traffic.alert").count() == 1
+
+
+@pytest.mark.parametrize("line_break", ["\r\n", "\r", "\n"])
+def test_a_line_break_is_one_character_however_it_is_written(owner, line_break):
+    text = "a" * 80 + line_break + "a" * 79  # 160 characters with the line break as one
+    [message] = submit(owner, text=text).messages
+    assert (message.text, message.segments, message.cost) == ("a" * 80 + "\n" + "a" * 79, 1, Decimal("1"))
 
 
 def test_hard_cap_refuses_and_alert_threshold_alerts_once(owner, mailoutbox):
