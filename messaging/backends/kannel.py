@@ -90,8 +90,9 @@ class KannelBackend(BaseSmsBackend):
             # have reached Kannel before the proxy gave up. Never simply sent again.
             return SendResult(id=sms.id, status="unknown", error_code=error)
         # Kannel's 503 ("try again later": its queue is full) and 429 are worth another try, and so
-        # is its 403 for a failed login (credentials being fixed); its 403 "Not routable. Do not
-        # try again." is final, as are the 4xx answers about the request itself.
+        # are its 403 for a failed login and a 404 for a path it does not serve (KANNEL_URL or the
+        # credentials being fixed: no message should be failed for that); its 403 "Not routable.
+        # Do not try again." is final, as are the 4xx answers about the request itself.
         refused_for_good = response.status == 403 and b"not routable" in response.data[:200].lower()
-        retryable = (response.status >= 500 or response.status in (403, 429)) and not refused_for_good
+        retryable = (response.status >= 500 or response.status in (403, 404, 429)) and not refused_for_good
         return SendResult(id=sms.id, status="failed", error_code=error, retryable=retryable)

@@ -97,7 +97,7 @@ _CLAIM_SQL = (
     "WHERE id = %s AND status = 'queued'"
 )
 _RECORD_SENT_SQL = (
-    "UPDATE messaging_message SET status = %s, provider_id = %s, sent_at = %s, "
+    "UPDATE messaging_message SET status = %s, provider_id = %s, sent_at = %s, error_code = '', "
     "delivered_at = CASE WHEN %s = 'delivered' THEN %s ELSE delivered_at END "
     "WHERE id = %s AND status = 'sending'"
 )
@@ -106,7 +106,7 @@ _RECORD_SENT_SQL = (
 _RECORD_SENT_WITH_EVENT_SQL = """
 WITH moved AS (
     UPDATE messaging_message SET status = %(status)s, provider_id = %(provider_id)s, sent_at = %(now)s,
-        delivered_at = CASE WHEN %(delivered)s THEN %(now)s ELSE delivered_at END
+        error_code = '', delivered_at = CASE WHEN %(delivered)s THEN %(now)s ELSE delivered_at END
     WHERE id = %(id)s AND status = 'sending'
     RETURNING id
 )

@@ -42,6 +42,7 @@ def gateway(settings):
         (503, b"Temporal failure, try again later.", "failed", True),
         (429, b"", "failed", True),
         (403, b"Authorization failed for sendsms", "failed", True),
+        (404, b"Unknown request.", "failed", True),  # a wrong KANNEL_URL path: fixed, then sent
         (403, b"Not routable. Do not try again.", "failed", False),
         (400, b"Sender missing and no global set, rejected", "failed", False),
         (502, b"Bad Gateway", "unknown", False),

@@ -136,3 +136,22 @@ def test_the_backoff_never_exceeds_what_the_stale_job_waits_for():
         max(backoff_seconds(n) for n in range(MAX_RETRIES + 1) for _ in range(50))
         <= (delivery.STALE_RETRY_AFTER - delivery.STALE_QUEUED_AFTER).total_seconds()
     )
+
+
+@pytest.mark.parametrize("native", [True, False], ids=["postgresql", "orm"])
+def test_a_message_that_leaves_after_a_retry_loses_the_retry_s_error_code(three, monkeypatch, native):
+    monkeypatch.setattr(delivery, "_native_sql", lambda: native)
+
+    class Busy:
+        def send_messages(self, messages):
+            return [
+                SendResult(id=m.id, status="failed", error_code="gateway_http_503", retryable=True) for m in messages
+            ]
+
+    monkeypatch.setattr(delivery, "get_backend", lambda: Busy())
+    message_deliver(message_ids=three[:1])
+    assert Message.objects.get(pk=three[0]).error_code == "gateway_http_503"
+    monkeypatch.setattr(delivery, "get_backend", lambda: Gateway())
+    message_deliver(message_ids=three[:1])
+    message = Message.objects.get(pk=three[0])
+    assert (message.status, message.error_code) == ("sent", "")
