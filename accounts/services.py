@@ -16,6 +16,7 @@ from django.contrib.auth.tokens import default_token_generator
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
+from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django.template.loader import render_to_string
@@ -1089,8 +1090,21 @@ def sign_in_failed(*, request: HttpRequest, email: str) -> None:
         account=user.account if user is not None else None,
         actor=user,
         request=request,
-        data={"email": email},
+        data={"email": _typed_login(email, user)},
     )
+
+
+def _typed_login(email: str, user: User | None) -> str:
+    """What the failure records of the typed login: an account's address, or something shaped
+    like one. Anything else is kept out of the audit table: a password typed into the wrong
+    field would otherwise be stored there in clear."""
+    if user is not None:
+        return user.email
+    try:
+        validate_email(email)
+    except ValidationError:
+        return "[not an e-mail address]"
+    return email[:254]
 
 
 @transaction.atomic

@@ -3,6 +3,7 @@ import random
 from celery import shared_task
 from celery.utils.log import get_task_logger
 from django.core.cache import cache
+from django.utils import timezone
 
 from accounts import services
 
@@ -54,3 +55,13 @@ def _send_once(task, send, **kwargs) -> bool:
     if mark is not None:
         cache.set(mark, 1, timeout=EMAIL_SENT_MARK_SECONDS)
     return sent
+
+
+@shared_task(acks_late=True)
+def clear_expired_sessions() -> int:
+    """Hourly: delete the rows of sessions past their expiry (signed out by time, never by hand),
+    so the session table holds live sessions only. (Expired ones already open nothing.)"""
+    from accounts.models import UserSession
+
+    deleted, _ = UserSession.objects.filter(expire_date__lt=timezone.now()).delete()
+    return deleted

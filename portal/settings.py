@@ -372,6 +372,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "accounts.tasks.send_password_age_reminders",
         "schedule": crontab(hour=6, minute=0),
     },
+    "accounts-clear-expired-sessions": {
+        "task": "accounts.tasks.clear_expired_sessions",
+        "schedule": timedelta(hours=1).total_seconds(),
+    },
     "messaging-purge-idempotency-records": {
         "task": "messaging.tasks.purge_idempotency_records",
         "schedule": timedelta(hours=1).total_seconds(),
@@ -392,8 +396,8 @@ CELERY_BEAT_SCHEDULE = {
 
 # --- SMS delivery (SPEC §6) ---
 SMS_BACKEND = env.str("SMS_BACKEND", default="kannel" if PRODUCTION else "console")
-if PRODUCTION and SMS_BACKEND in ("console", "locmem"):
-    # Both would put sign-in codes where they do not belong (logs, process memory).
+if PRODUCTION and SMS_BACKEND in ("console", "locmem", "file"):
+    # Each would put sign-in codes where they do not belong (logs, process memory, a file).
     raise ImproperlyConfigured(f"SMS_BACKEND={SMS_BACKEND} is for development and tests only.")
 # Sender of system messages (2FA codes, test SMS): never charged.
 SMS_SYSTEM_SENDER = env.str("SMS_SYSTEM_SENDER", default="SMSPortal")

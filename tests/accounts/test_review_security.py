@@ -179,9 +179,9 @@ def test_secret_pages_no_store(client, owner):
 
 # 7. NUL byte in the sign-in e-mail -> 500 (sign_in_failed queries the raw POST value)
 def test_login_nul_500(db):
-    r = Client(raise_request_exception=False).post(LOGIN, {"username": "a@b.c\x00", "password": "x"})
+    r = Client(raise_request_exception=False).post(LOGIN, {"username": "a@example.com\x00", "password": "x"})
     assert r.status_code == 200  # the form again
-    assert AuditEvent.objects.filter(action="auth.login.failed", data__email="a@b.c").exists()
+    assert AuditEvent.objects.filter(action="auth.login.failed", data__email="a@example.com").exists()
 
 
 def test_a_refused_top_up_in_the_admin_is_not_reported_as_added(owner, monkeypatch):
@@ -233,3 +233,14 @@ def test_a_password_staff_set_in_the_admin_follows_the_policy_and_history(owner)
     assert PasswordHistory.objects.filter(user=owner).count() == 1  # the old one, kept
     assert timezone.now() - owner.password_changed_at < timedelta(minutes=1)  # its age restarts
     assert user_client.get("/").status_code == 302  # the user's sessions ended
+
+
+def test_a_password_typed_into_the_e_mail_field_is_not_stored_in_the_audit_log(db, owner):
+    client = Client()
+    client.post(LOGIN, {"username": "Correct-Horse-42-secret", "password": "x"})
+    client.post(LOGIN, {"username": "nobody@example.com", "password": "x"})  # shaped like an address: kept
+    client.post(LOGIN, {"username": owner.email.upper(), "password": "wrong"})
+    recorded = list(
+        AuditEvent.objects.filter(action="auth.login.failed").order_by("id").values_list("data__email", flat=True)
+    )
+    assert recorded == ["[not an e-mail address]", "nobody@example.com", owner.email]

@@ -188,3 +188,20 @@ def test_deactivating_a_user_ends_all_their_sessions_at_once(client, owner):
     assert event.object_id == str(sub.pk)
     response = client.__class__().post(LOGIN, {"username": sub.email, "password": PASSWORD})
     assert response.status_code == 200  # cannot sign in again
+
+
+def test_the_hourly_job_deletes_expired_session_rows_only(owner):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from accounts.models import UserSession
+    from accounts.tasks import clear_expired_sessions
+
+    now = timezone.now()
+    UserSession.objects.create(
+        session_key="a" * 32, session_data="", expire_date=now - timedelta(seconds=1), user=owner
+    )
+    UserSession.objects.create(session_key="b" * 32, session_data="", expire_date=now + timedelta(hours=1), user=owner)
+    assert clear_expired_sessions() == 1
+    assert list(UserSession.objects.values_list("session_key", flat=True)) == ["b" * 32]

@@ -12,7 +12,7 @@ PRODUCTION = {
     "ALLOWED_HOSTS": "portal.example.com",
     "DATABASE_URL": "postgres://portal:secret@db.internal:5432/portal",
     "REDIS_URL": "redis://redis.internal:6379/0",
-    "SMS_BACKEND": "file",
+    "SMS_BACKEND": "kannel",
     "EMAIL_URL": "smtp+tls://portal:secret@smtp.internal:587",
 }
 
@@ -55,6 +55,7 @@ def test_production_refuses_to_start_without_secret_key():
         ({"DATABASE_URL": "sqlite:////tmp/x.db"}, "DATABASE_URL must point to PostgreSQL"),
         ({"REDIS_URL": ""}, "REDIS_URL must be set"),
         ({"SMS_BACKEND": "console"}, "SMS_BACKEND=console is for development"),
+        ({"SMS_BACKEND": "file"}, "SMS_BACKEND=file is for development"),  # sign-in codes in clear
         ({"TRUSTED_PROXIES": "10.0.0.0/33"}, "TRUSTED_PROXIES has an entry"),
     ],
 )
