@@ -480,9 +480,13 @@ def dlr_record(*, message_id: str, kannel_status: int) -> str:
     return "ignored"
 
 
+GIVEN_UP_IN_DOUBT = Q(status=Message.Status.FAILED) & (Q(error_code=HANDOVER_UNKNOWN) | Q(possible_duplicate=True))
+
+
 def _report_after_give_up(*, message_id: uuid.UUID, kannel_status: int) -> str:
-    """A report of progress for a message the watchdog gave up on (failed as handover_unknown,
-    refunded): its hand-over did happen after all.
+    """A report of progress for a message that failed (refunded) after a hand-over in doubt: the
+    watchdog gave up on it (handover_unknown), or requeued it (possible_duplicate) and its
+    retries then ran out. Its earlier hand-over did happen after all.
 
     The message stays failed and the refund stands: final states never move back, and taking the
     cost again could find the credit spent (a balance never goes below zero), so it could not be
@@ -494,20 +498,20 @@ def _report_after_give_up(*, message_id: uuid.UUID, kannel_status: int) -> str:
     with transaction.atomic():
         message = (
             Message.objects.select_for_update()
-            .filter(pk=message_id, status=Message.Status.FAILED, error_code=HANDOVER_UNKNOWN)
-            .only("id", "account_id", "cost")
+            .filter(GIVEN_UP_IN_DOUBT, pk=message_id)
+            .only("id", "account_id", "cost", "error_code")
             .first()
         )
         if message is None or MessageEvent.objects.filter(message=message, status=status, detail=detail).exists():
             return "ignored"
         _event(message.pk, status, detail)
     logger.warning(
-        "message %s (account %s, %s points refunded): %s after the watchdog failed it as %s",
+        "message %s (account %s, %s points refunded): %s after it failed as %s following a hand-over in doubt",
         message.pk,
         message.account_id,
         message.cost,
         what,
-        HANDOVER_UNKNOWN,
+        message.error_code,
     )
     return "ignored"
 
@@ -519,7 +523,7 @@ def _report_after_give_up(*, message_id: uuid.UUID, kannel_status: int) -> str:
 # its actual status and its error code. The ORM path above (SQLite) does the same in steps.
 _DLR_PROGRESS_SQL = """
 WITH old AS (
-    SELECT id, status AS actual, error_code,
+    SELECT id, status AS actual, error_code, possible_duplicate,
            CASE WHEN status = 'queued' AND possible_duplicate THEN 'sending' ELSE status END AS status
     FROM messaging_message WHERE id = %(id)s FOR UPDATE
 ), moved AS (
@@ -537,7 +541,7 @@ WITH old AS (
     SELECT id, %(to)s, %(detail)s, %(now)s FROM old WHERE old.status = ANY(%(event_from)s)
     RETURNING id
 )
-SELECT status, actual, error_code FROM old
+SELECT status, actual, error_code, possible_duplicate FROM old
 """
 
 
@@ -563,9 +567,9 @@ def _dlr_progress_postgresql(*, message_id: uuid.UUID, kannel_status: int, now) 
         row = cursor.fetchone()
     if row is None:
         return "ignored"
-    status, actual, error_code = row
+    status, actual, error_code, possible_duplicate = row
     if status in moves_from:
         return "applied"
-    if actual == Message.Status.FAILED and error_code == HANDOVER_UNKNOWN:
+    if actual == Message.Status.FAILED and (error_code == HANDOVER_UNKNOWN or possible_duplicate):
         return _report_after_give_up(message_id=message_id, kannel_status=kannel_status)
     return "ignored"

@@ -18,6 +18,7 @@ from messaging.services import (
     delivery,
     dlr_record,
     message_deliver,
+    message_fail,
     message_send_system,
     message_submit,
     messages_recover_stuck,
@@ -209,7 +210,7 @@ def test_a_delivery_report_after_the_watchdog_gave_up_is_recorded_but_the_refund
         r.getMessage() for r in caplog.records if r.levelno == logging.WARNING and str(message.pk) in r.getMessage()
     ]
     assert len(warnings) == 2
-    assert "delivery report after the watchdog failed it as handover_unknown" in warnings[1]
+    assert "delivery report after it failed as handover_unknown following a hand-over in doubt" in warnings[1]
 
 
 def test_refused_connections_do_not_count_as_hand_overs_in_doubt(message, monkeypatch, settings):
@@ -240,3 +241,27 @@ def test_the_watchdog_still_gives_up_after_the_maximum_of_hand_overs_in_doubt(me
     assert len(gateway.sent) == 2 * delivery.MAX_HANDOVER_ATTEMPTS
     assert (message.status, message.error_code) == (Message.Status.FAILED, "handover_unknown")
     assert balance(message) == 100
+
+
+# Found by review: the give-up policy held only for the watchdog's own failure.
+class AnswerLost:
+    def send_messages(self, messages):
+        return [SendResult(id=m.id, status="unknown") for m in messages]
+
+
+def test_a_report_for_a_requeued_message_whose_retries_ran_out_is_kept(owner, monkeypatch, settings):
+    PriceRule.objects.update_or_create(country="", defaults={"price_per_segment": Decimal("1")})
+    [message] = message_submit(
+        account_id=owner.membership.account_id, user=owner, caller="t", to=["+447400100001"], text="Hi"
+    ).messages
+    monkeypatch.setattr(delivery, "get_backend", lambda: AnswerLost())
+    message_deliver(message_ids=[str(message.pk)])
+    Message.objects.filter(pk=message.pk).update(sending_started_at=timezone.now() - 2 * settings.SMS_SENDING_GRACE)
+    messages_recover_stuck()
+    # The gateway refuses every retry; the task gives up (messaging/tasks.py).
+    assert message_fail(message_id=message.pk, error_code="gateway_unreachable", only_if=("queued",))
+    assert dlr_record(message_id=str(message.pk), kannel_status=1) == "ignored"  # the first hand-over arrived
+    details = list(MessageEvent.objects.filter(message=message).values_list("detail", flat=True))
+    assert any(d.startswith("delivery report after") for d in details), details
+    message.refresh_from_db()
+    assert (message.status, message.error_code) == (Message.Status.FAILED, "gateway_unreachable")  # refund stands
