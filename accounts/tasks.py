@@ -1,6 +1,7 @@
 import random
 
 from celery import shared_task
+from celery.exceptions import SoftTimeLimitExceeded
 from celery.utils.log import get_task_logger
 from django.core.cache import cache
 from django.utils import timezone
@@ -12,6 +13,11 @@ logger = get_task_logger(__name__)
 EMAIL_MAX_RETRIES = 6
 EMAIL_RETRY_BACKOFF_MAX_SECONDS = 600  # well under the broker's visibility timeout (1 h)
 EMAIL_SENT_MARK_SECONDS = 24 * 60 * 60
+# Well above what one SMTP exchange may take (EMAIL_TIMEOUT, 20 s, per socket operation: connect,
+# STARTTLS, login, DATA); past the soft limit the e-mail is retried like a mail server error.
+# (Celery's thread pool enforces neither limit: the socket timeouts bound the task there.)
+EMAIL_SOFT_TIME_LIMIT = 90
+EMAIL_TIME_LIMIT = 120
 
 
 @shared_task(acks_late=True)
@@ -20,13 +26,25 @@ def send_password_age_reminders() -> int:
     return services.password_age_reminders_send()
 
 
-@shared_task(bind=True, acks_late=True, max_retries=EMAIL_MAX_RETRIES, soft_time_limit=30, time_limit=45)
+@shared_task(
+    bind=True,
+    acks_late=True,
+    max_retries=EMAIL_MAX_RETRIES,
+    soft_time_limit=EMAIL_SOFT_TIME_LIMIT,
+    time_limit=EMAIL_TIME_LIMIT,
+)
 def send_notice_email(self, user_id: int, subject: str, body: str) -> bool:
     """A security notice (lockout, new device, refused address, password age) to a user."""
     return _send_once(self, services.notice_email_send, user_id=user_id, subject=subject, body=body)
 
 
-@shared_task(bind=True, acks_late=True, max_retries=EMAIL_MAX_RETRIES, soft_time_limit=30, time_limit=45)
+@shared_task(
+    bind=True,
+    acks_late=True,
+    max_retries=EMAIL_MAX_RETRIES,
+    soft_time_limit=EMAIL_SOFT_TIME_LIMIT,
+    time_limit=EMAIL_TIME_LIMIT,
+)
 def send_password_reset_email(self, user_id: int, domain: str, use_https: bool) -> bool:
     """The password-reset e-mail. Its token and link are made here, never passed in: no reset
     link sits in the broker, in the task's arguments or in the worker's log."""
@@ -43,7 +61,7 @@ def _send_once(task, send, **kwargs) -> bool:
         return False
     try:
         sent = send(**kwargs)
-    except OSError as exc:
+    except (OSError, SoftTimeLimitExceeded) as exc:  # SMTP errors are OSErrors; a slow server, the soft limit
         if task.request.retries >= EMAIL_MAX_RETRIES:
             logger.error(
                 "%s: e-mail not sent after %d tries: %s", task.name, task.request.retries + 1, type(exc).__name__

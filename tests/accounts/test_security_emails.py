@@ -205,3 +205,19 @@ def test_security_alert_passes_only_the_owner_id_and_the_text(owner, email_tasks
     assert [kwargs for _, kwargs, _ in email_tasks.queued] == [
         {"user_id": owner.pk, "subject": "Subject", "body": "Body"}
     ]
+
+
+def test_a_mail_server_too_slow_for_the_soft_time_limit_is_retried_not_dropped(owner, monkeypatch):
+    """Found by review: SoftTimeLimitExceeded is no OSError, so the notice was acked as failed."""
+    from celery.exceptions import Retry, SoftTimeLimitExceeded
+
+    from accounts import services, tasks
+
+    def slow(**kwargs):
+        raise SoftTimeLimitExceeded()
+
+    monkeypatch.setattr(services, "notice_email_send", slow)
+    monkeypatch.setattr(tasks, "EMAIL_MAX_RETRIES", 1)
+    result = tasks.send_notice_email.apply(kwargs={"user_id": owner.pk, "subject": "s", "body": "b"})
+    assert result.state == "RETRY" or isinstance(result.result, Retry) or result.result is False, result.state
+    assert tasks.EMAIL_SOFT_TIME_LIMIT > 3 * 20  # several SMTP steps of EMAIL_TIMEOUT each fit
