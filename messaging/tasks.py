@@ -1,7 +1,9 @@
 import random
+import time
 
 from celery import shared_task
 from celery.utils.log import get_task_logger
+from django.conf import settings
 
 from messaging import services
 from messaging.services.delivery import RETRY_BACKOFF_MAX_SECONDS
@@ -19,7 +21,8 @@ def backoff_seconds(retries: int) -> float:
 @shared_task(bind=True, max_retries=MAX_RETRIES, acks_late=True)
 def deliver_messages(self, message_ids: list[str]) -> None:
     """Hand these messages to the gateway. Idempotent: only `queued` messages are taken."""
-    retry_ids = services.message_deliver(message_ids=message_ids)
+    deadline = time.monotonic() + settings.SMS_DELIVERY_BATCH_SECONDS
+    retry_ids = services.message_deliver(message_ids=message_ids, deadline=deadline)
     if not retry_ids:
         return
     if self.request.retries >= MAX_RETRIES:

@@ -360,6 +360,8 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_TASK_ACKS_ON_FAILURE_OR_TIMEOUT = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Enforced by the prefork pool (`make run`), not by the thread pool the README recommends for
+# delivery workers: there, socket timeouts (Kannel, SMTP) and SMS_DELIVERY_BATCH_SECONDS bound a task.
 CELERY_TASK_SOFT_TIME_LIMIT = 60
 CELERY_TASK_TIME_LIMIT = 90
 CELERY_TASK_IGNORE_RESULT = True
@@ -408,6 +410,8 @@ SMS_DEFAULT_SENDER = env.str("SMS_DEFAULT_SENDER", default="SMSPortal")
 # Web processes publish delivery work every this many seconds, many requests' messages in one
 # task (messaging/dispatch.py); 0 publishes at each commit.
 SMS_DISPATCH_INTERVAL = env.float("SMS_DISPATCH_INTERVAL", default=0.1)
+# A delivery task claims no further message after this many seconds; the rest go out in a new task.
+SMS_DELIVERY_BATCH_SECONDS = env.float("SMS_DELIVERY_BATCH_SECONDS", default=40)
 SMS_MAX_RECIPIENTS = 10_000
 SMS_MAX_SEGMENTS = 10
 SMS_MAX_SCHEDULE_AHEAD = timedelta(days=30)

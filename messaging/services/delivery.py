@@ -1,6 +1,7 @@
 """Handing messages to the gateway and recording what happened."""
 
 import logging
+import time
 import uuid
 from datetime import timedelta
 from decimal import Decimal
@@ -168,7 +169,7 @@ def _record(message_id, result: SendResult, *, sensitive: bool = False) -> None:
         message_fail(message_id=message_id, error_code=result.error_code or "gateway_rejected")
 
 
-def message_deliver(*, message_ids: list[str]) -> list[str]:
+def message_deliver(*, message_ids: list[str], deadline: float | None = None) -> list[str]:
     """Hand queued messages to the backend, one at a time, each claimed right before and recorded
     right after, so a killed worker leaves at most one message in doubt. Returns the ids to retry.
 
@@ -177,6 +178,10 @@ def message_deliver(*, message_ids: list[str]) -> list[str]:
     claimed goes back to the queue, a message whose gateway call it interrupts stays `sending`
     (it may have left: a delivery report or the watchdog settles it), and one it interrupts while
     recording a finished hand-over is recorded still (else the watchdog would send it again).
+    Past `deadline` (time.monotonic()), no further message is claimed: the rest go out in a new
+    task. That, not Celery's time limits, bounds a batch under the thread pool, which enforces
+    none. Messages never tried are enqueued afresh; only failed attempts are returned, so they
+    alone spend the task's retries and wait for its backoff.
     """
     live_backend, test_backend = get_backend(), TestModeBackend()
     retry: list[str] = []
@@ -188,9 +193,13 @@ def message_deliver(*, message_ids: list[str]) -> list[str]:
             )
         }
     except SoftTimeLimitExceeded:
-        return [str(i) for i in message_ids]
+        enqueue_delivery([str(i) for i in message_ids])
+        return []
     for position, message_id in enumerate(message_ids):
         stage, message, result = "claim", None, None
+        if deadline is not None and position and time.monotonic() >= deadline:
+            enqueue_delivery([str(i) for i in message_ids[position:]])  # out of time: a new task
+            return retry
         try:
             message = rows.get(str(message_id))
             if message is None or not _claim(message.pk):
@@ -216,9 +225,10 @@ def message_deliver(*, message_ids: list[str]) -> list[str]:
             _record(message.pk, result, sensitive=message.sensitive)
         except SoftTimeLimitExceeded:
             # Out of time (the hard limit follows): wrap up this one and put the rest back.
+            unsent = [str(i) for i in message_ids[position + 1 :]]
             if stage == "claim":
                 # Not handed over. Had its claim committed, it waits in `sending` for the watchdog.
-                retry.append(str(message_id))
+                unsent.insert(0, str(message_id))
             elif stage == "record":
                 try:
                     _record(message.pk, result, sensitive=message.sensitive)  # each of its steps is conditional
@@ -227,7 +237,7 @@ def message_deliver(*, message_ids: list[str]) -> list[str]:
                 else:
                     if result.status == "failed" and result.retryable:
                         retry.append(str(message_id))
-            retry.extend(str(i) for i in message_ids[position + 1 :])
+            enqueue_delivery(unsent)
             return retry
         if result.status == "failed" and result.retryable:
             retry.append(str(message_id))

@@ -38,6 +38,14 @@ def three(owner):
     return [str(m.pk) for m in result.messages]
 
 
+@pytest.fixture
+def requeued(monkeypatch):
+    """The ids put back in the queue as new tasks (never tried: they spend no retry)."""
+    ids: list[str] = []
+    monkeypatch.setattr(delivery, "enqueue_delivery", lambda message_ids: ids.extend(str(i) for i in message_ids))
+    return ids
+
+
 def statuses(ids):
     found = dict(Message.objects.filter(pk__in=ids).values_list("pk", "status"))
     return [found[Message._meta.pk.to_python(i)] for i in ids]
@@ -58,25 +66,26 @@ def interrupt_once(monkeypatch, name):
     monkeypatch.setattr(delivery, name, wrapper)
 
 
-def test_a_limit_while_recording_a_hand_over_still_records_it(three, monkeypatch):
+def test_a_limit_while_recording_a_hand_over_still_records_it(three, monkeypatch, requeued):
     gateway = Gateway()
     monkeypatch.setattr(delivery, "get_backend", lambda: gateway)
     interrupt_once(monkeypatch, "_record")
     retry = message_deliver(message_ids=three)
     # It left: recorded as sent (left `sending`, the watchdog would have sent it again).
     assert statuses(three) == ["sent", "queued", "queued"]
-    assert retry == three[1:]
+    assert (retry, requeued) == ([], three[1:])
     assert gateway.sent == ["+447400100001"]
 
 
-def test_a_limit_after_a_retryable_failure_still_puts_it_back(three, monkeypatch):
+def test_a_limit_after_a_retryable_failure_still_puts_it_back(three, monkeypatch, requeued):
     monkeypatch.setattr(delivery, "get_backend", lambda: Gateway(status="failed", retryable=True))
     interrupt_once(monkeypatch, "_record")
-    assert message_deliver(message_ids=three) == three
+    assert message_deliver(message_ids=three) == three[:1]  # tried: it waits for the retry's backoff
+    assert requeued == three[1:]  # never tried: a new task at once
     assert statuses(three) == ["queued", "queued", "queued"]
 
 
-def test_a_limit_before_the_hand_over_puts_the_message_back(three, monkeypatch):
+def test_a_limit_before_the_hand_over_puts_the_message_back(three, monkeypatch, requeued):
     gateway = Gateway()
     monkeypatch.setattr(delivery, "get_backend", lambda: gateway)
     real_claim = delivery._claim
@@ -91,28 +100,28 @@ def test_a_limit_before_the_hand_over_puts_the_message_back(three, monkeypatch):
     monkeypatch.setattr(delivery, "_claim", claim)
     retry = message_deliver(message_ids=three)
     assert statuses(three) == ["sent", "queued", "queued"]
-    assert retry == three[1:]
+    assert (retry, requeued) == ([], three[1:])
     assert gateway.sent == ["+447400100001"]
 
 
-def test_a_limit_during_the_gateway_call_leaves_the_message_in_doubt(three, monkeypatch):
+def test_a_limit_during_the_gateway_call_leaves_the_message_in_doubt(three, monkeypatch, requeued):
     class Slow:
         def send_messages(self, messages):
             raise SoftTimeLimitExceeded()
 
     monkeypatch.setattr(delivery, "get_backend", lambda: Slow())
-    assert message_deliver(message_ids=three) == three[1:]
+    assert (message_deliver(message_ids=three), requeued) == ([], three[1:])
     # It may have left: a delivery report or the watchdog settles it, never a blind resend.
     assert statuses(three) == ["sending", "queued", "queued"]
 
 
-def test_a_limit_while_reading_the_batch_puts_it_all_back(three, monkeypatch):
+def test_a_limit_while_reading_the_batch_puts_it_all_back(three, monkeypatch, requeued):
     class Interrupted:
         def filter(self, *args, **kwargs):
             raise SoftTimeLimitExceeded()
 
     monkeypatch.setattr(delivery.Message, "objects", Interrupted())
-    assert message_deliver(message_ids=three) == three
+    assert (message_deliver(message_ids=three), requeued) == ([], three)
 
 
 def test_the_stale_queue_job_waits_for_a_retry_s_backoff(three, monkeypatch):
@@ -155,3 +164,36 @@ def test_a_message_that_leaves_after_a_retry_loses_the_retry_s_error_code(three,
     message_deliver(message_ids=three[:1])
     message = Message.objects.get(pk=three[0])
     assert (message.status, message.error_code) == ("sent", "")
+
+
+def test_past_its_deadline_a_batch_claims_nothing_more_and_hands_the_rest_to_a_new_task(three, monkeypatch, requeued):
+    """Celery's thread pool (the README's delivery workers) enforces no time limit: the batch
+    bounds itself (found by review)."""
+    clock = [100.0]
+    monkeypatch.setattr(delivery.time, "monotonic", lambda: clock[0])
+
+    class Slow(Gateway):
+        def send_messages(self, messages):
+            clock[0] += 30  # each hand-over takes 30 s
+            return super().send_messages(messages)
+
+    gateway = Slow()
+    monkeypatch.setattr(delivery, "get_backend", lambda: gateway)
+    assert message_deliver(message_ids=three, deadline=clock[0] + 45) == []
+    assert gateway.sent == ["+447400100001", "+447400100002"]  # the second started before the deadline
+    assert requeued == three[2:]
+    assert statuses(three) == ["sent", "sent", "queued"]
+    # However late, a batch always hands over its first message: every task makes progress.
+    assert message_deliver(message_ids=three[2:], deadline=0) == []
+    assert statuses(three) == ["sent", "sent", "sent"]
+
+
+def test_the_delivery_task_sets_its_deadline(monkeypatch, settings):
+    from messaging import tasks
+
+    seen = {}
+    monkeypatch.setattr(tasks.services, "message_deliver", lambda **kwargs: seen.update(kwargs) or [])
+    monkeypatch.setattr(tasks.time, "monotonic", lambda: 1000.0)
+    settings.SMS_DELIVERY_BATCH_SECONDS = 40
+    tasks.deliver_messages.apply(args=[["x"]])
+    assert seen == {"message_ids": ["x"], "deadline": 1040.0}
