@@ -188,10 +188,31 @@ def message_deliver(*, message_ids: list[str], deadline: float | None = None) ->
     try:
         rows = {
             str(row.pk): row
-            for row in Message.objects.filter(pk__in=message_ids, status=Message.Status.QUEUED).only(
-                "id", "recipient", "sender", "text", "created_at", "sensitive", "is_test"
+            for row in Message.objects.filter(pk__in=message_ids, status=Message.Status.QUEUED)
+            .select_related("account")
+            .only(
+                "id",
+                "recipient",
+                "sender",
+                "text",
+                "created_at",
+                "sensitive",
+                "is_test",
+                "is_system",
+                "account__status",
             )
         }
+        # A suspended account's messages stay (held for staff); the product's own (sign-in codes) go.
+        suspended = [
+            pk
+            for pk, row in rows.items()
+            if not row.is_system and row.account is not None and row.account.status == Account.Status.SUSPENDED
+        ]
+        if suspended:
+            with transaction.atomic():
+                _hold_for_suspension(suspended)
+            for pk in suspended:
+                del rows[pk]
     except SoftTimeLimitExceeded:
         enqueue_delivery([str(i) for i in message_ids])
         return []
@@ -346,18 +367,40 @@ def messages_review(*, message_ids: list, release: bool, actor: User | None) -> 
 def messages_release_due(limit: int = 5000) -> int:
     """Beat: scheduled messages whose time has come go to the queue (never long countdowns)."""
     with transaction.atomic():
-        due = list(
-            Message.objects.select_for_update(skip_locked=True)
+        rows = list(
+            Message.objects.select_for_update(skip_locked=True, of=("self",))
             .filter(status=Message.Status.SCHEDULED, scheduled_at__lte=timezone.now())
             .order_by("scheduled_at")
-            .values_list("pk", flat=True)[:limit]
+            .values_list("pk", "account__status")[:limit]
         )
-        if not due:
+        if not rows:
             return 0
+        suspended = [pk for pk, status in rows if status == Account.Status.SUSPENDED]
+        due = [pk for pk, status in rows if status != Account.Status.SUSPENDED]
+        _hold_for_suspension(suspended)
         Message.objects.filter(pk__in=due).update(status=Message.Status.QUEUED)
         _events(due, Message.Status.QUEUED, "scheduled time reached")
         enqueue_delivery(due)
-    return len(due)
+    return len(rows)
+
+
+ACCOUNT_SUSPENDED = "account_suspended"
+
+
+def _hold_for_suspension(message_ids: list) -> int:
+    """Messages of a suspended account do not leave: they are held (not refunded) for staff, who
+    release them once the account is active again, or reject them (refunded)."""
+    if not message_ids:
+        return 0
+    # Under the rows' locks (the caller's transaction): a worker's claim waits, then finds them held.
+    held = list(
+        Message.objects.select_for_update()
+        .filter(pk__in=message_ids, status__in=[Message.Status.SCHEDULED, Message.Status.QUEUED])
+        .values_list("pk", flat=True)
+    )
+    Message.objects.filter(pk__in=held).update(status=Message.Status.HELD, error_code=ACCOUNT_SUSPENDED)
+    _events(held, Message.Status.HELD, "the account is suspended")
+    return len(held)
 
 
 MAX_HANDOVER_ATTEMPTS = 3

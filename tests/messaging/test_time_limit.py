@@ -197,3 +197,29 @@ def test_the_delivery_task_sets_its_deadline(monkeypatch, settings):
     settings.SMS_DELIVERY_BATCH_SECONDS = 40
     tasks.deliver_messages.apply(args=[["x"]])
     assert seen == {"message_ids": ["x"], "deadline": 1040.0}
+
+
+def test_a_suspended_account_s_messages_are_held_not_sent(three, owner, monkeypatch):
+    """Suspension stops what is already queued or scheduled (weeks ahead, perhaps): held for
+    staff, who release them after reactivation or reject them (refunded). Sign-in codes still go."""
+    from accounts.models import Account
+    from messaging.models import MessageEvent
+    from messaging.services import message_send_system, messages_release_due, messages_review
+
+    gateway = Gateway()
+    monkeypatch.setattr(delivery, "get_backend", lambda: gateway)
+    account = owner.membership.account
+    Message.objects.filter(pk=three[2]).update(status="scheduled", scheduled_at=timezone.now() - timedelta(seconds=1))
+    code = message_send_system(account=account, user=owner, to="+447400100009", text="123456", sensitive=True)
+    Account.objects.filter(pk=account.pk).update(status=Account.Status.SUSPENDED)
+    assert message_deliver(message_ids=[*three[:2], str(code.pk)]) == []
+    assert messages_release_due() == 1
+    assert statuses(three) == ["held", "held", "held"]
+    assert set(Message.objects.filter(pk__in=three).values_list("error_code", flat=True)) == {"account_suspended"}
+    assert MessageEvent.objects.filter(message_id__in=three, status="held").count() == 3
+    assert gateway.sent == ["+447400100009"]  # only the sign-in code
+    # Active again, staff release them and they leave.
+    Account.objects.filter(pk=account.pk).update(status=Account.Status.ACTIVE)
+    assert messages_review(message_ids=three, release=True, actor=None) == 3
+    assert message_deliver(message_ids=three) == []
+    assert statuses(three) == ["sent", "sent", "sent"]
