@@ -51,6 +51,21 @@ def send_password_reset_email(self, user_id: int, domain: str, use_https: bool) 
     return _send_once(self, services.password_reset_email_send, user_id=user_id, domain=domain, use_https=use_https)
 
 
+@shared_task(
+    bind=True,
+    acks_late=True,
+    max_retries=EMAIL_MAX_RETRIES,
+    soft_time_limit=EMAIL_SOFT_TIME_LIMIT,
+    time_limit=EMAIL_TIME_LIMIT,
+)
+def send_invitation_email(self, user_id: int, domain: str, use_https: bool) -> bool:
+    """A sub-user's invitation. Like the reset e-mail, its token and link are made here from the
+    user id, never passed in; an invitation accepted or canceled meanwhile sends nothing."""
+    from accounts import services_users
+
+    return _send_once(self, services_users.invitation_email_send, user_id=user_id, domain=domain, use_https=use_https)
+
+
 def _send_once(task, send, **kwargs) -> bool:
     """Run `send` once per task: a task delivered again after it sent (acks_late, a worker lost
     before the ack) finds its mark and sends nothing. A mail server that fails (SMTP errors are

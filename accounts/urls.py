@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from accounts import views
+from accounts import views, views_users
 
 app_name = "accounts"
 
@@ -15,6 +15,9 @@ urlpatterns = [
         auth_views.PasswordResetDoneView.as_view(template_name="accounts/password_reset_done.html"),
         name="password-reset-done",
     ),
+    # Before the reset route, which would match this path too. Under /accounts/reset/ so the
+    # access log redacts the token (portal/gunicorn_logging.py RESET_PATH).
+    path("reset/invite-<uidb64>/<token>/", views_users.invitation_accept, name="invitation-accept"),
     path("reset/<uidb64>/<token>/", views.PasswordResetConfirmView.as_view(), name="password-reset-confirm"),
     path(
         "reset/done/",
@@ -36,4 +39,11 @@ urlpatterns = [
     path("security/two-factor/app/", views.two_factor_totp, name="two-factor-totp"),
     path("security/two-factor/backup-codes/", views.backup_codes, name="backup-codes"),
     path("security/two-factor/disable/", views.two_factor_disable, name="two-factor-disable"),
+    path("users/", views_users.users, name="users"),
+    path("users/invite/", views_users.user_invite, name="users-invite"),
+    path("users/<int:member_id>/", views_users.user_edit, name="users-edit"),
+    path("users/<int:member_id>/deactivate/", views_users.user_deactivate, name="users-deactivate"),
+    path("users/<int:member_id>/reactivate/", views_users.user_reactivate, name="users-reactivate"),
+    path("users/<int:member_id>/resend/", views_users.user_invitation_resend, name="users-resend"),
+    path("users/<int:member_id>/cancel/", views_users.user_invitation_cancel, name="users-cancel"),
 ]

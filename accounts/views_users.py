@@ -1,0 +1,351 @@
+"""Portal pages for sub-users (SPEC §4.7): the users list, invite, edit, deactivate/reactivate,
+resend/cancel an invitation, and the invitee's page that sets the first password.
+
+The views only validate forms and call `accounts.services_users`, where every rule is enforced.
+The invitation link carries its token in the path under /accounts/reset/ (whose tokens the access
+log redacts); like Django's reset view, the first request moves the token into the session and
+redirects to a URL without it.
+"""
+
+from decimal import Decimal
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.contrib.sites.shortcuts import get_current_site
+from django.core import signing
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
+from django.views.decorators.http import require_http_methods, require_POST
+
+from accounts import selectors, services_users
+from accounts.forms import InvitationAcceptForm, SubuserEditForm, SubuserInviteForm
+from accounts.models import Membership
+from accounts.services_users import member_state
+from portal.exceptions import ApplicationError
+
+MEMBERS_PER_PAGE = 25
+BASELINE_SALT = "accounts.users.edit-baseline"
+INVITATION_SESSION_KEY = "accounts.invitation_token"
+INVITATION_URL_TOKEN = "set-password"  # noqa: S105 (a placeholder, as in Django's reset view)
+
+
+def _manager(request: HttpRequest) -> Membership:
+    if not selectors.can_manage_users(request.user):
+        raise PermissionDenied
+    return request.user.membership
+
+
+def _member(request: HttpRequest, member_id: int) -> Membership:
+    membership = selectors.member_get(account_id=_manager(request).account_id, membership_id=member_id)
+    if membership is None:
+        raise Http404
+    return membership
+
+
+def _own_limit(manager: Membership):
+    return None if manager.is_owner else manager.monthly_limit
+
+
+def _apply_form_error(form, exc: ApplicationError) -> None:
+    placed = False
+    for field, errors in (exc.errors or {}).items():
+        if field in form.fields:
+            for error in errors:
+                form.add_error(field, error)
+            placed = True
+    if not placed:
+        form.add_error(None, exc.detail)
+
+
+def _where(request: HttpRequest) -> dict:
+    return {"domain": get_current_site(request).domain, "use_https": request.is_secure()}
+
+
+@login_required
+def users(request: HttpRequest) -> HttpResponse:
+    manager = _manager(request)
+    page = Paginator(selectors.member_list(account_id=manager.account_id), MEMBERS_PER_PAGE).get_page(
+        request.GET.get("page")
+    )
+    rows = selectors.member_rows(memberships=page.object_list, now=timezone.now())
+    for row in rows:
+        try:
+            services_users.subuser_check_manageable(actor=request.user, membership=row["membership"])
+        except ApplicationError as exc:
+            row["manageable"], row["why_not"] = False, exc.detail
+        else:
+            row["manageable"], row["why_not"] = True, ""
+    return render(
+        request,
+        "accounts/users/list.html",
+        {"page": page, "rows": rows, "query": "", "only_owner": page.paginator.count <= 1, "manager": manager},
+    )
+
+
+@login_required
+def user_invite(request: HttpRequest) -> HttpResponse:
+    manager = _manager(request)
+    form = SubuserInviteForm(
+        request.POST or None,
+        grantable=services_users.grantable_permissions(request.user),
+        own_limit=_own_limit(manager),
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            membership = services_users.subuser_invite(
+                actor=request.user,
+                email=form.cleaned_data["email"],
+                permissions=form.cleaned_data["permissions"],
+                monthly_limit=form.cleaned_data["monthly_limit"],
+                request=request,
+                **_where(request),
+            )
+        except ApplicationError as exc:
+            _apply_form_error(form, exc)
+        else:
+            messages.success(
+                request,
+                f"An invitation is on its way to {membership.user.email}. The link works once and for "
+                f"{services_users.INVITATION_TIMEOUT.days} days.",
+            )
+            return redirect("accounts:users")
+    return render(request, "accounts/users/invite.html", {"form": form})
+
+
+def _edit_initial(membership: Membership) -> dict:
+    return {
+        "permissions": [name for name in Membership.PERMISSIONS if getattr(membership, name)],
+        "monthly_limit": membership.monthly_limit,
+        "window_weekdays": membership.window_weekdays or [],
+        "window_start": membership.window_start,
+        "window_end": membership.window_end,
+        "window_timezone": membership.window_timezone or "UTC",
+        "allowed_senders": list(membership.allowed_senders.values_list("pk", flat=True)),
+    }
+
+
+def _comparable(values: dict) -> dict:
+    """The edit form's values in one comparable, JSON-friendly shape."""
+
+    def clock(value):
+        return value.isoformat() if value is not None else None
+
+    limit = values.get("monthly_limit")
+    return {
+        "permissions": sorted(values.get("permissions") or []),
+        "monthly_limit": None if limit is None else str(Decimal(limit).normalize()),
+        "window_weekdays": sorted(int(day) for day in values.get("window_weekdays") or []),
+        "window_start": clock(values.get("window_start")),
+        "window_end": clock(values.get("window_end")),
+        "window_timezone": values.get("window_timezone") or "UTC",
+        "allowed_senders": sorted(int(pk) for pk in values.get("allowed_senders") or []),
+    }
+
+
+def _baseline(request: HttpRequest, membership: Membership) -> dict:
+    """What the page showed when its user started editing (signed into the form, so it is
+    well-formed); a form without it (or a broken one) compares with the member as it is now."""
+    try:
+        baseline = signing.loads(request.POST.get("baseline", ""), salt=BASELINE_SALT)
+        if isinstance(baseline, dict) and baseline.get("member") == membership.pk:
+            return baseline["values"]
+    except (signing.BadSignature, KeyError, TypeError, ValueError):
+        pass
+    return _comparable(_edit_initial(membership))
+
+
+def _what_changed(baseline: dict, data: dict) -> dict:
+    """The service's arguments for what this page's user changed, and only that: a change made
+    meanwhile by another manager to another field (or another permission) is kept."""
+    now = _comparable(data)
+    changes: dict = {}
+    before, after = set(baseline["permissions"]), set(now["permissions"])
+    if before != after:
+        changes["permissions"] = {name: name in after for name in before ^ after}
+    for field in ("monthly_limit", "window_weekdays", "window_start", "window_end", "window_timezone"):
+        if now[field] != baseline[field]:
+            changes[field] = data[field]
+    if now["allowed_senders"] != baseline["allowed_senders"]:
+        changes["allowed_sender_ids"] = data["allowed_senders"]
+    return changes
+
+
+def _refused(request: HttpRequest, exc: ApplicationError) -> HttpResponse:
+    if exc.status == 404:
+        raise Http404 from exc
+    messages.error(request, exc.detail)
+    return redirect("accounts:users")
+
+
+@login_required
+def user_edit(request: HttpRequest, member_id: int) -> HttpResponse:
+    manager = _manager(request)
+    membership = _member(request, member_id)
+    try:
+        services_users.subuser_check_manageable(actor=request.user, membership=membership)
+    except ApplicationError as exc:
+        return _refused(request, exc)
+    senders = selectors.approved_senders(account_id=manager.account_id)
+    form = SubuserEditForm(
+        request.POST or None,
+        initial=_edit_initial(membership),
+        grantable=services_users.grantable_permissions(request.user),
+        own_limit=_own_limit(manager),
+        senders=senders,
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            services_users.subuser_update(
+                actor=request.user,
+                membership_id=membership.pk,
+                request=request,
+                **_what_changed(_baseline(request, membership), form.cleaned_data),
+            )
+        except ApplicationError as exc:
+            if exc.status == 404:
+                raise Http404 from exc
+            _apply_form_error(form, exc)
+        else:
+            messages.success(request, f"The access of {membership.user.email} is saved.")
+            return redirect("accounts:users")
+    return render(
+        request,
+        "accounts/users/edit.html",
+        {
+            "form": form,
+            "member": membership,
+            "state": member_state(membership.user),
+            "senders": senders,
+            "baseline": request.POST.get("baseline")
+            or signing.dumps(
+                {"member": membership.pk, "values": _comparable(_edit_initial(membership))}, salt=BASELINE_SALT
+            ),
+            "spent": membership.spent_in_month_of(timezone.now()),
+        },
+    )
+
+
+def _confirm(request: HttpRequest, membership: Membership, **context) -> HttpResponse:
+    return render(request, "accounts/users/confirm.html", {"member": membership, **context})
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def user_deactivate(request: HttpRequest, member_id: int) -> HttpResponse:
+    membership = _member(request, member_id)
+    if request.method == "GET":
+        try:
+            services_users.subuser_check_manageable(actor=request.user, membership=membership)
+        except ApplicationError as exc:
+            return _refused(request, exc)
+        return _confirm(
+            request,
+            membership,
+            title="Deactivate this user?",
+            warning="They are signed out everywhere at once and their API keys stop working. You can reactivate "
+            "them later.",
+            button="Deactivate",
+        )
+    try:
+        services_users.subuser_deactivate(actor=request.user, membership_id=membership.pk, request=request)
+    except ApplicationError as exc:
+        return _refused(request, exc)
+    messages.success(request, f"{membership.user.email} is deactivated: signed out, and their API keys stopped.")
+    return redirect("accounts:users")
+
+
+@require_POST
+@login_required
+def user_reactivate(request: HttpRequest, member_id: int) -> HttpResponse:
+    membership = _member(request, member_id)
+    try:
+        services_users.subuser_reactivate(actor=request.user, membership_id=membership.pk, request=request)
+    except ApplicationError as exc:
+        return _refused(request, exc)
+    messages.success(request, f"{membership.user.email} is active again and can sign in.")
+    return redirect("accounts:users")
+
+
+@require_POST
+@login_required
+def user_invitation_resend(request: HttpRequest, member_id: int) -> HttpResponse:
+    membership = _member(request, member_id)
+    try:
+        services_users.subuser_invitation_resend(
+            actor=request.user, membership_id=membership.pk, request=request, **_where(request)
+        )
+    except ApplicationError as exc:
+        return _refused(request, exc)
+    messages.success(
+        request, f"A new invitation is on its way to {membership.user.email}; earlier links stopped working."
+    )
+    return redirect("accounts:users")
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def user_invitation_cancel(request: HttpRequest, member_id: int) -> HttpResponse:
+    membership = _member(request, member_id)
+    if request.method == "GET":
+        try:
+            services_users.subuser_check_manageable(actor=request.user, membership=membership)
+        except ApplicationError as exc:
+            return _refused(request, exc)
+        return _confirm(
+            request,
+            membership,
+            title="Cancel this invitation?",
+            warning="The invitation link stops working and the invited address is removed.",
+            button="Cancel invitation",
+        )
+    try:
+        email = services_users.subuser_invitation_cancel(
+            actor=request.user, membership_id=membership.pk, request=request
+        )
+    except ApplicationError as exc:
+        return _refused(request, exc)
+    messages.success(request, f"The invitation of {email} is canceled.")
+    return redirect("accounts:users")
+
+
+# --- The invitee's page -----------------------------------------------------------------------
+
+
+@sensitive_variables("token")
+@sensitive_post_parameters("new_password1", "new_password2")
+@never_cache
+def invitation_accept(request: HttpRequest, uidb64: str, token: str) -> HttpResponse:
+    if token != INVITATION_URL_TOKEN:
+        # Out of the URL (browser history, Referer) and into this browser's session.
+        request.session[INVITATION_SESSION_KEY] = token
+        return redirect("accounts:invitation-accept", uidb64=uidb64, token=INVITATION_URL_TOKEN)
+    token = request.session.get(INVITATION_SESSION_KEY, "")
+    user = services_users.invitation_user(uidb64=uidb64, token=token)
+    if user is None:
+        return render(request, "accounts/users/accept.html", {"validlink": False})
+    form = InvitationAcceptForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services_users.invitation_accept(
+                uidb64=uidb64, token=token, password=form.cleaned_data["new_password1"], request=request
+            )
+        except ApplicationError as exc:
+            if exc.code == "invitation_invalid":
+                request.session.pop(INVITATION_SESSION_KEY, None)
+                return render(request, "accounts/users/accept.html", {"validlink": False})
+            for error in (exc.errors or {}).get("password", [exc.detail]):
+                form.add_error("new_password1", error)
+        else:
+            request.session.pop(INVITATION_SESSION_KEY, None)
+            messages.success(request, "Your password is set. Sign in with your e-mail address and the new password.")
+            return redirect("accounts:login")
+    return render(
+        request,
+        "accounts/users/accept.html",
+        {"validlink": True, "form": form, "email": user.email, "account_name": user.membership.account.name},
+    )
