@@ -18,6 +18,14 @@ EMAIL_SENT_MARK_SECONDS = 24 * 60 * 60
 # (Celery's thread pool enforces neither limit: the socket timeouts bound the task there.)
 EMAIL_SOFT_TIME_LIMIT = 90
 EMAIL_TIME_LIMIT = 120
+# Every e-mail task: redelivered if a worker dies mid-send (_send_once sends once), bounded, retried.
+EMAIL_TASK_OPTIONS = {
+    "bind": True,
+    "acks_late": True,
+    "max_retries": EMAIL_MAX_RETRIES,
+    "soft_time_limit": EMAIL_SOFT_TIME_LIMIT,
+    "time_limit": EMAIL_TIME_LIMIT,
+}
 
 
 @shared_task(acks_late=True)
@@ -26,38 +34,20 @@ def send_password_age_reminders() -> int:
     return services.password_age_reminders_send()
 
 
-@shared_task(
-    bind=True,
-    acks_late=True,
-    max_retries=EMAIL_MAX_RETRIES,
-    soft_time_limit=EMAIL_SOFT_TIME_LIMIT,
-    time_limit=EMAIL_TIME_LIMIT,
-)
+@shared_task(**EMAIL_TASK_OPTIONS)
 def send_notice_email(self, user_id: int, subject: str, body: str) -> bool:
     """A security notice (lockout, new device, refused address, password age) to a user."""
     return _send_once(self, services.notice_email_send, user_id=user_id, subject=subject, body=body)
 
 
-@shared_task(
-    bind=True,
-    acks_late=True,
-    max_retries=EMAIL_MAX_RETRIES,
-    soft_time_limit=EMAIL_SOFT_TIME_LIMIT,
-    time_limit=EMAIL_TIME_LIMIT,
-)
+@shared_task(**EMAIL_TASK_OPTIONS)
 def send_password_reset_email(self, user_id: int, domain: str, use_https: bool) -> bool:
     """The password-reset e-mail. Its token and link are made here, never passed in: no reset
     link sits in the broker, in the task's arguments or in the worker's log."""
     return _send_once(self, services.password_reset_email_send, user_id=user_id, domain=domain, use_https=use_https)
 
 
-@shared_task(
-    bind=True,
-    acks_late=True,
-    max_retries=EMAIL_MAX_RETRIES,
-    soft_time_limit=EMAIL_SOFT_TIME_LIMIT,
-    time_limit=EMAIL_TIME_LIMIT,
-)
+@shared_task(**EMAIL_TASK_OPTIONS)
 def send_invitation_email(self, user_id: int, domain: str, use_https: bool) -> bool:
     """A sub-user's invitation. Like the reset e-mail, its token and link are made here from the
     user id, never passed in; an invitation accepted or canceled meanwhile sends nothing."""
