@@ -119,7 +119,9 @@ def _lock(*, actor: User, membership_id: int) -> tuple[Membership, Membership]:
     manager = _manager_membership(actor)
     rows = {
         row.pk: row
-        for row in Membership.objects.select_for_update(no_key=True)
+        # `of=self`: the joined account row stays unlocked (a send locks the account, then the
+        # membership; locking them the other way round here would deadlock with it).
+        for row in Membership.objects.select_for_update(no_key=True, of=("self",))
         .select_related("user", "account")
         .filter(pk__in={manager.pk, membership_id}, account_id=manager.account_id)
         .order_by("pk")
@@ -148,6 +150,33 @@ def _check_manageable(manager: Membership, target: Membership) -> None:
             f"This member holds permissions you do not have ({', '.join(sorted(beyond))}): only the account owner "
             "can change them."
         )
+    # Nor a member less limited than the manager: managing it would hand on more than it has.
+    if manager.monthly_limit is not None and (
+        target.monthly_limit is None or target.monthly_limit > manager.monthly_limit
+    ):
+        raise _forbidden("This member's monthly limit is above yours: only the account owner can change them.")
+    own = _sender_ids(manager)
+    if own and not (_sender_ids(target) and _sender_ids(target) <= own):
+        raise _forbidden("This member may use sender names you may not: only the account owner can change them.")
+    if _has_window(manager) and _window(target) != _window(manager):
+        raise _forbidden("This member's sending window differs from yours: only the account owner can change them.")
+
+
+def _sender_ids(membership: Membership) -> set[int]:
+    return set(membership.allowed_senders.values_list("pk", flat=True))
+
+
+def _has_window(membership: Membership) -> bool:
+    return membership.window_start is not None or bool(membership.window_weekdays)
+
+
+def _window(membership: Membership) -> tuple:
+    return (
+        sorted(membership.window_weekdays or []),
+        membership.window_start,
+        membership.window_end,
+        membership.window_timezone,
+    )
 
 
 def subuser_check_manageable(*, actor: User, membership: Membership) -> None:
@@ -267,7 +296,9 @@ def subuser_invite(
     """An inactive user with an unusable password and its sub-user membership, made together,
     and an invitation e-mail queued once they are committed."""
     manager = _manager_membership(actor)
-    manager = Membership.objects.select_for_update(no_key=True).select_related("account").get(pk=manager.pk)
+    manager = (
+        Membership.objects.select_for_update(no_key=True, of=("self",)).select_related("account").get(pk=manager.pk)
+    )
     if not manager.has_permission("manage_users"):
         raise _forbidden()
     email = _normalize_email(email)
@@ -287,13 +318,22 @@ def subuser_invite(
             user.save()
     except IntegrityError as exc:  # the same address registered a moment ago
         raise _email_taken() from exc
+    # A manager confined to a sending window or to some sender names hands the same on: never more.
+    inherited = {}
+    if not manager.is_owner and _has_window(manager):
+        inherited = dict(
+            zip(("window_weekdays", "window_start", "window_end", "window_timezone"), _window(manager), strict=True)
+        )
     membership = Membership.objects.create(
         user=user,
         account=manager.account,
         role=Membership.Role.SUBUSER,
         monthly_limit=monthly_limit,
+        **inherited,
         **{name: name in granted for name in Membership.PERMISSIONS},
     )
+    if not manager.is_owner and _sender_ids(manager):
+        membership.allowed_senders.set(_sender_ids(manager))
     audit_record(
         action="subuser.invited",
         account=manager.account,
@@ -525,6 +565,13 @@ def subuser_update(
         "window_timezone": window_timezone,
     }
     if any(value is not UNCHANGED for value in window.values()):
+        if not manager.is_owner and _has_window(manager):
+            raise ApplicationError(
+                "You send within a window yourself: only the account owner can change a member's window.",
+                code="permission_escalation",
+                status=403,
+                errors={"window_weekdays": ["Only the account owner can change this."]},
+            )
         merged = {field: getattr(target, field) if value is UNCHANGED else value for field, value in window.items()}
         days, start, end, tz = _check_window(
             weekdays=merged["window_weekdays"] or [],
@@ -551,6 +598,11 @@ def subuser_update(
         target.save(update_fields=[*changes, "updated_at"])
     if senders is not None:
         old_senders = dict(target.allowed_senders.values_list("pk", "name"))
+        # Names no longer approved are not on the page: choosing among the approved ones keeps them
+        # (so a restricted member never becomes unrestricted without anyone choosing it).
+        from messaging.models import SenderName
+
+        senders |= set(target.allowed_senders.exclude(status=SenderName.Status.APPROVED).values_list("pk", flat=True))
         if set(old_senders) != senders:
             from messaging.models import SenderName
 

@@ -125,7 +125,8 @@ def _edit_initial(membership: Membership) -> dict:
         "window_start": membership.window_start,
         "window_end": membership.window_end,
         "window_timezone": membership.window_timezone or "UTC",
-        "allowed_senders": list(membership.allowed_senders.values_list("pk", flat=True)),
+        # The approved ones only, as the page offers (the service keeps the others).
+        "allowed_senders": list(membership.allowed_senders.filter(status="approved").values_list("pk", flat=True)),
     }
 
 
