@@ -44,7 +44,13 @@ class RecipientsField(serializers.Field):
 
 class SendRequest(serializers.Serializer):
     to = RecipientsField(required=False, help_text="E.164 number or a list of up to 10,000.")
-    to_groups = serializers.ListField(child=serializers.IntegerField(), required=False, default=list)
+    to_groups = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=2**63 - 1),
+        required=False,
+        default=list,
+        max_length=1000,
+        help_text="Ids of contact groups: their contacts' numbers join `to` (each number once).",
+    )
     text = serializers.CharField(trim_whitespace=False, max_length=10_000)
     sender = serializers.CharField(required=False, allow_blank=True, max_length=16)
     scheduled_at = serializers.DateTimeField(required=False, allow_null=True)
@@ -53,8 +59,6 @@ class SendRequest(serializers.Serializer):
     def validate(self, data):
         if not data.get("to") and not data.get("to_groups"):
             raise ValidationError({"to": ["Give at least one recipient."]})
-        if data.get("to_groups"):
-            raise ValidationError({"to_groups": ["Contact groups are not available on this account yet."]})
         return data
 
 
@@ -212,13 +216,18 @@ class MessagesApi(ApiView):
     @extend_schema(
         operation_id="messages_send",
         summary="Send messages",
-        description="Accepts the whole request or none of it. Duplicated numbers are sent once. "
+        description="Accepts the whole request or none of it. Duplicated numbers are sent once, also when "
+        "they come from `to` and from contact groups (`to_groups`, which needs the `contacts:read` scope too). "
         "Requires the `messages:send` scope.",
         request=SendRequest,
         parameters=[IDEMPOTENCY_HEADER, *RATE_LIMIT_HEADERS],
         responses={202: SendResponse, **problems(400, 402, 409, 413, 415)},
         examples=[
             OpenApiExample("One recipient", value={"to": "+447400123456", "text": "Your code is 1234"}),
+            OpenApiExample(
+                "To contact groups and a number",
+                value={"to": "+447400123456", "to_groups": [3, 7], "text": "Doors open at 9"},
+            ),
             OpenApiExample(
                 "Several, scheduled",
                 value={
@@ -240,6 +249,11 @@ class MessagesApi(ApiView):
             data.is_valid(raise_exception=True)
             values = data.validated_data
         auth = request.auth
+        if values.get("to_groups") and "contacts:read" not in auth.scopes:
+            # The answer names every number sent to: a group's numbers are contacts to read.
+            raise PermissionDenied(
+                "Sending to `to_groups` needs the `contacts:read` scope too.", code="insufficient_scope"
+            )
         key = request.META.get("HTTP_IDEMPOTENCY_KEY") or None
         if key is not None and not (1 <= len(key) <= 255):
             raise ValidationError({"Idempotency-Key": ["Between 1 and 255 characters."]})
@@ -247,7 +261,8 @@ class MessagesApi(ApiView):
             account_id=auth.account.pk,
             user=auth.user,
             caller=auth.caller,
-            to=values["to"],
+            to=values.get("to") or [],
+            to_groups=values.get("to_groups") or None,
             text=values["text"],
             sender=values.get("sender") or None,
             scheduled_at=values.get("scheduled_at"),

@@ -16,6 +16,10 @@ class SendForm(forms.Form):
         label="Recipients",
         widget=forms.Textarea(attrs={"rows": 3, "spellcheck": "false", "placeholder": "+447400123456, +48500100200"}),
         help_text="Numbers in international format, separated by commas, spaces or new lines. Up to 10,000.",
+        required=False,
+    )
+    groups = forms.TypedMultipleChoiceField(
+        label="Send to contact groups", required=False, coerce=int, choices=[], widget=forms.CheckboxSelectMultiple
     )
     sender = forms.ChoiceField(label="Sender", required=False, choices=[])
     text = forms.CharField(
@@ -31,16 +35,26 @@ class SendForm(forms.Form):
         help_text="Leave empty to send now. At most 30 days ahead.",
     )
 
-    def __init__(self, *args, senders: list[str], **kwargs):
+    def __init__(self, *args, senders: list[str], groups: list | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         default = [("", f"Default ({senders[0] if senders else settings.SMS_DEFAULT_SENDER})")]
         self.fields["sender"].choices = default + [(name, name) for name in senders]
+        # (id, label) of the contact groups the user may send to; none: the field is not shown.
+        self.fields["groups"].choices = groups or []
+        if not groups:
+            del self.fields["groups"]
 
     def clean_recipients(self) -> list[str]:
-        numbers = [part for part in SPLIT.split(self.cleaned_data["recipients"]) if part]
-        if not numbers:
-            raise forms.ValidationError("Enter at least one number.")
-        return numbers
+        return [part for part in SPLIT.split(self.cleaned_data["recipients"]) if part]
+
+    def clean(self):
+        data = super().clean()
+        if "recipients" in data and not data["recipients"] and not data.get("groups"):
+            self.add_error(
+                "recipients",
+                "Enter at least one number." if "groups" not in self.fields else "Enter a number or choose a group.",
+            )
+        return data
 
     def clean_text(self) -> str:
         # Browsers post a textarea's line breaks as CR LF; the live counter (static/js/segments.js)

@@ -10,6 +10,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from contacts import selectors as contact_selectors
 from messaging import selectors
 from messaging.forms import MessageFilterForm, SenderNameForm, SendForm
 from messaging.pricing import PriceList
@@ -49,7 +50,12 @@ def send(request: HttpRequest) -> HttpResponse:
     if not membership.has_permission("send_sms"):
         raise PermissionDenied
     senders = selectors.usable_sender_names(user=request.user)
-    form = SendForm(request.POST or None, senders=senders)
+    groups = None
+    if membership.has_permission("view_contacts"):
+        # Sending to a group shows its numbers in the log: only for members who may see contacts.
+        account_groups = contact_selectors.group_list(account_id=membership.account_id)
+        groups = [(g.pk, f"{g.name} ({g.contact_count})") for g in account_groups]
+    form = SendForm(request.POST or None, senders=senders, groups=groups)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -58,13 +64,14 @@ def send(request: HttpRequest) -> HttpResponse:
                 user=request.user,
                 caller=f"user:{request.user.pk}",
                 to=data["recipients"],
+                to_groups=data.get("groups") or None,
                 text=data["text"],
                 sender=data["sender"] or None,
                 scheduled_at=data["scheduled_at"],
             )
         except ApplicationError as exc:
             for field, errors in (exc.errors or {}).items():
-                target = {"to": "recipients"}.get(field, field)
+                target = {"to": "recipients", "to_groups": "groups"}.get(field, field)
                 for error in errors[:5]:
                     form.add_error(target if target in form.fields else None, error)
             if not exc.errors or exc.code in ("insufficient_credit", "monthly_limit_reached", "sender_not_allowed"):

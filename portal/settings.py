@@ -86,6 +86,7 @@ INSTALLED_APPS = [
     "accounts",
     "apikeys",
     "messaging",
+    "contacts",
 ]
 
 MIDDLEWARE = [

@@ -3,6 +3,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from apikeys.apis import AccessTokenCreateApi, AccessTokenDeleteApi
+from contacts.urls import api_patterns as contacts_api_patterns
 from messaging import hooks
 from messaging.apis import BalanceApi, MessageApi, MessagesApi
 from messaging.legacy import legacy_send
@@ -15,6 +16,7 @@ api_v1_patterns: list = [
     path("messages", MessagesApi.as_view(), name="messages"),
     path("messages/<uuid:message_id>", MessageApi.as_view(), name="message-detail"),
     path("balance", BalanceApi.as_view(), name="balance"),
+    *contacts_api_patterns,
     path("schema/", SpectacularAPIView.as_view(api_version="v1"), name="schema"),
 ]
 
@@ -30,6 +32,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("accounts.urls")),
     path("messages/", include("messaging.urls")),
+    path("contacts/", include("contacts.urls")),
     path("api-keys/", include("apikeys.urls")),
     path("hooks/kannel/dlr", hooks.kannel_dlr, name="kannel-dlr"),
     path("", views.dashboard, name="dashboard"),

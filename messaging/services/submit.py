@@ -22,6 +22,7 @@ from django.utils.text import normalize_newlines
 
 from accounts.models import Account, Membership, User
 from accounts.services import audit_record, security_alert
+from contacts.selectors import group_numbers as group_numbers_of
 from messaging.models import (
     BlockedDomain,
     IdempotencyRecord,
@@ -68,8 +69,12 @@ class SubmitResult:
 # --- Validation -------------------------------------------------------------------------------
 
 
-def _recipients(to: list[str]) -> list[tuple[str, str]]:
-    if not to:
+def _recipients(to: list[str], group_numbers: list[str] | None = None) -> list[tuple[str, str]]:
+    if not to and not group_numbers:
+        if group_numbers is not None:
+            raise ApplicationError(
+                "The contact groups have no contacts.", code="invalid_request", errors={"to_groups": ["No contacts."]}
+            )
         raise ApplicationError("Give at least one recipient.", code="invalid_request", errors={"to": ["Required."]})
     if len(to) > settings.SMS_MAX_RECIPIENTS:
         raise ApplicationError(
@@ -85,12 +90,27 @@ def _recipients(to: list[str]) -> list[tuple[str, str]]:
             invalid.append(str(raw)[:32])
         else:
             seen.setdefault(parsed[0], parsed[1])
+    for number in group_numbers or ():
+        # Stored as E.164 by the contacts service; parsed again for the country (the price).
+        if number not in seen:
+            parsed = parse_recipient(number)
+            if parsed is None:
+                invalid.append(number)
+            else:
+                seen[parsed[0]] = parsed[1]
     if invalid:
         shown = ", ".join(invalid[:20]) + (f" and {len(invalid) - 20} more" if len(invalid) > 20 else "")
         raise ApplicationError(
             f"Not valid phone numbers in international (E.164) format: {shown}.",
             code="invalid_recipients",
             errors={"to": [f"Invalid number: {number}" for number in invalid[:100]]},
+        )
+    if len(seen) > settings.SMS_MAX_RECIPIENTS:
+        raise ApplicationError(
+            f"At most {settings.SMS_MAX_RECIPIENTS:,} recipients per request; with its contact groups this one "
+            f"has {len(seen):,}.",
+            code="too_many_recipients",
+            status=413,
         )
     return list(seen.items())
 
@@ -285,6 +305,7 @@ def message_submit(
     caller: str,
     to: list[str],
     text: str,
+    to_groups: list[int] | None = None,
     sender: str | None = None,
     scheduled_at: datetime | None = None,
     reference: str = "",
@@ -303,13 +324,16 @@ def message_submit(
     `idempotency_key`, the same key from the same caller within 24 hours returns the first
     result (`replayed=True` with `stored_response`), and a different request body under the same
     key is a 409 conflict. `response_builder(result) -> dict` makes the stored response.
+    `to_groups` adds the numbers of the contacts in those groups of the account (an id that is
+    not one of its groups is a 400 naming it); with `to`, each number is sent once.
     """
     _refuse_unstorable(text=text, sender=sender, reference=reference, idempotency_key=idempotency_key)
     fingerprint = ""
     if idempotency_key:
-        fingerprint = request_fingerprint(
-            {"to": to, "text": text, "sender": sender, "scheduled_at": scheduled_at, "reference": reference}
-        )
+        request = {"to": to, "text": text, "sender": sender, "scheduled_at": scheduled_at, "reference": reference}
+        if to_groups:  # only then: the fingerprints of earlier requests stay what they were
+            request["to_groups"] = to_groups
+        fingerprint = request_fingerprint(request)
         replay = _idempotent_replay(account_id=account_id, caller=caller, key=idempotency_key, fingerprint=fingerprint)
         if replay is not None:
             return replay
@@ -317,7 +341,8 @@ def message_submit(
     # post for a textarea's line breaks) and a lone CR become LF before anything is counted.
     text = normalize_newlines(text) if isinstance(text, str) else text
     now = timezone.now()
-    recipients = _recipients(to)
+    group_numbers = group_numbers_of(account_id=account_id, group_ids=to_groups) if to_groups else None
+    recipients = _recipients(to, group_numbers)
     info = _text(text)
     scheduled_at = _schedule(scheduled_at, now)
     if len(reference) > 100:

@@ -37,6 +37,16 @@ EXPECTED_ROUTES = {
     ("messages/<uuid:message_id>", "get"): "messages:read",
     ("messages/<uuid:message_id>", "delete"): "messages:send",
     ("balance", "get"): "balance:read",
+    ("contacts", "get"): "contacts:read",
+    ("contacts", "post"): "contacts:write",
+    ("contacts/<int:contact_id>", "get"): "contacts:read",
+    ("contacts/<int:contact_id>", "patch"): "contacts:write",
+    ("contacts/<int:contact_id>", "delete"): "contacts:write",
+    ("groups", "get"): "contacts:read",
+    ("groups", "post"): "contacts:write",
+    ("groups/<int:group_id>", "get"): "contacts:read",
+    ("groups/<int:group_id>", "patch"): "contacts:write",
+    ("groups/<int:group_id>", "delete"): "contacts:write",
     ("schema/", "get"): PUBLIC,
 }
 

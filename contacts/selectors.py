@@ -1,0 +1,104 @@
+"""Reads of an account's contacts and groups. Every query is scoped to the account: another
+account's id is simply not found."""
+
+import re
+from collections import defaultdict
+
+from django.conf import settings
+from django.db.models import Count, Q, QuerySet
+
+from contacts.models import Contact, Group
+from portal.exceptions import ApplicationError
+
+MAX_ID = 2**63 - 1  # a bigint: a larger id in a URL or a body is no id at all, not a database error
+PHONE_LIKE = re.compile(r"^[\d\s+()./-]+$")
+
+
+def valid_id(value) -> bool:
+    return type(value) is int and 0 < value <= MAX_ID
+
+
+def contact_list(*, account_id: int, group_id: int | None = None, search: str = "") -> QuerySet[Contact]:
+    """The account's contacts, newest first; in a group, and/or whose name (any case) or number
+    holds `search`. A group id that is not one of the account's groups finds none."""
+    contacts = Contact.objects.filter(account_id=account_id)
+    if group_id is not None:
+        if not valid_id(group_id):
+            return contacts.none()
+        contacts = contacts.filter(groups__id=group_id)
+    search = search.strip()
+    if search:
+        condition = Q(name__icontains=search)
+        digits = re.sub(r"\D", "", search)
+        if digits and PHONE_LIKE.match(search):  # "+44 7400", "(07400) 123": the digits, as stored
+            condition |= Q(phone__contains=digits)
+        contacts = contacts.filter(condition)
+    return contacts.order_by("-id")
+
+
+def contact_get(*, account_id: int, contact_id: int) -> Contact | None:
+    if not valid_id(contact_id):
+        return None
+    return Contact.objects.filter(account_id=account_id, pk=contact_id).first()
+
+
+def contact_group_ids(contacts: list[Contact]) -> dict[int, list[int]]:
+    """Each contact's group ids, sorted, in one query for the whole list (never one per contact);
+    also set as `contact.group_ids`."""
+    by_contact: dict[int, list[int]] = defaultdict(list)
+    if contacts:
+        rows = Contact.groups.through.objects.filter(contact_id__in=[c.pk for c in contacts]).order_by("group_id")
+        for contact_id, group_id in rows.values_list("contact_id", "group_id"):
+            by_contact[contact_id].append(group_id)
+    for contact in contacts:
+        contact.group_ids = by_contact.get(contact.pk, [])
+    return by_contact
+
+
+def group_list(*, account_id: int) -> QuerySet[Group]:
+    """The account's groups by name, each with `contact_count` (one query)."""
+    return Group.objects.filter(account_id=account_id).annotate(contact_count=Count("contacts")).order_by("name", "id")
+
+
+def group_get(*, account_id: int, group_id: int) -> Group | None:
+    if not valid_id(group_id):
+        return None
+    return group_list(account_id=account_id).filter(pk=group_id).first()
+
+
+def group_numbers(*, account_id: int, group_ids: list[int]) -> list[str]:
+    """The numbers of the contacts in the account's groups, each once, in one query. Any id that
+    is not one of the account's groups is refused, named (400)."""
+    wanted = list(dict.fromkeys(group_ids))
+    found: set[int] = set()
+    numbers: dict[str, None] = {}
+    queried = [group_id for group_id in wanted if valid_id(group_id)]
+    if queried:
+        # Bounded: if the rows reach (limit + 1) per group, one group alone holds more numbers than
+        # a request may have (a group's numbers are distinct), so the request is too large anyway.
+        bound = (settings.SMS_MAX_RECIPIENTS + 1) * len(queried)
+        rows = list(
+            Group.objects.filter(account_id=account_id, pk__in=queried)
+            .order_by("pk", "contacts__id")
+            .values_list("pk", "contacts__phone")[:bound]
+        )
+        if len(rows) >= bound:
+            raise ApplicationError(
+                f"At most {settings.SMS_MAX_RECIPIENTS:,} recipients per request; a contact group has more.",
+                code="too_many_recipients",
+                status=413,
+            )
+        for group_id, phone in rows:  # a group without contacts is one row with no number
+            found.add(group_id)
+            if phone is not None:
+                numbers[phone] = None
+    unknown = [group_id for group_id in wanted if group_id not in found]
+    if unknown:
+        shown = ", ".join(str(group_id) for group_id in unknown[:20])
+        plural = "s" if len(unknown) > 1 else ""
+        raise ApplicationError(
+            f"No contact group{plural} of this account with the id{plural} {shown}.",
+            code="unknown_groups",
+            errors={"to_groups": [f"No group with id {group_id}." for group_id in unknown[:100]]},
+        )
+    return list(numbers)

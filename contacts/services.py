@@ -1,0 +1,307 @@
+"""Changes to an account's contacts and groups. Every write is scoped to the account (another
+account's id is a 404) and numbers are normalised to E.164 by the parser the sending service uses,
+so a contact is exactly a number a message can go to."""
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from django.db import IntegrityError, transaction
+from django.db.models.functions import Lower
+
+from contacts.models import Contact, Group
+from contacts.selectors import valid_id
+from messaging.pricing import parse_recipient
+from portal.exceptions import ApplicationError
+
+NAME_MAX = 100
+# What no text column can hold (PostgreSQL refuses NUL and a lone UTF-16 surrogate).
+UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def _not_found(what: str) -> ApplicationError:
+    return ApplicationError(f"No {what} with this id.", code="not_found", status=404, title="Not found")
+
+
+def _phone(raw) -> str:
+    parsed = parse_recipient(raw) if isinstance(raw, str) and not UNSTORABLE.search(raw) else None
+    if parsed is None:
+        shown = str(raw)[:32] if isinstance(raw, str) and not UNSTORABLE.search(raw) else "this value"
+        raise ApplicationError(
+            f"Not a valid phone number in international (E.164) format: {shown}.",
+            code="invalid_phone",
+            errors={"phone": ["Give a valid number in international format, e.g. +447400123456."]},
+        )
+    return parsed[0]
+
+
+def _text(raw, *, field_name: str, required: bool) -> str:
+    value = raw.strip() if isinstance(raw, str) else ""
+    if UNSTORABLE.search(value):
+        raise ApplicationError(
+            f"The {field_name} holds a character that cannot be stored.",
+            code="invalid_request",
+            errors={field_name: ["Invalid character."]},
+        )
+    if required and not value:
+        raise ApplicationError(
+            f"The {field_name} is required.", code="invalid_request", errors={field_name: ["Required."]}
+        )
+    if len(value) > NAME_MAX:
+        raise ApplicationError(
+            f"The {field_name} is at most {NAME_MAX} characters.",
+            code="invalid_request",
+            errors={field_name: [f"At most {NAME_MAX} characters."]},
+        )
+    return value
+
+
+def _group_ids(*, account_id: int, group_ids: Iterable[int]) -> list[int]:
+    """The ids, each once and sorted, all of them the account's groups (else a 400 naming them)."""
+    wanted = sorted(set(group_ids))
+    queried = [group_id for group_id in wanted if valid_id(group_id)]
+    found = set()
+    if queried:
+        found = set(Group.objects.filter(account_id=account_id, pk__in=queried).values_list("pk", flat=True))
+    unknown = [group_id for group_id in wanted if group_id not in found]
+    if unknown:
+        raise ApplicationError(
+            f"No contact group with the id {', '.join(str(g) for g in unknown[:20])}.",
+            code="unknown_groups",
+            errors={"groups": [f"No group with id {group_id}." for group_id in unknown[:100]]},
+        )
+    return wanted
+
+
+def _duplicate_phone(*, account_id: int, phone: str) -> ApplicationError:
+    existing = Contact.objects.filter(account_id=account_id, phone=phone).values_list("pk", flat=True).first()
+    return ApplicationError(
+        f"There is already a contact with the number {phone}" + (f" (id {existing})." if existing else "."),
+        code="contact_exists",
+        status=409,
+        title="Conflict",
+        errors={"phone": ["Already a contact."]},
+    )
+
+
+def _duplicate_group(name: str) -> ApplicationError:
+    return ApplicationError(
+        f"There is already a group named “{name}”.",
+        code="group_exists",
+        status=409,
+        title="Conflict",
+        errors={"name": ["Already a group."]},
+    )
+
+
+def _set_groups(contact: Contact, group_ids: list[int]) -> None:
+    through = Contact.groups.through
+    through.objects.filter(contact_id=contact.pk).exclude(group_id__in=group_ids).delete()
+    present = set(through.objects.filter(contact_id=contact.pk).values_list("group_id", flat=True))
+    through.objects.bulk_create(
+        [through(contact_id=contact.pk, group_id=group_id) for group_id in group_ids if group_id not in present],
+        ignore_conflicts=True,  # added a moment ago by a concurrent request: it is there, as wanted
+    )
+    contact.group_ids = list(group_ids)
+
+
+def contact_create(*, account_id: int, phone: str, name: str = "", group_ids: Iterable[int] = ()) -> Contact:
+    phone = _phone(phone)
+    name = _text(name, field_name="name", required=False)
+    groups = _group_ids(account_id=account_id, group_ids=group_ids)
+    try:
+        with transaction.atomic():
+            contact = Contact.objects.create(account_id=account_id, phone=phone, name=name)
+            _set_groups(contact, groups)
+    except IntegrityError:  # the number is taken (perhaps a moment ago, by a concurrent request)
+        raise _duplicate_phone(account_id=account_id, phone=phone) from None
+    return contact
+
+
+def contact_update(
+    *,
+    account_id: int,
+    contact_id: int,
+    phone: str | None = None,
+    name: str | None = None,
+    group_ids: Iterable[int] | None = None,
+) -> Contact:
+    """Change what is given (None: unchanged); `group_ids` replaces the contact's groups."""
+    new_phone = _phone(phone) if phone is not None else None
+    new_name = _text(name, field_name="name", required=False) if name is not None else None
+    groups = _group_ids(account_id=account_id, group_ids=group_ids) if group_ids is not None else None
+    if not valid_id(contact_id):
+        raise _not_found("contact")
+    try:
+        with transaction.atomic():
+            contact = Contact.objects.select_for_update().filter(account_id=account_id, pk=contact_id).first()
+            if contact is None:
+                raise _not_found("contact")
+            changed = []
+            if new_phone is not None and new_phone != contact.phone:
+                contact.phone = new_phone
+                changed.append("phone")
+            if new_name is not None and new_name != contact.name:
+                contact.name = new_name
+                changed.append("name")
+            if changed:
+                contact.save(update_fields=changed)
+            if groups is not None:
+                _set_groups(contact, groups)
+    except IntegrityError:
+        raise _duplicate_phone(account_id=account_id, phone=new_phone or "") from None
+    return contact
+
+
+def contact_delete(*, account_id: int, contact_id: int) -> None:
+    if not valid_id(contact_id) or not Contact.objects.filter(account_id=account_id, pk=contact_id).delete()[0]:
+        raise _not_found("contact")
+
+
+def _group_name_taken(*, account_id: int, name: str, exclude_id: int | None = None) -> bool:
+    groups = Group.objects.annotate(lower_name=Lower("name")).filter(account_id=account_id, lower_name=name.lower())
+    if exclude_id is not None:
+        groups = groups.exclude(pk=exclude_id)
+    return groups.exists()
+
+
+def group_create(*, account_id: int, name: str) -> Group:
+    name = _text(name, field_name="name", required=True)
+    if _group_name_taken(account_id=account_id, name=name):
+        raise _duplicate_group(name)
+    try:
+        with transaction.atomic():
+            group = Group.objects.create(account_id=account_id, name=name)
+    except IntegrityError:  # created a moment ago by a concurrent request
+        raise _duplicate_group(name) from None
+    group.contact_count = 0
+    return group
+
+
+def group_update(*, account_id: int, group_id: int, name: str) -> Group:
+    name = _text(name, field_name="name", required=True)
+    if not valid_id(group_id):
+        raise _not_found("group")
+    try:
+        with transaction.atomic():
+            group = Group.objects.select_for_update().filter(account_id=account_id, pk=group_id).first()
+            if group is None:
+                raise _not_found("group")
+            if name != group.name:
+                if _group_name_taken(account_id=account_id, name=name, exclude_id=group.pk):
+                    raise _duplicate_group(name)
+                group.name = name
+                group.save(update_fields=["name"])
+    except IntegrityError:
+        raise _duplicate_group(name) from None
+    return group
+
+
+def group_delete(*, account_id: int, group_id: int) -> None:
+    """The group goes; its contacts stay (only their membership of it goes)."""
+    if not valid_id(group_id) or not Group.objects.filter(account_id=account_id, pk=group_id).delete()[0]:
+        raise _not_found("group")
+
+
+# --- CSV import -------------------------------------------------------------------------------
+
+IMPORT_MAX_ROWS = 10_000
+IMPORT_GROUP_SEPARATOR = re.compile(r"[;|]")
+
+
+@dataclass
+class ImportReport:
+    created: int = 0
+    updated: int = 0  # already contacts: joined the row's groups
+    groups_created: list[str] = field(default_factory=list)
+    refused: list[tuple[int, str]] = field(default_factory=list)  # (line, reason)
+
+
+def contacts_import(*, account_id: int, rows: list[tuple[int, list[str]]]) -> ImportReport:
+    """Import (line number, [phone, name, groups]) rows: one transaction for all the valid rows,
+    every other row refused with its reason. `groups` names groups, separated by `;` or `|`;
+    missing ones are created. A number that is already a contact keeps its name (or takes the
+    row's if it had none) and joins the row's groups. A few queries for the whole file, never one
+    per row."""
+    report = ImportReport()
+    if len(rows) > IMPORT_MAX_ROWS:
+        raise ApplicationError(f"At most {IMPORT_MAX_ROWS:,} rows per file; this one has {len(rows):,}.")
+    valid: dict[str, tuple[str, list[str]]] = {}  # phone -> (name, group names)
+    first_line: dict[str, int] = {}
+    for line, cells in rows:
+        cells = [cell.strip() for cell in cells]
+        while cells and not cells[-1]:  # "phone,name,," from spreadsheets
+            cells.pop()
+        if not cells:
+            continue
+        if len(cells) > 3:
+            report.refused.append((line, "More than three columns (phone, name, groups)."))
+            continue
+        phone_raw, name, groups_raw = [*cells, "", ""][:3]
+        parsed = parse_recipient(phone_raw) if not UNSTORABLE.search(phone_raw) else None
+        if parsed is None:
+            report.refused.append((line, f"Not a valid number in international format: {phone_raw[:32] or '(empty)'}."))
+            continue
+        phone = parsed[0]
+        if UNSTORABLE.search(name) or UNSTORABLE.search(groups_raw):
+            report.refused.append((line, "Holds a character that cannot be stored."))
+            continue
+        if len(name) > NAME_MAX:
+            report.refused.append((line, f"The name is longer than {NAME_MAX} characters."))
+            continue
+        group_names = [g.strip() for g in IMPORT_GROUP_SEPARATOR.split(groups_raw) if g.strip()]
+        if any(len(g) > NAME_MAX for g in group_names):
+            report.refused.append((line, f"A group name is longer than {NAME_MAX} characters."))
+            continue
+        if phone in valid:
+            report.refused.append((line, f"{phone} is already on line {first_line[phone]}."))
+            continue
+        valid[phone] = (name, group_names)
+        first_line[phone] = line
+    if not valid:
+        return report
+
+    with transaction.atomic():
+        # Groups, by name whatever the case: the account's, and those the file names anew.
+        wanted = {g.lower(): g for _, names in valid.values() for g in names}
+        groups = {
+            name.lower(): pk
+            for pk, name in Group.objects.filter(account_id=account_id).values_list("pk", "name")
+            if name.lower() in wanted
+        }
+        new_groups = [Group(account_id=account_id, name=wanted[key]) for key in wanted if key not in groups]
+        Group.objects.bulk_create(new_groups, ignore_conflicts=True)
+        if new_groups:
+            report.groups_created = [g.name for g in new_groups]
+            groups = {
+                name.lower(): pk
+                for pk, name in Group.objects.filter(account_id=account_id).values_list("pk", "name")
+                if name.lower() in wanted
+            }
+        existing = dict(Contact.objects.filter(account_id=account_id, phone__in=list(valid)).values_list("phone", "pk"))
+        named_now = [
+            Contact(pk=pk, name=valid[phone][0])
+            for pk, phone in Contact.objects.filter(pk__in=existing.values(), name="").values_list("pk", "phone")
+            if valid[phone][0]
+        ]
+        Contact.objects.bulk_create(
+            [Contact(account_id=account_id, phone=p, name=n) for p, (n, _) in valid.items() if p not in existing],
+            batch_size=2000,
+            ignore_conflicts=True,  # a number added by someone else meanwhile: it is joined, below
+        )
+        Contact.objects.bulk_update(named_now, ["name"], batch_size=2000)
+        ids = dict(Contact.objects.filter(account_id=account_id, phone__in=list(valid)).values_list("phone", "pk"))
+        through = Contact.groups.through
+        through.objects.bulk_create(
+            [
+                through(contact_id=ids[phone], group_id=groups[key])
+                for phone, (_, names) in valid.items()
+                for key in dict.fromkeys(n.lower() for n in names)
+                if phone in ids
+            ],
+            batch_size=2000,
+            ignore_conflicts=True,
+        )
+        report.updated = sum(1 for phone in valid if phone in existing)
+        report.created = len(valid) - report.updated
+    return report

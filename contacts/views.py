@@ -1,0 +1,193 @@
+"""The Contacts pages: members with `view_contacts` read, with `manage_contacts` change."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from contacts import selectors, services
+from contacts.forms import ContactFilterForm, ContactForm, GroupForm, ImportForm
+from portal.exceptions import ApplicationError
+
+
+def _account_id(request: HttpRequest, *, write: bool) -> int:
+    membership = getattr(request.user, "membership", None)
+    if membership is None:
+        raise PermissionDenied
+    if write and not membership.has_permission("manage_contacts"):
+        raise PermissionDenied
+    if not (membership.has_permission("view_contacts") or membership.has_permission("manage_contacts")):
+        raise PermissionDenied
+    return membership.account_id
+
+
+def _can_manage(request: HttpRequest) -> bool:
+    return request.user.membership.has_permission("manage_contacts")
+
+
+def _form_errors(form, exc: ApplicationError, fields: dict[str, str] | None = None) -> None:
+    """A service's refusal as form errors, on the field it names where the form has it."""
+    named = False
+    for name in exc.errors or {}:
+        target = (fields or {}).get(name, name)
+        if target in form.fields:
+            form.add_error(target, exc.detail)
+            named = True
+    if not named:
+        form.add_error(None, exc.detail)
+
+
+@login_required
+def contact_list(request: HttpRequest) -> HttpResponse:
+    account_id = _account_id(request, write=False)
+    groups = list(selectors.group_list(account_id=account_id))
+    form = ContactFilterForm(request.GET or None, groups=groups)
+    filters = form.cleaned_data if form.is_valid() else {}
+    contacts = selectors.contact_list(
+        account_id=account_id, group_id=filters.get("group"), search=filters.get("q") or ""
+    )
+    page = Paginator(contacts, 50).get_page(request.GET.get("page"))
+    page.object_list = list(page.object_list)  # one query, and the group ids stay on these objects
+    selectors.contact_group_ids(page.object_list)
+    names = {g.pk: g.name for g in groups}
+    for contact in page.object_list:
+        contact.group_names = [names[pk] for pk in contact.group_ids if pk in names]
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "contacts/list.html",
+        {
+            "form": form,
+            "page": page,
+            "query": query.urlencode(),
+            "groups": groups,
+            "filtered": bool(filters.get("group") or filters.get("q")),
+            "can_manage": _can_manage(request),
+        },
+    )
+
+
+@login_required
+def contact_create(request: HttpRequest) -> HttpResponse:
+    account_id = _account_id(request, write=True)
+    groups = list(selectors.group_list(account_id=account_id))
+    form = ContactForm(request.POST or None, groups=groups)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            contact = services.contact_create(
+                account_id=account_id, phone=data["phone"], name=data["name"], group_ids=data["groups"]
+            )
+        except ApplicationError as exc:
+            _form_errors(form, exc)
+        else:
+            messages.success(request, f"Contact {contact.phone} added.")
+            return redirect("contacts:list")
+    return render(request, "contacts/contact_form.html", {"form": form, "contact": None})
+
+
+@login_required
+def contact_edit(request: HttpRequest, contact_id: int) -> HttpResponse:
+    account_id = _account_id(request, write=True)
+    contact = selectors.contact_get(account_id=account_id, contact_id=contact_id)
+    if contact is None:
+        raise Http404
+    selectors.contact_group_ids([contact])
+    groups = list(selectors.group_list(account_id=account_id))
+    initial = {"phone": contact.phone, "name": contact.name, "groups": contact.group_ids}
+    form = ContactForm(request.POST or None, groups=groups, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            services.contact_update(
+                account_id=account_id,
+                contact_id=contact.pk,
+                phone=data["phone"],
+                name=data["name"],
+                group_ids=data["groups"],
+            )
+        except ApplicationError as exc:
+            if exc.status == 404:
+                raise Http404 from None
+            _form_errors(form, exc)
+        else:
+            messages.success(request, "Contact saved.")
+            return redirect("contacts:list")
+    return render(request, "contacts/contact_form.html", {"form": form, "contact": contact})
+
+
+@login_required
+@require_POST
+def contact_delete(request: HttpRequest, contact_id: int) -> HttpResponse:
+    account_id = _account_id(request, write=True)
+    try:
+        services.contact_delete(account_id=account_id, contact_id=contact_id)
+    except ApplicationError:
+        raise Http404 from None
+    messages.success(request, "Contact deleted.")
+    return redirect("contacts:list")
+
+
+@login_required
+def group_list(request: HttpRequest) -> HttpResponse:
+    account_id = _account_id(request, write=request.method == "POST")
+    form = GroupForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            group = services.group_create(account_id=account_id, name=form.cleaned_data["name"])
+        except ApplicationError as exc:
+            _form_errors(form, exc)
+        else:
+            messages.success(request, f"Group “{group.name}” created.")
+            return redirect("contacts:groups")
+    groups = list(selectors.group_list(account_id=account_id))
+    return render(request, "contacts/groups.html", {"form": form, "groups": groups, "can_manage": _can_manage(request)})
+
+
+@login_required
+def group_rename(request: HttpRequest, group_id: int) -> HttpResponse:
+    account_id = _account_id(request, write=True)
+    group = selectors.group_get(account_id=account_id, group_id=group_id)
+    if group is None:
+        raise Http404
+    form = GroupForm(request.POST or None, initial={"name": group.name})
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.group_update(account_id=account_id, group_id=group.pk, name=form.cleaned_data["name"])
+        except ApplicationError as exc:
+            if exc.status == 404:
+                raise Http404 from None
+            _form_errors(form, exc)
+        else:
+            messages.success(request, "Group renamed.")
+            return redirect("contacts:groups")
+    return render(request, "contacts/group_form.html", {"form": form, "group": group})
+
+
+@login_required
+@require_POST
+def group_delete(request: HttpRequest, group_id: int) -> HttpResponse:
+    account_id = _account_id(request, write=True)
+    try:
+        services.group_delete(account_id=account_id, group_id=group_id)
+    except ApplicationError:
+        raise Http404 from None
+    messages.success(request, "Group deleted; its contacts stay.")
+    return redirect("contacts:groups")
+
+
+@login_required
+def contact_import(request: HttpRequest) -> HttpResponse:
+    account_id = _account_id(request, write=True)
+    form = ImportForm(request.POST or None, request.FILES or None)
+    report = None
+    if request.method == "POST" and form.is_valid():
+        try:
+            report = services.contacts_import(account_id=account_id, rows=form.cleaned_data["file"])
+        except ApplicationError as exc:
+            form.add_error("file", exc.detail)
+    return render(request, "contacts/import.html", {"form": form, "report": report})
