@@ -14,4 +14,6 @@ class GroupAdmin(admin.ModelAdmin):
 class ContactAdmin(admin.ModelAdmin):
     list_display = ["phone", "name", "account", "created_at"]
     search_fields = ["phone", "name", "account__name"]
-    raw_id_fields = ["account", "groups"]
+    raw_id_fields = ["account"]
+    # Groups are the customer's to set (a raw id here could put a contact in another account's group).
+    readonly_fields = ["groups"]

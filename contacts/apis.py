@@ -124,7 +124,7 @@ def _decode_cursor(value: str, shape: tuple[type, ...]) -> list:
             or len(values) != len(shape)
             or any(type(v) is not t for v, t in zip(values, shape, strict=True))
             or not selectors.valid_id(values[-1])
-            or any(type(v) is str and "\x00" in v for v in values)
+            or any(type(v) is str and services.UNSTORABLE.search(v) for v in values)
         ):
             raise ValueError
         return values
@@ -349,11 +349,14 @@ class GroupApi(ApiView):
         tags=["contacts"],
     )
     def patch(self, request, group_id):
-        data = GroupIn(data=request.data)
+        data = GroupIn(data=request.data, partial=True)  # as the document says: every field optional
         data.is_valid(raise_exception=True)
         account_id = request.auth.account.pk
-        services.group_update(account_id=account_id, group_id=group_id, name=data.validated_data["name"])
+        if "name" in data.validated_data:
+            services.group_update(account_id=account_id, group_id=group_id, name=data.validated_data["name"])
         group = selectors.group_get(account_id=account_id, group_id=group_id)
+        if group is None:  # not the account's, or deleted a moment ago
+            raise NotFound("No contact group with this id.")
         return Response(group_json(group))
 
     @extend_schema(

@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models.functions import Lower
 
 from contacts.models import Contact, Group
@@ -262,22 +262,28 @@ def contacts_import(*, account_id: int, rows: list[tuple[int, list[str]]]) -> Im
         return report
 
     with transaction.atomic():
-        # Groups, by name whatever the case: the account's, and those the file names anew.
-        wanted = {g.lower(): g for _, names in valid.values() for g in names}
-        groups = {
-            name.lower(): pk
-            for pk, name in Group.objects.filter(account_id=account_id).values_list("pk", "name")
-            if name.lower() in wanted
-        }
+        # Groups, by name whatever the case, folded as the database folds them (its unique
+        # constraint's LOWER; Python's lower() differs for some letters, such as "İ"): the
+        # account's, and those the file names anew.
+        fold = _database_lower(list(dict.fromkeys(g for _, names in valid.values() for g in names)))
+        wanted: dict[str, str] = {}
+        for name, key in fold.items():
+            wanted.setdefault(key, name)
+
+        def account_groups() -> dict[str, int]:
+            return dict(
+                Group.objects.filter(account_id=account_id)
+                .annotate(folded=Lower("name"))
+                .filter(folded__in=list(wanted))
+                .values_list("folded", "pk")
+            )
+
+        groups = account_groups() if wanted else {}
         new_groups = [Group(account_id=account_id, name=wanted[key]) for key in wanted if key not in groups]
         Group.objects.bulk_create(new_groups, ignore_conflicts=True)
         if new_groups:
-            report.groups_created = [g.name for g in new_groups]
-            groups = {
-                name.lower(): pk
-                for pk, name in Group.objects.filter(account_id=account_id).values_list("pk", "name")
-                if name.lower() in wanted
-            }
+            groups = account_groups()
+            report.groups_created = [g.name for g in new_groups if fold[g.name] in groups]
         existing = dict(Contact.objects.filter(account_id=account_id, phone__in=list(valid)).values_list("phone", "pk"))
         named_now = [
             Contact(pk=pk, name=valid[phone][0])
@@ -296,8 +302,8 @@ def contacts_import(*, account_id: int, rows: list[tuple[int, list[str]]]) -> Im
             [
                 through(contact_id=ids[phone], group_id=groups[key])
                 for phone, (_, names) in valid.items()
-                for key in dict.fromkeys(n.lower() for n in names)
-                if phone in ids
+                for key in dict.fromkeys(fold[n] for n in names)
+                if phone in ids and key in groups
             ],
             batch_size=2000,
             ignore_conflicts=True,
@@ -305,3 +311,14 @@ def contacts_import(*, account_id: int, rows: list[tuple[int, list[str]]]) -> Im
         report.updated = sum(1 for phone in valid if phone in existing)
         report.created = len(valid) - report.updated
     return report
+
+
+def _database_lower(names: list[str]) -> dict[str, str]:
+    """Each name as the database's LOWER folds it, a few hundred per query."""
+    folded: dict[str, str] = {}
+    with connection.cursor() as cursor:
+        for start in range(0, len(names), 500):
+            chunk = names[start : start + 500]
+            cursor.execute("SELECT " + ", ".join(["LOWER(%s)"] * len(chunk)), chunk)
+            folded.update(zip(chunk, cursor.fetchone(), strict=True))
+    return folded
