@@ -27,6 +27,7 @@ from accounts.forms import InvitationAcceptForm, SubuserEditForm, SubuserInviteF
 from accounts.models import Membership
 from accounts.services_users import member_state
 from portal.exceptions import ApplicationError
+from portal.forms import apply_form_error
 
 MEMBERS_PER_PAGE = 25
 BASELINE_SALT = "accounts.users.edit-baseline"
@@ -49,17 +50,6 @@ def _member(request: HttpRequest, member_id: int) -> Membership:
 
 def _own_limit(manager: Membership):
     return None if manager.is_owner else manager.monthly_limit
-
-
-def _apply_form_error(form, exc: ApplicationError) -> None:
-    placed = False
-    for field, errors in (exc.errors or {}).items():
-        if field in form.fields:
-            for error in errors:
-                form.add_error(field, error)
-            placed = True
-    if not placed:
-        form.add_error(None, exc.detail)
 
 
 def _where(request: HttpRequest) -> dict:
@@ -106,7 +96,7 @@ def user_invite(request: HttpRequest) -> HttpResponse:
                 **_where(request),
             )
         except ApplicationError as exc:
-            _apply_form_error(form, exc)
+            apply_form_error(form, exc)
         else:
             messages.success(
                 request,
@@ -210,7 +200,7 @@ def user_edit(request: HttpRequest, member_id: int) -> HttpResponse:
         except ApplicationError as exc:
             if exc.status == 404:
                 raise Http404 from exc
-            _apply_form_error(form, exc)
+            apply_form_error(form, exc)
         else:
             messages.success(request, f"The access of {membership.user.email} is saved.")
             return redirect("accounts:users")

@@ -26,6 +26,7 @@ from apikeys.forms import CredentialCreateForm, TokenCreateForm
 from apikeys.models import ApiCredential, ApiToken
 from portal import ratelimit
 from portal.exceptions import ApplicationError
+from portal.forms import apply_form_error
 
 FORM_NONCE = "form_nonce"
 FORM_NONCE_SECONDS = 24 * 3600
@@ -69,17 +70,6 @@ def _manager(request: HttpRequest) -> Membership:
     if not selectors.can_manage_api_keys(request.user):
         raise PermissionDenied
     return request.user.membership
-
-
-def _apply_form_error(form, exc: ApplicationError) -> None:
-    placed = False
-    for field, errors in (exc.errors or {}).items():
-        if field in form.fields:
-            for error in errors:
-                form.add_error(field, error)
-            placed = True
-    if not placed:
-        form.add_error(None, exc.detail)
 
 
 def _raise_for(exc: ApplicationError) -> None:
@@ -160,7 +150,7 @@ def token_create(request: HttpRequest) -> HttpResponse:
             )
         except ApplicationError as exc:
             _release_nonce(request)
-            _apply_form_error(form, exc)
+            apply_form_error(form, exc)
         else:
             return _secret_page(request, {"obj": new.obj, "kind": "token", "secret": new.secret, "created": True})
     return render(
@@ -244,7 +234,7 @@ def credential_create(request: HttpRequest) -> HttpResponse:
             )
         except ApplicationError as exc:
             _release_nonce(request)
-            _apply_form_error(form, exc)
+            apply_form_error(form, exc)
         else:
             return _secret_page(request, {"obj": new.obj, "kind": "credential", "secret": new.secret, "created": True})
     return render(

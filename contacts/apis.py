@@ -14,6 +14,7 @@ from apikeys.api import PROBLEM_MEDIA_TYPE, RATE_LIMIT_HEADERS, ApiView, Problem
 from contacts import selectors, services
 from contacts.models import Contact, Group
 from portal.api import iso_z
+from portal.text import UNSTORABLE
 
 MAX_ID = selectors.MAX_ID
 CONFLICT = {
@@ -124,7 +125,7 @@ def _decode_cursor(value: str, shape: tuple[type, ...]) -> list:
             or len(values) != len(shape)
             or any(type(v) is not t for v, t in zip(values, shape, strict=True))
             or not selectors.valid_id(values[-1])
-            or any(type(v) is str and services.UNSTORABLE.search(v) for v in values)
+            or any(type(v) is str and UNSTORABLE.search(v) for v in values)
         ):
             raise ValueError
         return values

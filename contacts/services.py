@@ -13,10 +13,9 @@ from contacts.models import Contact, Group
 from contacts.selectors import valid_id
 from messaging.pricing import parse_recipient
 from portal.exceptions import ApplicationError
+from portal.text import UNSTORABLE
 
 NAME_MAX = 100
-# What no text column can hold (PostgreSQL refuses NUL and a lone UTF-16 surrogate).
-UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 def _not_found(what: str) -> ApplicationError:

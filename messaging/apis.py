@@ -2,7 +2,6 @@
 
 import base64
 import json
-import re
 from datetime import UTC
 
 from django.utils import timezone
@@ -18,6 +17,7 @@ from messaging.models import Message
 from messaging.selectors import balance_now
 from messaging.services import message_cancel, message_submit
 from portal.api import iso_z, json_body, json_response
+from portal.text import UNSTORABLE
 
 
 @extend_schema_field(
@@ -62,12 +62,8 @@ class SendRequest(serializers.Serializer):
         return data
 
 
-# What DRF's CharField refuses: NUL (PostgreSQL text cannot hold it) and lone surrogates.
-_UNSAFE_CHARS = re.compile("[\x00\ud800-\udfff]")
-
-
 def _plain_string(value, *, max_length: int, trim: bool, allow_blank: bool) -> str | None:
-    if type(value) is not str or _UNSAFE_CHARS.search(value):
+    if type(value) is not str or UNSTORABLE.search(value):
         return None
     if trim:
         value = value.strip()

@@ -39,6 +39,7 @@ from portal import localcache
 from portal.db import prepared_cursor
 from portal.exceptions import ApplicationError
 from portal.ids import uuid7
+from portal.text import UNSTORABLE
 
 SENDER_ALNUM = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 .&_-]{0,10}$")
 SENDER_NUMERIC = re.compile(r"^\+?[0-9]{3,15}$")
@@ -51,9 +52,6 @@ INSERT_BATCH = 2000
 # example.com). One left-to-right pass over the text in linear time: a start is tried once, and
 # the search resumes after each link.
 LINK = re.compile(r"(?<![a-z0-9-])([a-z0-9-]+(?:\.[a-z0-9-]+)+)(?:[/?#][^\s<>\"{}|\\^`]*)?", re.I)
-# What no text column can hold: NUL, and a UTF-16 surrogate on its own (JSON can carry an escaped
-# "\ud83d" alone). PostgreSQL refuses both, so the INSERT would fail with a 500.
-UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 @dataclass
