@@ -5,7 +5,7 @@ from django.contrib.auth.forms import AdminPasswordChangeForm, AdminUserCreation
 from django.db import transaction
 
 from accounts.models import Account, AuditEvent, IPAllowlistEntry, KnownDevice, Membership, SMSDevice, User
-from portal import localcache
+from core import localcache
 
 
 def _account_of(obj) -> Account | None:
@@ -28,7 +28,7 @@ class StaffAuditMixin:
         from accounts.services import audit_record
 
         # An account suspended, a permission taken, a key disabled: the API's per-process copy of
-        # the keys' rows (portal.localcache) must not let this worker admit the old state.
+        # the keys' rows (core.localcache) must not let this worker admit the old state.
         transaction.on_commit(localcache.clear)
 
         audit_record(

@@ -109,7 +109,7 @@ class PasswordChangeForm(forms.Form):
 
     def clean_old_password(self):
         from accounts.services import password_confirm
-        from portal.exceptions import ApplicationError
+        from core.errors import ApplicationError
 
         value = self.cleaned_data["old_password"]
         try:

@@ -18,7 +18,7 @@ from django.utils import timezone
 from accounts import services
 from accounts.models import IPAllowlistEntry
 from accounts.session_store import IP_KEY, LAST_SEEN_KEY, STARTED_KEY, USER_AGENT_KEY
-from portal.ip import get_client_ip
+from core.ip import get_client_ip
 
 # Sessions are written at most this often just to slide the expiry and record activity.
 TOUCH_INTERVAL_SECONDS = 60

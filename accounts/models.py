@@ -11,7 +11,7 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 from django_otp.models import CooldownMixin, Device, SideChannelDevice, ThrottlingMixin, TimestampMixin
 
-from portal.models import TimestampedModel
+from core.models import TimestampedModel
 
 POINTS = {"max_digits": 16, "decimal_places": 4}
 

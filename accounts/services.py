@@ -7,7 +7,6 @@ import secrets
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-import phonenumbers
 import segno
 from django.conf import settings
 from django.contrib.auth import login
@@ -42,10 +41,11 @@ from accounts.models import (
     hash_secret,
 )
 from accounts.session_store import IP_KEY, LAST_SEEN_KEY, STARTED_KEY, USER_AGENT_KEY
-from portal import localcache, ratelimit
-from portal.exceptions import ApplicationError
-from portal.ip import get_client_ip, parse_ip
-from portal.ip_networks import contains
+from core import localcache, ratelimit
+from core.errors import ApplicationError
+from core.ip import get_client_ip, parse_ip
+from core.ip_networks import contains
+from core.phone import normalize_phone
 
 logger = logging.getLogger(__name__)
 
@@ -371,23 +371,6 @@ def ip_refused(*, request: HttpRequest, user: User, account: Account, scope: str
 
 
 # --- Two-factor devices -----------------------------------------------------------------------
-
-
-def normalize_phone(raw: str) -> str:
-    """E.164 from what a person typed; ApplicationError when it is not a valid mobile-capable number."""
-    try:
-        number = phonenumbers.parse(raw.strip(), None)
-    except phonenumbers.NumberParseException as exc:
-        raise ApplicationError(
-            "Enter the number in international format, starting with + and the country code.",
-            code="invalid_phone",
-            errors={"phone": ["Not a phone number in international format."]},
-        ) from exc
-    if not phonenumbers.is_valid_number(number):
-        raise ApplicationError(
-            "This is not a valid phone number.", code="invalid_phone", errors={"phone": ["Not a valid number."]}
-        )
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
 def confirmed_devices(user: User) -> list[Device]:

@@ -40,8 +40,8 @@ from django.utils.http import base36_to_int, urlsafe_base64_decode, urlsafe_base
 
 from accounts.models import Account, Membership, User
 from accounts.services import _check_password, _queue_after_commit, audit_record, user_deactivate
-from portal import localcache, ratelimit
-from portal.exceptions import ApplicationError
+from core import localcache, ratelimit
+from core.errors import ApplicationError
 
 INVITATION_TIMEOUT = timedelta(days=7)
 INVITES_PER_ACCOUNT_PER_HOUR = 50

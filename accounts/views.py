@@ -33,10 +33,10 @@ from accounts.forms import (
     SignInForm,
 )
 from accounts.models import IPAllowlistEntry, SMSDevice
-from portal import ratelimit
-from portal.csv_export import streaming_csv
-from portal.exceptions import ApplicationError
-from portal.ip import get_client_ip
+from core import ratelimit
+from core.csv_export import streaming_csv
+from core.errors import ApplicationError
+from core.ip import get_client_ip
 
 ENROL_KEY = "accounts.enrol"
 

@@ -26,8 +26,8 @@ from accounts import selectors, services_users
 from accounts.forms import InvitationAcceptForm, SubuserEditForm, SubuserInviteForm
 from accounts.models import Membership
 from accounts.services_users import member_state
-from portal.exceptions import ApplicationError
-from portal.forms import apply_form_error
+from core.errors import ApplicationError
+from core.forms import apply_form_error
 
 MEMBERS_PER_PAGE = 25
 BASELINE_SALT = "accounts.users.edit-baseline"

@@ -6,7 +6,7 @@ from rest_framework.response import Response
 from apikeys.api import RATE_LIMIT_HEADERS, ApiView, problems
 from apikeys.models import SCOPES
 from apikeys.services import KeyChanged, access_token_issue, access_token_revoke, access_token_secret
-from portal.api import iso_z
+from core.api import iso_z
 
 
 class TokenRequest(serializers.Serializer):

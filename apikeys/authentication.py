@@ -25,8 +25,8 @@ from rest_framework.authentication import BaseAuthentication
 from accounts.models import Account, AuditEvent, User
 from apikeys.models import AccessToken, ApiCredential, ApiToken
 from apikeys.services import ACCESS_PREFIX, access_token_secret, allowed_scopes, digest
-from portal import localcache, ratelimit
-from portal.ip import get_client_ip
+from core import localcache, ratelimit
+from core.ip import get_client_ip
 
 logger = logging.getLogger(__name__)
 LAST_USED_EVERY_SECONDS = 60

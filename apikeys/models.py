@@ -7,7 +7,7 @@ from django.db import models
 from django.utils import timezone
 
 from accounts.models import Account
-from portal.ids import uuid7
+from core.ids import uuid7
 
 SCOPES = {
     "messages:send": "Send messages and cancel scheduled ones",

@@ -6,7 +6,7 @@ from rest_framework.permissions import BasePermission
 
 from accounts.services import ip_is_allowed, ip_refused
 from apikeys.authentication import ApiAuth
-from portal.ip import get_client_ip
+from core.ip import get_client_ip
 
 
 class ApiAuthenticated(BasePermission):

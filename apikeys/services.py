@@ -12,8 +12,8 @@ from django.utils import timezone
 from accounts.models import Membership, User
 from accounts.services import audit_record
 from apikeys.models import SCOPE_PERMISSION, SCOPES, AccessToken, ApiCredential, ApiToken
-from portal import localcache
-from portal.exceptions import ApplicationError
+from core import localcache
+from core.errors import ApplicationError
 
 TOKEN_ALPHABET_BYTES = 32  # 256 random bits in every secret
 

@@ -1,13 +1,13 @@
 """Rate limits per key and per account: atomic Redis counters in fixed one-minute windows, so
 any number of parallel clients get at most the limit, leased a few units at a time by a busy
-process (portal.ratelimit.Quota). Configurable per account (and per key) by staff."""
+process (core.ratelimit.Quota). Configurable per account (and per key) by staff."""
 
 import time
 
 from rest_framework.throttling import BaseThrottle
 
 from apikeys.authentication import ApiAuth
-from portal import ratelimit
+from core import ratelimit
 
 WINDOW_SECONDS = 60
 

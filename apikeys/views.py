@@ -24,9 +24,9 @@ from accounts.models import Membership
 from apikeys import selectors, services
 from apikeys.forms import CredentialCreateForm, TokenCreateForm
 from apikeys.models import ApiCredential, ApiToken
-from portal import ratelimit
-from portal.exceptions import ApplicationError
-from portal.forms import apply_form_error
+from core import ratelimit
+from core.errors import ApplicationError
+from core.forms import apply_form_error
 
 FORM_NONCE = "form_nonce"
 FORM_NONCE_SECONDS = 24 * 3600

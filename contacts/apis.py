@@ -13,8 +13,8 @@ from rest_framework.response import Response
 from apikeys.api import PROBLEM_MEDIA_TYPE, RATE_LIMIT_HEADERS, ApiView, Problem, problems
 from contacts import selectors, services
 from contacts.models import Contact, Group
-from portal.api import iso_z
-from portal.text import UNSTORABLE
+from core.api import iso_z
+from core.text import UNSTORABLE
 
 MAX_ID = selectors.MAX_ID
 CONFLICT = {

@@ -8,7 +8,7 @@ from django.conf import settings
 from django.db.models import Count, Q, QuerySet
 
 from contacts.models import Contact, Group
-from portal.exceptions import ApplicationError
+from core.errors import ApplicationError
 
 MAX_ID = 2**63 - 1  # a bigint: a larger id in a URL or a body is no id at all, not a database error
 PHONE_LIKE = re.compile(r"^[\d\s+()./-]+$")

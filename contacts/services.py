@@ -11,9 +11,9 @@ from django.db.models.functions import Lower
 
 from contacts.models import Contact, Group
 from contacts.selectors import valid_id
-from messaging.pricing import parse_recipient
-from portal.exceptions import ApplicationError
-from portal.text import UNSTORABLE
+from core.errors import ApplicationError
+from core.phone import parse_recipient
+from core.text import UNSTORABLE
 
 NAME_MAX = 100
 

@@ -10,7 +10,7 @@ from django.views.decorators.http import require_POST
 
 from contacts import selectors, services
 from contacts.forms import ContactFilterForm, ContactForm, GroupForm, ImportForm
-from portal.exceptions import ApplicationError
+from core.errors import ApplicationError
 
 
 def _account_id(request: HttpRequest, *, write: bool) -> int:

@@ -2,10 +2,10 @@ from django import forms
 from django.contrib import admin, messages
 from django.http import HttpResponseRedirect
 
+from core.errors import ApplicationError
 from messaging.models import BlockedDomain, LedgerEntry, Message, MessageEvent, PriceRule, SenderName, TrafficCounter
 from messaging.services import ledger_adjust, ledger_topup, messages_review, sender_names_review
 from messaging.services.ledger import _points
-from portal.exceptions import ApplicationError
 
 
 class LedgerEntryForm(forms.ModelForm):

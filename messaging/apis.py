@@ -13,11 +13,11 @@ from rest_framework.exceptions import NotFound, PermissionDenied, ValidationErro
 from rest_framework.response import Response
 
 from apikeys.api import RATE_LIMIT_HEADERS, ApiView, problems
+from core.api import iso_z, json_body, json_response
+from core.text import UNSTORABLE
 from messaging.models import Message
 from messaging.selectors import balance_now
 from messaging.services import message_cancel, message_submit
-from portal.api import iso_z, json_body, json_response
-from portal.text import UNSTORABLE
 
 
 @extend_schema_field(

@@ -7,10 +7,10 @@ from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
+from core.ip import get_client_ip, parse_ip
+from core.ip_networks import contains, parse_networks
 from messaging.backends.kannel import dlr_token_valid
 from messaging.services import dlr_record
-from portal.ip import get_client_ip, parse_ip
-from portal.ip_networks import contains, parse_networks
 
 logger = logging.getLogger(__name__)
 

@@ -14,9 +14,9 @@ from rest_framework.response import Response
 
 from apikeys.api import ApiView
 from apikeys.authentication import BaseAuthentication, authenticate_credential, guarded, note_use
+from core.errors import ApplicationError
+from core.renderers import ApiJSONParser, ApiJSONRenderer, ApiMultiPartParser
 from messaging.services import message_submit
-from portal.exceptions import ApplicationError
-from portal.renderers import ApiJSONParser, ApiJSONRenderer, ApiMultiPartParser
 
 
 def _param(request, name: str):

@@ -183,7 +183,7 @@ def balance_now(*, account_id: int, membership_id: int, now: datetime) -> Balanc
     """The balance and the member's monthly limit and spend as they are now (None: no such member
     of the account): one statement, prepared on PostgreSQL. The ORM's query building alone would
     cost a hot API endpoint more CPU than the rest of its request."""
-    from portal.db import prepared_cursor
+    from core.db import prepared_cursor
 
     with prepared_cursor(connection) as cursor:
         cursor.execute(_balance_sql(), [membership_id, account_id])

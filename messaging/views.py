@@ -11,12 +11,12 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from contacts import selectors as contact_selectors
+from core.csv_export import streaming_csv
+from core.errors import ApplicationError
 from messaging import selectors
 from messaging.forms import MessageFilterForm, SenderNameForm, SendForm
 from messaging.pricing import PriceList
 from messaging.services import message_cancel, message_send_test, message_submit, sender_name_request
-from portal.csv_export import streaming_csv
-from portal.exceptions import ApplicationError
 
 
 def _membership(request: HttpRequest):

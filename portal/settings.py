@@ -14,7 +14,7 @@ import environ
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
-from portal.ip_networks import parse_networks
+from core.ip_networks import parse_networks
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -60,7 +60,7 @@ else:
 SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])
 
 # Networks whose X-Forwarded-For we believe (load balancers, reverse proxies). Everything that
-# needs a client IP asks portal.ip.get_client_ip, which reads this list.
+# needs a client IP asks core.ip.get_client_ip, which reads this list.
 TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
 try:
     parse_networks(TRUSTED_PROXIES)
@@ -142,7 +142,7 @@ DATABASES = {"default": env.db_url_config(env.str("DATABASE_URL", default="") or
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=60))
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
-    DATABASES["default"]["ENGINE"] = "portal.db"  # PostgreSQL, health-checked at most once a second
+    DATABASES["default"]["ENGINE"] = "core.db"  # PostgreSQL, health-checked at most once a second
 # The API's hot INSERT as a server-side prepared statement (portal/db/base.py); false for a
 # connection pooler that cannot keep prepared statements.
 DB_PREPARED_STATEMENTS = env.bool("DB_PREPARED_STATEMENTS", default=True)
@@ -208,7 +208,7 @@ AXES_COOLOFF_TIME = timedelta(minutes=30)  # never the permanent default
 # e-mail promise 30 minutes, and a user retrying (or a password manager) must not extend it.
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_RESET_ON_SUCCESS = True
-AXES_CLIENT_IP_CALLABLE = "portal.ip.get_client_ip"
+AXES_CLIENT_IP_CALLABLE = "core.ip.get_client_ip"
 AXES_USERNAME_CALLABLE = "accounts.lockout.username_from_credentials"
 AXES_LOCKOUT_CALLABLE = "accounts.views.locked_out"
 AXES_SENSITIVE_PARAMETERS = ["password", "code", "token"]
@@ -292,12 +292,12 @@ if PRODUCTION:
 
 # --- REST API ---
 REST_FRAMEWORK = {
-    "DEFAULT_RENDERER_CLASSES": ["portal.renderers.ApiJSONRenderer", "portal.renderers.ProblemJSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["portal.renderers.ApiJSONParser"],
-    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "portal.renderers.ApiContentNegotiation",
+    "DEFAULT_RENDERER_CLASSES": ["core.renderers.ApiJSONRenderer", "core.renderers.ProblemJSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["core.renderers.ApiJSONParser"],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "core.renderers.ApiContentNegotiation",
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "EXCEPTION_HANDLER": "portal.api.problem_exception_handler",
+    "EXCEPTION_HANDLER": "core.api.problem_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "apikeys.api.ScopedAutoSchema",
     "UNAUTHENTICATED_USER": None,
 }
@@ -334,7 +334,7 @@ SPECTACULAR_SETTINGS = {
     "SECURITY": [{"bearer": []}, {"basic": []}],
     "AUTHENTICATION_WHITELIST": [],
     "COMPONENT_SPLIT_REQUEST": True,
-    "PREPROCESSING_HOOKS": ["portal.api.only_versioned_endpoints"],
+    "PREPROCESSING_HOOKS": ["core.api.only_versioned_endpoints"],
 }
 
 # --- Celery ---

@@ -4,11 +4,11 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from apikeys.apis import AccessTokenCreateApi, AccessTokenDeleteApi
 from contacts.urls import api_patterns as contacts_api_patterns
+from core.api import ApiNotFoundView
 from messaging import hooks
 from messaging.apis import BalanceApi, MessageApi, MessagesApi
 from messaging.legacy import legacy_send
 from portal import views
-from portal.api import ApiNotFoundView
 
 api_v1_patterns: list = [
     path("auth/token", AccessTokenCreateApi.as_view(), name="auth-token"),

@@ -10,6 +10,9 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
+from core.api import PROBLEM_TYPE_BASE
+from core.charts import stacked_day_bars
+from core.renderers import PROBLEM_CONTENT_TYPE
 from messaging.selectors import (
     delivery_rate,
     message_counts,
@@ -17,9 +20,6 @@ from messaging.selectors import (
     monthly_spend_by_member,
     recent_messages,
 )
-from portal.api import PROBLEM_TYPE_BASE
-from portal.charts import stacked_day_bars
-from portal.renderers import PROBLEM_CONTENT_TYPE
 
 logger = logging.getLogger(__name__)
 

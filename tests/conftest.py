@@ -248,7 +248,7 @@ def _clear_rate_limits():
     (every test uses 127.0.0.1 and the same default phone)."""
     from django.core.cache import cache
 
-    from portal import ratelimit
+    from core import ratelimit
 
     for pattern in ("rl:*", "once:*", "ip-allowlist:*"):
         cache.delete_pattern(pattern, itersize=1000)

@@ -8,9 +8,9 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from accounts.models import Account
+from core.errors import ApplicationError
 from messaging.models import Message, PriceRule
 from messaging.services import message_deliver, message_send_system, message_submit
-from portal.exceptions import ApplicationError
 
 pytestmark = pytest.mark.django_db
 

@@ -15,13 +15,13 @@ from django.utils import timezone
 
 from accounts.models import Account, Membership, User
 from accounts.services import audit_record
+from core.db import prepared_cursor
+from core.errors import ApplicationError
 from messaging.backends import OutgoingSms, SendResult, get_backend
 from messaging.backends.testmode import TestModeBackend
 from messaging.dispatch import dispatcher
 from messaging.models import LedgerEntry, Message, MessageEvent
 from messaging.services.ledger import _ledger_write
-from portal.db import prepared_cursor
-from portal.exceptions import ApplicationError
 
 logger = logging.getLogger(__name__)
 

@@ -7,8 +7,8 @@ from django.db import transaction
 
 from accounts.models import Account, User
 from accounts.services import audit_record
+from core.errors import ApplicationError
 from messaging.models import LedgerEntry
-from portal.exceptions import ApplicationError
 
 logger = logging.getLogger(__name__)
 

@@ -23,6 +23,12 @@ from django.utils.text import normalize_newlines
 from accounts.models import Account, Membership, User
 from accounts.services import audit_record, security_alert
 from contacts.selectors import group_numbers as group_numbers_of
+from core import localcache
+from core.db import prepared_cursor
+from core.errors import ApplicationError
+from core.ids import uuid7
+from core.phone import parse_recipient
+from core.text import UNSTORABLE
 from messaging.models import (
     BlockedDomain,
     IdempotencyRecord,
@@ -31,15 +37,10 @@ from messaging.models import (
     SenderName,
     TrafficCounter,
 )
-from messaging.pricing import PriceList, parse_recipient
+from messaging.pricing import PriceList
 from messaging.segments import count_segments
 from messaging.services.delivery import enqueue_delivery
 from messaging.services.ledger import _ledger_write
-from portal import localcache
-from portal.db import prepared_cursor
-from portal.exceptions import ApplicationError
-from portal.ids import uuid7
-from portal.text import UNSTORABLE
 
 SENDER_ALNUM = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 .&_-]{0,10}$")
 SENDER_NUMERIC = re.compile(r"^\+?[0-9]{3,15}$")

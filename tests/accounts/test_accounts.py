@@ -7,8 +7,8 @@ from django.db import IntegrityError, transaction
 
 from accounts.models import Account, AuditEvent, Membership, User
 from accounts.services import account_create
+from core.errors import ApplicationError
 from messaging.models import LedgerEntry
-from portal.exceptions import ApplicationError
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.django_db

@@ -4,8 +4,8 @@ from django.core.cache import cache
 from accounts import services
 from accounts.models import AuditEvent, IPAllowlistEntry, Membership, User
 from accounts.services import _allowlist_shared_key, ip_allowlist_networks
+from core import localcache
 from messaging.models import Message
-from portal import localcache
 from tests.conftest import PASSWORD, enrol_sms
 
 pytestmark = pytest.mark.django_db

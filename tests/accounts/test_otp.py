@@ -15,8 +15,8 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from accounts import services
 from accounts.models import AuditEvent, BackupCode, SMSDevice, User, UserSession
 from accounts.session_store import SessionStore
+from core.errors import ApplicationError
 from messaging.models import LedgerEntry, Message
-from portal.exceptions import ApplicationError
 from tests.conftest import PASSWORD, enrol_sms, latest_sms_code
 
 pytestmark = pytest.mark.django_db

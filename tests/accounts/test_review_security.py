@@ -188,8 +188,8 @@ def test_a_refused_top_up_in_the_admin_is_not_reported_as_added(owner, monkeypat
     from django.contrib.admin.models import LogEntry
 
     import messaging.admin
+    from core.errors import ApplicationError
     from messaging.models import LedgerEntry
-    from portal.exceptions import ApplicationError
 
     c, _ = verified_staff_client()
     account = owner.membership.account

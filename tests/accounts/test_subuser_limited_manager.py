@@ -11,8 +11,8 @@ import pytest
 
 from accounts.models import Membership, User
 from accounts.services_users import subuser_update
+from core.errors import ApplicationError
 from messaging.models import SenderName
-from portal.exceptions import ApplicationError
 from tests.accounts.subuser_support import invitation_task, make_member  # noqa: F401
 
 pytestmark = pytest.mark.django_db

@@ -10,7 +10,7 @@ import pytest
 
 from accounts.models import Membership, User
 from accounts.services_users import subuser_update
-from portal.exceptions import ApplicationError
+from core.errors import ApplicationError
 from tests.accounts.subuser_support import invitation_task, make_member  # noqa: F401
 
 pytestmark = pytest.mark.django_db

@@ -21,9 +21,9 @@ from accounts.services_users import (
     subuser_update,
 )
 from apikeys import services as key_services
+from core import localcache
+from core.errors import ApplicationError
 from messaging.models import SenderName
-from portal import localcache
-from portal.exceptions import ApplicationError
 from tests.accounts.subuser_support import invitation_task, invite_link, make_member  # noqa: F401
 from tests.conftest import PASSWORD
 

@@ -11,8 +11,8 @@ from django.test import Client
 
 from apikeys.models import ApiCredential, ApiToken
 from apikeys.services import credential_reset
+from core import localcache
 from messaging.models import PriceRule
-from portal import localcache
 from tests.apikeys.api_support import PHONE, assert_problem, basic, bearer, make_credential, make_token, post_json, send
 
 pytestmark = pytest.mark.django_db

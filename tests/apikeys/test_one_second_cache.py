@@ -6,7 +6,7 @@ import pytest
 from django.core.management import call_command
 
 from apikeys.models import ApiToken
-from portal import localcache
+from core import localcache
 
 pytestmark = pytest.mark.django_db
 

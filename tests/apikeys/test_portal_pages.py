@@ -16,7 +16,7 @@ from django_otp import DEVICE_ID_SESSION_KEY
 from accounts.models import AuditEvent, Membership, User
 from apikeys import services
 from apikeys.models import ApiCredential, ApiToken
-from portal.exceptions import ApplicationError
+from core.errors import ApplicationError
 from tests.conftest import PASSWORD, enrol_sms
 
 FORM_NONCE = re.compile(r'name="form_nonce" value="([^"]+)"')

@@ -185,7 +185,7 @@ def test_counters_expire_and_survive_a_script_flush(db):
     from django.core.cache import cache
     from django_redis import get_redis_connection
 
-    from portal.ratelimit import Quota
+    from core.ratelimit import Quota
 
     keys = [f"script-test-{i}" for i in range(2)]
     with time_machine.travel(time.time() // 60 * 60 + 5, tick=False):  # one window throughout
@@ -209,7 +209,7 @@ class CountingQuota:
     """A real Quota (real Redis, real script) that counts its round trips."""
 
     def __new__(cls):
-        from portal.ratelimit import Quota
+        from core.ratelimit import Quota
 
         class Counting(Quota):
             trips = 0
@@ -297,7 +297,7 @@ def test_an_address_spraying_bad_keys_gets_429_before_any_lookup(client, owner, 
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from portal import localcache
+    from core import localcache
     from tests.apikeys.api_support import assert_problem, bearer, make_token
 
     settings.API_AUTH_FAILURES_PER_MINUTE = 3
@@ -337,7 +337,7 @@ def test_an_old_lease_is_not_used_and_its_units_go_back(db, monkeypatch):
     from django.core.cache import cache
     from django_redis import get_redis_connection
 
-    from portal import ratelimit
+    from core import ratelimit
 
     quota = CountingQuota()
     start = _window_start()
@@ -358,7 +358,7 @@ def test_a_slow_round_trip_for_one_key_holds_up_no_other(db):
     import threading
     import time
 
-    from portal.ratelimit import Quota
+    from core.ratelimit import Quota
 
     entered = threading.Event()
     release = threading.Event()

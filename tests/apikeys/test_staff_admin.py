@@ -9,7 +9,7 @@ from django.test import Client, RequestFactory
 
 from accounts.models import Account, AuditEvent, Membership, User
 from apikeys.models import AccessToken, ApiCredential, ApiToken
-from portal import localcache
+from core import localcache
 from tests.accounts.test_review_security import verified_staff_client
 from tests.apikeys.api_support import assert_problem, bearer, issue_access, make_credential, make_subuser, make_token
 

@@ -26,7 +26,7 @@ UNREACHABLE_REDIS = {
 def test_redis_down_is_a_503_problem_and_nothing_is_done(client, owner, method, path, body, caplog):
     _, secret = make_token(owner, scopes=["balance:read", "messages:send"])
     kwargs = {"data": body, "content_type": "application/json"} if body else {}
-    with override_settings(CACHES=UNREACHABLE_REDIS), caplog.at_level(logging.ERROR, logger="portal.api"):
+    with override_settings(CACHES=UNREACHABLE_REDIS), caplog.at_level(logging.ERROR, logger="core.api"):
         response = getattr(client, method)(path, **kwargs, **bearer(secret))
     assert_problem(response, 503, "service_unavailable")
     assert response["Retry-After"] == "5"

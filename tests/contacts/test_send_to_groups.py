@@ -6,9 +6,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from contacts import services
+from core.errors import ApplicationError
 from messaging.models import Message
 from messaging.services import message_submit
-from portal.exceptions import ApplicationError
 from tests.apikeys.api_support import assert_problem, bearer, make_token, post_json
 
 pytestmark = pytest.mark.django_db

@@ -5,7 +5,7 @@ import pytest
 
 from contacts import selectors, services
 from contacts.models import Contact, Group
-from portal.exceptions import ApplicationError
+from core.errors import ApplicationError
 
 pytestmark = pytest.mark.django_db
 

@@ -6,9 +6,9 @@ from django.db import connection
 from django.db.models import Sum
 
 from accounts.models import Account
+from core.errors import ApplicationError
 from messaging.models import LedgerEntry
 from messaging.services import ledger_adjust, ledger_topup
-from portal.exceptions import ApplicationError
 
 
 def ledger_sum(account_id: int) -> Decimal:

@@ -12,9 +12,10 @@ from django.core.exceptions import ValidationError
 from django.test import RequestFactory
 
 from accounts.models import User
+from core.phone import parse_recipient
 from messaging.admin import PriceRuleAdmin
 from messaging.models import PriceRule
-from messaging.pricing import PriceList, parse_recipient
+from messaging.pricing import PriceList
 
 pytestmark = pytest.mark.django_db
 

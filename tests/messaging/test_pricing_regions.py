@@ -1,4 +1,4 @@
-"""messaging.pricing._valid_region answers what phonenumbers' region_code_for_number followed by
+"""core.phone.valid_region answers what phonenumbers' region_code_for_number followed by
 is_valid_number_for_region answers, for every region's example numbers and variations of them."""
 
 import random
@@ -6,7 +6,7 @@ import random
 import phonenumbers
 import pytest
 
-from messaging.pricing import _valid_region, parse_recipient
+from core.phone import parse_recipient, valid_region
 
 
 def library_answer(number) -> str | None:
@@ -55,7 +55,7 @@ def test_the_sample_covers_shared_country_codes_and_invalid_numbers():
 def test_valid_region_agrees_with_the_library(chunk):
     for raw in NUMBERS[chunk::4]:
         number = phonenumbers.parse(raw, None)
-        assert _valid_region(number) == library_answer(number), raw
+        assert valid_region(number) == library_answer(number), raw
 
 
 def test_parse_recipient_gives_the_number_and_its_region():

@@ -11,11 +11,11 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.models import Account, AuditEvent, Membership, User
+from core.errors import ApplicationError
 from messaging.models import BlockedDomain, IdempotencyRecord, LedgerEntry, Message, PriceRule, SenderName
 from messaging.services import ledger_topup
 from messaging.services import submit as submit_module
 from messaging.services.submit import message_submit, sending_window_opening
-from portal.exceptions import ApplicationError
 from tests.conftest import PASSWORD
 
 
@@ -381,8 +381,8 @@ def test_concurrent_requests_with_one_idempotency_key_all_get_the_first_answer(m
 def test_the_insert_prepares_values_alike_with_and_without_native_adaptation(owner):
     """_insert hands PostgreSQL one message's values as they are, in a plain INSERT; otherwise (more
     messages, or SQLite under `make run`) bulk_create prepares them. Both must store the same row."""
+    from core.ids import uuid7
     from messaging.services.submit import _insert
-    from portal.ids import uuid7
 
     def message(**extra):
         return Message(

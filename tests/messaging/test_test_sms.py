@@ -3,10 +3,10 @@ import time_machine
 from django.utils import timezone
 
 from accounts.models import Account, AuditEvent
+from core.errors import ApplicationError
 from messaging.backends import locmem
 from messaging.models import Message
 from messaging.services import message_deliver, message_send_test
-from portal.exceptions import ApplicationError
 
 pytestmark = pytest.mark.django_db
 

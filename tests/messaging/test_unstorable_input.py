@@ -10,9 +10,9 @@ import pytest
 from django.core.management import call_command
 
 from accounts.models import Account
+from core.errors import ApplicationError
 from messaging.models import Message, PriceRule
 from messaging.services import message_submit
-from portal.exceptions import ApplicationError
 
 pytestmark = pytest.mark.django_db
 

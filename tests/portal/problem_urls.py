@@ -7,7 +7,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from portal.exceptions import ApplicationError
+from core.errors import ApplicationError
 from portal.urls import urlpatterns as real_urlpatterns
 
 

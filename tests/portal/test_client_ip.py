@@ -1,7 +1,7 @@
 import pytest
 from django.test import RequestFactory, override_settings
 
-from portal.ip import get_client_ip, parse_ip, resolve_client_ip
+from core.ip import get_client_ip, parse_ip, resolve_client_ip
 
 rf = RequestFactory()
 

@@ -11,10 +11,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from accounts.models import Membership, User
+from core.charts import stacked_day_bars
 from messaging.models import Message, PriceRule
 from messaging.selectors import DayCount, delivery_rate, messages_per_day, monthly_spend_by_member
 from messaging.services import message_submit
-from portal.charts import stacked_day_bars
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.django_db

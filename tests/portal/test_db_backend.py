@@ -1,11 +1,11 @@
-"""portal.db: Django's PostgreSQL backend with the connection health check at most once a second."""
+"""core.db: Django's PostgreSQL backend with the connection health check at most once a second."""
 
 import time
 
 import pytest
 from django.db import connection, connections
 
-from portal.db import base as backend
+from core.db import base as backend
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

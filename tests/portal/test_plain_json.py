@@ -1,4 +1,4 @@
-"""portal.api.json_body and json_response do what DRF's parser and Response do, for every body
+"""core.api.json_body and json_response do what DRF's parser and Response do, for every body
 and every negotiation: the same data or the same error, the same bytes and headers."""
 
 import json
@@ -12,8 +12,8 @@ from rest_framework.test import APIRequestFactory
 from rest_framework.views import APIView
 
 import messaging.apis
-from portal.api import PLAIN_JSON_MAX_BYTES, json_body, json_response
-from portal.renderers import ApiContentNegotiation, ApiJSONRenderer, ProblemJSONRenderer
+from core.api import PLAIN_JSON_MAX_BYTES, json_body, json_response
+from core.renderers import ApiContentNegotiation, ApiJSONRenderer, ProblemJSONRenderer
 from tests.apikeys.api_support import PHONE, bearer, make_token
 
 factory = APIRequestFactory()
@@ -131,7 +131,7 @@ def test_the_helpers_take_their_own_path_for_the_common_request(monkeypatch):
 
     request = factory.post("/echo", b'{"a": [1, "\xc3\xa9"]}', content_type="application/json")
     monkeypatch.setattr("rest_framework.request.Request._parse", refuse)
-    monkeypatch.setattr("portal.api.Response", refuse)
+    monkeypatch.setattr("core.api.Response", refuse)
     response = Echo.as_view()(request)
     assert json.loads(response.content)["data"] == {"a": [1, "é"]}
     assert response["Content-Type"] == "application/json"

@@ -3,7 +3,7 @@ from decimal import Decimal, InvalidOperation
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts.services import account_create
-from portal.exceptions import ApplicationError
+from core.errors import ApplicationError
 
 
 class Command(BaseCommand):

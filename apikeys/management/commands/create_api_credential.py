@@ -2,7 +2,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from accounts.models import User
 from apikeys.services import credential_create
-from portal.exceptions import ApplicationError
+from core.errors import ApplicationError
 
 
 class Command(BaseCommand):

@@ -6,7 +6,7 @@ from django.utils.dateparse import parse_date, parse_datetime
 
 from accounts.models import User
 from apikeys.services import token_create
-from portal.exceptions import ApplicationError
+from core.errors import ApplicationError
 
 
 class Command(BaseCommand):

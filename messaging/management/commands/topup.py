@@ -1,8 +1,8 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts.models import User
+from core.errors import ApplicationError
 from messaging.services import ledger_topup
-from portal.exceptions import ApplicationError
 
 
 class Command(BaseCommand):

@@ -1,6 +1,6 @@
 """Helpers for the portal's HTML forms."""
 
-from portal.exceptions import ApplicationError
+from core.errors import ApplicationError
 
 
 def apply_form_error(form, exc: ApplicationError) -> None:

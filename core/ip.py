@@ -12,7 +12,7 @@ from functools import lru_cache
 from django.conf import settings
 from django.http import HttpRequest
 
-from portal.ip_networks import IPNetwork, contains, parse_networks
+from core.ip_networks import IPNetwork, contains, parse_networks
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 

@@ -14,8 +14,8 @@ from rest_framework.response import Response
 from rest_framework.utils import json as drf_json
 from rest_framework.views import APIView, set_rollback
 
-from portal.exceptions import ApplicationError
-from portal.renderers import PROBLEM_CONTENT_TYPE, ApiJSONRenderer, RequestTooLarge
+from core.errors import ApplicationError
+from core.renderers import PROBLEM_CONTENT_TYPE, ApiJSONRenderer, RequestTooLarge
 
 logger = logging.getLogger(__name__)
 

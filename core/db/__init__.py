@@ -3,5 +3,5 @@
 
 def prepared_cursor(connection):
     """A cursor whose statements are prepared on the server when the connection's backend is
-    this one (portal.db, PostgreSQL), a plain cursor otherwise (SQLite under `make run`)."""
+    this one (core.db, PostgreSQL), a plain cursor otherwise (SQLite under `make run`)."""
     return getattr(connection, "prepared_cursor", connection.cursor)()
