@@ -42,7 +42,7 @@ from accounts.models import (
 )
 from accounts.session_store import IP_KEY, LAST_SEEN_KEY, STARTED_KEY, USER_AGENT_KEY
 from core import localcache, ratelimit
-from core.errors import ApplicationError
+from core.errors import ApplicationError, Forbidden, NotFound, RateLimited
 from core.ip import get_client_ip, parse_ip
 from core.ip_networks import contains
 from core.phone import normalize_phone
@@ -88,7 +88,7 @@ def password_confirm(*, user: User, password: str | None) -> bool:
     """Re-checking the password of a signed-in user (before turning 2FA off, changing the phone…):
     at most 10 tries an hour, so a stolen session cannot guess it."""
     if not ratelimit.hit(f"password-confirm:{user.pk}", limit=10, window_seconds=3600):
-        raise ApplicationError("Too many password attempts. Try again in an hour.", code="rate_limited", status=429)
+        raise RateLimited("Too many password attempts. Try again in an hour.", code="rate_limited")
     return bool(password) and user.check_password(password)
 
 
@@ -401,10 +401,9 @@ def _check_sms_caps(*, user: User, phone: str, ip: str) -> None:
     ]
     for key, limit, window in limits:
         if not ratelimit.hit(key, limit=limit, window_seconds=window):
-            raise ApplicationError(
+            raise RateLimited(
                 "Too many codes were sent. Wait a while before asking for another one, or use a backup code.",
                 code="otp_rate_limited",
-                status=429,
             )
 
 
@@ -420,10 +419,9 @@ def otp_sms_send(*, device_id: int, challenge: str, request: HttpRequest | None)
     allowed, info = device.generate_is_allowed()
     if not allowed:
         wait = max(1, int((info["next_generation_at"] - timezone.now()).total_seconds()) + 1)
-        raise ApplicationError(
+        raise RateLimited(
             f"A code was sent moments ago. You can ask for a new one in {wait} seconds.",
             code="otp_cooldown",
-            status=429,
         )
     ip = get_client_ip(request) if request is not None else ""
     _check_sms_caps(user=device.user, phone=device.phone, ip=ip)
@@ -733,10 +731,10 @@ def _second_step_allowed(*, request: HttpRequest, user: User) -> None:
     ):
         request.session.pop(PENDING_KEY, None)
         ip_refused(request=request, user=user, account=account, scope="portal")
-        raise ApplicationError("Your address is not in the account's allowlist.", code="ip_refused", status=403)
+        raise Forbidden("Your address is not in the account's allowlist.", code="ip_refused")
     if second_step_locked(user):
         request.session.pop(PENDING_KEY, None)
-        raise ApplicationError(OTP_LOCKED_MESSAGE, code="otp_locked", status=429)
+        raise RateLimited(OTP_LOCKED_MESSAGE, code="otp_locked")
 
 
 def sign_in_resend(*, request: HttpRequest) -> None:
@@ -791,7 +789,7 @@ def sign_in_verify(*, request: HttpRequest, method: str, code: str) -> User:
         if not ratelimit.hit(f"2fa-fail:{user.pk}", limit=OTP_FAILURE_LIMIT, window_seconds=OTP_FAILURE_WINDOW_SECONDS):
             _second_step_lock(request=request, user=user)
             request.session.pop(PENDING_KEY, None)
-            raise ApplicationError(OTP_LOCKED_MESSAGE, code="otp_locked", status=429)
+            raise RateLimited(OTP_LOCKED_MESSAGE, code="otp_locked")
         raise ApplicationError(error, code="otp_invalid", errors={"code": [error]})
     if method == "backup":
         audit_record(action="2fa.backup_code_used", actor=user, request=request, data={"left": backup_codes_left(user)})
@@ -873,7 +871,7 @@ def session_revoke(*, user: User, session_key: str, request: HttpRequest) -> Non
 
     session = UserSession.objects.filter(user=user, session_key=session_key).first()
     if session is None:
-        raise ApplicationError("That session no longer exists.", code="not_found", status=404)
+        raise NotFound("That session no longer exists.", code="not_found")
     SessionStore(session_key=session.session_key).delete()
     audit_record(action="security.session_revoked", actor=user, request=request, data={"ip": session.ip})
 
@@ -934,7 +932,7 @@ def known_device_check(*, request: HttpRequest, user: User) -> None:
 def known_device_forget(*, user: User, device_pk: int, request: HttpRequest) -> None:
     deleted, _ = KnownDevice.objects.filter(user=user, pk=device_pk).delete()
     if not deleted:
-        raise ApplicationError("That device is not in your list.", code="not_found", status=404)
+        raise NotFound("That device is not in your list.", code="not_found")
     audit_record(action="security.device_forgotten", actor=user, request=request)
 
 

@@ -41,7 +41,7 @@ from django.utils.http import base36_to_int, urlsafe_base64_decode, urlsafe_base
 from accounts.models import Account, Membership, User
 from accounts.services import _check_password, _queue_after_commit, audit_record, user_deactivate
 from core import localcache, ratelimit
-from core.errors import ApplicationError
+from core.errors import ApplicationError, Conflict, Forbidden, NotFound, RateLimited
 
 INVITATION_TIMEOUT = timedelta(days=7)
 INVITES_PER_ACCOUNT_PER_HOUR = 50
@@ -99,11 +99,11 @@ def time_zones() -> frozenset[str]:
 
 
 def _forbidden(detail: str = "You may not manage the users of this account.") -> ApplicationError:
-    return ApplicationError(detail, code="forbidden", status=403)
+    return Forbidden(detail, code="forbidden")
 
 
 def _not_found() -> ApplicationError:
-    return ApplicationError("No such user in this account.", code="not_found", status=404)
+    return NotFound("No such user in this account.", code="not_found")
 
 
 def _manager_membership(actor: User) -> Membership:
@@ -205,18 +205,16 @@ def _check_permissions(manager: Membership, permissions: set[str]) -> None:
     if manager.is_owner:
         return
     if "manage_users" in permissions:
-        raise ApplicationError(
+        raise Forbidden(
             "Only the account owner can let a member manage users.",
             code="permission_escalation",
-            status=403,
             errors={"permissions": ["Only the account owner can grant “manage users”."]},
         )
     beyond = permissions - manager.permissions()
     if beyond:
-        raise ApplicationError(
+        raise Forbidden(
             f"You cannot grant {', '.join(sorted(beyond))}: your own permissions do not include it.",
             code="permission_escalation",
-            status=403,
             errors={"permissions": [f"You cannot grant {', '.join(sorted(beyond))}."]},
         )
 
@@ -231,10 +229,9 @@ def _check_limit(manager: Membership, monthly_limit: Decimal | None) -> None:
     if manager.is_owner or manager.monthly_limit is None:
         return
     if monthly_limit is None or monthly_limit > manager.monthly_limit:
-        raise ApplicationError(
+        raise Forbidden(
             f"Your own monthly limit is {manager.monthly_limit:f} points: you cannot give a larger one, or none.",
             code="permission_escalation",
-            status=403,
             errors={"monthly_limit": [f"At most {manager.monthly_limit:f} points (your own limit)."]},
         )
 
@@ -308,9 +305,7 @@ def subuser_invite(
     if User.objects.filter(email=email).exists():
         raise _email_taken()
     if not ratelimit.hit(f"invite:{manager.account_id}", limit=INVITES_PER_ACCOUNT_PER_HOUR, window_seconds=3600):
-        raise ApplicationError(
-            "Too many invitations in the last hour. Try again later.", code="rate_limited", status=429
-        )
+        raise RateLimited("Too many invitations in the last hour. Try again later.", code="rate_limited")
     user = User(email=email, is_active=False)
     user.set_unusable_password()
     try:
@@ -359,12 +354,11 @@ def subuser_invitation_resend(
     _check_manageable(manager, target)
     user = User.objects.select_for_update().get(pk=target.user_id)
     if member_state(user) != "invited":
-        raise ApplicationError("This user has already accepted the invitation.", code="not_invited", status=409)
+        raise Conflict("This user has already accepted the invitation.", code="not_invited")
     if not ratelimit.hit(f"invite-resend:{user.pk}", limit=RESENDS_PER_INVITEE_PER_HOUR, window_seconds=3600):
-        raise ApplicationError(
+        raise RateLimited(
             "This invitation was sent several times in the last hour. Try again later.",
             code="rate_limited",
-            status=429,
         )
     user.set_unusable_password()
     user.save(update_fields=["password"])
@@ -389,9 +383,7 @@ def subuser_invitation_cancel(*, actor: User, membership_id: int, request: HttpR
     _check_manageable(manager, target)
     user = User.objects.select_for_update().get(pk=target.user_id)
     if member_state(user) != "invited":
-        raise ApplicationError(
-            "This user has already accepted the invitation: deactivate it instead.", code="not_invited", status=409
-        )
+        raise Conflict("This user has already accepted the invitation: deactivate it instead.", code="not_invited")
     audit_record(
         action="subuser.invitation_canceled",
         account=manager.account,
@@ -509,10 +501,9 @@ def _check_senders(manager: Membership, account: Account, sender_ids: Iterable[i
     if not manager.is_owner:
         own = set(manager.allowed_senders.values_list("pk", flat=True))
         if own and (not wanted or wanted - own):
-            raise ApplicationError(
+            raise Forbidden(
                 "You are limited to some sender names: you can give only those.",
                 code="permission_escalation",
-                status=403,
                 errors={"allowed_senders": ["Choose only among your own sender names (at least one)."]},
             )
     return wanted
@@ -566,10 +557,9 @@ def subuser_update(
     }
     if any(value is not UNCHANGED for value in window.values()):
         if not manager.is_owner and _has_window(manager):
-            raise ApplicationError(
+            raise Forbidden(
                 "You send within a window yourself: only the account owner can change a member's window.",
                 code="permission_escalation",
-                status=403,
                 errors={"window_weekdays": ["Only the account owner can change this."]},
             )
         merged = {field: getattr(target, field) if value is UNCHANGED else value for field, value in window.items()}
@@ -632,13 +622,12 @@ def subuser_deactivate(*, actor: User, membership_id: int, request: HttpRequest 
     _check_manageable(manager, target)
     state = member_state(target.user)
     if state == "invited":
-        raise ApplicationError(
+        raise Conflict(
             "This user has not accepted the invitation yet: cancel the invitation instead.",
             code="not_active",
-            status=409,
         )
     if state == "deactivated":
-        raise ApplicationError("This user is already deactivated.", code="not_active", status=409)
+        raise Conflict("This user is already deactivated.", code="not_active")
     User.objects.select_for_update().filter(pk=target.user_id).first()
     user_deactivate(user=target.user, actor=actor, request=request)
     return target
@@ -651,7 +640,7 @@ def subuser_reactivate(*, actor: User, membership_id: int, request: HttpRequest 
     manager, target = _lock(actor=actor, membership_id=membership_id)
     _check_manageable(manager, target)
     if member_state(target.user) != "deactivated":
-        raise ApplicationError("Only a deactivated user can be reactivated.", code="not_deactivated", status=409)
+        raise Conflict("Only a deactivated user can be reactivated.", code="not_deactivated")
     User.objects.filter(pk=target.user_id).update(is_active=True)
     target.user.is_active = True
     transaction.on_commit(localcache.clear)

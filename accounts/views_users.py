@@ -26,7 +26,7 @@ from accounts import selectors, services_users
 from accounts.forms import InvitationAcceptForm, SubuserEditForm, SubuserInviteForm
 from accounts.models import Membership
 from accounts.services_users import member_state
-from core.errors import ApplicationError
+from core.errors import ApplicationError, NotFound
 from core.forms import apply_form_error
 
 MEMBERS_PER_PAGE = 25
@@ -167,7 +167,7 @@ def _what_changed(baseline: dict, data: dict) -> dict:
 
 
 def _refused(request: HttpRequest, exc: ApplicationError) -> HttpResponse:
-    if exc.status == 404:
+    if isinstance(exc, NotFound):
         raise Http404 from exc
     messages.error(request, exc.detail)
     return redirect("accounts:users")
@@ -198,7 +198,7 @@ def user_edit(request: HttpRequest, member_id: int) -> HttpResponse:
                 **_what_changed(_baseline(request, membership), form.cleaned_data),
             )
         except ApplicationError as exc:
-            if exc.status == 404:
+            if isinstance(exc, NotFound):
                 raise Http404 from exc
             apply_form_error(form, exc)
         else:

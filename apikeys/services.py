@@ -13,7 +13,7 @@ from accounts.models import Membership, User
 from accounts.services import audit_record
 from apikeys.models import SCOPE_PERMISSION, SCOPES, AccessToken, ApiCredential, ApiToken
 from core import localcache
-from core.errors import ApplicationError
+from core.errors import ApplicationError, Forbidden, NotFound
 
 TOKEN_ALPHABET_BYTES = 32  # 256 random bits in every secret
 
@@ -40,10 +40,9 @@ def _check_scopes(user: User, scopes: list[str]) -> list[str]:
         raise ApplicationError("Choose at least one scope.", code="invalid_request", errors={"scopes": ["Required."]})
     beyond = sorted(set(scopes) - allowed_scopes(user))
     if beyond:
-        raise ApplicationError(
+        raise Forbidden(
             f"You cannot grant {', '.join(beyond)}: your own permissions do not include it.",
             code="insufficient_scope",
-            status=403,
         )
     return sorted(set(scopes))
 
@@ -51,7 +50,7 @@ def _check_scopes(user: User, scopes: list[str]) -> list[str]:
 def _require_manager(user: User) -> Membership:
     membership = getattr(user, "membership", None)
     if membership is None or not membership.has_permission("manage_api_tokens"):
-        raise ApplicationError("You may not manage API keys.", code="forbidden", status=403)
+        raise Forbidden("You may not manage API keys.", code="forbidden")
     return membership
 
 
@@ -116,9 +115,7 @@ def _own_key(model: KeyModel, user: User, pk: int):
     membership = _require_manager(user)
     key = model.objects.select_for_update().filter(account_id=membership.account_id, pk=pk).first()
     if key is None:
-        raise ApplicationError(
-            f"No such {'token' if model is ApiToken else 'credential'}.", code="not_found", status=404
-        )
+        raise NotFound(f"No such {'token' if model is ApiToken else 'credential'}.", code="not_found")
     _forget_lookups()
     return key
 
@@ -207,11 +204,10 @@ def credential_reset(*, user: User, credential_id: int, request: HttpRequest | N
     # The new secret goes to whoever resets it: a sub-user may not obtain scopes it lacks this way.
     beyond = sorted(set(credential.scopes) - allowed_scopes(user))
     if beyond:
-        raise ApplicationError(
+        raise Forbidden(
             f"You cannot reset this credential: it holds {', '.join(beyond)}, which your own permissions "
             "do not include.",
             code="insufficient_scope",
-            status=403,
         )
     secret = _credential_secret(credential.is_test)
     previous_holder = credential.created_by
@@ -268,7 +264,7 @@ def access_token_issue(*, parent: ApiToken | ApiCredential, scopes: list[str] | 
     wanted = sorted(set(scopes) if scopes else parent_scopes)
     beyond = sorted(set(wanted) - parent_scopes)
     if beyond:
-        raise ApplicationError(f"The caller does not hold {', '.join(beyond)}.", code="insufficient_scope", status=403)
+        raise Forbidden(f"The caller does not hold {', '.join(beyond)}.", code="insufficient_scope")
     now = timezone.now()
     link = {"api_token": parent} if isinstance(parent, ApiToken) else {"credential": parent}
     # Lock the parent so two identical requests at once agree on one token, and look at it again
@@ -300,4 +296,4 @@ def access_token_revoke(*, parent: ApiToken | ApiCredential, access_id) -> None:
         revoked_at=timezone.now()
     )
     if not updated and not AccessToken.objects.filter(pk=access_id, **link).exists():
-        raise ApplicationError("No such access token.", code="not_found", status=404)
+        raise NotFound("No such access token.", code="not_found")

@@ -25,7 +25,7 @@ from apikeys import selectors, services
 from apikeys.forms import CredentialCreateForm, TokenCreateForm
 from apikeys.models import ApiCredential, ApiToken
 from core import ratelimit
-from core.errors import ApplicationError
+from core.errors import ApplicationError, NotFound
 from core.forms import apply_form_error
 
 FORM_NONCE = "form_nonce"
@@ -75,7 +75,7 @@ def _manager(request: HttpRequest) -> Membership:
 def _raise_for(exc: ApplicationError) -> None:
     """A key that vanished (deleted in another tab) is a 404; the permission to manage keys lost
     meanwhile, a 403. Any other refusal is shown as a message."""
-    if exc.status == 404:
+    if isinstance(exc, NotFound):
         raise Http404 from exc
     if exc.code == "forbidden":
         raise PermissionDenied from exc

@@ -8,7 +8,7 @@ from django.conf import settings
 from django.db.models import Count, Q, QuerySet
 
 from contacts.models import Contact, Group
-from core.errors import ApplicationError
+from core.errors import ApplicationError, TooLarge
 
 MAX_ID = 2**63 - 1  # a bigint: a larger id in a URL or a body is no id at all, not a database error
 PHONE_LIKE = re.compile(r"^[\d\s+()./-]+$")
@@ -85,10 +85,9 @@ def group_numbers(*, account_id: int, group_ids: list[int]) -> list[str]:
             .distinct()[: limit + 1]
         ) if found else []  # fmt: skip
         if len(phones) > limit:
-            raise ApplicationError(
+            raise TooLarge(
                 f"At most {limit:,} recipients per request; these contact groups hold more.",
                 code="too_many_recipients",
-                status=413,
             )
         numbers = dict.fromkeys(phones)
     unknown = [group_id for group_id in wanted if group_id not in found]

@@ -11,7 +11,7 @@ from django.db.models.functions import Lower
 
 from contacts.models import Contact, Group
 from contacts.selectors import valid_id
-from core.errors import ApplicationError
+from core.errors import ApplicationError, Conflict, NotFound
 from core.phone import parse_recipient
 from core.text import UNSTORABLE
 
@@ -19,7 +19,7 @@ NAME_MAX = 100
 
 
 def _not_found(what: str) -> ApplicationError:
-    return ApplicationError(f"No {what} with this id.", code="not_found", status=404, title="Not found")
+    return NotFound(f"No {what} with this id.", code="not_found", title="Not found")
 
 
 def _phone(raw) -> str:
@@ -74,20 +74,18 @@ def _group_ids(*, account_id: int, group_ids: Iterable[int]) -> list[int]:
 
 def _duplicate_phone(*, account_id: int, phone: str) -> ApplicationError:
     existing = Contact.objects.filter(account_id=account_id, phone=phone).values_list("pk", flat=True).first()
-    return ApplicationError(
+    return Conflict(
         f"There is already a contact with the number {phone}" + (f" (id {existing})." if existing else "."),
         code="contact_exists",
-        status=409,
         title="Conflict",
         errors={"phone": ["Already a contact."]},
     )
 
 
 def _duplicate_group(name: str) -> ApplicationError:
-    return ApplicationError(
+    return Conflict(
         f"There is already a group named “{name}”.",
         code="group_exists",
-        status=409,
         title="Conflict",
         errors={"name": ["Already a group."]},
     )

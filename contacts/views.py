@@ -10,7 +10,7 @@ from django.views.decorators.http import require_POST
 
 from contacts import selectors, services
 from contacts.forms import ContactFilterForm, ContactForm, GroupForm, ImportForm
-from core.errors import ApplicationError
+from core.errors import ApplicationError, NotFound
 
 
 def _account_id(request: HttpRequest, *, write: bool) -> int:
@@ -111,7 +111,7 @@ def contact_edit(request: HttpRequest, contact_id: int) -> HttpResponse:
                 group_ids=data["groups"],
             )
         except ApplicationError as exc:
-            if exc.status == 404:
+            if isinstance(exc, NotFound):
                 raise Http404 from None
             _form_errors(form, exc)
         else:
@@ -159,7 +159,7 @@ def group_rename(request: HttpRequest, group_id: int) -> HttpResponse:
         try:
             services.group_update(account_id=account_id, group_id=group.pk, name=form.cleaned_data["name"])
         except ApplicationError as exc:
-            if exc.status == 404:
+            if isinstance(exc, NotFound):
                 raise Http404 from None
             _form_errors(form, exc)
         else:

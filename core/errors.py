@@ -36,3 +36,59 @@ class ApplicationError(Exception):
         self.headers = headers or {}
         if self.status == 429 and "Retry-After" not in self.headers:
             self.headers["Retry-After"] = "60"
+
+
+# The refusals by kind: each names its HTTP status once, here. Services raise these; the API's
+# exception handler and the portal's views read `status` (or catch the class) and never compare
+# numbers of their own.
+
+
+class NotFound(ApplicationError):
+    """The object does not exist for this caller (another account's object included: never a 403
+    that would confirm it exists)."""
+
+    status = 404
+    code = "not_found"
+    title = "Not Found"
+
+
+class Forbidden(ApplicationError):
+    status = 403
+    code = "forbidden"
+    title = "Forbidden"
+
+
+class PaymentRequired(ApplicationError):
+    status = 402
+    code = "insufficient_credit"
+    title = "Payment Required"
+
+
+class Conflict(ApplicationError):
+    status = 409
+    code = "conflict"
+    title = "Conflict"
+
+
+class TooLarge(ApplicationError):
+    status = 413
+    code = "request_too_large"
+    title = "Content Too Large"
+
+
+class RateLimited(ApplicationError):
+    """Too many requests; `retry_after` (seconds) becomes the Retry-After header."""
+
+    status = 429
+    code = "rate_limited"
+    title = "Too Many Requests"
+
+    def __init__(self, detail: str, *, retry_after: int | None = None, **kwargs) -> None:
+        super().__init__(detail, **kwargs)
+        if retry_after is not None:
+            self.headers["Retry-After"] = str(max(1, int(retry_after)))
+
+
+BY_STATUS: dict[int, type[ApplicationError]] = {
+    cls.status: cls for cls in (NotFound, Forbidden, PaymentRequired, Conflict, TooLarge, RateLimited)
+}

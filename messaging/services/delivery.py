@@ -16,7 +16,7 @@ from django.utils import timezone
 from accounts.models import Account, Membership, User
 from accounts.services import audit_record
 from core.db import prepared_cursor
-from core.errors import ApplicationError
+from core.errors import ApplicationError, Conflict, Forbidden, NotFound, RateLimited
 from messaging.backends import OutgoingSms, SendResult, get_backend
 from messaging.backends.testmode import TestModeBackend
 from messaging.dispatch import dispatcher
@@ -74,15 +74,14 @@ def message_send_test(*, user: User) -> Message:
     if not user.phone:
         raise ApplicationError("Add your mobile number to your profile first.", code="no_phone")
     if not membership.account.is_active:
-        raise ApplicationError("The account is suspended.", code="account_suspended", status=403)
+        raise Forbidden("The account is suspended.", code="account_suspended")
     # The membership row lock serialises two clicks at once, so the cooldown holds.
     type(membership).objects.select_for_update().only("id").get(pk=membership.pk)
     since = timezone.now() - timezone.timedelta(seconds=TEST_SMS_COOLDOWN_SECONDS)
     if Message.objects.filter(submitted_by=user, is_system=True, created_at__gte=since).exists():
-        raise ApplicationError(
+        raise RateLimited(
             f"A test message was sent less than {TEST_SMS_COOLDOWN_SECONDS} seconds ago; try again shortly.",
             code="rate_limited",
-            status=429,
         )
     message = message_send_system(account=membership.account, user=user, to=user.phone, text=TEST_SMS_TEXT)
     audit_record(action="sms.test_sent", account=membership.account, actor=user, target=message)
@@ -321,12 +320,11 @@ def message_cancel(*, account_id: int, message_id, actor: User | None) -> Messag
     """Cancel a scheduled (or held) message before it leaves, with a refund."""
     message = Message.objects.select_for_update().filter(account_id=account_id, pk=message_id).first()
     if message is None:
-        raise ApplicationError("No such message.", code="not_found", status=404)
+        raise NotFound("No such message.", code="not_found")
     if message.status not in (Message.Status.SCHEDULED, Message.Status.HELD):
-        raise ApplicationError(
+        raise Conflict(
             f"Only scheduled messages can be canceled; this one is {message.get_status_display().lower()}.",
             code="not_cancelable",
-            status=409,
         )
     message.status = Message.Status.CANCELED
     message.save(update_fields=["status"])

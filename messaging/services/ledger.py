@@ -7,7 +7,7 @@ from django.db import transaction
 
 from accounts.models import Account, User
 from accounts.services import audit_record
-from core.errors import ApplicationError
+from core.errors import ApplicationError, PaymentRequired
 from messaging.models import LedgerEntry
 
 logger = logging.getLogger(__name__)
@@ -23,7 +23,7 @@ def _ledger_write(
     account = Account.objects.select_for_update(no_key=True).only("id", "balance").get(pk=account_id)
     new_balance = account.balance + amount
     if new_balance < 0:
-        raise ApplicationError("Insufficient credit.", code="insufficient_credit", status=402, title="Payment required")
+        raise PaymentRequired("Insufficient credit.", code="insufficient_credit", title="Payment required")
     Account.objects.filter(pk=account_id).update(balance=new_balance)
     return LedgerEntry.objects.create(
         account_id=account_id,

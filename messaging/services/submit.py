@@ -25,7 +25,7 @@ from accounts.services import audit_record, security_alert
 from contacts.selectors import group_numbers as group_numbers_of
 from core import localcache
 from core.db import prepared_cursor
-from core.errors import ApplicationError
+from core.errors import ApplicationError, Conflict, Forbidden, PaymentRequired, RateLimited, TooLarge
 from core.ids import uuid7
 from core.phone import parse_recipient
 from core.text import UNSTORABLE
@@ -76,10 +76,9 @@ def _recipients(to: list[str], group_numbers: list[str] | None = None) -> list[t
             )
         raise ApplicationError("Give at least one recipient.", code="invalid_request", errors={"to": ["Required."]})
     if len(to) > settings.SMS_MAX_RECIPIENTS:
-        raise ApplicationError(
+        raise TooLarge(
             f"At most {settings.SMS_MAX_RECIPIENTS:,} recipients per request; this one has {len(to):,}.",
             code="too_many_recipients",
-            status=413,
         )
     seen: dict[str, str] = {}
     invalid: list[str] = []
@@ -105,11 +104,10 @@ def _recipients(to: list[str], group_numbers: list[str] | None = None) -> list[t
             errors={"to": [f"Invalid number: {number}" for number in invalid[:100]]},
         )
     if len(seen) > settings.SMS_MAX_RECIPIENTS:
-        raise ApplicationError(
+        raise TooLarge(
             f"At most {settings.SMS_MAX_RECIPIENTS:,} recipients per request; with its contact groups this one "
             f"has {len(seen):,}.",
             code="too_many_recipients",
-            status=413,
         )
     return list(seen.items())
 
@@ -158,9 +156,7 @@ def _sender(*, account: Account, membership: Membership | None, sender: str | No
         if allowed:
             chosen = next((name for pk, name in approved if pk in allowed), None)
             if chosen is None:
-                raise ApplicationError(
-                    "None of the sender names you may use is approved.", code="sender_not_allowed", status=403
-                )
+                raise Forbidden("None of the sender names you may use is approved.", code="sender_not_allowed")
             return chosen
         return approved[0][1] if approved else settings.SMS_DEFAULT_SENDER
     sender = sender.strip()
@@ -172,11 +168,9 @@ def _sender(*, account: Account, membership: Membership | None, sender: str | No
         )
     name_id = next((pk for pk, name in approved if name == sender), None)
     if name_id is None:
-        raise ApplicationError(
-            f"The sender “{sender}” is not approved for this account.", code="sender_not_allowed", status=403
-        )
+        raise Forbidden(f"The sender “{sender}” is not approved for this account.", code="sender_not_allowed")
     if allowed and name_id not in allowed:
-        raise ApplicationError(f"You may not send as “{sender}”.", code="sender_not_allowed", status=403)
+        raise Forbidden(f"You may not send as “{sender}”.", code="sender_not_allowed")
     return sender
 
 
@@ -423,10 +417,9 @@ def _idempotent_replay(*, account_id: int, caller: str, key: str, fingerprint: s
     if record is None:
         return None
     if record.request_hash != fingerprint:
-        raise ApplicationError(
+        raise Conflict(
             "This Idempotency-Key was already used with a different request.",
             code="idempotency_conflict",
-            status=409,
         )
     return SubmitResult(
         batch_id=uuid.UUID(record.response.get("batch_id")) if record.response.get("batch_id") else uuid.uuid4(),
@@ -466,9 +459,9 @@ def _submit_locked(
         raise _suspended()
     if user is not None:
         if membership is None or not user.is_active:
-            raise ApplicationError("This user cannot send for the account.", code="forbidden", status=403)
+            raise Forbidden("This user cannot send for the account.", code="forbidden")
         if not membership.has_permission("send_sms"):
-            raise ApplicationError("You do not have permission to send messages.", code="forbidden", status=403)
+            raise Forbidden("You do not have permission to send messages.", code="forbidden")
     sender_name = _sender(account=account, membership=membership, sender=sender)
 
     opening = sending_window_opening(membership, scheduled_at or now)
@@ -617,22 +610,20 @@ def _precheck(*, account: Account, membership, total: Decimal, count: int, now: 
 
 
 def _suspended() -> ApplicationError:
-    return ApplicationError("The account is suspended.", code="account_suspended", status=403)
+    return Forbidden("The account is suspended.", code="account_suspended")
 
 
 def _no_credit(total: Decimal, balance: Decimal) -> ApplicationError:
-    return ApplicationError(
+    return PaymentRequired(
         f"Not enough credit: this request costs {total} points and the balance is {balance}.",
         code="insufficient_credit",
-        status=402,
     )
 
 
 def _over_monthly_limit(total: Decimal, limit: Decimal, spent_before: Decimal) -> ApplicationError:
-    return ApplicationError(
+    return PaymentRequired(
         f"This request costs {total} points; your monthly limit leaves {limit - spent_before}.",
         code="monthly_limit_reached",
-        status=402,
     )
 
 
@@ -815,11 +806,10 @@ def _traffic_check(*, account: Account, hour: datetime, before: int, new_total: 
     """Refuse past the hourly cap (the caller's transaction undoes the count); past the alert
     threshold, alert once an hour."""
     if account.traffic_cap_per_hour is not None and new_total > account.traffic_cap_per_hour:
-        raise ApplicationError(
+        raise RateLimited(
             f"The account's limit of {account.traffic_cap_per_hour:,} messages an hour would be exceeded "
             f"({before:,} sent this hour). Try again after {hour + timedelta(hours=1):%H:%M} UTC.",
             code="traffic_cap_reached",
-            status=429,
             headers={"Retry-After": str(int((hour + timedelta(hours=1) - now).total_seconds()) + 1)},
         )
     if account.traffic_alert_per_hour is None or new_total <= account.traffic_alert_per_hour or alerted:
