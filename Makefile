@@ -33,6 +33,7 @@ lint: $(VENV)/.dev
 test: $(VENV)/.dev
 	scripts/ensure-services.sh
 	$(MAKE) --no-print-directory lint
+	$(PY) scripts/check_imports.py
 	$(PY) manage.py makemigrations --check --dry-run
 	DJANGO_ENV=production ALLOWED_HOSTS=portal.example.com SMS_BACKEND=kannel EMAIL_URL=smtp://127.0.0.1:25 \
 	  DATABASE_URL=postgres://portal:portal@127.0.0.1:5432/portal REDIS_URL=redis://127.0.0.1:6379/9 \

@@ -4,9 +4,8 @@ from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from celery.utils.log import get_task_logger
 from django.core.cache import cache
-from django.utils import timezone
 
-from accounts import services
+from accounts import notices
 
 logger = get_task_logger(__name__)
 
@@ -18,7 +17,7 @@ EMAIL_SENT_MARK_SECONDS = 24 * 60 * 60
 # (Celery's thread pool enforces neither limit: the socket timeouts bound the task there.)
 EMAIL_SOFT_TIME_LIMIT = 90
 EMAIL_TIME_LIMIT = 120
-# Every e-mail task: redelivered if a worker dies mid-send (_send_once sends once), bounded, retried.
+# Every e-mail task: redelivered if a worker dies mid-send (send_once sends once), bounded, retried.
 EMAIL_TASK_OPTIONS = {
     "bind": True,
     "acks_late": True,
@@ -28,35 +27,13 @@ EMAIL_TASK_OPTIONS = {
 }
 
 
-@shared_task(acks_late=True)
-def send_password_age_reminders() -> int:
-    """Daily: e-mail users whose password is past their account's maximum age (once per password)."""
-    return services.password_age_reminders_send()
-
-
 @shared_task(**EMAIL_TASK_OPTIONS)
 def send_notice_email(self, user_id: int, subject: str, body: str) -> bool:
     """A security notice (lockout, new device, refused address, password age) to a user."""
-    return _send_once(self, services.notice_email_send, user_id=user_id, subject=subject, body=body)
+    return send_once(self, notices.notice_email_send, user_id=user_id, subject=subject, body=body)
 
 
-@shared_task(**EMAIL_TASK_OPTIONS)
-def send_password_reset_email(self, user_id: int, domain: str, use_https: bool) -> bool:
-    """The password-reset e-mail. Its token and link are made here, never passed in: no reset
-    link sits in the broker, in the task's arguments or in the worker's log."""
-    return _send_once(self, services.password_reset_email_send, user_id=user_id, domain=domain, use_https=use_https)
-
-
-@shared_task(**EMAIL_TASK_OPTIONS)
-def send_invitation_email(self, user_id: int, domain: str, use_https: bool) -> bool:
-    """A sub-user's invitation. Like the reset e-mail, its token and link are made here from the
-    user id, never passed in; an invitation accepted or canceled meanwhile sends nothing."""
-    from accounts import services_users
-
-    return _send_once(self, services_users.invitation_email_send, user_id=user_id, domain=domain, use_https=use_https)
-
-
-def _send_once(task, send, **kwargs) -> bool:
+def send_once(task, send, **kwargs) -> bool:
     """Run `send` once per task: a task delivered again after it sent (acks_late, a worker lost
     before the ack) finds its mark and sends nothing. A mail server that fails (SMTP errors are
     OSErrors) is retried with backoff; after the last try the e-mail is dropped, logged with the
@@ -78,13 +55,3 @@ def _send_once(task, send, **kwargs) -> bool:
     if mark is not None:
         cache.set(mark, 1, timeout=EMAIL_SENT_MARK_SECONDS)
     return sent
-
-
-@shared_task(acks_late=True)
-def clear_expired_sessions() -> int:
-    """Hourly: delete the rows of sessions past their expiry (signed out by time, never by hand),
-    so the session table holds live sessions only. (Expired ones already open nothing.)"""
-    from accounts.models import UserSession
-
-    deleted, _ = UserSession.objects.filter(expire_date__lt=timezone.now()).delete()
-    return deleted

@@ -4,9 +4,10 @@ keys are made by customers (or `create_api_token`), not here."""
 
 from django.contrib import admin
 
-from accounts.admin import ChangedFieldsOnlyMixin, StaffAuditMixin
 from apikeys.models import ApiCredential, ApiToken
 from apikeys.services import access_tokens_revoke_all
+from audit.admin import StaffAuditMixin
+from core.admin import ChangedFieldsOnlyMixin
 
 
 class ApiKeyAdmin(StaffAuditMixin, ChangedFieldsOnlyMixin, admin.ModelAdmin):

@@ -22,9 +22,10 @@ from django.utils import timezone
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication
 
-from accounts.models import Account, AuditEvent, User
+from accounts.models import Account, User
 from apikeys.models import AccessToken, ApiCredential, ApiToken
 from apikeys.services import ACCESS_PREFIX, access_token_secret, allowed_scopes, digest
+from audit.models import AuditEvent
 from core import localcache, ratelimit
 from core.ip import get_client_ip
 

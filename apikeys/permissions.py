@@ -4,9 +4,9 @@ allowlist → scope. (Rate limits follow, in apikeys/throttling.py.)"""
 from rest_framework import exceptions
 from rest_framework.permissions import BasePermission
 
-from accounts.services import ip_is_allowed, ip_refused
 from apikeys.authentication import ApiAuth
 from core.ip import get_client_ip
+from security.services import ip_is_allowed, ip_refused
 
 
 class ApiAuthenticated(BasePermission):

@@ -10,8 +10,8 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from accounts.models import Membership, User
-from accounts.services import audit_record
 from apikeys.models import SCOPE_PERMISSION, SCOPES, AccessToken, ApiCredential, ApiToken
+from audit.services import audit_record
 from core import localcache
 from core.errors import ApplicationError, Forbidden, NotFound
 

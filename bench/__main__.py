@@ -186,13 +186,12 @@ def main() -> int:
     from django.test.utils import CaptureQueriesContext
 
     call_command("migrate", verbosity=0)
-    from accounts.services import account_create
     from messaging.models import Message, PriceRule
-    from messaging.services import message_submit
+    from messaging.services import account_open, message_submit
     from portal.celery import app
 
     PriceRule.objects.update_or_create(country="", defaults={"price_per_segment": Decimal("1")})
-    account = account_create(
+    account = account_open(
         name="Bench", owner_email="bench@example.com", owner_password="Bench-password-1", credit=Decimal("1e9")
     )
     owner = account.memberships.get().user

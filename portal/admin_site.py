@@ -19,8 +19,8 @@ class PortalAdminSite(OTPAdminSite):
     def login(self, request, extra_context=None):
         target = request.GET.get(REDIRECT_FIELD_NAME) or reverse("admin:index")
         if request.user.is_authenticated and request.user.is_staff and not request.user.is_verified():
-            return redirect("accounts:two-factor-setup")
+            return redirect("security:two-factor-setup")
         if request.user.is_authenticated and not request.user.is_staff:
             # Signed in, but no staff member: the portal's sign-in would send them straight back.
             raise PermissionDenied("The administration is for staff.")
-        return redirect(reverse("accounts:login") + "?" + urlencode({REDIRECT_FIELD_NAME: target}))
+        return redirect(reverse("security:login") + "?" + urlencode({REDIRECT_FIELD_NAME: target}))

@@ -83,10 +83,14 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "portal.apps.PortalConfig",
+    # The project's apps, bottom layer first (docs/architecture.md; scripts/check_imports.py).
+    "audit",
     "accounts",
+    "security",
     "apikeys",
-    "messaging",
     "contacts",
+    "messaging",
+    "members",
 ]
 
 MIDDLEWARE = [
@@ -101,7 +105,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Timeouts, portal IP allowlist, required 2FA enrolment, forced password change.
-    "accounts.middleware.SecurityPolicyMiddleware",
+    "security.middleware.SecurityPolicyMiddleware",
     # Last, as django-axes requires.
     "axes.middleware.AxesMiddleware",
 ]
@@ -163,11 +167,11 @@ else:
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",  # first: refuses locked-out attempts before any hashing
-    "accounts.backends.AccountBackend",
+    "security.backends.AccountBackend",
 ]
-LOGIN_URL = "accounts:login"
+LOGIN_URL = "security:login"
 LOGIN_REDIRECT_URL = "dashboard"
-LOGOUT_REDIRECT_URL = "accounts:login"
+LOGOUT_REDIRECT_URL = "security:login"
 
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
@@ -177,20 +181,23 @@ PASSWORD_HASHERS = [
 ]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 8}},
-    {"NAME": "accounts.validators.MaximumLengthValidator", "OPTIONS": {"max_length": 128}},
-    {"NAME": "accounts.validators.UppercaseValidator"},
-    {"NAME": "accounts.validators.DigitValidator"},
+    {"NAME": "security.validators.MaximumLengthValidator", "OPTIONS": {"max_length": 128}},
+    {"NAME": "security.validators.UppercaseValidator"},
+    {"NAME": "security.validators.DigitValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {
         "NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator",
         "OPTIONS": {"user_attributes": ("email", "full_name")},
     },
-    {"NAME": "accounts.validators.PasswordHistoryValidator", "OPTIONS": {"history": 5}},
+    {"NAME": "security.validators.PasswordHistoryValidator", "OPTIONS": {"history": 5}},
 ]
 PASSWORD_RESET_TIMEOUT = 60 * 60  # one hour
 
 # --- Sessions (SPEC §4.4): a session row per browser with its user, listed and revocable. ---
-SESSION_ENGINE = "accounts.session_store"
+SESSION_ENGINE = "security.session_store"
+# How security sends its sign-in codes: the messaging app's free system SMS (security sits below
+# messaging and does not import it).
+SECURITY_SMS_SENDER = "messaging.services.message_send_system"
 SESSION_COOKIE_AGE = 24 * 60 * 60  # replaced per request by the user's inactivity timeout
 SESSION_ABSOLUTE_LIMIT = timedelta(hours=12)
 SESSION_TIMEOUT_CHOICES = [15, 30, 60, 240, 480, 1440]  # minutes
@@ -199,7 +206,7 @@ DEVICE_COOKIE_AGE = 400 * 24 * 60 * 60
 
 # --- django-axes 8: lock after 5 failures per (user, IP), and after a per-user cap from any IP. ---
 AXES_ENABLED = env.bool("AXES_ENABLED", default=True)
-AXES_HANDLER = "accounts.lockout.AccountLockoutHandler"
+AXES_HANDLER = "security.lockout.AccountLockoutHandler"
 AXES_FAILURE_LIMIT = 5
 AXES_USER_FAILURE_CAP = 20
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
@@ -209,8 +216,8 @@ AXES_COOLOFF_TIME = timedelta(minutes=30)  # never the permanent default
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_RESET_ON_SUCCESS = True
 AXES_CLIENT_IP_CALLABLE = "core.ip.get_client_ip"
-AXES_USERNAME_CALLABLE = "accounts.lockout.username_from_credentials"
-AXES_LOCKOUT_CALLABLE = "accounts.views.locked_out"
+AXES_USERNAME_CALLABLE = "security.lockout.username_from_credentials"
+AXES_LOCKOUT_CALLABLE = "security.views.signin.locked_out"
 AXES_SENSITIVE_PARAMETERS = ["password", "code", "token"]
 AXES_ENABLE_ACCESS_FAILURE_LOG = True
 
@@ -372,11 +379,11 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "accounts-password-age-reminders": {
-        "task": "accounts.tasks.send_password_age_reminders",
+        "task": "security.tasks.send_password_age_reminders",
         "schedule": crontab(hour=6, minute=0),
     },
     "accounts-clear-expired-sessions": {
-        "task": "accounts.tasks.clear_expired_sessions",
+        "task": "security.tasks.clear_expired_sessions",
         "schedule": timedelta(hours=1).total_seconds(),
     },
     "messaging-purge-idempotency-records": {

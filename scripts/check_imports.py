@@ -25,6 +25,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("apikeys",),
     ("contacts",),
     ("messaging",),
+    ("members",),
     ("portal",),
 ]
 

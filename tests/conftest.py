@@ -46,13 +46,13 @@ def _clear_sms_outbox():
 
 @pytest.fixture
 def make_account(db):
-    from accounts.services import account_create
+    from messaging.services import account_open
 
     counter = iter(range(1, 10_000))
 
     def make(*, email: str | None = None, credit: Decimal | int = 0, phone: str = "+447700900123", **kwargs) -> Account:
         n = next(counter)
-        return account_create(
+        return account_open(
             name=kwargs.pop("name", f"Customer {n}"),
             owner_email=email or f"owner{n}@example.com",
             owner_password=PASSWORD,
@@ -276,7 +276,7 @@ def latest_sms_code(phone: str) -> str:
 
 def enrol_sms(user: User, phone: str | None = None):
     """A confirmed SMS device for `user` (the enrolment flow itself is tested through the pages)."""
-    from accounts.models import SMSDevice
+    from security.models import SMSDevice
 
     return SMSDevice.objects.create(user=user, name="SMS", phone=phone or user.phone, confirmed=True)
 

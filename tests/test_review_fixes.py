@@ -134,7 +134,7 @@ class SilentGateway:
 
 
 def test_password_confirmations_are_limited(owner):
-    from accounts.services import password_confirm
+    from security.services import password_confirm
 
     for _ in range(10):
         assert not password_confirm(user=owner, password="wrong")

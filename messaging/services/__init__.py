@@ -13,12 +13,13 @@ from messaging.services.delivery import (
     messages_requeue_stale,
     messages_review,
 )
-from messaging.services.ledger import ledger_adjust, ledger_topup
+from messaging.services.ledger import account_open, ledger_adjust, ledger_topup
 from messaging.services.senders import sender_name_request, sender_names_review
 from messaging.services.submit import message_submit
 
 __all__ = [
     "REDACTED_TEXT",
+    "account_open",
     "dlr_record",
     "ledger_adjust",
     "ledger_topup",

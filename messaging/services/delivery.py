@@ -14,7 +14,7 @@ from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
 from accounts.models import Account, Membership, User
-from accounts.services import audit_record
+from audit.services import audit_record
 from core.db import prepared_cursor
 from core.errors import ApplicationError, Conflict, Forbidden, NotFound, RateLimited
 from messaging.backends import OutgoingSms, SendResult, get_backend

@@ -6,7 +6,8 @@ from decimal import Decimal, InvalidOperation
 from django.db import transaction
 
 from accounts.models import Account, User
-from accounts.services import audit_record
+from accounts.services import account_create
+from audit.services import audit_record
 from core.errors import ApplicationError, PaymentRequired
 from messaging.models import LedgerEntry
 
@@ -74,6 +75,18 @@ def ledger_topup(*, account_id: int, points: Decimal, note: str = "", actor: Use
     return _ledger_staff_change(
         account_id=account_id, kind=LedgerEntry.Kind.TOPUP, points=points, note=note, actor=actor
     )
+
+
+@transaction.atomic
+def account_open(*, credit: Decimal = Decimal("0"), actor: User | None = None, **owner) -> Account:
+    """A new customer account with its owner (accounts.services.account_create) and, in the same
+    transaction, its opening credit through the ledger."""
+
+    account = account_create(actor=actor, **owner)
+    if credit:
+        ledger_topup(account_id=account.pk, points=Decimal(credit), note="Opening credit", actor=actor)
+        account.refresh_from_db(fields=["balance"])
+    return account
 
 
 @transaction.atomic

@@ -4,7 +4,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Account, User
-from accounts.services import audit_record
+from audit.services import audit_record
 from core.errors import ApplicationError
 from messaging.models import SenderName
 from messaging.services.submit import SENDER_ALNUM, SENDER_NUMERIC

@@ -21,7 +21,7 @@ from django.utils import timezone
 from django.utils.text import normalize_newlines
 
 from accounts.models import Account, Membership, User
-from accounts.services import audit_record, security_alert
+from audit.services import audit_record, security_alert
 from contacts.selectors import group_numbers as group_numbers_of
 from core import localcache
 from core.db import prepared_cursor

@@ -40,9 +40,10 @@ class EmailTasks:
 @pytest.fixture(autouse=True)
 def email_tasks(monkeypatch) -> EmailTasks:
     from accounts import tasks
+    from security import tasks as security_tasks
 
     recorder = EmailTasks()
-    for task in (tasks.send_notice_email, tasks.send_password_reset_email):
+    for task in (tasks.send_notice_email, security_tasks.send_password_reset_email):
         recorder._originals[task.name] = task.apply_async
         monkeypatch.setattr(
             task,

@@ -13,7 +13,7 @@ INVITE_LINK = re.compile(r"https?://[^/\s]+(/accounts/reset/invite-([^/\s]+)/([^
 
 @pytest.fixture(autouse=True)
 def invitation_task(monkeypatch, email_tasks):
-    from accounts import tasks
+    from members import tasks
 
     task = tasks.send_invitation_email
     email_tasks._originals[task.name] = task.apply_async

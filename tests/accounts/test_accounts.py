@@ -5,17 +5,19 @@ from django.contrib.auth import authenticate
 from django.core.management import CommandError, call_command
 from django.db import IntegrityError, transaction
 
-from accounts.models import Account, AuditEvent, Membership, User
+from accounts.models import Account, Membership, User
 from accounts.services import account_create
+from audit.models import AuditEvent
 from core.errors import ApplicationError
 from messaging.models import LedgerEntry
+from messaging.services import account_open
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.django_db
 
 
 def test_account_create_makes_owner_membership_ledger_and_audit():
-    account = account_create(
+    account = account_open(
         name="Acme", owner_email="  Boss@Example.COM ", owner_password=PASSWORD, credit=Decimal("25.5")
     )
     membership = Membership.objects.select_related("user").get(account=account)
@@ -34,7 +36,7 @@ def test_account_create_makes_owner_membership_ledger_and_audit():
 
 def test_account_create_refuses_a_weak_password_and_writes_nothing():
     with pytest.raises(ApplicationError) as excinfo:
-        account_create(name="Acme", owner_email="boss@example.com", owner_password="password", credit=10)
+        account_open(name="Acme", owner_email="boss@example.com", owner_password="password", credit=10)
     assert excinfo.value.code == "weak_password"
     assert not User.objects.exists()
     assert not Account.objects.exists()

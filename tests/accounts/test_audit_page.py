@@ -5,8 +5,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from accounts.models import AuditEvent, Membership, User
-from accounts.services import audit_record
+from accounts.models import Membership, User
+from audit.models import AuditEvent
+from audit.services import audit_record
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.django_db

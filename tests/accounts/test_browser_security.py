@@ -12,8 +12,10 @@ from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from playwright.sync_api import expect
 
-from accounts import services
-from accounts.models import Account, AuditEvent, SMSDevice, User
+from accounts.models import Account, User
+from audit.models import AuditEvent
+from security import services
+from security.models import SMSDevice
 from tests.conftest import PASSWORD, wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

@@ -1,11 +1,13 @@
 import pytest
 from django.core.cache import cache
 
-from accounts import services
-from accounts.models import AuditEvent, IPAllowlistEntry, Membership, User
-from accounts.services import _allowlist_shared_key, ip_allowlist_networks
+from accounts.models import Membership, User
+from audit.models import AuditEvent
 from core import localcache
 from messaging.models import Message
+from security import services
+from security.models import IPAllowlistEntry
+from security.services import allowlist_shared_key, ip_allowlist_networks
 from tests.conftest import PASSWORD, enrol_sms
 
 pytestmark = pytest.mark.django_db
@@ -273,7 +275,7 @@ def test_the_cached_list_is_replaced_when_the_list_changes(client, owner):
     allow(owner, "203.0.113.0/24")
     assert client.get("/", REMOTE_ADDR=OFFICE).status_code == 200
     account_id = owner.membership.account_id
-    assert cache.get(_allowlist_shared_key(account_id, "portal")) == ["203.0.113.0/24"]
+    assert cache.get(allowlist_shared_key(account_id, "portal")) == ["203.0.113.0/24"]
     assert save_list(client, "198.51.100.0/24", ip=OFFICE, confirm=True).status_code == 302
     assert is_refused_page(client.get("/", REMOTE_ADDR=OFFICE))
     assert client.get("/", REMOTE_ADDR=ELSEWHERE).status_code == 200
@@ -285,10 +287,10 @@ def test_a_late_write_of_the_old_list_does_not_bring_it_back(client, owner, djan
     client.force_login(owner)
     allow(owner, "203.0.113.0/24")
     account_id = owner.membership.account_id
-    key_before = _allowlist_shared_key(account_id, "portal")
+    key_before = allowlist_shared_key(account_id, "portal")
     with django_capture_on_commit_callbacks() as on_commit:
         assert save_list(client, "198.51.100.0/24", ip=OFFICE, confirm=True).status_code == 302
-    key_while_committing = _allowlist_shared_key(account_id, "portal")
+    key_while_committing = allowlist_shared_key(account_id, "portal")
     for late_key in (key_before, key_while_committing):
         cache.set(late_key, ["203.0.113.0/24"], 60)  # a late reader's write of the old rows
     for callback in on_commit:

@@ -16,7 +16,7 @@ from django.utils import timezone
 from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from accounts.models import AuditEvent
+from audit.models import AuditEvent
 from tests.conftest import PASSWORD, latest_sms_code
 
 pytestmark = pytest.mark.django_db

@@ -12,11 +12,14 @@ from django.utils import timezone
 from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from accounts import services
-from accounts.models import AuditEvent, BackupCode, SMSDevice, User, UserSession
-from accounts.session_store import SessionStore
+from accounts.models import User
+from audit.models import AuditEvent
 from core.errors import ApplicationError
 from messaging.models import LedgerEntry, Message
+from security import services
+from security.models import BackupCode, SMSDevice, UserSession
+from security.services import otp as otp_services
+from security.session_store import SessionStore
 from tests.conftest import PASSWORD, enrol_sms, latest_sms_code
 
 pytestmark = pytest.mark.django_db
@@ -77,7 +80,7 @@ def test_the_code_works_once(owner):
     code = device.new_code(challenge="c")
     assert locked(device).check_code(code, challenge="c")
     assert not locked(device).check_code(code, challenge="c")
-    assert "expired or was already used" in services._code_error(locked(device))
+    assert "expired or was already used" in otp_services.code_error(locked(device))
 
 
 def test_the_code_is_bound_to_its_sign_in_attempt(owner):
@@ -102,7 +105,7 @@ def test_five_wrong_codes_kill_the_code(owner):
         assert device.code_failures == 5
         assert device.token is None
         assert not device.check_code(code, challenge="c")
-        assert "Too many wrong codes" in services._code_error(device)
+        assert "Too many wrong codes" in otp_services.code_error(device)
         # A new code works again.
         traveller.shift(20)
         fresh = device.new_code(challenge="c")
@@ -294,7 +297,7 @@ def test_ten_threads_verifying_the_same_code_exactly_one_succeeds(make_account):
     code = device.new_code(challenge="attempt")
     pending = {
         "user_id": user.pk,
-        "backend": "accounts.backends.AccountBackend",
+        "backend": "security.backends.AccountBackend",
         "started": timezone.now().isoformat(),
         "auth_hash": user.get_session_auth_hash(),
         "challenge": "attempt",
@@ -335,7 +338,7 @@ def test_ten_threads_using_the_same_backup_code_exactly_one_succeeds(make_accoun
     [code, *_] = services.backup_codes_regenerate(user=user, request=None)
     pending = {
         "user_id": user.pk,
-        "backend": "accounts.backends.AccountBackend",
+        "backend": "security.backends.AccountBackend",
         "started": timezone.now().isoformat(),
         "auth_hash": user.get_session_auth_hash(),
         "challenge": "attempt",
@@ -629,11 +632,11 @@ def test_a_session_from_before_the_2fa_requirement_must_sign_in_again(client, ow
 
 
 def test_a_try_during_the_pause_after_a_wrong_code_says_wait_not_wrong(owner):
-    from accounts.models import SMSDevice
-    from accounts.services import _code_error
+    from security.models import SMSDevice
+    from security.services.otp import code_error
 
     device = SMSDevice.objects.create(user=owner, name="SMS", phone="+447911123456", confirmed=True)
     code = device.new_code(challenge="c")
     assert not device.check_code("000000" if code != "000000" else "111111", challenge="c")
     assert not device.check_code(code, challenge="c")  # within the 1-second pause
-    assert _code_error(device).startswith("Too many tries in a row")
+    assert code_error(device).startswith("Too many tries in a row")

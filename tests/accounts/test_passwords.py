@@ -7,9 +7,11 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from accounts import services
-from accounts.models import Account, AuditEvent, PasswordHistory, User, UserSession
-from accounts.tasks import send_password_age_reminders
+from accounts.models import Account, User
+from audit.models import AuditEvent
+from security import services
+from security.models import PasswordHistory, UserSession
+from security.tasks import send_password_age_reminders
 from tests.conftest import PASSWORD, enrol_sms
 
 pytestmark = pytest.mark.django_db
@@ -200,7 +202,7 @@ def test_a_reset_for_an_unknown_email_looks_the_same_and_sends_nothing(
 def test_reset_emails_to_one_address_are_limited_per_hour(
     client, owner, mailoutbox, django_capture_on_commit_callbacks
 ):
-    from accounts.views import RESET_EMAILS_PER_ADDRESS_PER_HOUR
+    from security.views.signin import RESET_EMAILS_PER_ADDRESS_PER_HOUR
 
     with django_capture_on_commit_callbacks(execute=True):
         answers = {
@@ -214,7 +216,7 @@ def test_reset_emails_to_one_address_are_limited_per_hour(
 def test_reset_requests_from_one_client_address_are_limited_per_hour(
     client, make_account, mailoutbox, django_capture_on_commit_callbacks
 ):
-    from accounts.views import RESET_REQUESTS_PER_IP_PER_HOUR
+    from security.views.signin import RESET_REQUESTS_PER_IP_PER_HOUR
 
     fresh = make_account().memberships.get().user
     mailoutbox.clear()

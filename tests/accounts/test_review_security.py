@@ -4,8 +4,10 @@ import pytest
 from django.test import Client
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from accounts.models import AuditEvent, IPAllowlistEntry, Membership, SMSDevice, User
+from accounts.models import Membership, User
+from audit.models import AuditEvent
 from messaging.models import Message
+from security.models import IPAllowlistEntry, SMSDevice
 from tests.conftest import PASSWORD, enrol_sms, latest_sms_code
 
 pytestmark = pytest.mark.django_db
@@ -110,7 +112,7 @@ def test_admin_security_changes_not_audited(owner):
     AuditEvent.objects.all().delete()
     enrol_sms(owner)
     sms = SMSDevice.objects.get(user=owner)
-    r = c.post(f"/admin/accounts/smsdevice/{sms.pk}/delete/", {"post": "yes"})
+    r = c.post(f"/admin/security/smsdevice/{sms.pk}/delete/", {"post": "yes"})
     assert r.status_code == 302
     assert not SMSDevice.objects.filter(pk=sms.pk).exists()
     # policy change via admin
@@ -160,7 +162,7 @@ def test_admin_security_changes_not_audited(owner):
     account.refresh_from_db()
     assert not account.require_2fa
     deleted = AuditEvent.objects.get(action="admin.deleted")
-    assert (deleted.account, deleted.actor, deleted.data["model"]) == (account, staff, "accounts.smsdevice")
+    assert (deleted.account, deleted.actor, deleted.data["model"]) == (account, staff, "security.smsdevice")
     changed = AuditEvent.objects.get(action="admin.changed", object_type="accounts.account")
     assert (changed.account, changed.actor) == (account, staff)
     changes = str(changed.data["changes"]).lower()
@@ -215,7 +217,7 @@ def test_a_password_staff_set_in_the_admin_follows_the_policy_and_history(owner)
 
     from django.utils import timezone
 
-    from accounts.models import PasswordHistory
+    from security.models import PasswordHistory
 
     User.objects.filter(pk=owner.pk).update(password_changed_at=timezone.now() - timedelta(days=400))
     user_client = Client()

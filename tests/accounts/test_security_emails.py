@@ -13,8 +13,10 @@ import pytest
 from celery import current_task
 from django.core.mail.backends.locmem import EmailBackend
 
-from accounts import services, tasks
+from accounts import tasks
 from accounts.models import User
+from audit import services
+from security import tasks as security_tasks
 from tests.conftest import wait_for
 
 LOGIN = "/accounts/login/"
@@ -95,7 +97,7 @@ def test_a_reset_request_queues_the_email_without_its_link_or_token(
         assert client.post(RESET, {"email": "nobody@example.com"}).status_code == 302
     assert mailoutbox == []
     [(name, kwargs, options)] = email_tasks.queued
-    assert name == "accounts.tasks.send_password_reset_email"
+    assert name == "security.tasks.send_password_reset_email"
     assert kwargs == {"user_id": owner.pk, "domain": "testserver", "use_https": False}
     assert options == {"expires": settings.PASSWORD_RESET_TIMEOUT}  # a stale request sends nothing
 
@@ -106,7 +108,7 @@ def test_a_reset_request_queues_the_email_without_its_link_or_token(
     path, token = RESET_LINK.search(mail.body).groups()
     assert token not in repr(email_tasks.queued)
     assert path not in repr(email_tasks.queued)
-    assert recording_backend == ["accounts.tasks.send_password_reset_email"]
+    assert recording_backend == ["security.tasks.send_password_reset_email"]
     # The link the task made works.
     response = client.get(path)
     assert response.status_code == 302
@@ -126,12 +128,16 @@ def test_the_reset_link_follows_the_address_the_portal_was_reached_at(
 def test_the_reset_task_sends_nothing_to_a_user_who_can_no_longer_reset(owner, mailoutbox):
     User.objects.filter(pk=owner.pk).update(is_active=False)
     assert (
-        tasks.send_password_reset_email.apply(kwargs={"user_id": owner.pk, "domain": "x", "use_https": True}).get()
+        security_tasks.send_password_reset_email.apply(
+            kwargs={"user_id": owner.pk, "domain": "x", "use_https": True}
+        ).get()
         is False
     )
     User.objects.filter(pk=owner.pk).update(is_active=True, password="!unusable")
     assert (
-        tasks.send_password_reset_email.apply(kwargs={"user_id": owner.pk, "domain": "x", "use_https": True}).get()
+        security_tasks.send_password_reset_email.apply(
+            kwargs={"user_id": owner.pk, "domain": "x", "use_https": True}
+        ).get()
         is False
     )
     assert tasks.send_notice_email.apply(kwargs={"user_id": 0, "subject": "s", "body": "b"}).get() is False
@@ -201,7 +207,7 @@ def test_a_real_worker_sends_the_reset_email_with_a_working_link(client, owner, 
 def test_security_alert_passes_only_the_owner_id_and_the_text(owner, email_tasks, django_capture_on_commit_callbacks):
     email_tasks.hold()
     with django_capture_on_commit_callbacks(execute=True):
-        assert services.security_alert(account=owner.account, kind="test", subject="Subject", body="Body")
+        services.security_alert(account=owner.account, kind="test", subject="Subject", body="Body")
     assert [kwargs for _, kwargs, _ in email_tasks.queued] == [
         {"user_id": owner.pk, "subject": "Subject", "body": "Body"}
     ]
@@ -211,12 +217,12 @@ def test_a_mail_server_too_slow_for_the_soft_time_limit_is_retried_not_dropped(o
     """Found by review: SoftTimeLimitExceeded is no OSError, so the notice was acked as failed."""
     from celery.exceptions import Retry, SoftTimeLimitExceeded
 
-    from accounts import services, tasks
+    from accounts import notices, tasks
 
     def slow(**kwargs):
         raise SoftTimeLimitExceeded()
 
-    monkeypatch.setattr(services, "notice_email_send", slow)
+    monkeypatch.setattr(notices, "notice_email_send", slow)
     monkeypatch.setattr(tasks, "EMAIL_MAX_RETRIES", 1)
     result = tasks.send_notice_email.apply(kwargs={"user_id": owner.pk, "subject": "s", "body": "b"})
     assert result.state == "RETRY" or isinstance(result.result, Retry) or result.result is False, result.state

@@ -4,8 +4,10 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from accounts import selectors, services
-from accounts.models import Account, AuditEvent, Membership, User, UserSession
+from accounts.models import Account, Membership, User
+from audit.models import AuditEvent
+from security import selectors, services
+from security.models import UserSession
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.django_db
@@ -195,8 +197,8 @@ def test_the_hourly_job_deletes_expired_session_rows_only(owner):
 
     from django.utils import timezone
 
-    from accounts.models import UserSession
-    from accounts.tasks import clear_expired_sessions
+    from security.models import UserSession
+    from security.tasks import clear_expired_sessions
 
     now = timezone.now()
     UserSession.objects.create(

@@ -8,9 +8,11 @@ import time_machine
 from django.core.cache import cache
 from django.utils import timezone
 
-from accounts import services
-from accounts.models import AuditEvent, IPAllowlistEntry, User
+from accounts.models import User
+from audit.models import AuditEvent
 from messaging.models import Message
+from security import services
+from security.models import IPAllowlistEntry
 from tests.conftest import PASSWORD, enrol_sms, latest_sms_code
 
 pytestmark = pytest.mark.django_db

@@ -7,7 +7,7 @@ the invitation path never applies the sender-name rule (README "Sub-users": a ma
 import pytest
 
 from accounts.models import Membership
-from accounts.services_users import subuser_invite
+from members.services import subuser_invite
 from messaging.models import SenderName
 from tests.accounts.subuser_support import invitation_task, make_member  # noqa: F401
 

@@ -10,8 +10,8 @@ from decimal import Decimal
 import pytest
 
 from accounts.models import Membership, User
-from accounts.services_users import subuser_update
 from core.errors import ApplicationError
+from members.services import subuser_update
 from messaging.models import SenderName
 from tests.accounts.subuser_support import invitation_task, make_member  # noqa: F401
 

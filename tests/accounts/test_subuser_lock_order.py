@@ -15,7 +15,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.models import Membership
-from accounts.services_users import subuser_update
+from members.services import subuser_update
 from messaging.services.submit import _LOCK_SQL, _SPEND_SQL, _tables
 from tests.accounts.subuser_support import invitation_task, make_member  # noqa: F401
 

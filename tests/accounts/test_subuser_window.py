@@ -9,8 +9,8 @@ from datetime import time
 import pytest
 
 from accounts.models import Membership, User
-from accounts.services_users import subuser_update
 from core.errors import ApplicationError
+from members.services import subuser_update
 from tests.accounts.subuser_support import invitation_task, make_member  # noqa: F401
 
 pytestmark = pytest.mark.django_db

@@ -9,9 +9,13 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from accounts import services_users
-from accounts.models import AuditEvent, Membership, User, UserSession
-from accounts.services_users import (
+from accounts.models import Membership, User
+from apikeys import services as key_services
+from audit.models import AuditEvent
+from core import localcache
+from core.errors import ApplicationError
+from members import services as services_users
+from members.services import (
     invitation_accept,
     subuser_deactivate,
     subuser_invitation_cancel,
@@ -20,10 +24,8 @@ from accounts.services_users import (
     subuser_reactivate,
     subuser_update,
 )
-from apikeys import services as key_services
-from core import localcache
-from core.errors import ApplicationError
 from messaging.models import SenderName
+from security.models import UserSession
 from tests.accounts.subuser_support import invitation_task, invite_link, make_member  # noqa: F401
 from tests.conftest import PASSWORD
 
@@ -86,7 +88,7 @@ def test_invite_creates_exactly_an_inactive_user_and_membership_and_queues_one_t
 
     assert mailoutbox == []  # nothing is sent from the request
     [(name, kwargs, options)] = email_tasks.queued
-    assert name == "accounts.tasks.send_invitation_email"
+    assert name == "members.tasks.send_invitation_email"
     assert kwargs == {"user_id": user.pk, "domain": "portal.example", "use_https": True}
     assert options == {"expires": 7 * 24 * 3600}
 

@@ -17,11 +17,11 @@ import time_machine
 from django.utils import timezone
 
 from accounts.models import Account
-from accounts.services import user_deactivate
 from apikeys import services
 from apikeys.models import AccessToken
 from messaging.models import Message
 from messaging.services import message_submit
+from security.services import user_deactivate
 from tests.apikeys.api_support import (
     ALL_PERMISSIONS,
     PHONE,

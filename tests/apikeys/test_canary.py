@@ -14,10 +14,11 @@ import sys
 import pytest
 from django.core.management import call_command
 
-from accounts.models import Account, AuditEvent
-from accounts.services import ip_allowlist_replace
+from accounts.models import Account
 from apikeys import services
 from apikeys.models import ApiCredential, ApiToken
+from audit.models import AuditEvent
+from security.services import ip_allowlist_replace
 from tests.apikeys.api_support import PHONE, basic, bearer, make_credential, make_token, post_json, send
 
 pytestmark = pytest.mark.django_db

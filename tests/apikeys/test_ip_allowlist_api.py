@@ -4,8 +4,9 @@ is a trusted proxy, so a forged `X-Forwarded-For` never gets anyone in."""
 
 import pytest
 
-from accounts import services
-from accounts.models import AuditEvent, User
+from accounts.models import User
+from audit.models import AuditEvent
+from security import services
 from tests.apikeys.api_support import (
     PHONE,
     assert_problem,

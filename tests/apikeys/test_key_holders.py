@@ -12,8 +12,8 @@ from django.test import Client
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from accounts.models import AuditEvent
 from apikeys import services
+from audit.models import AuditEvent
 from messaging.models import Message, PriceRule
 from tests.apikeys.api_support import (
     PHONE,

@@ -13,9 +13,10 @@ from django.contrib.sessions.models import Session
 from django.utils import timezone
 from django_otp import DEVICE_ID_SESSION_KEY
 
-from accounts.models import AuditEvent, Membership, User
+from accounts.models import Membership, User
 from apikeys import services
 from apikeys.models import ApiCredential, ApiToken
+from audit.models import AuditEvent
 from core.errors import ApplicationError
 from tests.conftest import PASSWORD, enrol_sms
 

@@ -7,8 +7,9 @@ from django.contrib import admin
 from django.contrib.admin.utils import flatten_fieldsets
 from django.test import Client, RequestFactory
 
-from accounts.models import Account, AuditEvent, Membership, User
+from accounts.models import Account, Membership, User
 from apikeys.models import AccessToken, ApiCredential, ApiToken
+from audit.models import AuditEvent
 from core import localcache
 from tests.accounts.test_review_security import verified_staff_client
 from tests.apikeys.api_support import assert_problem, bearer, issue_access, make_credential, make_subuser, make_token

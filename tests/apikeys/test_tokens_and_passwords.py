@@ -3,7 +3,7 @@
 import pytest
 from django.core.management import call_command
 
-from accounts.services import password_set
+from security.services import password_set
 
 pytestmark = pytest.mark.django_db
 

@@ -10,7 +10,11 @@ from django.db.models import Sum
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from accounts.models import Account, AuditEvent, Membership, User
+from accounts import notices
+from accounts.models import Account, Membership, User
+from audit import hub
+from audit.models import AuditEvent
+from audit.services import SECURITY_ALERT
 from core.errors import ApplicationError
 from messaging.models import BlockedDomain, IdempotencyRecord, LedgerEntry, Message, PriceRule, SenderName
 from messaging.services import ledger_topup
@@ -235,7 +239,7 @@ def test_screening_finds_hosts_wherever_they_start_and_skips_the_paths_of_links(
 
 
 def test_a_refused_request_does_not_use_up_the_hours_traffic_alert(
-    make_account, monkeypatch, django_capture_on_commit_callbacks
+    make_account, request, django_capture_on_commit_callbacks
 ):
     """The once-an-hour mark of the alert (in Redis, outside the transaction) is taken only once
     the crossing commits: a request refused after crossing (no credit) leaves the hour's alert to
@@ -244,13 +248,13 @@ def test_a_refused_request_does_not_use_up_the_hours_traffic_alert(
     owner = account.memberships.get().user
     Account.objects.filter(pk=account.pk).update(traffic_alert_per_hour=2)
     alerts: list[bool] = []
-    real_alert = submit_module.security_alert
 
-    def recording_alert(**kwargs):
-        alerts.append(real_alert(**kwargs))
-        return alerts[-1]
+    def recording_alert(event):
+        alerts.append(notices.owner_alert(event))
 
-    monkeypatch.setattr(submit_module, "security_alert", recording_alert)
+    hub.unsubscribe(notices.owner_alert)
+    hub.subscribe(recording_alert, actions={SECURITY_ALERT})
+    request.addfinalizer(lambda: (hub.unsubscribe(recording_alert), notices.subscribe()))
     to = ["+447400100001", "+447400100002", "+447400100003"]
     with django_capture_on_commit_callbacks(execute=True), pytest.raises(ApplicationError) as refused:
         submit(owner, to=to)

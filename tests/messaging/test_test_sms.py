@@ -2,7 +2,8 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from accounts.models import Account, AuditEvent
+from accounts.models import Account
+from audit.models import AuditEvent
 from core.errors import ApplicationError
 from messaging.backends import locmem
 from messaging.models import Message

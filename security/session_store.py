@@ -14,11 +14,11 @@ LAST_SEEN_KEY = "_last_seen"
 
 
 class SessionStore(CachedDBStore):
-    cache_key_prefix = "accounts.session_store"
+    cache_key_prefix = "security.session_store"
 
     @classmethod
     def get_model_class(cls):
-        from accounts.models import UserSession
+        from security.models import UserSession
 
         return UserSession
 

@@ -2,8 +2,8 @@ from decimal import Decimal, InvalidOperation
 
 from django.core.management.base import BaseCommand, CommandError
 
-from accounts.services import account_create
 from core.errors import ApplicationError
+from messaging.services import account_open
 
 
 class Command(BaseCommand):
@@ -22,7 +22,7 @@ class Command(BaseCommand):
         except InvalidOperation as exc:
             raise CommandError("--credit must be a number") from exc
         try:
-            account = account_create(
+            account = account_open(
                 name=options["name"] or options["email"],
                 owner_email=options["email"],
                 owner_password=options["password"],

@@ -4,7 +4,7 @@ from decimal import Decimal
 from django.core.management.base import BaseCommand
 
 from accounts.models import User
-from accounts.services import account_create
+from messaging.services import account_open
 
 DEMO_EMAIL = "demo@example.com"
 DEMO_PHONE = "+447700900123"  # Ofcom's range for drama: never a real subscriber
@@ -22,7 +22,7 @@ class Command(BaseCommand):
             return
         # A fresh random password per installation: no shared default to guess.
         password = f"Demo-{secrets.token_urlsafe(12)}-{secrets.randbelow(90) + 10}"
-        account_create(
+        account_open(
             name="Demo Ltd",
             owner_email=DEMO_EMAIL,
             owner_password=password,

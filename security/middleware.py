@@ -15,10 +15,10 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts import services
-from accounts.models import IPAllowlistEntry
-from accounts.session_store import IP_KEY, LAST_SEEN_KEY, STARTED_KEY, USER_AGENT_KEY
 from core.ip import get_client_ip
+from security import services
+from security.models import IPAllowlistEntry
+from security.session_store import IP_KEY, LAST_SEEN_KEY, STARTED_KEY, USER_AGENT_KEY
 
 # Sessions are written at most this often just to slide the expiry and record activity.
 TOUCH_INTERVAL_SECONDS = 60
@@ -76,12 +76,12 @@ class SecurityPolicyMiddleware:
                 return self._end(request, "Your account now requires two-factor sign-in. Please sign in again.")
             if not request.path.startswith(TWO_FACTOR_SETUP_PREFIX):
                 messages.warning(request, "Your account requires two-factor sign-in. Set it up to continue.")
-                return redirect("accounts:two-factor-setup")
+                return redirect("security:two-factor-setup")
             return None
 
-        if services.password_change_forced(user) and request.path != reverse("accounts:password-change"):
+        if services.password_change_forced(user) and request.path != reverse("security:password-change"):
             messages.warning(request, "Your password is too old. Choose a new one to continue.")
-            return redirect("accounts:password-change")
+            return redirect("security:password-change")
         return None
 
     def _end(self, request, message: str):

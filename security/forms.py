@@ -1,9 +1,12 @@
+"""Forms of the sign-in and security pages."""
+
 from django import forms
 from django.conf import settings
 from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm, SetPasswordForm
 from django.contrib.sites.shortcuts import get_current_site
 
-from accounts.models import Account, IPAllowlistEntry
+from accounts.models import Account
+from security.models import IPAllowlistEntry
 
 
 class SignInForm(AuthenticationForm):
@@ -108,8 +111,8 @@ class PasswordChangeForm(forms.Form):
         super().__init__(*args, **kwargs)
 
     def clean_old_password(self):
-        from accounts.services import password_confirm
         from core.errors import ApplicationError
+        from security.services import password_confirm
 
         value = self.cleaned_data["old_password"]
         try:
@@ -131,7 +134,7 @@ class PolicySetPasswordForm(SetPasswordForm):
     """The reset form: Django's, with the save going through the password service."""
 
     def save(self, commit=True):
-        from accounts.services import password_set
+        from security.services import password_set
 
         request = getattr(self, "request", None)  # set by the view: the audit event gets its address
         password_set(user=self.user, new_password=self.cleaned_data["new_password1"], request=request, reason="reset")
@@ -145,7 +148,7 @@ class ResetRequestForm(PasswordResetForm):
     email = forms.EmailField(label="Email", max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "email"}))
 
     def save(self, domain_override=None, use_https=False, request=None, **kwargs) -> None:
-        from accounts.services import password_reset_request
+        from security.services import password_reset_request
 
         domain = domain_override or get_current_site(request).domain
         password_reset_request(email=self.cleaned_data["email"], domain=domain, use_https=use_https)
@@ -224,111 +227,3 @@ class AuditFilterForm(forms.Form):
     def __init__(self, *args, actions: list[str], **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["action"].choices = [("", "All events"), *[(a, a) for a in actions]]
-
-
-# --- Sub-users --------------------------------------------------------------------------------
-
-WEEKDAYS = [(1, "Mon"), (2, "Tue"), (3, "Wed"), (4, "Thu"), (5, "Fri"), (6, "Sat"), (7, "Sun")]
-
-
-def _permission_field(grantable: list[str]) -> forms.MultipleChoiceField:
-    from accounts.selectors import PERMISSION_LABELS
-
-    return forms.MultipleChoiceField(
-        label="Permissions",
-        required=False,
-        choices=[(name, PERMISSION_LABELS[name][0]) for name in grantable],
-        widget=forms.CheckboxSelectMultiple,
-    )
-
-
-def _limit_field(own_limit) -> forms.DecimalField:
-    help_text = "Points this user may spend per calendar month (UTC). Leave empty for no limit."
-    if own_limit is not None:
-        help_text = f"Points this user may spend per calendar month (UTC); at most {own_limit:f}, your own limit."
-    return forms.DecimalField(
-        label="Monthly limit (points)",
-        required=False,
-        min_value=0,
-        max_digits=16,
-        decimal_places=4,
-        help_text=help_text,
-        widget=forms.NumberInput(attrs={"step": "any", "min": "0", "inputmode": "decimal"}),
-    )
-
-
-class SubuserInviteForm(forms.Form):
-    email = forms.EmailField(label="Email", max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "off"}))
-
-    def __init__(self, *args, grantable: list[str], own_limit=None, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["permissions"] = _permission_field(grantable)
-        self.fields["monthly_limit"] = _limit_field(own_limit)
-        if not self.is_bound:
-            self.initial.setdefault("permissions", [p for p in ("send_sms", "view_messages") if p in grantable])
-
-    def clean_email(self) -> str:
-        return self.cleaned_data["email"].strip().lower()
-
-
-class SubuserEditForm(forms.Form):
-    window_weekdays = forms.TypedMultipleChoiceField(
-        label="Days",
-        required=False,
-        coerce=int,
-        choices=WEEKDAYS,
-        widget=forms.CheckboxSelectMultiple,
-        help_text="None ticked = every day.",
-    )
-    window_start = forms.TimeField(
-        label="From", required=False, widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M")
-    )
-    window_end = forms.TimeField(
-        label="To",
-        required=False,
-        widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
-        help_text="Empty times = all day. A window may run overnight (22:00 to 06:00).",
-    )
-    window_timezone = forms.ChoiceField(label="Time zone", choices=[])
-
-    def __init__(self, *args, grantable: list[str], own_limit=None, senders: list[tuple[int, str]], **kwargs):
-        from accounts.services_users import time_zones
-
-        super().__init__(*args, **kwargs)
-        self.fields["permissions"] = _permission_field(grantable)
-        self.fields["monthly_limit"] = _limit_field(own_limit)
-        self.fields["window_timezone"].choices = [(tz, tz) for tz in sorted(time_zones())]
-        self.fields["allowed_senders"] = forms.TypedMultipleChoiceField(
-            label="Allowed sender names",
-            required=False,
-            coerce=int,
-            choices=senders,
-            widget=forms.CheckboxSelectMultiple,
-            help_text="None ticked = all the account's approved sender names.",
-        )
-        # Permissions first, as on the invitation form.
-        order = ["permissions", "monthly_limit", "window_weekdays", "window_start", "window_end", "window_timezone"]
-        self.order_fields([*order, "allowed_senders"])
-
-
-class InvitationAcceptForm(forms.Form):
-    new_password1 = forms.CharField(
-        label="Password",
-        strip=False,
-        max_length=128,
-        widget=forms.PasswordInput(attrs={"autocomplete": "new-password", "autofocus": True}),
-        help_text="8 to 128 characters, with a capital letter and a digit; not a common password, not like your "
-        "e-mail.",
-    )
-    new_password2 = forms.CharField(
-        label="Password again",
-        strip=False,
-        max_length=128,
-        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
-    )
-
-    def clean(self):
-        data = super().clean()
-        if data.get("new_password1") and data.get("new_password1") != data.get("new_password2"):
-            self.add_error("new_password2", "The two passwords do not match.")
-        return data

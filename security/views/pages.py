@@ -1,22 +1,26 @@
-import hashlib
+"""The security page and its forms: second factors, password, sessions, devices, policy, allowlists, audit log."""
+
+import secrets
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import logout, update_session_auth_hash
-from django.contrib.auth import views as auth_views
+from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse, reverse_lazy
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from accounts import selectors, services
-from accounts.forms import (
+from core.csv_export import streaming_csv
+from core.errors import ApplicationError
+from core.forms import apply_form_error
+from core.ip import get_client_ip
+from security import selectors, services
+from security.forms import (
     AccountPolicyForm,
     AuditFilterForm,
     DisableTwoFactorForm,
@@ -25,211 +29,12 @@ from accounts.forms import (
     PasswordChangeForm,
     PasswordConfirmForm,
     PhoneForm,
-    PolicySetPasswordForm,
     ReplaceAuthenticatorForm,
-    ResetRequestForm,
     SessionTimeoutForm,
-    SignInCodeForm,
-    SignInForm,
 )
-from accounts.models import IPAllowlistEntry, SMSDevice
-from core import ratelimit
-from core.csv_export import streaming_csv
-from core.errors import ApplicationError
-from core.ip import get_client_ip
+from security.models import IPAllowlistEntry, SMSDevice
 
 ENROL_KEY = "accounts.enrol"
-
-
-def _apply_form_error(form, exc: ApplicationError) -> None:
-    if exc.errors:
-        for field, errors in exc.errors.items():
-            for error in errors:
-                form.add_error(field if field in form.fields else None, error)
-        if not any(field in form.fields for field in exc.errors):
-            form.add_error(None, exc.detail)
-    else:
-        form.add_error(None, exc.detail)
-
-
-def _safe_next(request: HttpRequest, value: str | None) -> str:
-    if value and url_has_allowed_host_and_scheme(
-        value, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return value
-    return reverse(settings.LOGIN_REDIRECT_URL)
-
-
-def _with_device_cookie(request: HttpRequest, response: HttpResponse) -> HttpResponse:
-    device_id = getattr(request, "device_cookie", None)
-    if device_id:
-        response.set_signed_cookie(
-            settings.DEVICE_COOKIE_NAME,
-            device_id,
-            salt="accounts.device",
-            max_age=settings.DEVICE_COOKIE_AGE,
-            secure=settings.SESSION_COOKIE_SECURE,
-            httponly=True,
-            samesite="Lax",
-        )
-    return response
-
-
-def _after_sign_in(request: HttpRequest, user, next_url: str) -> HttpResponse:
-    if services.password_expired(user) and not services.password_change_forced(user):
-        messages.warning(
-            request,
-            f"Your password is older than {user.account.password_max_age_days} days. Please change it soon.",
-        )
-    return _with_device_cookie(request, redirect(_safe_next(request, next_url)))
-
-
-# --- Sign-in ----------------------------------------------------------------------------------
-
-
-@sensitive_post_parameters("password")
-@never_cache
-def sign_in(request: HttpRequest) -> HttpResponse:
-    if request.user.is_authenticated:
-        return redirect(_safe_next(request, request.GET.get("next")))
-    next_url = request.POST.get("next") or request.GET.get("next") or ""
-    form = SignInForm(request, data=request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        user = form.get_user()
-        result = services.sign_in_after_password(request=request, user=user)
-        if result == services.SignInResult.IP_REFUSED:
-            return render(request, "accounts/ip_refused.html", {"ip": get_client_ip(request)}, status=403)
-        if result == services.SignInResult.SECOND_FACTOR:
-            request.session["accounts.next"] = next_url
-            return redirect("accounts:login-verify")
-        return _after_sign_in(request, user, next_url)
-    if request.method == "POST" and not getattr(request, "axes_locked_out", False):
-        # As typed, less NUL (PostgreSQL text cannot hold it): any input is a failed sign-in, never a 500.
-        email = (request.POST.get("username") or "").replace("\x00", "").strip().lower()[:254]
-        services.sign_in_failed(request=request, email=email)
-    return render(request, "accounts/login.html", {"form": form, "next": next_url})
-
-
-@sensitive_post_parameters("code")
-@never_cache
-def sign_in_verify(request: HttpRequest) -> HttpResponse:
-    found = services.pending_sign_in(request)
-    if found is None:
-        messages.info(request, "Your sign-in has expired. Please start again.")
-        return redirect("accounts:login")
-    user, pending = found
-    method = request.POST.get("method") or request.GET.get("method") or pending["method"]
-    available = {
-        "sms": SMSDevice.objects.filter(user=user, confirmed=True).exists(),
-        "totp": TOTPDevice.objects.filter(user=user, confirmed=True).exists(),
-        "backup": services.backup_codes_left(user) > 0,
-    }
-    if method not in available or not available[method]:
-        method = next((m for m, ok in available.items() if ok), "sms")
-    form = SignInCodeForm(initial={"method": method})
-    if request.method == "POST":
-        if request.POST.get("action") == "resend":
-            try:
-                services.sign_in_resend(request=request)
-            except ApplicationError as exc:
-                if exc.code in ("ip_refused", "otp_locked"):
-                    return _second_step_refused(request, exc)
-                messages.error(request, exc.detail)
-            else:
-                messages.success(request, "A new code is on its way.")
-            return redirect(reverse("accounts:login-verify") + "?method=sms")
-        form = SignInCodeForm(request.POST)
-        if form.is_valid():
-            try:
-                user = services.sign_in_verify(
-                    request=request, method=form.cleaned_data["method"], code=form.cleaned_data["code"]
-                )
-            except ApplicationError as exc:
-                if exc.code in ("sign_in_expired", "otp_locked", "ip_refused"):
-                    return _second_step_refused(request, exc)
-                _apply_form_error(form, exc)
-            else:
-                next_url = request.session.pop("accounts.next", "")
-                return _after_sign_in(request, user, next_url)
-    send_error = pending.pop("send_error", None)
-    if send_error:
-        request.session.modified = True
-        messages.error(request, send_error)
-    phone = SMSDevice.objects.filter(user=user, confirmed=True).values_list("phone", flat=True).first()
-    return render(
-        request,
-        "accounts/login_verify.html",
-        {"form": form, "method": method, "available": available, "phone_hint": _mask_phone(phone)},
-    )
-
-
-def _second_step_refused(request: HttpRequest, exc: ApplicationError) -> HttpResponse:
-    """The waiting sign-in is over: from a refused address, the allowlist's page; otherwise back
-    to the password step with the reason."""
-    if exc.code == "ip_refused":
-        return render(request, "accounts/ip_refused.html", {"ip": get_client_ip(request)}, status=403)
-    messages.error(request, exc.detail)
-    return redirect("accounts:login")
-
-
-def _mask_phone(phone: str | None) -> str:
-    return f"{phone[:3]}•••••{phone[-3:]}" if phone else ""
-
-
-def locked_out(request, original_response=None, credentials=None) -> HttpResponse:
-    """django-axes' lockout answer: a clear page, and an audit event and alert (once an hour)."""
-    services.sign_in_locked_out(request=request, credentials=credentials)
-    minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
-    return render(request, "accounts/locked_out.html", {"minutes": minutes}, status=429)
-
-
-@require_POST
-def sign_out(request: HttpRequest) -> HttpResponse:
-    logout(request)
-    messages.info(request, "You are signed out.")
-    return redirect("accounts:login")
-
-
-# --- Password reset (Django's views; the reset never signs anyone in) --------------------------
-
-
-RESET_EMAILS_PER_ADDRESS_PER_HOUR = 3
-RESET_REQUESTS_PER_IP_PER_HOUR = 20
-
-
-class PasswordResetView(auth_views.PasswordResetView):
-    form_class = ResetRequestForm  # queues the e-mail (accounts/email/password_reset*.txt) for a task
-    template_name = "accounts/password_reset.html"
-    success_url = reverse_lazy("accounts:password-reset-done")
-
-    def form_valid(self, form):
-        """At most RESET_EMAILS_PER_ADDRESS_PER_HOUR reset e-mails to an address and
-        RESET_REQUESTS_PER_IP_PER_HOUR requests from a client address: past either, the same
-        answer ("if the address is known, an e-mail is on its way"), and no e-mail, so nobody can
-        flood an inbox and the answer still tells nothing about the address."""
-        email = form.cleaned_data["email"].strip().lower()
-        by_address = hashlib.sha256(email.encode()).hexdigest()[:32]  # no address in a cache key
-        ip = get_client_ip(self.request) or "unknown"
-        if (
-            ratelimit.count(f"reset:ip:{ip}", window_seconds=3600) > RESET_REQUESTS_PER_IP_PER_HOUR
-            or ratelimit.count(f"reset:address:{by_address}", window_seconds=3600) > RESET_EMAILS_PER_ADDRESS_PER_HOUR
-        ):
-            return redirect(self.get_success_url())
-        return super().form_valid(form)
-
-
-class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
-    form_class = PolicySetPasswordForm
-    template_name = "accounts/password_reset_confirm.html"
-    success_url = reverse_lazy("accounts:password-reset-complete")
-    post_reset_login = False  # the user signs in normally afterwards, second factor included
-
-    def form_valid(self, form):
-        form.request = self.request
-        return super().form_valid(form)
-
-
-# --- Security page ----------------------------------------------------------------------------
 
 
 @login_required
@@ -259,7 +64,10 @@ def security(request: HttpRequest) -> HttpResponse:
         context["allowlist_forms"] = [
             IPAllowlistForm(
                 prefix=scope,
-                initial={"scope": scope, "entries": selectors.ip_allowlist_text(account_id=account.pk, scope=scope)},
+                initial={
+                    "scope": scope,
+                    "entries": selectors.ip_allowlist_text(account_id=account.pk, scope=scope),
+                },
             )
             for scope in (IPAllowlistEntry.Scope.PORTAL, IPAllowlistEntry.Scope.API)
         ]
@@ -294,7 +102,7 @@ def two_factor_sms(request: HttpRequest) -> HttpResponse:
     has_sms = SMSDevice.objects.filter(user=user, confirmed=True).exists()
     form = PhoneForm(request.POST or None, initial={"phone": user.phone})
     if request.method == "POST" and form.is_valid():
-        challenge = services.secrets.token_urlsafe(24)
+        challenge = secrets.token_urlsafe(24)
         try:
             device = services.sms_device_start(
                 user=user,
@@ -304,11 +112,11 @@ def two_factor_sms(request: HttpRequest) -> HttpResponse:
                 request=request,
             )
         except ApplicationError as exc:
-            _apply_form_error(form, exc)
+            apply_form_error(form, exc)
         else:
             request.session[ENROL_KEY] = {"device": device.pk, "challenge": challenge}
             messages.success(request, f"We sent a code to {device.phone}.")
-            return redirect("accounts:two-factor-sms-confirm")
+            return redirect("security:two-factor-sms-confirm")
     return render(request, "accounts/two_factor_sms.html", {"form": form, "has_sms": has_sms})
 
 
@@ -319,7 +127,7 @@ def two_factor_sms_confirm(request: HttpRequest) -> HttpResponse:
     enrol = request.session.get(ENROL_KEY)
     device = SMSDevice.objects.filter(user=request.user, pk=(enrol or {}).get("device"), confirmed=False).first()
     if device is None:
-        return redirect("accounts:two-factor-sms")
+        return redirect("security:two-factor-sms")
     form = EnrolCodeForm(request.POST or None)
     if request.method == "POST" and request.POST.get("action") == "resend":
         try:
@@ -328,7 +136,7 @@ def two_factor_sms_confirm(request: HttpRequest) -> HttpResponse:
             messages.error(request, exc.detail)
         else:
             messages.success(request, "A new code is on its way.")
-        return redirect("accounts:two-factor-sms-confirm")
+        return redirect("security:two-factor-sms-confirm")
     if request.method == "POST" and form.is_valid():
         try:
             device = services.sms_device_confirm(
@@ -339,7 +147,7 @@ def two_factor_sms_confirm(request: HttpRequest) -> HttpResponse:
                 request=request,
             )
         except ApplicationError as exc:
-            _apply_form_error(form, exc)
+            apply_form_error(form, exc)
         else:
             request.session.pop(ENROL_KEY, None)
             return _enrolled(request, form, device)
@@ -358,7 +166,7 @@ def _enrolled(request: HttpRequest, form, device) -> HttpResponse:
     if services.backup_codes_left(request.user) == 0:
         codes = services.backup_codes_regenerate(user=request.user, request=request)
         return render(request, "accounts/backup_codes.html", {"codes": codes, "first_time": True})
-    return redirect("accounts:security")
+    return redirect("security:security")
 
 
 @sensitive_post_parameters("code", "password")
@@ -385,13 +193,17 @@ def two_factor_totp(request: HttpRequest) -> HttpResponse:
                     password=form.cleaned_data.get("password"),
                 )
             except ApplicationError as exc:
-                _apply_form_error(form, exc)
+                apply_form_error(form, exc)
             else:
                 return _enrolled(request, form, device)
     return render(
         request,
         "accounts/two_factor_totp.html",
-        {"form": form, "qr_svg": services.totp_config_svg(device), "secret": services.totp_secret_base32(device)},
+        {
+            "form": form,
+            "qr_svg": services.totp_config_svg(device),
+            "secret": services.totp_secret_base32(device),
+        },
     )
 
 
@@ -422,11 +234,11 @@ def two_factor_disable(request: HttpRequest) -> HttpResponse:
         try:
             services.two_factor_disable(user=request.user, password=form.cleaned_data["password"], request=request)
         except ApplicationError as exc:
-            _apply_form_error(form, exc)
+            apply_form_error(form, exc)
         else:
             _end_others_if_asked(request, form)
             messages.success(request, "Two-factor sign-in is off.")
-            return redirect("accounts:security")
+            return redirect("security:security")
     return render(request, "accounts/two_factor_disable.html", {"form": form})
 
 
@@ -443,7 +255,7 @@ def password_change(request: HttpRequest) -> HttpResponse:
         else:
             update_session_auth_hash(request, request.user)  # this session stays, every other one ends
             messages.success(request, "Your password is changed. Your other sessions were signed out.")
-            return redirect("accounts:security")
+            return redirect("security:security")
     return render(
         request,
         "accounts/password_change.html",
@@ -460,7 +272,7 @@ def session_timeout(request: HttpRequest) -> HttpResponse:
         messages.success(request, "Your inactivity timeout is saved.")
     else:
         messages.error(request, "Choose one of the offered timeouts.")
-    return redirect(reverse("accounts:security") + "#sessions")
+    return redirect(reverse("security:security") + "#sessions")
 
 
 @require_POST
@@ -474,7 +286,7 @@ def session_revoke(request: HttpRequest) -> HttpResponse:
     else:
         services.session_revoke(user=request.user, session_key=key, request=request)
         messages.success(request, "The session is signed out.")
-    return redirect(reverse("accounts:security") + "#sessions")
+    return redirect(reverse("security:security") + "#sessions")
 
 
 @require_POST
@@ -482,7 +294,7 @@ def session_revoke(request: HttpRequest) -> HttpResponse:
 def sessions_end_others(request: HttpRequest) -> HttpResponse:
     count = services.sessions_end_others(user=request.user, request=request)
     messages.success(request, f"Signed out of {count} other session{'s' if count != 1 else ''}.")
-    return redirect(reverse("accounts:security") + "#sessions")
+    return redirect(reverse("security:security") + "#sessions")
 
 
 @require_POST
@@ -494,7 +306,7 @@ def device_forget(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, exc.detail)
     else:
         messages.success(request, "The device is forgotten: signing in from it again will send an alert.")
-    return redirect(reverse("accounts:security") + "#devices")
+    return redirect(reverse("security:security") + "#devices")
 
 
 def _require_manager(request: HttpRequest) -> None:
@@ -518,17 +330,17 @@ def account_policy(request: HttpRequest) -> HttpResponse:
         for field, errors in form.errors.items():
             for error in errors:
                 messages.error(request, f"{form.fields[field].label if field in form.fields else ''} {error}".strip())
-    return redirect(reverse("accounts:security") + "#policy")
+    return redirect(reverse("security:security") + "#policy")
 
 
 @login_required
 def ip_allowlist(request: HttpRequest) -> HttpResponse:
     _require_manager(request)
     if request.method != "POST":
-        return redirect(reverse("accounts:security") + "#allowlist")
+        return redirect(reverse("security:security") + "#allowlist")
     scope = request.POST.get("scope_name", "")
     if scope not in IPAllowlistEntry.Scope.values:
-        return redirect(reverse("accounts:security") + "#allowlist")
+        return redirect(reverse("security:security") + "#allowlist")
     form = IPAllowlistForm(request.POST, prefix=scope)
     if form.is_valid():
         entries, errors = services.parse_allowlist(form.cleaned_data["entries"])
@@ -548,7 +360,7 @@ def ip_allowlist(request: HttpRequest) -> HttpResponse:
                 form.add_error("confirm_self_lockout" if exc.code == "self_lockout" else None, exc.detail)
             else:
                 messages.success(request, f"The {scope} allowlist is saved ({len(entries)} entries).")
-                return redirect(reverse("accounts:security") + "#allowlist")
+                return redirect(reverse("security:security") + "#allowlist")
     return render(
         request,
         "accounts/ip_allowlist_edit.html",

@@ -1,11 +1,4 @@
-"""Portal pages for sub-users (SPEC §4.7): the users list, invite, edit, deactivate/reactivate,
-resend/cancel an invitation, and the invitee's page that sets the first password.
-
-The views only validate forms and call `accounts.services_users`, where every rule is enforced.
-The invitation link carries its token in the path under /accounts/reset/ (whose tokens the access
-log redacts); like Django's reset view, the first request moves the token into the session and
-redirects to a URL without it.
-"""
+"""The Users pages: list, invite, edit, deactivate, invitations. Views validate and call members.services."""
 
 from decimal import Decimal
 
@@ -22,16 +15,22 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_http_methods, require_POST
 
-from accounts import selectors, services_users
-from accounts.forms import InvitationAcceptForm, SubuserEditForm, SubuserInviteForm
 from accounts.models import Membership
-from accounts.services_users import member_state
 from core.errors import ApplicationError, NotFound
 from core.forms import apply_form_error
+from members import selectors, services
+from members.forms import InvitationAcceptForm, SubuserEditForm, SubuserInviteForm
+from members.services import member_state
 
 MEMBERS_PER_PAGE = 25
+
+
 BASELINE_SALT = "accounts.users.edit-baseline"
+
+
 INVITATION_SESSION_KEY = "accounts.invitation_token"
+
+
 INVITATION_URL_TOKEN = "set-password"  # noqa: S105 (a placeholder, as in Django's reset view)
 
 
@@ -65,7 +64,7 @@ def users(request: HttpRequest) -> HttpResponse:
     rows = selectors.member_rows(memberships=page.object_list, now=timezone.now())
     for row in rows:
         try:
-            services_users.subuser_check_manageable(actor=request.user, membership=row["membership"])
+            services.subuser_check_manageable(actor=request.user, membership=row["membership"])
         except ApplicationError as exc:
             row["manageable"], row["why_not"] = False, exc.detail
         else:
@@ -82,12 +81,12 @@ def user_invite(request: HttpRequest) -> HttpResponse:
     manager = _manager(request)
     form = SubuserInviteForm(
         request.POST or None,
-        grantable=services_users.grantable_permissions(request.user),
+        grantable=services.grantable_permissions(request.user),
         own_limit=_own_limit(manager),
     )
     if request.method == "POST" and form.is_valid():
         try:
-            membership = services_users.subuser_invite(
+            membership = services.subuser_invite(
                 actor=request.user,
                 email=form.cleaned_data["email"],
                 permissions=form.cleaned_data["permissions"],
@@ -101,9 +100,9 @@ def user_invite(request: HttpRequest) -> HttpResponse:
             messages.success(
                 request,
                 f"An invitation is on its way to {membership.user.email}. The link works once and for "
-                f"{services_users.INVITATION_TIMEOUT.days} days.",
+                f"{services.INVITATION_TIMEOUT.days} days.",
             )
-            return redirect("accounts:users")
+            return redirect("members:users")
     return render(request, "accounts/users/invite.html", {"form": form})
 
 
@@ -170,7 +169,7 @@ def _refused(request: HttpRequest, exc: ApplicationError) -> HttpResponse:
     if isinstance(exc, NotFound):
         raise Http404 from exc
     messages.error(request, exc.detail)
-    return redirect("accounts:users")
+    return redirect("members:users")
 
 
 @login_required
@@ -178,20 +177,20 @@ def user_edit(request: HttpRequest, member_id: int) -> HttpResponse:
     manager = _manager(request)
     membership = _member(request, member_id)
     try:
-        services_users.subuser_check_manageable(actor=request.user, membership=membership)
+        services.subuser_check_manageable(actor=request.user, membership=membership)
     except ApplicationError as exc:
         return _refused(request, exc)
     senders = selectors.approved_senders(account_id=manager.account_id)
     form = SubuserEditForm(
         request.POST or None,
         initial=_edit_initial(membership),
-        grantable=services_users.grantable_permissions(request.user),
+        grantable=services.grantable_permissions(request.user),
         own_limit=_own_limit(manager),
         senders=senders,
     )
     if request.method == "POST" and form.is_valid():
         try:
-            services_users.subuser_update(
+            services.subuser_update(
                 actor=request.user,
                 membership_id=membership.pk,
                 request=request,
@@ -203,7 +202,7 @@ def user_edit(request: HttpRequest, member_id: int) -> HttpResponse:
             apply_form_error(form, exc)
         else:
             messages.success(request, f"The access of {membership.user.email} is saved.")
-            return redirect("accounts:users")
+            return redirect("members:users")
     return render(
         request,
         "accounts/users/edit.html",
@@ -231,7 +230,7 @@ def user_deactivate(request: HttpRequest, member_id: int) -> HttpResponse:
     membership = _member(request, member_id)
     if request.method == "GET":
         try:
-            services_users.subuser_check_manageable(actor=request.user, membership=membership)
+            services.subuser_check_manageable(actor=request.user, membership=membership)
         except ApplicationError as exc:
             return _refused(request, exc)
         return _confirm(
@@ -243,11 +242,11 @@ def user_deactivate(request: HttpRequest, member_id: int) -> HttpResponse:
             button="Deactivate",
         )
     try:
-        services_users.subuser_deactivate(actor=request.user, membership_id=membership.pk, request=request)
+        services.subuser_deactivate(actor=request.user, membership_id=membership.pk, request=request)
     except ApplicationError as exc:
         return _refused(request, exc)
     messages.success(request, f"{membership.user.email} is deactivated: signed out, and their API keys stopped.")
-    return redirect("accounts:users")
+    return redirect("members:users")
 
 
 @require_POST
@@ -255,11 +254,11 @@ def user_deactivate(request: HttpRequest, member_id: int) -> HttpResponse:
 def user_reactivate(request: HttpRequest, member_id: int) -> HttpResponse:
     membership = _member(request, member_id)
     try:
-        services_users.subuser_reactivate(actor=request.user, membership_id=membership.pk, request=request)
+        services.subuser_reactivate(actor=request.user, membership_id=membership.pk, request=request)
     except ApplicationError as exc:
         return _refused(request, exc)
     messages.success(request, f"{membership.user.email} is active again and can sign in.")
-    return redirect("accounts:users")
+    return redirect("members:users")
 
 
 @require_POST
@@ -267,7 +266,7 @@ def user_reactivate(request: HttpRequest, member_id: int) -> HttpResponse:
 def user_invitation_resend(request: HttpRequest, member_id: int) -> HttpResponse:
     membership = _member(request, member_id)
     try:
-        services_users.subuser_invitation_resend(
+        services.subuser_invitation_resend(
             actor=request.user, membership_id=membership.pk, request=request, **_where(request)
         )
     except ApplicationError as exc:
@@ -275,7 +274,7 @@ def user_invitation_resend(request: HttpRequest, member_id: int) -> HttpResponse
     messages.success(
         request, f"A new invitation is on its way to {membership.user.email}; earlier links stopped working."
     )
-    return redirect("accounts:users")
+    return redirect("members:users")
 
 
 @require_http_methods(["GET", "POST"])
@@ -284,7 +283,7 @@ def user_invitation_cancel(request: HttpRequest, member_id: int) -> HttpResponse
     membership = _member(request, member_id)
     if request.method == "GET":
         try:
-            services_users.subuser_check_manageable(actor=request.user, membership=membership)
+            services.subuser_check_manageable(actor=request.user, membership=membership)
         except ApplicationError as exc:
             return _refused(request, exc)
         return _confirm(
@@ -295,16 +294,11 @@ def user_invitation_cancel(request: HttpRequest, member_id: int) -> HttpResponse
             button="Cancel invitation",
         )
     try:
-        email = services_users.subuser_invitation_cancel(
-            actor=request.user, membership_id=membership.pk, request=request
-        )
+        email = services.subuser_invitation_cancel(actor=request.user, membership_id=membership.pk, request=request)
     except ApplicationError as exc:
         return _refused(request, exc)
     messages.success(request, f"The invitation of {email} is canceled.")
-    return redirect("accounts:users")
-
-
-# --- The invitee's page -----------------------------------------------------------------------
+    return redirect("members:users")
 
 
 @sensitive_variables("token")
@@ -314,15 +308,15 @@ def invitation_accept(request: HttpRequest, uidb64: str, token: str) -> HttpResp
     if token != INVITATION_URL_TOKEN:
         # Out of the URL (browser history, Referer) and into this browser's session.
         request.session[INVITATION_SESSION_KEY] = token
-        return redirect("accounts:invitation-accept", uidb64=uidb64, token=INVITATION_URL_TOKEN)
+        return redirect("members:invitation-accept", uidb64=uidb64, token=INVITATION_URL_TOKEN)
     token = request.session.get(INVITATION_SESSION_KEY, "")
-    user = services_users.invitation_user(uidb64=uidb64, token=token)
+    user = services.invitation_user(uidb64=uidb64, token=token)
     if user is None:
         return render(request, "accounts/users/accept.html", {"validlink": False})
     form = InvitationAcceptForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            services_users.invitation_accept(
+            services.invitation_accept(
                 uidb64=uidb64, token=token, password=form.cleaned_data["new_password1"], request=request
             )
         except ApplicationError as exc:
@@ -334,7 +328,7 @@ def invitation_accept(request: HttpRequest, uidb64: str, token: str) -> HttpResp
         else:
             request.session.pop(INVITATION_SESSION_KEY, None)
             messages.success(request, "Your password is set. Sign in with your e-mail address and the new password.")
-            return redirect("accounts:login")
+            return redirect("security:login")
     return render(
         request,
         "accounts/users/accept.html",

@@ -1,0 +1,30 @@
+"""The account's security policy (2FA required, password age, session timeouts)."""
+
+from django.db import transaction
+from django.http import HttpRequest
+
+from accounts.models import Account, User
+from audit.services import audit_record
+from core.errors import ApplicationError
+
+
+@transaction.atomic
+def account_policy_update(*, account: Account, data: dict, actor: User, request: HttpRequest) -> Account:
+    fields = [
+        "require_2fa",
+        "password_max_age_days",
+        "password_age_mode",
+        "session_timeout_minutes",
+        "session_timeout_max_minutes",
+    ]
+    locked = Account.objects.select_for_update(no_key=True).get(pk=account.pk)
+    before = {field: getattr(locked, field) for field in fields}
+    for field in fields:
+        setattr(locked, field, data[field])
+    if locked.session_timeout_minutes > locked.session_timeout_max_minutes:
+        raise ApplicationError("The default timeout cannot be longer than the maximum.", code="invalid_timeout")
+    locked.save(update_fields=[*fields, "updated_at"])
+    changes = {field: [before[field], data[field]] for field in fields if before[field] != data[field]}
+    if changes:
+        audit_record(action="security.policy_changed", account=locked, actor=actor, request=request, data=changes)
+    return locked
