@@ -11,6 +11,10 @@ delay no one sees on an SMS); when idle, the thread sleeps and costs nothing.
 Nothing is lost if this process dies with ids in its buffer: the messages are committed as
 `queued`, and the beat job `messages_requeue_stale` enqueues them again. Celery worker processes
 publish at once (`publish_immediately`), since their jobs already work in batches.
+
+System messages (security codes) skip the buffer: their commit hook calls `publish` itself
+(`enqueue_delivery(..., at_once=True)`), since a code cannot wait for the beat job, which comes
+only after the code has expired.
 """
 
 import atexit
@@ -35,8 +39,13 @@ def publish(ids: list[str]) -> None:
         chunk = ids[start : start + DELIVERY_BATCH]
         try:
             deliver_messages.delay(chunk)
-        except Exception:
-            logger.exception("Could not publish %d message ids for delivery; the requeue job will.", len(chunk))
+        except Exception as exc:
+            # The class only: a broker error's text may carry its URL and credentials.
+            logger.error(
+                "Could not publish %d message ids for delivery (%s); the requeue job will.",
+                len(chunk),
+                type(exc).__name__,
+            )
 
 
 class Dispatcher:

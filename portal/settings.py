@@ -222,6 +222,7 @@ AXES_SENSITIVE_PARAMETERS = ["password", "code", "token"]
 AXES_ENABLE_ACCESS_FAILURE_LOG = True
 
 # --- Two-factor sign-in ---
+# Also the life of any security-code SMS: past it, the stale-queue job fails it instead of sending.
 OTP_SMS_CODE_VALIDITY = timedelta(minutes=5)
 OTP_SMS_MAX_FAILURES = 5
 OTP_SMS_RESEND_COOLDOWN_SECONDS = 30

@@ -5,6 +5,7 @@ import time
 import uuid
 from datetime import timedelta
 from decimal import Decimal
+from functools import partial
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
@@ -19,7 +20,7 @@ from core.db import prepared_cursor
 from core.errors import ApplicationError, Conflict, Forbidden, NotFound, RateLimited
 from messaging.backends import OutgoingSms, SendResult, get_backend
 from messaging.backends.testmode import TestModeBackend
-from messaging.dispatch import dispatcher
+from messaging.dispatch import dispatcher, publish
 from messaging.models import LedgerEntry, Message, MessageEvent
 from messaging.services.ledger import _ledger_write
 
@@ -29,21 +30,22 @@ logger = logging.getLogger(__name__)
 # --- Sending -----------------------------------------------------------------------------------
 
 
-def enqueue_delivery(message_ids: list) -> None:
+def enqueue_delivery(message_ids: list, *, at_once: bool = False) -> None:
     """After the commit, hand the ids to this process's dispatcher (messaging/dispatch.py), which
-    publishes them in batches. Robust: a broker hiccup after the commit must not turn an accepted
-    request into a 500; the message stays `queued` and the beat job re-enqueues it
-    (messages_requeue_stale)."""
+    publishes them in batches; `at_once`, publish them now as their own task, the same task
+    without the buffer (system messages: a security code must not wait where a killed process
+    loses it). Robust: a broker hiccup after the commit must not turn an accepted request into a
+    500; the message stays `queued` and the beat job re-enqueues it (messages_requeue_stale)."""
     ids = [str(message_id) for message_id in message_ids]
     if ids:
-        transaction.on_commit(lambda: dispatcher.add(ids), robust=True)
+        transaction.on_commit(partial(publish if at_once else dispatcher.add, ids), robust=True)
 
 
 REDACTED_TEXT = "[redacted: contained a security code]"
 
 
 def message_send_system(*, account: Account | None, user: User, to: str, text: str, sensitive: bool = False) -> Message:
-    """A free system message (2FA codes and the like): never charged, delivered like any other."""
+    """A free system message (2FA codes and the like): never charged, published at its commit."""
     message = Message.objects.create(
         account=account,
         submitted_by=user,
@@ -53,7 +55,7 @@ def message_send_system(*, account: Account | None, user: User, to: str, text: s
         recipient=to,
         text=text,
     )
-    enqueue_delivery([message.pk])
+    enqueue_delivery([message.pk], at_once=True)
     return message
 
 
@@ -431,12 +433,21 @@ def messages_recover_stuck() -> int:
         if retry:
             _events(retry, Message.Status.QUEUED, "hand-over in doubt: queued again, possibly a duplicate")
             enqueue_delivery(retry)
-    for pk in give_up:
-        # Only if still `sending`: a report may have moved it on (the carrier accepted it) since.
-        message_fail(message_id=pk, error_code=HANDOVER_UNKNOWN, only_if=(Message.Status.SENDING,))
+    _give_up(give_up, error_code=HANDOVER_UNKNOWN, still=Message.Status.SENDING)
     logger.warning("stuck in sending: %d requeued, %d failed", len(retry), len(give_up))
     return len(stuck)
 
+
+def _give_up(message_ids: list, *, error_code: str, still: str) -> None:
+    """Fail (refunded, a security code's text redacted) messages a beat job will not send again,
+    each only if still in the state the job found it in: since then a report may have moved it on
+    (the carrier accepted it), or a worker claimed it."""
+    for pk in message_ids:
+        message_fail(message_id=pk, error_code=error_code, only_if=(still,))
+
+
+# The error code of a security code the stale-queue job will not send: its life is over.
+CODE_EXPIRED = "code_expired"
 
 STALE_QUEUED_AFTER = timedelta(minutes=5)
 # A message put back in the queue after a failed attempt waits for its task's retry (a backoff of
@@ -448,20 +459,25 @@ STALE_RETRY_AFTER = timedelta(seconds=RETRY_BACKOFF_MAX_SECONDS) + STALE_QUEUED_
 
 def messages_requeue_stale() -> int:
     """`queued` messages whose task was lost (broker down at commit, worker killed before its
-    retry was published) are enqueued again; the claim makes a double enqueue harmless."""
+    retry was published) are enqueued again; the claim makes a double enqueue harmless. A security
+    code older than a code lives (OTP_SMS_CODE_VALIDITY) is failed instead: it would arrive
+    expired."""
     now = timezone.now()
     cutoff = now - STALE_QUEUED_AFTER
     # A released scheduled message has been queued since its scheduled time, not since it was made;
     # one that was tried already, since its last attempt (sending_started_at).
-    ids = list(
+    rows = list(
         Message.objects.filter(status=Message.Status.QUEUED, created_at__lt=cutoff)
         .filter(Q(scheduled_at__isnull=True) | Q(scheduled_at__lt=cutoff))
         .filter(Q(sending_started_at__isnull=True) | Q(sending_started_at__lt=now - STALE_RETRY_AFTER))
-        .values_list("pk", flat=True)
+        .values_list("pk", "sensitive", "created_at")
         .order_by("created_at")[:5000]
     )
-    enqueue_delivery(ids)
-    return len(ids)
+    oldest_live_code = now - settings.OTP_SMS_CODE_VALIDITY
+    expired = {pk for pk, sensitive, created_at in rows if sensitive and created_at < oldest_live_code}
+    enqueue_delivery([pk for pk, _sensitive, _created_at in rows if pk not in expired])
+    _give_up(list(expired), error_code=CODE_EXPIRED, still=Message.Status.QUEUED)
+    return len(rows)
 
 
 # --- Delivery reports -------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from django.test import Client
 from messaging import dispatch
 from messaging.dispatch import DELIVERY_BATCH, Dispatcher
 from messaging.models import Message
+from messaging.services import delivery, message_send_system, message_submit
 from tests.apikeys.api_support import bearer, make_token
 from tests.conftest import wait_for
 
@@ -109,6 +110,79 @@ def test_publish_survives_a_broker_failure(monkeypatch, caplog):
     monkeypatch.setattr(tasks.deliver_messages, "delay", broken)
     dispatch.publish(["a"])  # logged, not raised: the requeue job picks the message up
     assert "requeue job" in caplog.text
+
+
+class WatchedDispatcher(Dispatcher):
+    """The buffer, noting every id handed to it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.added: list[str] = []
+
+    def add(self, ids: list[str]) -> None:
+        self.added.extend(ids)
+        super().add(ids)
+
+
+def test_a_security_code_the_broker_refuses_stays_queued_and_the_log_names_only_the_error(
+    owner, settings, monkeypatch, caplog, django_capture_on_commit_callbacks
+):
+    from messaging import tasks
+
+    settings.SMS_DISPATCH_INTERVAL = 3600
+    buffer = WatchedDispatcher()
+    monkeypatch.setattr(delivery, "dispatcher", buffer)
+
+    def broken(_ids):
+        raise ConnectionError("redis://:hunter2@broker:6379 refused the connection")
+
+    monkeypatch.setattr(tasks.deliver_messages, "delay", broken)
+    with django_capture_on_commit_callbacks(execute=True):
+        code = message_send_system(
+            account=owner.membership.account, user=owner, to="+447400100001", text="731946 is your code", sensitive=True
+        )
+    # Tried at the commit itself, not through the buffer; the failure is logged by its class.
+    assert buffer.added == []
+    assert "ConnectionError" in caplog.text
+    assert "731946" not in caplog.text
+    assert "hunter2" not in caplog.text
+    # Not lost: still queued, for the beat job.
+    assert Message.objects.get(pk=code.pk).status == Message.Status.QUEUED
+
+
+@pytest.mark.worker
+def test_a_security_code_is_published_at_commit_while_the_buffer_holds_customer_sends(
+    settings, worker_factory, tmp_path, make_account, monkeypatch
+):
+    """A code never waits in the buffer, where a killed web process would lose it (and the beat
+    job that finds lost work comes only after the code has expired)."""
+    settings.SMS_DISPATCH_INTERVAL = 3600  # after a publish, the buffer holds new ids for an hour
+    buffer = Dispatcher()
+    monkeypatch.setattr(delivery, "dispatcher", buffer)
+    sms_file = tmp_path / "sms.jsonl"
+    worker = worker_factory(SMS_BACKEND="file", SMS_FILE_PATH=str(sms_file))
+    owner = make_account(credit=100).memberships.get().user
+    account = owner.membership.account
+
+    def send(number: str) -> Message:
+        [message] = message_submit(account_id=account.pk, user=owner, caller="t", to=[number], text="Hi").messages
+        return message
+
+    def delivered(message: Message) -> bool:
+        return Message.objects.get(pk=message.pk).status == Message.Status.DELIVERED
+
+    first = send("+447400123456")  # after a quiet spell: published at once
+    wait_for(lambda: delivered(first), timeout=30, message="the first customer send to be delivered")
+    held = send("+447400123457")  # within the interval after that publish: held by the buffer
+    code = message_send_system(
+        account=account, user=owner, to="+447400123458", text="731946 is your code", sensitive=True
+    )
+    wait_for(lambda: delivered(code), timeout=30, message="the security code to be delivered")
+    assert Message.objects.get(pk=held.pk).status == Message.Status.QUEUED, "the buffer still holds the customer's send"
+    assert str(code.pk) in sms_file.read_text()
+    buffer.flush()
+    wait_for(lambda: delivered(held), timeout=30, message="the held customer send to be delivered")
+    assert worker.alive()
 
 
 @pytest.mark.worker

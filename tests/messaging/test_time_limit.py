@@ -1,5 +1,6 @@
 """Celery's soft time limit can land anywhere in a delivery batch, and a failed attempt's backoff
-is not cut short by the beat job that re-enqueues lost work."""
+is not cut short by the beat job that re-enqueues lost work, which never sends a security code
+past its life."""
 
 from datetime import timedelta
 from decimal import Decimal
@@ -10,7 +11,13 @@ from django.utils import timezone
 
 from messaging.backends import SendResult
 from messaging.models import Message, PriceRule
-from messaging.services import delivery, message_deliver, message_submit, messages_requeue_stale
+from messaging.services import (
+    delivery,
+    message_deliver,
+    message_send_system,
+    message_submit,
+    messages_requeue_stale,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -42,7 +49,9 @@ def three(owner):
 def requeued(monkeypatch):
     """The ids put back in the queue as new tasks (never tried: they spend no retry)."""
     ids: list[str] = []
-    monkeypatch.setattr(delivery, "enqueue_delivery", lambda message_ids: ids.extend(str(i) for i in message_ids))
+    monkeypatch.setattr(
+        delivery, "enqueue_delivery", lambda message_ids, **_how: ids.extend(str(i) for i in message_ids)
+    )
     return ids
 
 
@@ -136,6 +145,32 @@ def test_the_stale_queue_job_waits_for_a_retry_s_backoff(three, monkeypatch):
         sending_started_at=timezone.now() - delivery.STALE_RETRY_AFTER - timedelta(seconds=1)
     )
     assert messages_requeue_stale() == 3
+
+
+def test_the_stale_queue_job_fails_a_security_code_past_its_life_and_requeues_one_within_it(
+    owner, settings, monkeypatch, requeued
+):
+    # Codes live longer than the job waits here, so a code it finds may still be alive.
+    settings.OTP_SMS_CODE_VALIDITY = timedelta(minutes=10)
+    gateway = Gateway()
+    monkeypatch.setattr(delivery, "get_backend", lambda: gateway)
+    account = owner.membership.account
+    expired, alive = (
+        message_send_system(account=account, user=owner, to=to, text="731946 is your code", sensitive=True)
+        for to in ("+447400100001", "+447400100002")
+    )
+    requeued.clear()  # each code's own task, published at its commit
+    now = timezone.now()
+    Message.objects.filter(pk=expired.pk).update(created_at=now - timedelta(minutes=11))
+    Message.objects.filter(pk=alive.pk).update(created_at=now - timedelta(minutes=6))
+    assert messages_requeue_stale() == 2
+    assert requeued == [str(alive.pk)]
+    expired.refresh_from_db()
+    assert (expired.status, expired.error_code) == (Message.Status.FAILED, delivery.CODE_EXPIRED)
+    assert expired.text == delivery.REDACTED_TEXT
+    # A task of the code's that was on its way after all sends only the live one.
+    assert message_deliver(message_ids=[str(expired.pk), str(alive.pk)]) == []
+    assert gateway.sent == ["+447400100002"]
 
 
 def test_the_backoff_never_exceeds_what_the_stale_job_waits_for():
