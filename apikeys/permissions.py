@@ -5,6 +5,7 @@ from rest_framework import exceptions
 from rest_framework.permissions import BasePermission
 
 from apikeys.authentication import ApiAuth
+from audit.context import AuditContext
 from core.ip import get_client_ip
 from security.services import ip_is_allowed, ip_refused
 
@@ -34,7 +35,7 @@ class ApiIpAllowed(BasePermission):
         auth: ApiAuth = request.auth
         ip = get_client_ip(request)
         if not ip_is_allowed(account_id=auth.account.pk, scope="api", ip=ip):
-            ip_refused(request=request, user=auth.user, account=auth.account, scope="api")
+            ip_refused(context=AuditContext.from_request(request), user=auth.user, account=auth.account, scope="api")
             raise exceptions.PermissionDenied(
                 f"Requests from {ip or 'this address'} are not in the account's API IP allowlist.",
                 code="ip_not_allowed",

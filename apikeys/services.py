@@ -6,11 +6,11 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.http import HttpRequest
 from django.utils import timezone
 
 from accounts.models import Membership, User
 from apikeys.models import SCOPE_PERMISSION, SCOPES, AccessToken, ApiCredential, ApiToken
+from audit.context import NO_CONTEXT, AuditContext
 from audit.services import audit_record
 from core import localcache
 from core.errors import ApplicationError, Forbidden, NotFound
@@ -71,7 +71,7 @@ def token_create(
     scopes: list[str],
     expires_at: datetime | None = None,
     is_test: bool = False,
-    request: HttpRequest | None = None,
+    context: AuditContext = NO_CONTEXT,
 ) -> NewSecret:
     membership = _require_manager(user)
     scopes = _check_scopes(user, scopes)
@@ -95,7 +95,7 @@ def token_create(
         action="api_token.created",
         account=membership.account,
         actor=user,
-        request=request,
+        context=context,
         target=token,
         data={"prefix": prefix, "scopes": scopes, "test": is_test},
     )
@@ -120,15 +120,15 @@ def _own_key(model: KeyModel, user: User, pk: int):
     return key
 
 
-def _audit_key(action: str, key, user: User, request: HttpRequest | None, **data) -> None:
+def _audit_key(action: str, key, user: User, context: AuditContext = NO_CONTEXT, **data) -> None:
     label = {"prefix": key.prefix} if isinstance(key, ApiToken) else {"key_id": key.key_id}
     kind = "api_token" if isinstance(key, ApiToken) else "api_credential"
     audit_record(
-        action=f"{kind}.{action}", account=key.account, actor=user, request=request, target=key, data=label | data
+        action=f"{kind}.{action}", account=key.account, actor=user, context=context, target=key, data=label | data
     )
 
 
-def _set_disabled(model: KeyModel, *, user: User, pk: int, disabled: bool, request: HttpRequest | None):
+def _set_disabled(model: KeyModel, *, user: User, pk: int, disabled: bool, context: AuditContext = NO_CONTEXT):
     key = _own_key(model, user, pk)
     key.disabled = disabled
     key.save(update_fields=["disabled"])
@@ -136,13 +136,13 @@ def _set_disabled(model: KeyModel, *, user: User, pk: int, disabled: bool, reque
         # Its access tokens end with it, as on a reset: enabling the key again does not bring back
         # tokens handed out before (to whoever made it worth disabling).
         access_tokens_revoke_all(key=key)
-    _audit_key("disabled" if disabled else "enabled", key, user, request)
+    _audit_key("disabled" if disabled else "enabled", key, user, context)
     return key
 
 
-def _delete(model: KeyModel, *, user: User, pk: int, request: HttpRequest | None) -> None:
+def _delete(model: KeyModel, *, user: User, pk: int, context: AuditContext = NO_CONTEXT) -> None:
     key = _own_key(model, user, pk)
-    _audit_key("deleted", key, user, request)
+    _audit_key("deleted", key, user, context)
     key.delete()
 
 
@@ -154,13 +154,13 @@ def access_tokens_revoke_all(*, key: ApiToken | ApiCredential) -> int:
 
 
 @transaction.atomic
-def token_set_disabled(*, user: User, token_id: int, disabled: bool, request: HttpRequest | None = None) -> ApiToken:
-    return _set_disabled(ApiToken, user=user, pk=token_id, disabled=disabled, request=request)
+def token_set_disabled(*, user: User, token_id: int, disabled: bool, context: AuditContext = NO_CONTEXT) -> ApiToken:
+    return _set_disabled(ApiToken, user=user, pk=token_id, disabled=disabled, context=context)
 
 
 @transaction.atomic
-def token_delete(*, user: User, token_id: int, request: HttpRequest | None = None) -> None:
-    _delete(ApiToken, user=user, pk=token_id, request=request)
+def token_delete(*, user: User, token_id: int, context: AuditContext = NO_CONTEXT) -> None:
+    _delete(ApiToken, user=user, pk=token_id, context=context)
 
 
 # --- API credentials --------------------------------------------------------------------------
@@ -168,7 +168,7 @@ def token_delete(*, user: User, token_id: int, request: HttpRequest | None = Non
 
 @transaction.atomic
 def credential_create(
-    *, user: User, name: str, scopes: list[str], is_test: bool = False, request: HttpRequest | None = None
+    *, user: User, name: str, scopes: list[str], is_test: bool = False, context: AuditContext = NO_CONTEXT
 ) -> NewSecret:
     membership = _require_manager(user)
     scopes = _check_scopes(user, scopes)
@@ -186,7 +186,7 @@ def credential_create(
         action="api_credential.created",
         account=membership.account,
         actor=user,
-        request=request,
+        context=context,
         target=credential,
         data={"key_id": credential.key_id, "scopes": scopes, "test": is_test},
     )
@@ -198,7 +198,7 @@ def _credential_secret(is_test: bool) -> str:
 
 
 @transaction.atomic
-def credential_reset(*, user: User, credential_id: int, request: HttpRequest | None = None) -> NewSecret:
+def credential_reset(*, user: User, credential_id: int, context: AuditContext = NO_CONTEXT) -> NewSecret:
     """A new secret; the old one fails from the next request on, and its access tokens with it."""
     credential = _own_key(ApiCredential, user, credential_id)
     # The new secret goes to whoever resets it: a sub-user may not obtain scopes it lacks this way.
@@ -219,20 +219,20 @@ def credential_reset(*, user: User, credential_id: int, request: HttpRequest | N
     credential.save(update_fields=["digest", "secret_changed_at", "created_by"])
     AccessToken.objects.filter(credential=credential, revoked_at__isnull=True).update(revoked_at=timezone.now())
     moved = {"acted_for": previous_holder.email} if previous_holder.pk != user.pk else {}
-    _audit_key("reset", credential, user, request, **moved)
+    _audit_key("reset", credential, user, context, **moved)
     return NewSecret(credential, secret)
 
 
 @transaction.atomic
 def credential_set_disabled(
-    *, user: User, credential_id: int, disabled: bool, request: HttpRequest | None = None
+    *, user: User, credential_id: int, disabled: bool, context: AuditContext = NO_CONTEXT
 ) -> ApiCredential:
-    return _set_disabled(ApiCredential, user=user, pk=credential_id, disabled=disabled, request=request)
+    return _set_disabled(ApiCredential, user=user, pk=credential_id, disabled=disabled, context=context)
 
 
 @transaction.atomic
-def credential_delete(*, user: User, credential_id: int, request: HttpRequest | None = None) -> None:
-    _delete(ApiCredential, user=user, pk=credential_id, request=request)
+def credential_delete(*, user: User, credential_id: int, context: AuditContext = NO_CONTEXT) -> None:
+    _delete(ApiCredential, user=user, pk=credential_id, context=context)
 
 
 # --- Access tokens ----------------------------------------------------------------------------

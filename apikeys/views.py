@@ -24,6 +24,7 @@ from accounts.models import Membership
 from apikeys import selectors, services
 from apikeys.forms import CredentialCreateForm, TokenCreateForm
 from apikeys.models import ApiCredential, ApiToken
+from audit.context import AuditContext
 from core import ratelimit
 from core.errors import ApplicationError, NotFound
 from core.forms import apply_form_error
@@ -146,7 +147,7 @@ def token_create(request: HttpRequest) -> HttpResponse:
                 scopes=form.cleaned_data["scopes"],
                 expires_at=form.cleaned_data["expires_at"],
                 is_test=form.is_test,
-                request=request,
+                context=AuditContext.from_request(request),
             )
         except ApplicationError as exc:
             _release_nonce(request)
@@ -162,7 +163,7 @@ def token_create(request: HttpRequest) -> HttpResponse:
 
 def _toggle(request: HttpRequest, obj, service, label: str, *, disabled: bool, **ids) -> HttpResponse:
     try:
-        service(user=request.user, disabled=disabled, request=request, **ids)
+        service(user=request.user, disabled=disabled, context=AuditContext.from_request(request), **ids)
     except ApplicationError as exc:
         _raise_for(exc)
         messages.error(request, exc.detail)
@@ -191,7 +192,7 @@ def token_delete(request: HttpRequest, token_id: int) -> HttpResponse:
     token = _token(request, token_id)
     if request.method == "POST":
         try:
-            services.token_delete(user=request.user, token_id=token.pk, request=request)
+            services.token_delete(user=request.user, token_id=token.pk, context=AuditContext.from_request(request))
         except ApplicationError as exc:
             _raise_for(exc)
             messages.error(request, exc.detail)
@@ -230,7 +231,7 @@ def credential_create(request: HttpRequest) -> HttpResponse:
                 name=form.cleaned_data["name"],
                 scopes=form.cleaned_data["scopes"],
                 is_test=form.is_test,
-                request=request,
+                context=AuditContext.from_request(request),
             )
         except ApplicationError as exc:
             _release_nonce(request)
@@ -254,7 +255,9 @@ def credential_reset(request: HttpRequest, credential_id: int) -> HttpResponse:
         if not _first_submission(request):
             return _refuse_resend(request, _list_url(credential))
         try:
-            new = services.credential_reset(user=request.user, credential_id=credential.pk, request=request)
+            new = services.credential_reset(
+                user=request.user, credential_id=credential.pk, context=AuditContext.from_request(request)
+            )
         except ApplicationError as exc:
             _release_nonce(request)
             _raise_for(exc)
@@ -300,7 +303,9 @@ def credential_delete(request: HttpRequest, credential_id: int) -> HttpResponse:
     credential = _credential(request, credential_id)
     if request.method == "POST":
         try:
-            services.credential_delete(user=request.user, credential_id=credential.pk, request=request)
+            services.credential_delete(
+                user=request.user, credential_id=credential.pk, context=AuditContext.from_request(request)
+            )
         except ApplicationError as exc:
             _raise_for(exc)
             messages.error(request, exc.detail)

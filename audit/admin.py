@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
+from audit.context import AuditContext
 from audit.models import AuditEvent
 from core import localcache
 
@@ -39,7 +40,7 @@ class StaffAuditMixin:
             action=action,
             account=_account_of(obj),
             actor=request.user,
-            request=request,
+            context=AuditContext.from_request(request),
             target=obj,
             data={"model": obj._meta.label_lower, "changes": changes or []},
         )

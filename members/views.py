@@ -16,6 +16,7 @@ from django.views.decorators.debug import sensitive_post_parameters, sensitive_v
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.models import Membership
+from audit.context import AuditContext
 from core.errors import ApplicationError, NotFound
 from core.forms import apply_form_error
 from members import selectors, services
@@ -91,7 +92,7 @@ def user_invite(request: HttpRequest) -> HttpResponse:
                 email=form.cleaned_data["email"],
                 permissions=form.cleaned_data["permissions"],
                 monthly_limit=form.cleaned_data["monthly_limit"],
-                request=request,
+                context=AuditContext.from_request(request),
                 **_where(request),
             )
         except ApplicationError as exc:
@@ -193,7 +194,7 @@ def user_edit(request: HttpRequest, member_id: int) -> HttpResponse:
             services.subuser_update(
                 actor=request.user,
                 membership_id=membership.pk,
-                request=request,
+                context=AuditContext.from_request(request),
                 **_what_changed(_baseline(request, membership), form.cleaned_data),
             )
         except ApplicationError as exc:
@@ -242,7 +243,9 @@ def user_deactivate(request: HttpRequest, member_id: int) -> HttpResponse:
             button="Deactivate",
         )
     try:
-        services.subuser_deactivate(actor=request.user, membership_id=membership.pk, request=request)
+        services.subuser_deactivate(
+            actor=request.user, membership_id=membership.pk, context=AuditContext.from_request(request)
+        )
     except ApplicationError as exc:
         return _refused(request, exc)
     messages.success(request, f"{membership.user.email} is deactivated: signed out, and their API keys stopped.")
@@ -254,7 +257,9 @@ def user_deactivate(request: HttpRequest, member_id: int) -> HttpResponse:
 def user_reactivate(request: HttpRequest, member_id: int) -> HttpResponse:
     membership = _member(request, member_id)
     try:
-        services.subuser_reactivate(actor=request.user, membership_id=membership.pk, request=request)
+        services.subuser_reactivate(
+            actor=request.user, membership_id=membership.pk, context=AuditContext.from_request(request)
+        )
     except ApplicationError as exc:
         return _refused(request, exc)
     messages.success(request, f"{membership.user.email} is active again and can sign in.")
@@ -267,7 +272,10 @@ def user_invitation_resend(request: HttpRequest, member_id: int) -> HttpResponse
     membership = _member(request, member_id)
     try:
         services.subuser_invitation_resend(
-            actor=request.user, membership_id=membership.pk, request=request, **_where(request)
+            actor=request.user,
+            membership_id=membership.pk,
+            context=AuditContext.from_request(request),
+            **_where(request),
         )
     except ApplicationError as exc:
         return _refused(request, exc)
@@ -294,7 +302,9 @@ def user_invitation_cancel(request: HttpRequest, member_id: int) -> HttpResponse
             button="Cancel invitation",
         )
     try:
-        email = services.subuser_invitation_cancel(actor=request.user, membership_id=membership.pk, request=request)
+        email = services.subuser_invitation_cancel(
+            actor=request.user, membership_id=membership.pk, context=AuditContext.from_request(request)
+        )
     except ApplicationError as exc:
         return _refused(request, exc)
     messages.success(request, f"The invitation of {email} is canceled.")
@@ -317,7 +327,10 @@ def invitation_accept(request: HttpRequest, uidb64: str, token: str) -> HttpResp
     if request.method == "POST" and form.is_valid():
         try:
             services.invitation_accept(
-                uidb64=uidb64, token=token, password=form.cleaned_data["new_password1"], request=request
+                uidb64=uidb64,
+                token=token,
+                password=form.cleaned_data["new_password1"],
+                context=AuditContext.from_request(request),
             )
         except ApplicationError as exc:
             if exc.code == "invitation_invalid":

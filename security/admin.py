@@ -9,6 +9,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from accounts.admin import AccountAdmin, AccountMembershipInline, UserAdmin
 from accounts.models import Account, User
 from audit.admin import StaffAuditMixin
+from audit.context import AuditContext
 from security.models import IPAllowlistEntry, KnownDevice, SMSDevice
 
 
@@ -96,7 +97,7 @@ class StaffSetPasswordForm(AdminPasswordChangeForm):
             return super().save(commit=commit)  # password sign-in switched off for this user
         from security.services import password_set
 
-        password_set(user=self.user, new_password=self.cleaned_data["password1"], request=None, reason="staff")
+        password_set(user=self.user, new_password=self.cleaned_data["password1"], reason="staff")
         return self.user
 
 
@@ -109,7 +110,7 @@ class SecureUserAdmin(UserAdmin):
         if deactivated:
             from security.services import user_deactivate
 
-            user_deactivate(user=obj, actor=request.user, request=request)
+            user_deactivate(user=obj, actor=request.user, context=AuditContext.from_request(request))
 
 
 class SecureAccountAdmin(AccountAdmin):

@@ -6,6 +6,7 @@ from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm, Set
 from django.contrib.sites.shortcuts import get_current_site
 
 from accounts.models import Account
+from audit.context import AuditContext
 from security.models import IPAllowlistEntry
 
 
@@ -137,7 +138,12 @@ class PolicySetPasswordForm(SetPasswordForm):
         from security.services import password_set
 
         request = getattr(self, "request", None)  # set by the view: the audit event gets its address
-        password_set(user=self.user, new_password=self.cleaned_data["new_password1"], request=request, reason="reset")
+        password_set(
+            user=self.user,
+            new_password=self.cleaned_data["new_password1"],
+            context=AuditContext.from_request(request),
+            reason="reset",
+        )
         return self.user
 
 

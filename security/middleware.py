@@ -15,6 +15,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 
+from audit.context import AuditContext
 from core.ip import get_client_ip
 from security import services
 from security.models import IPAllowlistEntry
@@ -65,7 +66,7 @@ class SecurityPolicyMiddleware:
         if account is not None and not services.ip_is_allowed(
             account_id=account.pk, scope=IPAllowlistEntry.Scope.PORTAL, ip=get_client_ip(request)
         ):
-            services.ip_refused(request=request, user=user, account=account, scope="portal")
+            services.ip_refused(context=AuditContext.from_request(request), user=user, account=account, scope="portal")
             return render(
                 request, "accounts/ip_refused.html", {"ip": get_client_ip(request), "account": account}, status=403
             )

@@ -5,9 +5,9 @@ from datetime import time
 from decimal import Decimal
 
 from django.db import transaction
-from django.http import HttpRequest
 
 from accounts.models import Membership, User
+from audit.context import NO_CONTEXT, AuditContext
 from audit.services import audit_record
 from core import localcache
 from core.errors import Conflict, Forbidden
@@ -45,7 +45,7 @@ def subuser_update(
     window_end: time | _Unchanged | None = UNCHANGED,
     window_timezone: str | _Unchanged = UNCHANGED,
     allowed_sender_ids: Iterable[int] | _Unchanged = UNCHANGED,
-    request: HttpRequest | None = None,
+    context: AuditContext = NO_CONTEXT,
 ) -> Membership:
     """Change a member's permissions and limits: `permissions` maps the flags to set to their new
     value (the others stay), and every other field left UNCHANGED stays as it is. So two managers
@@ -124,7 +124,7 @@ def subuser_update(
             action="subuser.updated",
             account=manager.account,
             actor=actor,
-            request=request,
+            context=context,
             target=target.user,
             data={"changes": changes},
         )
@@ -132,7 +132,7 @@ def subuser_update(
 
 
 @transaction.atomic
-def subuser_deactivate(*, actor: User, membership_id: int, request: HttpRequest | None = None) -> Membership:
+def subuser_deactivate(*, actor: User, membership_id: int, context: AuditContext = NO_CONTEXT) -> Membership:
     """Sign the member out everywhere and stop its API keys (user_deactivate audits it)."""
     manager, target = lock_pair(actor=actor, membership_id=membership_id)
     check_manageable(manager, target)
@@ -145,12 +145,12 @@ def subuser_deactivate(*, actor: User, membership_id: int, request: HttpRequest 
     if state == "deactivated":
         raise Conflict("This user is already deactivated.", code="not_active")
     User.objects.select_for_update().filter(pk=target.user_id).first()
-    user_deactivate(user=target.user, actor=actor, request=request)
+    user_deactivate(user=target.user, actor=actor, context=context)
     return target
 
 
 @transaction.atomic
-def subuser_reactivate(*, actor: User, membership_id: int, request: HttpRequest | None = None) -> Membership:
+def subuser_reactivate(*, actor: User, membership_id: int, context: AuditContext = NO_CONTEXT) -> Membership:
     """Let a deactivated member sign in again. Its API keys work again too, still cut to its
     current permissions; sessions ended at deactivation stay ended."""
     manager, target = lock_pair(actor=actor, membership_id=membership_id)
@@ -164,7 +164,7 @@ def subuser_reactivate(*, actor: User, membership_id: int, request: HttpRequest 
         action="user.reactivated",
         account=manager.account,
         actor=actor,
-        request=request,
+        context=context,
         target=target.user,
     )
     return target

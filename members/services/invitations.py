@@ -9,7 +9,6 @@ from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
-from django.http import HttpRequest
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
@@ -19,6 +18,7 @@ from django.utils.http import base36_to_int, urlsafe_base64_decode, urlsafe_base
 from accounts.models import Account, Membership, User
 from accounts.notices import queue_after_commit
 from accounts.services import password_check
+from audit.context import NO_CONTEXT, AuditContext
 from audit.services import audit_record
 from core import ratelimit
 from core.errors import ApplicationError, Conflict, RateLimited
@@ -113,7 +113,7 @@ def subuser_invite(
     monthly_limit: Decimal | None = None,
     domain: str,
     use_https: bool,
-    request: HttpRequest | None = None,
+    context: AuditContext = NO_CONTEXT,
 ) -> Membership:
     """An inactive user with an unusable password and its sub-user membership, made together,
     and an invitation e-mail queued once they are committed."""
@@ -158,7 +158,7 @@ def subuser_invite(
         action="subuser.invited",
         account=manager.account,
         actor=actor,
-        request=request,
+        context=context,
         target=user,
         data={
             "email": email,
@@ -172,7 +172,7 @@ def subuser_invite(
 
 @transaction.atomic
 def subuser_invitation_resend(
-    *, actor: User, membership_id: int, domain: str, use_https: bool, request: HttpRequest | None = None
+    *, actor: User, membership_id: int, domain: str, use_https: bool, context: AuditContext = NO_CONTEXT
 ) -> Membership:
     """A new invitation e-mail; the links sent before stop working (a new unusable password)."""
     manager, target = lock_pair(actor=actor, membership_id=membership_id)
@@ -191,7 +191,7 @@ def subuser_invitation_resend(
         action="subuser.invitation_resent",
         account=manager.account,
         actor=actor,
-        request=request,
+        context=context,
         target=user,
         data={"email": user.email},
     )
@@ -201,7 +201,7 @@ def subuser_invitation_resend(
 
 
 @transaction.atomic
-def subuser_invitation_cancel(*, actor: User, membership_id: int, request: HttpRequest | None = None) -> str:
+def subuser_invitation_cancel(*, actor: User, membership_id: int, context: AuditContext = NO_CONTEXT) -> str:
     """Delete a user that never accepted its invitation (its link dies with it). Returns the
     address."""
     manager, target = lock_pair(actor=actor, membership_id=membership_id)
@@ -213,7 +213,7 @@ def subuser_invitation_cancel(*, actor: User, membership_id: int, request: HttpR
         action="subuser.invitation_canceled",
         account=manager.account,
         actor=actor,
-        request=request,
+        context=context,
         target=user,
         data={"email": user.email},
     )
@@ -234,7 +234,7 @@ def invitation_user(*, uidb64: str, token: str) -> User | None:
     return user if invitation_token_generator.check_token(user, token) else None
 
 
-def invitation_accept(*, uidb64: str, token: str, password: str, request: HttpRequest | None = None) -> User:
+def invitation_accept(*, uidb64: str, token: str, password: str, context: AuditContext = NO_CONTEXT) -> User:
     """Set the invited user's first password (under the full policy) and activate them. The token
     is checked again under the user's row lock, so one link sets a password once."""
     with transaction.atomic():
@@ -256,7 +256,7 @@ def invitation_accept(*, uidb64: str, token: str, password: str, request: HttpRe
             action="subuser.invitation_accepted",
             account=account,
             actor=user,
-            request=request,
+            context=context,
             target=user,
             data={"email": user.email},
         )

@@ -4,14 +4,14 @@ import ipaddress
 
 from django.core.cache import cache
 from django.db import transaction
-from django.http import HttpRequest
 from django.utils import timezone
 
 from accounts.models import Account, User
+from audit.context import NO_CONTEXT, AuditContext
 from audit.services import audit_record, security_alert
 from core import localcache, ratelimit
 from core.errors import ApplicationError
-from core.ip import get_client_ip, parse_ip
+from core.ip import parse_ip
 from core.ip_networks import contains
 from security.models import IPAllowlistEntry
 
@@ -93,13 +93,13 @@ def parse_allowlist(text: str) -> tuple[list[tuple[str, str]], list[str]]:
 
 @transaction.atomic
 def ip_allowlist_replace(
-    *, account: Account, scope: str, entries: list[tuple[str, str]], actor: User, request: HttpRequest | None,
+    *, account: Account, scope: str, entries: list[tuple[str, str]], actor: User, context: AuditContext = NO_CONTEXT,
     confirm_self_lockout: bool = False,
 ) -> None:  # fmt: skip
     """Replace one list. Saving a portal list that excludes the caller's own address needs
     `confirm_self_lockout`, since the next page would refuse them."""
-    if scope == IPAllowlistEntry.Scope.PORTAL and entries and request is not None:
-        ip = parse_ip(get_client_ip(request))
+    if scope == IPAllowlistEntry.Scope.PORTAL and entries and context.ip:
+        ip = parse_ip(context.ip)
         networks = [ipaddress.ip_network(network, strict=False) for network, _ in entries]
         inside = contains(networks, ip)
         if not inside and not confirm_self_lockout:
@@ -122,16 +122,16 @@ def ip_allowlist_replace(
         action="security.ip_allowlist_changed",
         account=account,
         actor=actor,
-        request=request,
+        context=context,
         data={"scope": scope, "before": before, "after": sorted(network for network, _ in entries)},
     )
 
 
-def ip_refused(*, request: HttpRequest, user: User, account: Account, scope: str) -> None:
+def ip_refused(*, context: AuditContext = NO_CONTEXT, user: User, account: Account, scope: str) -> None:
     """Record a refused address (once a minute per user and address) and alert the owner."""
-    ip = get_client_ip(request)
+    ip = context.ip
     if ratelimit.once(f"ip-refused-audit:{user.pk}:{ip}:{scope}", seconds=60):
-        audit_record(action="security.ip_refused", account=account, actor=user, request=request, data={"scope": scope})
+        audit_record(action="security.ip_refused", account=account, actor=user, context=context, data={"scope": scope})
     security_alert(
         account=account,
         kind=f"ip_refused:{scope}",

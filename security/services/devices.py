@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from accounts.notices import user_email
+from audit.context import NO_CONTEXT, AuditContext
 from audit.services import audit_record
 from core.errors import NotFound
 from core.ip import get_client_ip
@@ -52,11 +53,11 @@ def known_device_check(*, request: HttpRequest, user: User) -> None:
     )
 
 
-def known_device_forget(*, user: User, device_pk: int, request: HttpRequest) -> None:
+def known_device_forget(*, user: User, device_pk: int, context: AuditContext = NO_CONTEXT) -> None:
     deleted, _ = KnownDevice.objects.filter(user=user, pk=device_pk).delete()
     if not deleted:
         raise NotFound("That device is not in your list.", code="not_found")
-    audit_record(action="security.device_forgotten", actor=user, request=request)
+    audit_record(action="security.device_forgotten", actor=user, context=context)
 
 
 def describe_user_agent(agent: str) -> str:

@@ -6,17 +6,16 @@ import secrets
 import segno
 from django.conf import settings
 from django.db import transaction
-from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.module_loading import import_string
 from django_otp.models import Device
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import User
+from audit.context import NO_CONTEXT, AuditContext
 from audit.services import audit_record
 from core import ratelimit
 from core.errors import ApplicationError, RateLimited
-from core.ip import get_client_ip
 from core.phone import normalize_phone
 from security.models import (
     BackupCode,
@@ -62,7 +61,7 @@ def _check_sms_caps(*, user: User, phone: str, ip: str) -> None:
 
 
 @transaction.atomic
-def otp_sms_send(*, device_id: int, challenge: str, request: HttpRequest | None) -> None:
+def otp_sms_send(*, device_id: int, challenge: str, context: AuditContext = NO_CONTEXT) -> None:
     """Generate a new code for this device and send it as a free system SMS.
 
     At most one per 30 s per device (django-otp's cooldown) and capped per user, phone and IP.
@@ -75,7 +74,7 @@ def otp_sms_send(*, device_id: int, challenge: str, request: HttpRequest | None)
             f"A code was sent moments ago. You can ask for a new one in {wait} seconds.",
             code="otp_cooldown",
         )
-    ip = get_client_ip(request) if request is not None else ""
+    ip = context.ip or ""
     _check_sms_caps(user=device.user, phone=device.phone, ip=ip)
     code = device.new_code(challenge=challenge)
     account = device.user.account
@@ -98,7 +97,7 @@ def _device_lock(model, *, user: User, device_id: int):
 
 @transaction.atomic
 def sms_device_start(
-    *, user: User, phone: str, password: str | None, challenge: str, request: HttpRequest
+    *, user: User, phone: str, password: str | None, challenge: str, context: AuditContext = NO_CONTEXT
 ) -> SMSDevice:
     """Enrolment step 1: an unconfirmed device for this phone, and a code sent to it.
 
@@ -115,11 +114,13 @@ def sms_device_start(
         )
     SMSDevice.objects.filter(user=user, confirmed=False).delete()
     device = SMSDevice.objects.create(user=user, name="SMS", phone=phone, confirmed=False)
-    otp_sms_send(device_id=device.pk, challenge=challenge, request=request)
+    otp_sms_send(device_id=device.pk, challenge=challenge, context=context)
     return device
 
 
-def sms_device_confirm(*, user: User, device_id: int, code: str, challenge: str, request: HttpRequest) -> SMSDevice:
+def sms_device_confirm(
+    *, user: User, device_id: int, code: str, challenge: str, context: AuditContext = NO_CONTEXT
+) -> SMSDevice:
     with transaction.atomic():
         device = _device_lock(SMSDevice, user=user, device_id=device_id)
         if device.confirmed:
@@ -130,10 +131,10 @@ def sms_device_confirm(*, user: User, device_id: int, code: str, challenge: str,
             device.confirmed = True
             device.save(update_fields=["confirmed"])
             User.objects.filter(pk=user.pk).update(phone=device.phone)
-            audit_record(action="2fa.enrolled", actor=user, request=request, target=device, data={"method": "sms"})
+            audit_record(action="2fa.enrolled", actor=user, context=context, target=device, data={"method": "sms"})
     # Outside the atomic block: raising inside it would roll back the failure count and throttle.
     if not ok:
-        audit_record(action="2fa.failed", actor=user, request=request, target=device, data={"step": "enrolment"})
+        audit_record(action="2fa.failed", actor=user, context=context, target=device, data={"step": "enrolment"})
         raise ApplicationError(code_error(device), code="otp_invalid", errors={"code": ["Wrong or expired code."]})
     return device
 
@@ -155,7 +156,7 @@ def totp_device_start(*, user: User) -> TOTPDevice:
 
 
 def totp_device_confirm(
-    *, user: User, device_id: int, code: str, request: HttpRequest, password: str | None = None
+    *, user: User, device_id: int, code: str, context: AuditContext = NO_CONTEXT, password: str | None = None
 ) -> TOTPDevice:
     """Confirm a new authenticator. Replacing one that already works needs the password again."""
     if TOTPDevice.objects.filter(user=user, confirmed=True).exists() and not password_confirm(
@@ -175,10 +176,10 @@ def totp_device_confirm(
             TOTPDevice.objects.filter(user=user).exclude(pk=device.pk).delete()
             device.confirmed = True
             device.save(update_fields=["confirmed"])
-            audit_record(action="2fa.enrolled", actor=user, request=request, target=device, data={"method": "totp"})
+            audit_record(action="2fa.enrolled", actor=user, context=context, target=device, data={"method": "totp"})
     # Outside the atomic block: raising inside it would roll back the throttle's failure count.
     if not ok:
-        audit_record(action="2fa.failed", actor=user, request=request, target=device, data={"step": "enrolment"})
+        audit_record(action="2fa.failed", actor=user, context=context, target=device, data={"step": "enrolment"})
         raise ApplicationError(
             "That code is not right. Check the time on your phone and try the current code.",
             code="otp_invalid",
@@ -216,7 +217,7 @@ def backup_hash(user_id: int, code: str) -> str:
 
 
 @transaction.atomic
-def backup_codes_regenerate(*, user: User, request: HttpRequest | None) -> list[str]:
+def backup_codes_regenerate(*, user: User, context: AuditContext = NO_CONTEXT) -> list[str]:
     """Ten new codes (the old ones stop working); returned once to be shown, stored hashed."""
     device, _ = BackupCodeDevice.objects.get_or_create(user=user, defaults={"name": "Backup codes", "confirmed": True})
     BackupCodeDevice.objects.select_for_update().get(pk=device.pk)
@@ -226,7 +227,7 @@ def backup_codes_regenerate(*, user: User, request: HttpRequest | None) -> list[
         raw = "".join(secrets.choice(_BACKUP_ALPHABET) for _ in range(10))
         codes.append(f"{raw[:5]}-{raw[5:]}")
     BackupCode.objects.bulk_create([BackupCode(device=device, code_hash=backup_hash(user.pk, c)) for c in codes])
-    audit_record(action="2fa.backup_codes_generated", actor=user, request=request, target=device)
+    audit_record(action="2fa.backup_codes_generated", actor=user, context=context, target=device)
     return codes
 
 
@@ -235,7 +236,7 @@ def backup_codes_left(user: User) -> int:
 
 
 @transaction.atomic
-def two_factor_disable(*, user: User, password: str, request: HttpRequest) -> None:
+def two_factor_disable(*, user: User, password: str, context: AuditContext = NO_CONTEXT) -> None:
     if not password_confirm(user=user, password=password):
         raise ApplicationError(
             "Enter your password to turn off two-factor sign-in.",
@@ -249,4 +250,4 @@ def two_factor_disable(*, user: User, password: str, request: HttpRequest) -> No
     SMSDevice.objects.filter(user=user).delete()
     TOTPDevice.objects.filter(user=user).delete()
     BackupCodeDevice.objects.filter(user=user).delete()
-    audit_record(action="2fa.disabled", actor=user, request=request)
+    audit_record(action="2fa.disabled", actor=user, context=context)

@@ -6,7 +6,6 @@ from django.conf import settings
 from django.contrib.auth.tokens import default_token_generator
 from django.core.mail import send_mail
 from django.db import transaction
-from django.http import HttpRequest
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.encoding import force_bytes
@@ -15,6 +14,7 @@ from django.utils.http import urlsafe_base64_encode
 from accounts.models import Account, User
 from accounts.notices import queue_after_commit, user_email
 from accounts.services import password_check
+from audit.context import NO_CONTEXT, AuditContext
 from audit.services import audit_record
 from core import ratelimit
 from core.errors import RateLimited
@@ -85,7 +85,14 @@ def password_change_forced(user: User) -> bool:
 
 
 @transaction.atomic
-def password_set(*, user: User, new_password: str, request: HttpRequest | None, reason: str = "change") -> None:
+def password_set(
+    *,
+    user: User,
+    new_password: str,
+    context: AuditContext = NO_CONTEXT,
+    keep_session_key: str | None = None,
+    reason: str = "change",
+) -> None:
     """Set a new password under the policy; the old hash joins the history.
 
     Every session of the user ends (Django ties sessions to the password hash); the caller keeps
@@ -106,9 +113,9 @@ def password_set(*, user: User, new_password: str, request: HttpRequest | None, 
     user.save(update_fields=["password", "password_changed_at", "password_reminder_sent_at"])
     # Django already refuses sessions made with the old password; delete their rows too, so the
     # session list shows the truth. The caller's own session survives a change, not a reset.
-    keep = request.session.session_key if request is not None and hasattr(request, "session") else None
+    keep = keep_session_key
     transaction.on_commit(lambda: sessions_end(user=user, keep_session_key=keep))
-    audit_record(action="auth.password_changed", actor=user, request=request, data={"reason": reason})
+    audit_record(action="auth.password_changed", actor=user, context=context, data={"reason": reason})
 
 
 PASSWORD_HISTORY_KEEP = 5

@@ -1,15 +1,15 @@
 """The account's security policy (2FA required, password age, session timeouts)."""
 
 from django.db import transaction
-from django.http import HttpRequest
 
 from accounts.models import Account, User
+from audit.context import NO_CONTEXT, AuditContext
 from audit.services import audit_record
 from core.errors import ApplicationError
 
 
 @transaction.atomic
-def account_policy_update(*, account: Account, data: dict, actor: User, request: HttpRequest) -> Account:
+def account_policy_update(*, account: Account, data: dict, actor: User, context: AuditContext = NO_CONTEXT) -> Account:
     fields = [
         "require_2fa",
         "password_max_age_days",
@@ -26,5 +26,5 @@ def account_policy_update(*, account: Account, data: dict, actor: User, request:
     locked.save(update_fields=[*fields, "updated_at"])
     changes = {field: [before[field], data[field]] for field in fields if before[field] != data[field]}
     if changes:
-        audit_record(action="security.policy_changed", account=locked, actor=actor, request=request, data=changes)
+        audit_record(action="security.policy_changed", account=locked, actor=actor, context=context, data=changes)
     return locked

@@ -5,10 +5,10 @@ from datetime import datetime
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
-from django.http import HttpRequest
 from django.utils import timezone
 
 from accounts.models import User
+from audit.context import NO_CONTEXT, AuditContext
 from audit.services import audit_record
 from core import localcache
 from core.errors import ApplicationError, NotFound
@@ -30,13 +30,12 @@ def session_timeout_choices(user: User) -> list[int]:
 
 
 @transaction.atomic
-def session_timeout_set(*, user: User, minutes: int, request: HttpRequest) -> None:
+def session_timeout_set(*, user: User, minutes: int, context: AuditContext = NO_CONTEXT) -> None:
     if minutes not in session_timeout_choices(user):
         raise ApplicationError("Choose one of the offered timeouts.", code="invalid_timeout")
     User.objects.filter(pk=user.pk).update(session_timeout_minutes=minutes)
     user.session_timeout_minutes = minutes
-    request.session.set_expiry(minutes * 60)
-    audit_record(action="security.session_timeout_changed", actor=user, request=request, data={"minutes": minutes})
+    audit_record(action="security.session_timeout_changed", actor=user, context=context, data={"minutes": minutes})
 
 
 def sessions_end(*, user: User, keep_session_key: str | None = None) -> int:
@@ -59,30 +58,30 @@ def sessions_end(*, user: User, keep_session_key: str | None = None) -> int:
     return len(keys)
 
 
-def session_revoke(*, user: User, session_key: str, request: HttpRequest) -> None:
+def session_revoke(*, user: User, session_key: str, context: AuditContext = NO_CONTEXT) -> None:
     from security.session_store import SessionStore
 
     session = UserSession.objects.filter(user=user, session_key=session_key).first()
     if session is None:
         raise NotFound("That session no longer exists.", code="not_found")
     SessionStore(session_key=session.session_key).delete()
-    audit_record(action="security.session_revoked", actor=user, request=request, data={"ip": session.ip})
+    audit_record(action="security.session_revoked", actor=user, context=context, data={"ip": session.ip})
 
 
-def sessions_end_others(*, user: User, request: HttpRequest) -> int:
-    count = sessions_end(user=user, keep_session_key=request.session.session_key)
-    audit_record(action="security.sessions_ended", actor=user, request=request, data={"count": count})
+def sessions_end_others(*, user: User, current_session_key: str, context: AuditContext = NO_CONTEXT) -> int:
+    count = sessions_end(user=user, keep_session_key=current_session_key)
+    audit_record(action="security.sessions_ended", actor=user, context=context, data={"count": count})
     return count
 
 
 @transaction.atomic
-def user_deactivate(*, user: User, actor: User | None, request: HttpRequest | None = None) -> None:
+def user_deactivate(*, user: User, actor: User | None, context: AuditContext = NO_CONTEXT) -> None:
     """A deactivated user is signed out everywhere at once."""
     User.objects.filter(pk=user.pk).update(is_active=False)
     user.is_active = False
     sessions_end(user=user)
     transaction.on_commit(localcache.clear)  # its API keys stop at once here, within a second elsewhere
-    audit_record(action="user.deactivated", account=user.account, actor=actor, request=request, target=user)
+    audit_record(action="user.deactivated", account=user.account, actor=actor, context=context, target=user)
 
 
 def sessions_ended_key(user_id: int) -> str:

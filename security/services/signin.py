@@ -16,6 +16,7 @@ from django_otp.models import Device
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import User
+from audit.context import AuditContext
 from audit.services import audit_record, security_alert
 from core import ratelimit
 from core.errors import ApplicationError, Forbidden, RateLimited
@@ -55,7 +56,7 @@ def sign_in_after_password(*, request: HttpRequest, user: User) -> str:
     if account is not None and not ip_is_allowed(
         account_id=account.pk, scope=IPAllowlistEntry.Scope.PORTAL, ip=get_client_ip(request)
     ):
-        ip_refused(request=request, user=user, account=account, scope="portal")
+        ip_refused(context=AuditContext.from_request(request), user=user, account=account, scope="portal")
         return SignInResult.IP_REFUSED
     if not has_two_factor(user):
         sign_in_complete(request=request, user=user, device=None)
@@ -78,7 +79,7 @@ def sign_in_after_password(*, request: HttpRequest, user: User) -> str:
         pending["send_error"] = OTP_LOCKED_MESSAGE  # no SMS: no code would be accepted now
     elif sms is not None:
         try:
-            otp_sms_send(device_id=sms.pk, challenge=pending["challenge"], request=request)
+            otp_sms_send(device_id=sms.pk, challenge=pending["challenge"], context=AuditContext.from_request(request))
         except ApplicationError as exc:
             pending["send_error"] = exc.detail
     return SignInResult.SECOND_FACTOR
@@ -163,7 +164,7 @@ def _second_step_allowed(*, request: HttpRequest, user: User) -> None:
         account_id=account.pk, scope=IPAllowlistEntry.Scope.PORTAL, ip=get_client_ip(request)
     ):
         request.session.pop(PENDING_KEY, None)
-        ip_refused(request=request, user=user, account=account, scope="portal")
+        ip_refused(context=AuditContext.from_request(request), user=user, account=account, scope="portal")
         raise Forbidden("Your address is not in the account's allowlist.", code="ip_refused")
     if second_step_locked(user):
         request.session.pop(PENDING_KEY, None)
@@ -179,7 +180,7 @@ def sign_in_resend(*, request: HttpRequest) -> None:
     device = SMSDevice.objects.filter(user=user, confirmed=True).first()
     if device is None:
         raise ApplicationError("No phone is set up for codes by SMS.", code="no_sms_device")
-    otp_sms_send(device_id=device.pk, challenge=pending["challenge"], request=request)
+    otp_sms_send(device_id=device.pk, challenge=pending["challenge"], context=AuditContext.from_request(request))
 
 
 def sign_in_verify(*, request: HttpRequest, method: str, code: str) -> User:

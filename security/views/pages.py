@@ -15,6 +15,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from audit.context import AuditContext
 from core.csv_export import streaming_csv
 from core.errors import ApplicationError
 from core.forms import apply_form_error
@@ -77,7 +78,11 @@ def security(request: HttpRequest) -> HttpResponse:
 
 def _end_others_if_asked(request: HttpRequest, form) -> None:
     if form.cleaned_data.get("end_other_sessions"):
-        count = services.sessions_end_others(user=request.user, request=request)
+        count = services.sessions_end_others(
+            user=request.user,
+            current_session_key=request.session.session_key,
+            context=AuditContext.from_request(request),
+        )
         if count:
             messages.info(request, f"Signed out {count} other session{'s' if count > 1 else ''}.")
 
@@ -109,7 +114,7 @@ def two_factor_sms(request: HttpRequest) -> HttpResponse:
                 phone=form.cleaned_data["phone"],
                 password=form.cleaned_data.get("password"),
                 challenge=challenge,
-                request=request,
+                context=AuditContext.from_request(request),
             )
         except ApplicationError as exc:
             apply_form_error(form, exc)
@@ -131,7 +136,9 @@ def two_factor_sms_confirm(request: HttpRequest) -> HttpResponse:
     form = EnrolCodeForm(request.POST or None)
     if request.method == "POST" and request.POST.get("action") == "resend":
         try:
-            services.otp_sms_send(device_id=device.pk, challenge=enrol["challenge"], request=request)
+            services.otp_sms_send(
+                device_id=device.pk, challenge=enrol["challenge"], context=AuditContext.from_request(request)
+            )
         except ApplicationError as exc:
             messages.error(request, exc.detail)
         else:
@@ -144,7 +151,7 @@ def two_factor_sms_confirm(request: HttpRequest) -> HttpResponse:
                 device_id=device.pk,
                 code=form.cleaned_data["code"],
                 challenge=enrol["challenge"],
-                request=request,
+                context=AuditContext.from_request(request),
             )
         except ApplicationError as exc:
             apply_form_error(form, exc)
@@ -164,7 +171,7 @@ def _enrolled(request: HttpRequest, form, device) -> HttpResponse:
     _end_others_if_asked(request, form)
     messages.success(request, "Two-factor sign-in is on.")
     if services.backup_codes_left(request.user) == 0:
-        codes = services.backup_codes_regenerate(user=request.user, request=request)
+        codes = services.backup_codes_regenerate(user=request.user, context=AuditContext.from_request(request))
         return render(request, "accounts/backup_codes.html", {"codes": codes, "first_time": True})
     return redirect("security:security")
 
@@ -189,7 +196,7 @@ def two_factor_totp(request: HttpRequest) -> HttpResponse:
                     user=user,
                     device_id=device.pk,
                     code=form.cleaned_data["code"],
-                    request=request,
+                    context=AuditContext.from_request(request),
                     password=form.cleaned_data.get("password"),
                 )
             except ApplicationError as exc:
@@ -221,7 +228,7 @@ def backup_codes(request: HttpRequest) -> HttpResponse:
         if not right:
             form.add_error("password", "Wrong password.")
         else:
-            codes = services.backup_codes_regenerate(user=request.user, request=request)
+            codes = services.backup_codes_regenerate(user=request.user, context=AuditContext.from_request(request))
             return render(request, "accounts/backup_codes.html", {"codes": codes})
     return render(request, "accounts/backup_codes_confirm.html", {"form": form})
 
@@ -232,7 +239,9 @@ def two_factor_disable(request: HttpRequest) -> HttpResponse:
     form = DisableTwoFactorForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            services.two_factor_disable(user=request.user, password=form.cleaned_data["password"], request=request)
+            services.two_factor_disable(
+                user=request.user, password=form.cleaned_data["password"], context=AuditContext.from_request(request)
+            )
         except ApplicationError as exc:
             apply_form_error(form, exc)
         else:
@@ -248,7 +257,12 @@ def password_change(request: HttpRequest) -> HttpResponse:
     form = PasswordChangeForm(request.user, request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            services.password_set(user=request.user, new_password=form.cleaned_data["new_password1"], request=request)
+            services.password_set(
+                user=request.user,
+                new_password=form.cleaned_data["new_password1"],
+                context=AuditContext.from_request(request),
+                keep_session_key=request.session.session_key,
+            )
         except ApplicationError as exc:
             for error in (exc.errors or {}).get("password", [exc.detail]):
                 form.add_error("new_password1", error)
@@ -268,7 +282,10 @@ def password_change(request: HttpRequest) -> HttpResponse:
 def session_timeout(request: HttpRequest) -> HttpResponse:
     form = SessionTimeoutForm(request.POST, choices=services.session_timeout_choices(request.user))
     if form.is_valid():
-        services.session_timeout_set(user=request.user, minutes=form.cleaned_data["minutes"], request=request)
+        services.session_timeout_set(
+            user=request.user, minutes=form.cleaned_data["minutes"], context=AuditContext.from_request(request)
+        )
+        request.session.set_expiry(form.cleaned_data["minutes"] * 60)
         messages.success(request, "Your inactivity timeout is saved.")
     else:
         messages.error(request, "Choose one of the offered timeouts.")
@@ -284,7 +301,7 @@ def session_revoke(request: HttpRequest) -> HttpResponse:
     elif key == request.session.session_key:
         messages.error(request, "This is your current session: use Sign out instead.")
     else:
-        services.session_revoke(user=request.user, session_key=key, request=request)
+        services.session_revoke(user=request.user, session_key=key, context=AuditContext.from_request(request))
         messages.success(request, "The session is signed out.")
     return redirect(reverse("security:security") + "#sessions")
 
@@ -292,7 +309,11 @@ def session_revoke(request: HttpRequest) -> HttpResponse:
 @require_POST
 @login_required
 def sessions_end_others(request: HttpRequest) -> HttpResponse:
-    count = services.sessions_end_others(user=request.user, request=request)
+    count = services.sessions_end_others(
+        user=request.user,
+        current_session_key=request.session.session_key,
+        context=AuditContext.from_request(request),
+    )
     messages.success(request, f"Signed out of {count} other session{'s' if count != 1 else ''}.")
     return redirect(reverse("security:security") + "#sessions")
 
@@ -301,7 +322,7 @@ def sessions_end_others(request: HttpRequest) -> HttpResponse:
 @login_required
 def device_forget(request: HttpRequest, pk: int) -> HttpResponse:
     try:
-        services.known_device_forget(user=request.user, device_pk=pk, request=request)
+        services.known_device_forget(user=request.user, device_pk=pk, context=AuditContext.from_request(request))
     except ApplicationError as exc:
         messages.error(request, exc.detail)
     else:
@@ -323,7 +344,10 @@ def account_policy(request: HttpRequest) -> HttpResponse:
     form = AccountPolicyForm(request.POST, instance=request.user.account, prefix="policy")
     if form.is_valid():
         services.account_policy_update(
-            account=request.user.account, data=form.cleaned_data, actor=request.user, request=request
+            account=request.user.account,
+            data=form.cleaned_data,
+            actor=request.user,
+            context=AuditContext.from_request(request),
         )
         messages.success(request, "The account's security policy is saved.")
     else:
@@ -353,7 +377,7 @@ def ip_allowlist(request: HttpRequest) -> HttpResponse:
                     scope=scope,
                     entries=entries,
                     actor=request.user,
-                    request=request,
+                    context=AuditContext.from_request(request),
                     confirm_self_lockout=form.cleaned_data["confirm_self_lockout"],
                 )
             except ApplicationError as exc:

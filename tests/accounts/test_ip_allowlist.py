@@ -23,7 +23,6 @@ def allow(owner: User, *networks: str, scope: str = "portal") -> None:
         scope=scope,
         entries=[(network, "") for network in networks],
         actor=owner,
-        request=None,
     )
 
 

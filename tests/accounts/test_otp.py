@@ -13,6 +13,7 @@ from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import User
+from audit.context import AuditContext
 from audit.models import AuditEvent
 from core.errors import ApplicationError
 from messaging.models import LedgerEntry, Message
@@ -54,7 +55,7 @@ def verify(client, code: str, method: str = "sms", **extra):
 
 def test_the_code_is_six_digits_and_stored_only_as_a_hash(owner, rf):
     device = enrol_sms(owner)
-    services.otp_sms_send(device_id=device.pk, challenge="attempt-1", request=rf.get("/"))
+    services.otp_sms_send(device_id=device.pk, challenge="attempt-1", context=AuditContext(ip="127.0.0.1"))
     code = latest_sms_code(owner.phone)
     assert len(code) == 6
     assert code.isdigit()
@@ -126,17 +127,17 @@ def test_a_new_code_can_be_sent_once_every_30_seconds(owner, rf):
     device = enrol_sms(owner)
     request = rf.get("/")
     with time_machine.travel(ON_THE_HOUR, tick=False) as traveller:
-        services.otp_sms_send(device_id=device.pk, challenge="c", request=request)
+        services.otp_sms_send(device_id=device.pk, challenge="c", context=AuditContext.from_request(request))
         first = latest_sms_code(owner.phone)
         traveller.shift(29)
         with pytest.raises(ApplicationError) as excinfo:
-            services.otp_sms_send(device_id=device.pk, challenge="c", request=request)
+            services.otp_sms_send(device_id=device.pk, challenge="c", context=AuditContext.from_request(request))
         assert excinfo.value.status == 429
         assert excinfo.value.code == "otp_cooldown"
         # The refused resend did not replace the code.
         assert locked(device).check_code(first, challenge="c")
         traveller.shift(2)
-        services.otp_sms_send(device_id=device.pk, challenge="c", request=request)
+        services.otp_sms_send(device_id=device.pk, challenge="c", context=AuditContext.from_request(request))
     assert Message.objects.filter(submitted_by=owner).count() == 2
 
 
@@ -144,10 +145,10 @@ def test_at_most_five_codes_an_hour_per_user(owner, rf):
     device = enrol_sms(owner)
     with time_machine.travel(ON_THE_HOUR, tick=False) as traveller:
         for _ in range(5):
-            services.otp_sms_send(device_id=device.pk, challenge="c", request=rf.get("/"))
+            services.otp_sms_send(device_id=device.pk, challenge="c", context=AuditContext(ip="127.0.0.1"))
             traveller.shift(31)
         with pytest.raises(ApplicationError) as excinfo:
-            services.otp_sms_send(device_id=device.pk, challenge="c", request=rf.get("/"))
+            services.otp_sms_send(device_id=device.pk, challenge="c", context=AuditContext(ip="127.0.0.1"))
         assert excinfo.value.status == 429
         assert excinfo.value.code == "otp_rate_limited"
     assert Message.objects.filter(submitted_by=owner).count() == 5
@@ -159,10 +160,10 @@ def test_codes_to_one_phone_are_capped_across_users(make_account, rf):
     devices = [enrol_sms(first), enrol_sms(second)]
     with time_machine.travel(ON_THE_HOUR, tick=False) as traveller:
         for n in range(5):
-            services.otp_sms_send(device_id=devices[n % 2].pk, challenge="c", request=rf.get("/"))
+            services.otp_sms_send(device_id=devices[n % 2].pk, challenge="c", context=AuditContext(ip="127.0.0.1"))
             traveller.shift(31)
         with pytest.raises(ApplicationError) as excinfo:
-            services.otp_sms_send(device_id=devices[1].pk, challenge="c", request=rf.get("/"))
+            services.otp_sms_send(device_id=devices[1].pk, challenge="c", context=AuditContext(ip="127.0.0.1"))
     assert excinfo.value.status == 429
     assert excinfo.value.code == "otp_rate_limited"
     assert Message.objects.filter(recipient="+447700900555").count() == 5
@@ -174,12 +175,12 @@ def test_codes_from_one_address_are_capped_across_users(make_account, rf, settin
     devices = [enrol_sms(user) for user in users]
     with time_machine.travel(ON_THE_HOUR, tick=False):
         for device in devices[:3]:
-            services.otp_sms_send(device_id=device.pk, challenge="c", request=rf.get("/", REMOTE_ADDR="192.0.2.50"))
+            services.otp_sms_send(device_id=device.pk, challenge="c", context=AuditContext(ip="192.0.2.50"))
         with pytest.raises(ApplicationError) as excinfo:
-            services.otp_sms_send(device_id=devices[3].pk, challenge="c", request=rf.get("/", REMOTE_ADDR="192.0.2.50"))
+            services.otp_sms_send(device_id=devices[3].pk, challenge="c", context=AuditContext(ip="192.0.2.50"))
         assert excinfo.value.status == 429
         # Another address is not affected.
-        services.otp_sms_send(device_id=devices[4].pk, challenge="c", request=rf.get("/", REMOTE_ADDR="192.0.2.51"))
+        services.otp_sms_send(device_id=devices[4].pk, challenge="c", context=AuditContext(ip="192.0.2.51"))
 
 
 def test_the_code_sms_is_a_free_system_message(owner, rf, django_capture_on_commit_callbacks):
@@ -188,7 +189,7 @@ def test_the_code_sms_is_a_free_system_message(owner, rf, django_capture_on_comm
     entries = LedgerEntry.objects.filter(account=account).count()
     device = enrol_sms(owner)
     with django_capture_on_commit_callbacks() as callbacks:
-        services.otp_sms_send(device_id=device.pk, challenge="c", request=rf.get("/"))
+        services.otp_sms_send(device_id=device.pk, challenge="c", context=AuditContext(ip="127.0.0.1"))
     assert len(callbacks) == 1  # delivery is queued after the commit, with the message id only
     message = Message.objects.get(submitted_by=owner)
     assert message.is_system
@@ -335,7 +336,7 @@ def test_ten_threads_verifying_the_same_code_exactly_one_succeeds(make_account):
 def test_ten_threads_using_the_same_backup_code_exactly_one_succeeds(make_account):
     user = make_account().memberships.get().user
     enrol_sms(user)
-    [code, *_] = services.backup_codes_regenerate(user=user, request=None)
+    [code, *_] = services.backup_codes_regenerate(user=user)
     pending = {
         "user_id": user.pk,
         "backend": "security.backends.AccountBackend",
@@ -375,7 +376,7 @@ def test_ten_threads_using_the_same_backup_code_exactly_one_succeeds(make_accoun
 
 
 def test_ten_backup_codes_stored_hashed(owner):
-    codes = services.backup_codes_regenerate(user=owner, request=None)
+    codes = services.backup_codes_regenerate(user=owner)
     assert len(codes) == len(set(codes)) == 10
     stored = list(BackupCode.objects.filter(device__user=owner).values_list("code_hash", flat=True))
     assert len(stored) == 10
@@ -386,7 +387,7 @@ def test_ten_backup_codes_stored_hashed(owner):
 
 def test_each_backup_code_works_once(client, owner):
     enrol_sms(owner)
-    codes = services.backup_codes_regenerate(user=owner, request=None)
+    codes = services.backup_codes_regenerate(user=owner)
     with time_machine.travel(ON_THE_HOUR, tick=False) as traveller:
         password_step(client, owner)
         response = verify(client, codes[0].upper(), method="backup")
@@ -409,8 +410,8 @@ def test_each_backup_code_works_once(client, owner):
 
 def test_new_backup_codes_replace_the_old_ones(client, owner):
     enrol_sms(owner)
-    old = services.backup_codes_regenerate(user=owner, request=None)
-    new = services.backup_codes_regenerate(user=owner, request=None)
+    old = services.backup_codes_regenerate(user=owner)
+    new = services.backup_codes_regenerate(user=owner)
     assert not set(old) & set(new)
     assert services.backup_codes_left(owner) == 10
     password_step(client, owner)
@@ -484,7 +485,7 @@ def test_a_wrong_authenticator_code_pauses_the_next_try(client, owner):
 
 def test_turning_off_two_factor_needs_the_password(client, owner):
     enrol_sms(owner)
-    services.backup_codes_regenerate(user=owner, request=None)
+    services.backup_codes_regenerate(user=owner)
     client.force_login(owner)
     response = client.post("/accounts/security/two-factor/disable/", {"password": "Wrong-Password-1"})
     assert response.status_code == 200
@@ -503,7 +504,7 @@ def test_two_factor_cannot_be_turned_off_when_the_account_requires_it(owner, rf)
     account.save(update_fields=["require_2fa"])
     owner.refresh_from_db()
     with pytest.raises(ApplicationError) as excinfo:
-        services.two_factor_disable(user=owner, password=PASSWORD, request=rf.get("/"))
+        services.two_factor_disable(user=owner, password=PASSWORD, context=AuditContext(ip="127.0.0.1"))
     assert excinfo.value.code == "two_factor_required"
     assert SMSDevice.objects.filter(user=owner, confirmed=True).exists()
 
@@ -514,19 +515,31 @@ def test_changing_the_phone_needs_the_password(owner, rf):
     for password in (None, "", "Wrong-Password-1"):
         with pytest.raises(ApplicationError) as excinfo:
             services.sms_device_start(
-                user=owner, phone="+447911123456", password=password, challenge="c", request=request
+                user=owner,
+                phone="+447911123456",
+                password=password,
+                challenge="c",
+                context=AuditContext.from_request(request),
             )
         assert excinfo.value.code == "password_required"
     assert not Message.objects.filter(recipient="+447911123456").exists()
     new = services.sms_device_start(
-        user=owner, phone="+44 7911 123456", password=PASSWORD, challenge="c", request=request
+        user=owner,
+        phone="+44 7911 123456",
+        password=PASSWORD,
+        challenge="c",
+        context=AuditContext.from_request(request),
     )
     assert new.phone == "+447911123456"
     assert not new.confirmed
     # Until the new phone is confirmed, the old one stays in use.
     assert SMSDevice.objects.get(user=owner, confirmed=True) == device
     services.sms_device_confirm(
-        user=owner, device_id=new.pk, code=latest_sms_code("+447911123456"), challenge="c", request=request
+        user=owner,
+        device_id=new.pk,
+        code=latest_sms_code("+447911123456"),
+        challenge="c",
+        context=AuditContext.from_request(request),
     )
     assert list(SMSDevice.objects.filter(user=owner).values_list("phone", "confirmed")) == [("+447911123456", True)]
     owner.refresh_from_db()

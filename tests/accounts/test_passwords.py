@@ -53,18 +53,18 @@ def test_passwords_within_the_rules_are_accepted(password):
 def test_none_of_the_last_five_passwords_may_be_reused_but_the_sixth_may(owner):
     passwords = [f"History-Pass-{n}" for n in range(1, 6)]
     for password in passwords:
-        services.password_set(user=owner, new_password=password, request=None)
+        services.password_set(user=owner, new_password=password)
     assert PasswordHistory.objects.filter(user=owner).count() == 5
     owner.refresh_from_db()
     for recent in passwords:  # the current one and the four before it
         assert error_codes(recent, owner) == {"password_reused"}
     assert error_codes(PASSWORD, owner) == set()  # the sixth most recent
-    services.password_set(user=owner, new_password=PASSWORD, request=None)
+    services.password_set(user=owner, new_password=PASSWORD)
     assert owner.check_password(PASSWORD)
 
 
 def test_the_history_keeps_hashes_only(owner):
-    services.password_set(user=owner, new_password=NEW_PASSWORD, request=None)
+    services.password_set(user=owner, new_password=NEW_PASSWORD)
     [old] = PasswordHistory.objects.filter(user=owner)
     assert old.password.startswith("argon2$")
     assert PASSWORD not in old.password
@@ -265,7 +265,7 @@ def test_the_age_reminder_is_mailed_once_per_period(
     assert len(mailoutbox) == 1
 
     # A new password starts a new period; when that one expires, one more e-mail.
-    services.password_set(user=owner, new_password=NEW_PASSWORD, request=None)
+    services.password_set(user=owner, new_password=NEW_PASSWORD)
     with django_capture_on_commit_callbacks(execute=True):
         assert send_password_age_reminders() == 0
     later = timezone.now() + timedelta(days=31)

@@ -47,7 +47,7 @@ def test_a_password_reset_ends_a_sign_in_waiting_for_its_code(client, owner):
     resets the password. The code that SMS brought must no longer sign anyone in."""
     enrol_sms(owner)
     code = at_second_step(client, owner)
-    services.password_set(user=User.objects.get(pk=owner.pk), new_password=NEW_PASSWORD, request=None, reason="reset")
+    services.password_set(user=User.objects.get(pk=owner.pk), new_password=NEW_PASSWORD, reason="reset")
     response = verify(client, code)
     assert response.status_code == 302
     assert response.url == LOGIN
@@ -170,7 +170,7 @@ def fail_codes(client, count: int, **extra):
 
 def test_after_too_many_wrong_codes_even_the_right_code_is_refused(client, owner):
     enrol_sms(owner)
-    codes = services.backup_codes_regenerate(user=owner, request=None)
+    codes = services.backup_codes_regenerate(user=owner)
     at_second_step(client, owner)
     response = fail_codes(client, services.OTP_FAILURE_LIMIT + 1)
     assert response.status_code == 302
@@ -186,7 +186,7 @@ def test_after_too_many_wrong_codes_even_the_right_code_is_refused(client, owner
 
 def test_the_codes_below_the_cap_leave_the_right_code_working(client, owner):
     enrol_sms(owner)
-    codes = services.backup_codes_regenerate(user=owner, request=None)
+    codes = services.backup_codes_regenerate(user=owner)
     at_second_step(client, owner)
     response = fail_codes(client, services.OTP_FAILURE_LIMIT)
     assert response.status_code == 200

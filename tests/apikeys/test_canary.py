@@ -164,11 +164,10 @@ def test_no_token_secret_or_access_token_reaches_a_log(client, owner, capture_ev
     # Disabled, expired by deletion, refused by the allowlist, rate limited.
     run(lambda: services.token_set_disabled(user=owner, token_id=test_token.pk, disabled=True))
     assert run(lambda: client.get("/api/v1/balance", **bearer(test))).status_code == 401
-    run(lambda: ip_allowlist_replace(account=account, scope="api", entries=[("203.0.113.0/24", "")], actor=owner,
-                                     request=None))  # fmt: skip
+    run(lambda: ip_allowlist_replace(account=account, scope="api", entries=[("203.0.113.0/24", "")], actor=owner))
     assert run(lambda: client.get("/api/v1/balance", **bearer(live))).status_code == 403
     assert run(lambda: client.get("/smsapi/send", {**legacy, "smsKey": new_secret})).status_code == 403
-    run(lambda: ip_allowlist_replace(account=account, scope="api", entries=[], actor=owner, request=None))
+    run(lambda: ip_allowlist_replace(account=account, scope="api", entries=[], actor=owner))
     statuses = [run(lambda: client.get("/api/v1/balance", **bearer(live))).status_code for _ in range(30)]
     assert statuses[-1] == 429
     run(lambda: services.token_delete(user=owner, token_id=token.pk))

@@ -29,7 +29,6 @@ def allow(owner: User, *networks: str, scope: str = "api") -> None:
         scope=scope,
         entries=[(network, "") for network in networks],
         actor=owner,
-        request=None,
     )
 
 

@@ -13,5 +13,5 @@ def test_api_tokens_survive_a_password_change(client, owner, capsys):
     token = capsys.readouterr().out.strip().splitlines()[-1]
     headers = {"HTTP_AUTHORIZATION": f"Bearer {token}"}
     assert client.get("/api/v1/balance", **headers).status_code == 200
-    password_set(user=owner, new_password="Another-Secret-77", request=None, reason="reset")
+    password_set(user=owner, new_password="Another-Secret-77", reason="reset")
     assert client.get("/api/v1/balance", **headers).status_code == 200
