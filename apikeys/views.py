@@ -25,7 +25,7 @@ from apikeys import selectors, services
 from apikeys.forms import CredentialCreateForm, TokenCreateForm
 from apikeys.models import ApiCredential, ApiToken
 from core import ratelimit
-from core.errors import ApplicationError, NotFound
+from core.errors import ApplicationError, raise_for_page
 from core.forms import apply_form_error
 
 FORM_NONCE = "form_nonce"
@@ -70,15 +70,6 @@ def _manager(request: HttpRequest) -> Membership:
     if not selectors.can_manage_api_keys(request.user):
         raise PermissionDenied
     return request.user.membership
-
-
-def _raise_for(exc: ApplicationError) -> None:
-    """A key that vanished (deleted in another tab) is a 404; the permission to manage keys lost
-    meanwhile, a 403. Any other refusal is shown as a message."""
-    if isinstance(exc, NotFound):
-        raise Http404 from exc
-    if exc.code == "forbidden":
-        raise PermissionDenied from exc
 
 
 def _list_url(obj: ApiToken | ApiCredential) -> str:
@@ -164,7 +155,7 @@ def _toggle(request: HttpRequest, obj, service, label: str, *, disabled: bool, *
     try:
         service(user=request.user, disabled=disabled, request=request, **ids)
     except ApplicationError as exc:
-        _raise_for(exc)
+        raise_for_page(exc, forbidden=True)
         messages.error(request, exc.detail)
     else:
         messages.success(request, f"{label} “{obj.name}” is {'disabled' if disabled else 'enabled'}.")
@@ -193,7 +184,7 @@ def token_delete(request: HttpRequest, token_id: int) -> HttpResponse:
         try:
             services.token_delete(user=request.user, token_id=token.pk, request=request)
         except ApplicationError as exc:
-            _raise_for(exc)
+            raise_for_page(exc, forbidden=True)
             messages.error(request, exc.detail)
         else:
             messages.success(request, f"Token “{token.name}” is deleted. Requests with it now fail.")
@@ -257,7 +248,7 @@ def credential_reset(request: HttpRequest, credential_id: int) -> HttpResponse:
             new = services.credential_reset(user=request.user, credential_id=credential.pk, request=request)
         except ApplicationError as exc:
             _release_nonce(request)
-            _raise_for(exc)
+            raise_for_page(exc, forbidden=True)
             messages.error(request, exc.detail)
             return redirect(_list_url(credential))
         return _secret_page(request, {"obj": new.obj, "kind": "credential", "secret": new.secret, "created": False})
@@ -302,7 +293,7 @@ def credential_delete(request: HttpRequest, credential_id: int) -> HttpResponse:
         try:
             services.credential_delete(user=request.user, credential_id=credential.pk, request=request)
         except ApplicationError as exc:
-            _raise_for(exc)
+            raise_for_page(exc, forbidden=True)
             messages.error(request, exc.detail)
         else:
             messages.success(request, f"Credential “{credential.name}” is deleted. Requests with it now fail.")
