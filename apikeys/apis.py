@@ -6,7 +6,7 @@ from rest_framework.response import Response
 from apikeys.api import RATE_LIMIT_HEADERS, ApiView, problems
 from apikeys.models import SCOPES
 from apikeys.services import KeyChanged, access_token_issue, access_token_revoke, access_token_secret
-from core.api import iso_z
+from core.serializers import Representation, UtcDateTimeField
 
 
 class TokenRequest(serializers.Serializer):
@@ -23,8 +23,11 @@ class TokenResponse(serializers.Serializer):
     id = serializers.UUIDField()
     access_token = serializers.CharField()
     token_type = serializers.CharField(default="Bearer")
-    expires_at = serializers.DateTimeField()
+    expires_at = UtcDateTimeField()
     scopes = serializers.ListField(child=serializers.CharField())
+
+
+token_json = Representation(TokenResponse)
 
 
 def _parent(request):
@@ -59,13 +62,15 @@ class AccessTokenCreateApi(ApiView):
             )
         except KeyChanged as changed:
             raise AuthenticationFailed(changed.detail) from None  # a 401 with WWW-Authenticate, as any other
-        body = {
-            "id": str(access.id),
-            "access_token": access_token_secret(access.id),
-            "token_type": "Bearer",
-            "expires_at": iso_z(access.expires_at),
-            "scopes": sorted(access.scopes),
-        }
+        body = token_json(
+            {
+                "id": access.id,
+                "access_token": access_token_secret(access.id),
+                "token_type": "Bearer",
+                "expires_at": access.expires_at,
+                "scopes": sorted(access.scopes),
+            }
+        )
         return Response(body, status=status.HTTP_201_CREATED, headers={"Cache-Control": "no-store"})
 
 

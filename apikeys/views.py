@@ -26,7 +26,7 @@ from apikeys.forms import CredentialCreateForm, TokenCreateForm
 from apikeys.models import ApiCredential, ApiToken
 from audit.context import AuditContext
 from core import ratelimit
-from core.errors import ApplicationError, NotFound
+from core.errors import ApplicationError, raise_for_page
 from core.forms import apply_form_error
 
 FORM_NONCE = "form_nonce"
@@ -71,15 +71,6 @@ def _manager(request: HttpRequest) -> Membership:
     if not selectors.can_manage_api_keys(request.user):
         raise PermissionDenied
     return request.user.membership
-
-
-def _raise_for(exc: ApplicationError) -> None:
-    """A key that vanished (deleted in another tab) is a 404; the permission to manage keys lost
-    meanwhile, a 403. Any other refusal is shown as a message."""
-    if isinstance(exc, NotFound):
-        raise Http404 from exc
-    if exc.code == "forbidden":
-        raise PermissionDenied from exc
 
 
 def _list_url(obj: ApiToken | ApiCredential) -> str:
@@ -165,7 +156,7 @@ def _toggle(request: HttpRequest, obj, service, label: str, *, disabled: bool, *
     try:
         service(user=request.user, disabled=disabled, context=AuditContext.from_request(request), **ids)
     except ApplicationError as exc:
-        _raise_for(exc)
+        raise_for_page(exc, forbidden=True)
         messages.error(request, exc.detail)
     else:
         messages.success(request, f"{label} “{obj.name}” is {'disabled' if disabled else 'enabled'}.")
@@ -194,7 +185,7 @@ def token_delete(request: HttpRequest, token_id: int) -> HttpResponse:
         try:
             services.token_delete(user=request.user, token_id=token.pk, context=AuditContext.from_request(request))
         except ApplicationError as exc:
-            _raise_for(exc)
+            raise_for_page(exc, forbidden=True)
             messages.error(request, exc.detail)
         else:
             messages.success(request, f"Token “{token.name}” is deleted. Requests with it now fail.")
@@ -260,7 +251,7 @@ def credential_reset(request: HttpRequest, credential_id: int) -> HttpResponse:
             )
         except ApplicationError as exc:
             _release_nonce(request)
-            _raise_for(exc)
+            raise_for_page(exc, forbidden=True)
             messages.error(request, exc.detail)
             return redirect(_list_url(credential))
         return _secret_page(request, {"obj": new.obj, "kind": "credential", "secret": new.secret, "created": False})
@@ -307,7 +298,7 @@ def credential_delete(request: HttpRequest, credential_id: int) -> HttpResponse:
                 user=request.user, credential_id=credential.pk, context=AuditContext.from_request(request)
             )
         except ApplicationError as exc:
-            _raise_for(exc)
+            raise_for_page(exc, forbidden=True)
             messages.error(request, exc.detail)
         else:
             messages.success(request, f"Credential “{credential.name}” is deleted. Requests with it now fail.")

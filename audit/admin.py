@@ -7,6 +7,7 @@ from django.db import transaction
 from audit.context import AuditContext
 from audit.models import AuditEvent
 from core import localcache
+from core.admin import ReadOnlyAdminMixin
 
 
 def _account_of(obj):
@@ -60,7 +61,7 @@ class StaffAuditMixin:
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Read-only: the audit log is evidence."""
 
     list_display = ["created_at", "action", "account", "actor", "actor_token", "ip", "object_repr"]
@@ -68,12 +69,3 @@ class AuditEventAdmin(admin.ModelAdmin):
     search_fields = ["action", "actor__email", "account__name", "ip", "object_id"]
     date_hierarchy = "created_at"
     list_select_related = ["account", "actor"]
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False

@@ -1,22 +1,19 @@
 """The contacts API (SPEC §5): contacts and groups of the caller's account, thin views over
 contacts.services and contacts.selectors."""
 
-import base64
-import json
-
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
-from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 
 from apikeys.api import PROBLEM_MEDIA_TYPE, RATE_LIMIT_HEADERS, ApiView, Problem, problems
 from contacts import selectors, services
-from contacts.models import Contact, Group
-from core.api import iso_z
-from core.text import UNSTORABLE
+from contacts.filters import ContactFilter
+from core.errors import not_found
+from core.ids import MAX_ID
+from core.pagination import KeysetPagination, page_of
+from core.serializers import Representation, UtcDateTimeField
 
-MAX_ID = selectors.MAX_ID
 CONFLICT = {
     (409, PROBLEM_MEDIA_TYPE): OpenApiResponse(
         Problem, description="The number is already a contact (`contact_exists`), or the name a group (`group_exists`)."
@@ -57,20 +54,15 @@ class GroupIn(serializers.Serializer):
     name = serializers.CharField(max_length=100, help_text="Unique in the account, whatever the case.")
 
 
-# --- Serializers: answers (for the document; the views build plain dicts) ---------------------
+# --- Serializers: answers (one per resource, for the document and the bytes: core.serializers) ----
 
 
 class ContactOut(serializers.Serializer):
     id = serializers.IntegerField()
     phone = serializers.CharField(help_text="E.164")
     name = serializers.CharField(allow_blank=True)
-    groups = serializers.ListField(child=serializers.IntegerField(), help_text="Group ids.")
-    created_at = serializers.DateTimeField()
-
-
-class ContactPage(serializers.Serializer):
-    results = ContactOut(many=True)
-    next_cursor = serializers.CharField(allow_null=True)
+    groups = serializers.ListField(child=serializers.IntegerField(), source="group_ids", help_text="Group ids.")
+    created_at = UtcDateTimeField()
 
 
 class GroupOut(serializers.Serializer):
@@ -79,70 +71,18 @@ class GroupOut(serializers.Serializer):
     contact_count = serializers.IntegerField()
 
 
-class GroupPage(serializers.Serializer):
-    results = GroupOut(many=True)
-    next_cursor = serializers.CharField(allow_null=True)
+ContactPage = page_of(ContactOut, "ContactPage")
+GroupPage = page_of(GroupOut, "GroupPage")
+contact_json = Representation(ContactOut)  # a contact with its `group_ids` (selectors.contact_group_ids)
+group_json = Representation(GroupOut)  # a group with its `contact_count` (selectors.group_list)
 
 
-def contact_json(contact: Contact) -> dict:
-    return {
-        "id": contact.pk,
-        "phone": contact.phone,
-        "name": contact.name,
-        "groups": list(getattr(contact, "group_ids", [])),
-        "created_at": iso_z(contact.created_at),
-    }
+class ContactPagination(KeysetPagination):
+    ordering = ("-id",)
 
 
-def group_json(group: Group) -> dict:
-    return {"id": group.pk, "name": group.name, "contact_count": getattr(group, "contact_count", 0)}
-
-
-# --- Pagination: an opaque cursor over the list's order, as GET /messages ---------------------
-
-LIST_PARAMETERS = [
-    OpenApiParameter("limit", OpenApiTypes.INT, description="1 to 500, default 100"),
-    OpenApiParameter("cursor", OpenApiTypes.STR, description="`next_cursor` of the previous page"),
-]
-
-
-def _limit(params) -> int:
-    try:
-        return min(max(int(params.get("limit", 100)), 1), 500)
-    except ValueError:
-        raise ValidationError({"limit": ["A number from 1 to 500."]}) from None
-
-
-def _encode_cursor(values: list) -> str:
-    return base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
-
-
-def _decode_cursor(value: str, shape: tuple[type, ...]) -> list:
-    try:
-        values = json.loads(base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)))
-        if (
-            type(values) is not list
-            or len(values) != len(shape)
-            or any(type(v) is not t for v, t in zip(values, shape, strict=True))
-            or not selectors.valid_id(values[-1])
-            or any(type(v) is str and UNSTORABLE.search(v) for v in values)
-        ):
-            raise ValueError
-        return values
-    except (ValueError, TypeError, RecursionError):
-        raise ValidationError({"cursor": ["Not a cursor from this API."]}) from None
-
-
-def _query_id(params, name: str) -> int | None:
-    if not params.get(name):
-        return None
-    try:
-        value = int(params[name])
-    except ValueError:
-        value = 0
-    if not selectors.valid_id(value):
-        raise ValidationError({name: ["A group id."]})
-    return value
+class GroupPagination(KeysetPagination):
+    ordering = ("name", "id")
 
 
 # --- Views ------------------------------------------------------------------------------------
@@ -159,29 +99,20 @@ class ContactsApi(ApiView):
         parameters=[
             OpenApiParameter("group", OpenApiTypes.INT, description="A group id: only its contacts."),
             OpenApiParameter("search", OpenApiTypes.STR, description="Part of a name or a number."),
-            *LIST_PARAMETERS,
+            *ContactPagination.parameters(),
             *RATE_LIMIT_HEADERS,
         ],
         responses={200: ContactPage, **problems(400)},
         tags=["contacts"],
     )
     def get(self, request):
-        params = request.query_params
-        search = params.get("search", "")
-        if "\x00" in search or len(search) > 100:
-            raise ValidationError({"search": ["At most 100 characters, no null characters."]})
-        contacts = selectors.contact_list(
-            account_id=request.auth.account.pk, group_id=_query_id(params, "group"), search=search
+        contacts = ContactFilter.filtered(
+            request.query_params, selectors.contact_list(account_id=request.auth.account.pk)
         )
-        limit = _limit(params)
-        if params.get("cursor"):
-            [after] = _decode_cursor(params["cursor"], (int,))
-            contacts = contacts.filter(pk__lt=after)
-        page = list(contacts[: limit + 1])
-        next_cursor = _encode_cursor([page[limit - 1].pk]) if len(page) > limit else None
-        page = page[:limit]
+        paginator = ContactPagination()
+        page = paginator.paginate_queryset(contacts, request, view=self)
         selectors.contact_group_ids(page)
-        return Response({"results": [contact_json(c) for c in page], "next_cursor": next_cursor})
+        return paginator.get_paginated_response(contact_json.many(page))
 
     @extend_schema(
         operation_id="contacts_create",
@@ -235,7 +166,7 @@ class ContactApi(ApiView):
     def get(self, request, contact_id):
         contact = selectors.contact_get(account_id=request.auth.account.pk, contact_id=contact_id)
         if contact is None:
-            raise NotFound("No contact with this id.")
+            raise not_found("contact")
         selectors.contact_group_ids([contact])
         return Response(contact_json(contact))
 
@@ -284,20 +215,15 @@ class GroupsApi(ApiView):
         operation_id="groups_list",
         summary="List contact groups",
         description="By name, each with its number of contacts, cursor-paginated. Requires the `contacts:read` scope.",
-        parameters=[*LIST_PARAMETERS, *RATE_LIMIT_HEADERS],
+        parameters=[*GroupPagination.parameters(), *RATE_LIMIT_HEADERS],
         responses={200: GroupPage, **problems(400)},
         tags=["contacts"],
     )
     def get(self, request):
-        params = request.query_params
         groups = selectors.group_list(account_id=request.auth.account.pk)
-        limit = _limit(params)
-        if params.get("cursor"):
-            name, after = _decode_cursor(params["cursor"], (str, int))
-            groups = groups.filter(name__gte=name).exclude(name=name, pk__lte=after)
-        page = list(groups[: limit + 1])
-        next_cursor = _encode_cursor([page[limit - 1].name, page[limit - 1].pk]) if len(page) > limit else None
-        return Response({"results": [group_json(g) for g in page[:limit]], "next_cursor": next_cursor})
+        paginator = GroupPagination()
+        page = paginator.paginate_queryset(groups, request, view=self)
+        return paginator.get_paginated_response(group_json.many(page))
 
     @extend_schema(
         operation_id="groups_create",
@@ -337,7 +263,7 @@ class GroupApi(ApiView):
     def get(self, request, group_id):
         group = selectors.group_get(account_id=request.auth.account.pk, group_id=group_id)
         if group is None:
-            raise NotFound("No group with this id.")
+            raise not_found("group")
         return Response(group_json(group))
 
     @extend_schema(
@@ -357,7 +283,7 @@ class GroupApi(ApiView):
             services.group_update(account_id=account_id, group_id=group_id, name=data.validated_data["name"])
         group = selectors.group_get(account_id=account_id, group_id=group_id)
         if group is None:  # not the account's, or deleted a moment ago
-            raise NotFound("No contact group with this id.")
+            raise not_found("contact group")
         return Response(group_json(group))
 
     @extend_schema(

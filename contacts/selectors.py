@@ -9,31 +9,37 @@ from django.db.models import Count, Q, QuerySet
 
 from contacts.models import Contact, Group
 from core.errors import ApplicationError, TooLarge
+from core.ids import valid_id
 
-MAX_ID = 2**63 - 1  # a bigint: a larger id in a URL or a body is no id at all, not a database error
 PHONE_LIKE = re.compile(r"^[\d\s+()./-]+$")
-
-
-def valid_id(value) -> bool:
-    return type(value) is int and 0 < value <= MAX_ID
 
 
 def contact_list(*, account_id: int, group_id: int | None = None, search: str = "") -> QuerySet[Contact]:
     """The account's contacts, newest first; in a group, and/or whose name (any case) or number
-    holds `search`. A group id that is not one of the account's groups finds none."""
+    holds `search`."""
     contacts = Contact.objects.filter(account_id=account_id)
     if group_id is not None:
-        if not valid_id(group_id):
-            return contacts.none()
-        contacts = contacts.filter(groups__id=group_id)
+        contacts = contacts_in_group(contacts, group_id)
+    return contacts_matching(contacts, search).order_by("-id")
+
+
+def contacts_in_group(contacts: QuerySet[Contact], group_id: int) -> QuerySet[Contact]:
+    """Those in the group; a group id that is not one of the account's groups finds none."""
+    if not valid_id(group_id):
+        return contacts.none()
+    return contacts.filter(groups__id=group_id)
+
+
+def contacts_matching(contacts: QuerySet[Contact], search: str) -> QuerySet[Contact]:
+    """Those whose name (any case) or number holds `search` (spaces around it ignored)."""
     search = search.strip()
-    if search:
-        condition = Q(name__icontains=search)
-        digits = re.sub(r"\D", "", search)
-        if digits and PHONE_LIKE.match(search):  # "+44 7400", "(07400) 123": the digits, as stored
-            condition |= Q(phone__contains=digits)
-        contacts = contacts.filter(condition)
-    return contacts.order_by("-id")
+    if not search:
+        return contacts
+    condition = Q(name__icontains=search)
+    digits = re.sub(r"\D", "", search)
+    if digits and PHONE_LIKE.match(search):  # "+44 7400", "(07400) 123": the digits, as stored
+        condition |= Q(phone__contains=digits)
+    return contacts.filter(condition)
 
 
 def contact_get(*, account_id: int, contact_id: int) -> Contact | None:

@@ -10,16 +10,12 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models.functions import Lower
 
 from contacts.models import Contact, Group
-from contacts.selectors import valid_id
-from core.errors import ApplicationError, Conflict, NotFound
+from core.errors import ApplicationError, Conflict, not_found
+from core.ids import valid_id
 from core.phone import parse_recipient
 from core.text import UNSTORABLE
 
 NAME_MAX = 100
-
-
-def _not_found(what: str) -> ApplicationError:
-    return NotFound(f"No {what} with this id.", code="not_found", title="Not found")
 
 
 def _phone(raw) -> str:
@@ -128,12 +124,12 @@ def contact_update(
     new_name = _text(name, field_name="name", required=False) if name is not None else None
     groups = _group_ids(account_id=account_id, group_ids=group_ids) if group_ids is not None else None
     if not valid_id(contact_id):
-        raise _not_found("contact")
+        raise not_found("contact")
     try:
         with transaction.atomic():
             contact = Contact.objects.select_for_update().filter(account_id=account_id, pk=contact_id).first()
             if contact is None:
-                raise _not_found("contact")
+                raise not_found("contact")
             changed = []
             if new_phone is not None and new_phone != contact.phone:
                 contact.phone = new_phone
@@ -152,7 +148,7 @@ def contact_update(
 
 def contact_delete(*, account_id: int, contact_id: int) -> None:
     if not valid_id(contact_id) or not Contact.objects.filter(account_id=account_id, pk=contact_id).delete()[0]:
-        raise _not_found("contact")
+        raise not_found("contact")
 
 
 def _group_name_taken(*, account_id: int, name: str, exclude_id: int | None = None) -> bool:
@@ -178,12 +174,12 @@ def group_create(*, account_id: int, name: str) -> Group:
 def group_update(*, account_id: int, group_id: int, name: str) -> Group:
     name = _text(name, field_name="name", required=True)
     if not valid_id(group_id):
-        raise _not_found("group")
+        raise not_found("group")
     try:
         with transaction.atomic():
             group = Group.objects.select_for_update().filter(account_id=account_id, pk=group_id).first()
             if group is None:
-                raise _not_found("group")
+                raise not_found("group")
             if name != group.name:
                 if _group_name_taken(account_id=account_id, name=name, exclude_id=group.pk):
                     raise _duplicate_group(name)
@@ -197,7 +193,7 @@ def group_update(*, account_id: int, group_id: int, name: str) -> Group:
 def group_delete(*, account_id: int, group_id: int) -> None:
     """The group goes; its contacts stay (only their membership of it goes)."""
     if not valid_id(group_id) or not Group.objects.filter(account_id=account_id, pk=group_id).delete()[0]:
-        raise _not_found("group")
+        raise not_found("group")
 
 
 # --- CSV import -------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from django.views.decorators.http import require_POST
 
 from contacts import selectors, services
 from contacts.forms import ContactFilterForm, ContactForm, GroupForm, ImportForm
-from core.errors import ApplicationError, NotFound
+from core.errors import ApplicationError, raise_for_page
 
 
 def _account_id(request: HttpRequest, *, write: bool) -> int:
@@ -111,8 +111,7 @@ def contact_edit(request: HttpRequest, contact_id: int) -> HttpResponse:
                 group_ids=data["groups"],
             )
         except ApplicationError as exc:
-            if isinstance(exc, NotFound):
-                raise Http404 from None
+            raise_for_page(exc)
             _form_errors(form, exc)
         else:
             messages.success(request, "Contact saved.")
@@ -126,8 +125,9 @@ def contact_delete(request: HttpRequest, contact_id: int) -> HttpResponse:
     account_id = _account_id(request, write=True)
     try:
         services.contact_delete(account_id=account_id, contact_id=contact_id)
-    except ApplicationError:
-        raise Http404 from None
+    except ApplicationError as exc:
+        raise_for_page(exc)
+        raise
     messages.success(request, "Contact deleted.")
     return redirect("contacts:list")
 
@@ -159,8 +159,7 @@ def group_rename(request: HttpRequest, group_id: int) -> HttpResponse:
         try:
             services.group_update(account_id=account_id, group_id=group.pk, name=form.cleaned_data["name"])
         except ApplicationError as exc:
-            if isinstance(exc, NotFound):
-                raise Http404 from None
+            raise_for_page(exc)
             _form_errors(form, exc)
         else:
             messages.success(request, "Group renamed.")
@@ -174,8 +173,9 @@ def group_delete(request: HttpRequest, group_id: int) -> HttpResponse:
     account_id = _account_id(request, write=True)
     try:
         services.group_delete(account_id=account_id, group_id=group_id)
-    except ApplicationError:
-        raise Http404 from None
+    except ApplicationError as exc:
+        raise_for_page(exc)
+        raise
     messages.success(request, "Group deleted; its contacts stay.")
     return redirect("contacts:groups")
 

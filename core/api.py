@@ -1,7 +1,7 @@
 """RFC 9457 problem details for every API failure, and the API's shared DRF pieces."""
 
 import logging
-from datetime import UTC
+from datetime import UTC, datetime
 
 import redis.exceptions
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
@@ -9,6 +9,7 @@ from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import OperationalError
 from django.http import Http404, HttpResponse
+from django.utils.dateparse import parse_datetime
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.utils import json as drf_json
@@ -32,6 +33,19 @@ def iso_z(moment) -> str | None:
     if moment is None:
         return None
     return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def zoned_time(value: str) -> datetime:
+    """An ISO 8601 time with its zone, in UTC; ValueError for anything else. parse_datetime
+    raises on well-formed but impossible dates (month 13), and PostgreSQL refuses offsets beyond
+    ±15:59 that Python accepts (hence UTC here); a time past the year 9999 in UTC overflows."""
+    moment = parse_datetime(value)
+    if moment is None or moment.tzinfo is None:
+        raise ValueError(f"Not a time with a zone: {value!r}")
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(f"Out of range: {value!r}") from None
 
 
 # --- The plain-JSON request and answer of the hot endpoints, without DRF's generic machinery ------

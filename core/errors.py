@@ -1,5 +1,8 @@
 from http import HTTPStatus
 
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+
 
 class ApplicationError(Exception):
     """The one error a service raises when a business rule refuses a request.
@@ -52,6 +55,12 @@ class NotFound(ApplicationError):
     title = "Not Found"
 
 
+def not_found(what: str) -> NotFound:
+    """The refusal for an object asked for by id that this caller does not have ("No contact with
+    this id."): the one wording, and the title DRF's own 404 answers carry."""
+    return NotFound(f"No {what} with this id.", title="Not found")
+
+
 class Forbidden(ApplicationError):
     status = 403
     code = "forbidden"
@@ -92,3 +101,14 @@ class RateLimited(ApplicationError):
 BY_STATUS: dict[int, type[ApplicationError]] = {
     cls.status: cls for cls in (NotFound, Forbidden, PaymentRequired, Conflict, TooLarge, RateLimited)
 }
+
+
+def raise_for_page(exc: ApplicationError, *, forbidden: bool = False) -> None:
+    """For a portal page: the refusals a page does not show as a message become Django's answers.
+    NotFound is the page's 404 (the object vanished meanwhile, or is another account's) and, with
+    `forbidden`, a Forbidden with the code `forbidden` (the permission to act lost meanwhile) its
+    403. Any other refusal returns, for the page to show."""
+    if isinstance(exc, NotFound):
+        raise Http404 from exc
+    if forbidden and isinstance(exc, Forbidden) and exc.code == Forbidden.code:
+        raise PermissionDenied from exc

@@ -2,6 +2,13 @@ import secrets
 import time
 import uuid
 
+MAX_ID = 2**63 - 1  # a bigint: a larger id in a URL, a body or a cursor is no id at all, not a database error
+
+
+def valid_id(value) -> bool:
+    """A row id as a client may give one: an int (not a bool) in the positive bigint range."""
+    return type(value) is int and 0 < value <= MAX_ID
+
 
 def uuid7() -> uuid.UUID:
     """A UUIDv7 (RFC 9562): 48-bit millisecond timestamp, then 74 random bits.

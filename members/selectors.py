@@ -70,13 +70,3 @@ def member_rows(*, memberships, now) -> list[dict]:
             }
         )
     return rows
-
-
-def approved_senders(*, account_id: int) -> list[tuple[int, str]]:
-    from messaging.models import SenderName
-
-    return list(
-        SenderName.objects.filter(account_id=account_id, status=SenderName.Status.APPROVED)
-        .order_by("name")
-        .values_list("pk", "name")
-    )

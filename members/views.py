@@ -22,6 +22,7 @@ from core.forms import apply_form_error
 from members import selectors, services
 from members.forms import InvitationAcceptForm, SubuserEditForm, SubuserInviteForm
 from members.services import member_state
+from messaging.selectors import approved_sender_names
 
 MEMBERS_PER_PAGE = 25
 
@@ -181,7 +182,7 @@ def user_edit(request: HttpRequest, member_id: int) -> HttpResponse:
         services.subuser_check_manageable(actor=request.user, membership=membership)
     except ApplicationError as exc:
         return _refused(request, exc)
-    senders = selectors.approved_senders(account_id=manager.account_id)
+    senders = approved_sender_names(account_id=manager.account_id)
     form = SubuserEditForm(
         request.POST or None,
         initial=_edit_initial(membership),

@@ -2,6 +2,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.http import HttpResponseRedirect
 
+from core.admin import ReadOnlyAdminMixin
 from core.errors import ApplicationError
 from messaging.models import BlockedDomain, LedgerEntry, Message, MessageEvent, PriceRule, SenderName, TrafficCounter
 from messaging.services import ledger_adjust, ledger_topup, messages_review, sender_names_review
@@ -83,18 +84,14 @@ class LedgerEntryAdmin(admin.ModelAdmin):
         return super().response_add(request, obj, post_url_continue)
 
 
-class MessageEventInline(admin.TabularInline):
+class MessageEventInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = MessageEvent
     extra = 0
-    can_delete = False
     readonly_fields = ["created_at", "status", "detail"]
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
 
 
 @admin.register(Message)
-class MessageAdmin(admin.ModelAdmin):
+class MessageAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Read-only and searchable; held messages are reviewed with the two actions."""
 
     list_display = ["id", "created_at", "account", "recipient", "sender", "status", "segments", "cost"]
@@ -105,15 +102,6 @@ class MessageAdmin(admin.ModelAdmin):
     inlines = [MessageEventInline]
     actions = ["release_held", "reject_held"]
     readonly_fields = [f.name for f in Message._meta.fields]
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
     @admin.action(description="Release selected held messages")
     def release_held(self, request, queryset):
@@ -181,13 +169,8 @@ class BlockedDomainAdmin(admin.ModelAdmin):
 
 
 @admin.register(TrafficCounter)
-class TrafficCounterAdmin(admin.ModelAdmin):
+class TrafficCounterAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["account", "hour", "count", "alerted"]
     list_select_related = ["account"]
     date_hierarchy = "hour"
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
+    deletable = True

@@ -1,22 +1,26 @@
 """The messaging API (SPEC §5): thin views over the sending service and selectors."""
 
-import base64
-import json
-from datetime import UTC
+from decimal import Decimal
+from typing import NamedTuple
+from uuid import UUID
 
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers, status
-from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
+from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.fields import empty
 from rest_framework.response import Response
 
 from apikeys.api import RATE_LIMIT_HEADERS, ApiView, problems
-from core.api import iso_z, json_body, json_response
+from core.api import json_body, json_response
+from core.errors import not_found
+from core.pagination import KeysetPagination, page_of
+from core.serializers import PointsField, Representation, UtcDateTimeField
 from core.text import UNSTORABLE
+from messaging.filters import MessageFilter
 from messaging.models import Message
-from messaging.selectors import balance_now
+from messaging.selectors import balance_now, visible_messages
 from messaging.services import message_cancel, message_submit
 
 
@@ -62,139 +66,122 @@ class SendRequest(serializers.Serializer):
         return data
 
 
-def _plain_string(value, *, max_length: int, trim: bool, allow_blank: bool) -> str | None:
+# --- The request's fast path, generated from SendRequest ------------------------------------------
+#
+# DRF deep-copies every declared field of each serializer it makes: a tenth of a send's time. The
+# plainly valid request (numbers, a text, perhaps a sender and a reference, nothing else to read)
+# is read with SendRequest's own field settings instead; anything else goes to SendRequest, which
+# validates it and words the errors (tests/apikeys/test_send_request.py: for any input the fast
+# path answers None or exactly what SendRequest validates to).
+
+_SEND_FIELDS = SendRequest._declared_fields
+_PLAIN_STRINGS = {name: field for name, field in _SEND_FIELDS.items() if type(field) is serializers.CharField}
+_DEFAULTS = {name: field.default for name, field in _SEND_FIELDS.items() if field.default is not empty}
+_SERIALIZER_ONLY = frozenset(_SEND_FIELDS) - _PLAIN_STRINGS.keys() - {"to"}  # to_groups, scheduled_at
+
+
+def _plain_string(value, field: serializers.CharField) -> str | None:
+    """What `field` makes of `value` when it is plainly valid; None when the serializer must say."""
     if type(value) is not str or UNSTORABLE.search(value):
         return None
-    if trim:
+    if field.trim_whitespace:
         value = value.strip()
-    if (not value and not allow_blank) or len(value) > max_length:
+    if (not value and not field.allow_blank) or (field.max_length is not None and len(value) > field.max_length):
         return None
     return value
 
 
 def send_request_fast(data) -> dict | None:
-    """SendRequest's `validated_data` for a plainly valid request, without making a serializer
-    (DRF deep-copies every declared field of each serializer it makes: a tenth of a send's time).
-    None means "not plainly valid": SendRequest then validates and words the errors. It accepts
-    a subset of what SendRequest accepts and returns the same values (tests/apikeys/test_send_request.py)."""
-    if type(data) is not dict or "to_groups" in data or "scheduled_at" in data:
+    """SendRequest's `validated_data` for a plainly valid request, without making a serializer;
+    None means "not plainly valid": SendRequest then validates and words the errors."""
+    if type(data) is not dict or not _SERIALIZER_ONLY.isdisjoint(data):
         return None
-    to = data.get("to")
+    to = data.get("to")  # RecipientsField, and SendRequest.validate's "at least one recipient"
     if type(to) is str and to:
         to = [to]
     elif not (type(to) is list and to and all(type(number) is str for number in to)):
         return None
-    text = _plain_string(data.get("text"), max_length=10_000, trim=False, allow_blank=False)
-    if text is None:
-        return None
-    values = {"to": to, "to_groups": [], "text": text, "reference": ""}
-    for name, max_length in (("sender", 16), ("reference", 100)):
+    values = {"to": to, **{name: default() if callable(default) else default for name, default in _DEFAULTS.items()}}
+    for name, field in _PLAIN_STRINGS.items():
         if name in data:
-            value = _plain_string(data[name], max_length=max_length, trim=True, allow_blank=True)
+            value = _plain_string(data[name], field)
             if value is None:
                 return None
             values[name] = value
+        elif field.required:
+            return None
     return values
+
+
+# --- Answers: one serializer per resource, for the document and the bytes (core.serializers) ------
 
 
 class MessageOut(serializers.Serializer):
     id = serializers.UUIDField()
-    to = serializers.CharField()
+    to = serializers.CharField(source="recipient")
     sender = serializers.CharField()
     text = serializers.CharField()
     status = serializers.ChoiceField(choices=Message.Status.choices)
     error_code = serializers.CharField(allow_blank=True)
     segments = serializers.IntegerField()
     encoding = serializers.CharField()
-    cost = serializers.DecimalField(max_digits=16, decimal_places=4, coerce_to_string=True)
+    cost = PointsField()
     batch_id = serializers.UUIDField(allow_null=True)
     reference = serializers.CharField(allow_blank=True)
-    scheduled_at = serializers.DateTimeField(allow_null=True)
-    created_at = serializers.DateTimeField()
-    sent_at = serializers.DateTimeField(allow_null=True)
-    delivered_at = serializers.DateTimeField(allow_null=True)
-    test = serializers.BooleanField()
+    scheduled_at = UtcDateTimeField(allow_null=True)
+    created_at = UtcDateTimeField()
+    sent_at = UtcDateTimeField(allow_null=True)
+    delivered_at = UtcDateTimeField(allow_null=True)
+    test = serializers.BooleanField(source="is_test")
 
 
 class SentMessageOut(serializers.Serializer):
     id = serializers.UUIDField()
-    to = serializers.CharField()
+    to = serializers.CharField(source="recipient")
     status = serializers.CharField()
     segments = serializers.IntegerField()
     encoding = serializers.CharField()
-    cost = serializers.DecimalField(max_digits=16, decimal_places=4, coerce_to_string=True)
+    cost = PointsField()
 
 
 class SendResponse(serializers.Serializer):
     batch_id = serializers.UUIDField()
     messages = SentMessageOut(many=True)
-    total_cost = serializers.DecimalField(max_digits=16, decimal_places=4, coerce_to_string=True)
-    balance = serializers.DecimalField(max_digits=16, decimal_places=4, coerce_to_string=True)
+    total_cost = PointsField()
+    balance = PointsField()
     test = serializers.BooleanField()
 
 
-class MessagePage(serializers.Serializer):
-    results = MessageOut(many=True)
-    next_cursor = serializers.CharField(allow_null=True)
+MessagePage = page_of(MessageOut, "MessagePage")
 
 
 class BalanceOut(serializers.Serializer):
-    balance = serializers.DecimalField(max_digits=16, decimal_places=4, coerce_to_string=True)
-    monthly_limit = serializers.DecimalField(max_digits=16, decimal_places=4, coerce_to_string=True, allow_null=True)
-    monthly_spent = serializers.DecimalField(max_digits=16, decimal_places=4, coerce_to_string=True)
+    balance = PointsField()
+    monthly_limit = PointsField(allow_null=True)
+    monthly_spent = PointsField()
 
 
-def message_json(message: Message) -> dict:
-    return {
-        "id": str(message.id),
-        "to": message.recipient,
-        "sender": message.sender,
-        "text": message.text,
-        "status": message.status,
-        "error_code": message.error_code,
-        "segments": message.segments,
-        "encoding": message.encoding,
-        "cost": f"{message.cost:.4f}",
-        "batch_id": str(message.batch_id) if message.batch_id else None,
-        "reference": message.reference,
-        "scheduled_at": iso_z(message.scheduled_at),
-        "created_at": iso_z(message.created_at),
-        "sent_at": iso_z(message.sent_at),
-        "delivered_at": iso_z(message.delivered_at),
-        "test": message.is_test,
-    }
+message_json = Representation(MessageOut)
+balance_json = Representation(BalanceOut)
+_send_json = Representation(SendResponse)
+
+
+class Sent(NamedTuple):
+    """A send's result as SendResponse reads it."""
+
+    batch_id: UUID
+    messages: list[Message]
+    total_cost: Decimal
+    balance: Decimal
+    test: bool
 
 
 def send_json(result, is_test: bool) -> dict:
-    return {
-        "batch_id": str(result.batch_id),
-        "messages": [
-            {
-                "id": str(m.id),
-                "to": m.recipient,
-                "status": m.status,
-                "segments": m.segments,
-                "encoding": m.encoding,
-                "cost": f"{m.cost:.4f}",
-            }
-            for m in result.messages
-        ],
-        "total_cost": f"{result.total_cost:.4f}",
-        "balance": f"{result.balance:.4f}",
-        "test": is_test,
-    }
+    return _send_json(Sent(result.batch_id, result.messages, result.total_cost, result.balance, is_test))
 
 
-def _scoped(request):
-    """The caller's messages: its account, test or live to match its key (never mixed), and, when
-    the key's user may not see the account's messages (`view_messages`), only the user's own, as
-    in the portal."""
-    auth = request.auth
-    messages = Message.objects.filter(account_id=auth.account.pk, is_test=auth.is_test, is_system=False)
-    membership = getattr(auth.user, "membership", None)
-    if membership is None or not membership.has_permission("view_messages"):
-        messages = messages.filter(submitted_by_id=auth.user.pk)
-    return messages
+class MessagePagination(KeysetPagination):
+    ordering = ("-created_at", "-id")
 
 
 IDEMPOTENCY_HEADER = OpenApiParameter(
@@ -281,71 +268,18 @@ class MessagesApi(ApiView):
             OpenApiParameter("batch_id", OpenApiTypes.UUID),
             OpenApiParameter("created_after", OpenApiTypes.DATETIME),
             OpenApiParameter("created_before", OpenApiTypes.DATETIME),
-            OpenApiParameter("limit", OpenApiTypes.INT, description="1 to 500, default 100"),
-            OpenApiParameter("cursor", OpenApiTypes.STR),
+            *MessagePagination.parameters(),
             *RATE_LIMIT_HEADERS,
         ],
         responses={200: MessagePage, **problems(400)},
         tags=["messages"],
     )
     def get(self, request):
-        params = request.query_params
-        messages = _scoped(request)
-        if params.get("status"):
-            if params["status"] not in Message.Status.values:
-                raise ValidationError({"status": ["Unknown status."]})
-            messages = messages.filter(status=params["status"])
-        if params.get("to"):
-            if "\x00" in params["to"]:  # PostgreSQL text cannot hold it: a 400, not a 500
-                raise ValidationError({"to": ["Null characters are not allowed."]})
-            messages = messages.filter(recipient=params["to"].strip())
-        if params.get("batch_id"):
-            try:
-                messages = messages.filter(batch_id=serializers.UUIDField().to_internal_value(params["batch_id"]))
-            except ValidationError:
-                raise ValidationError({"batch_id": ["Not a UUID."]}) from None
-        for name, lookup in (("created_after", "created_at__gte"), ("created_before", "created_at__lt")):
-            if params.get(name):
-                messages = messages.filter(**{lookup: _query_time(name, params[name])})
-        try:
-            limit = min(max(int(params.get("limit", 100)), 1), 500)
-        except ValueError:
-            raise ValidationError({"limit": ["A number from 1 to 500."]}) from None
-        if params.get("cursor"):
-            created, message_id = _decode_cursor(params["cursor"])
-            messages = messages.filter(created_at__lte=created).exclude(created_at=created, id__gte=message_id)
-        page = list(messages.order_by("-created_at", "-id")[: limit + 1])
-        next_cursor = _encode_cursor(page[limit - 1]) if len(page) > limit else None
-        return Response({"results": [message_json(m) for m in page[:limit]], "next_cursor": next_cursor})
-
-
-def _encode_cursor(message: Message) -> str:
-    raw = json.dumps([message.created_at.isoformat(), str(message.id)]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _query_time(name: str, value: str):
-    """A time filter in UTC. parse_datetime raises on well-formed but impossible dates (month
-    13), and PostgreSQL refuses offsets beyond ±15:59 that Python accepts: both are the caller's
-    mistake (400), never a 500."""
-    try:
-        moment = parse_datetime(value)
-        if moment is None or moment.tzinfo is None:
-            raise ValueError
-        return moment.astimezone(UTC)
-    except (ValueError, OverflowError):
-        raise ValidationError({name: ["An ISO 8601 time with zone, e.g. 2026-01-31T00:00:00Z."]}) from None
-
-
-def _decode_cursor(value: str):
-    try:
-        created, message_id = json.loads(base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)))
-        moment = parse_datetime(created)
-        if moment is None or moment.tzinfo is None:
-            raise ValueError
-        return moment.astimezone(UTC), serializers.UUIDField().to_internal_value(message_id)
-    except (ValueError, TypeError, OverflowError, RecursionError, ValidationError):
-        raise ValidationError({"cursor": ["Not a cursor from this API."]}) from None
+        auth = request.auth
+        messages = MessageFilter.filtered(request.query_params, visible_messages(user=auth.user, is_test=auth.is_test))
+        paginator = MessagePagination()
+        page = paginator.paginate_queryset(messages, request, view=self)
+        return paginator.get_paginated_response(message_json.many(page))
 
 
 class MessageApi(ApiView):
@@ -359,9 +293,10 @@ class MessageApi(ApiView):
         tags=["messages"],
     )
     def get(self, request, message_id):
-        message = _scoped(request).filter(pk=message_id).first()
+        auth = request.auth
+        message = visible_messages(user=auth.user, is_test=auth.is_test).filter(pk=message_id).first()
         if message is None:
-            raise NotFound("No message with this id.")
+            raise not_found("message")
         return Response(message_json(message))
 
     @extend_schema(
@@ -373,9 +308,10 @@ class MessageApi(ApiView):
         tags=["messages"],
     )
     def delete(self, request, message_id):
-        if not _scoped(request).filter(pk=message_id).exists():
-            raise NotFound("No message with this id.")
-        message = message_cancel(account_id=request.auth.account.pk, message_id=message_id, actor=request.auth.user)
+        auth = request.auth
+        if not visible_messages(user=auth.user, is_test=auth.is_test).filter(pk=message_id).exists():
+            raise not_found("message")
+        message = message_cancel(account_id=auth.account.pk, message_id=message_id, actor=auth.user)
         return Response(message_json(message))
 
 
@@ -396,10 +332,4 @@ class BalanceApi(ApiView):
         now = balance_now(account_id=auth.account.pk, membership_id=auth.user.membership.pk, now=timezone.now())
         if now is None:  # removed from the account within the last second
             raise PermissionDenied("The user who created this key is no longer a member.", code="user_inactive")
-        return Response(
-            {
-                "balance": f"{now.balance:.4f}",
-                "monthly_limit": f"{now.monthly_limit:.4f}" if now.monthly_limit is not None else None,
-                "monthly_spent": f"{now.monthly_spent:.4f}",
-            }
-        )
+        return Response(balance_json(now))

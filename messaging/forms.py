@@ -2,11 +2,11 @@ import re
 from datetime import UTC
 
 from django import forms
-from django.conf import settings
 from django.utils import timezone
 from django.utils.text import normalize_newlines
 
 from messaging.models import Message
+from messaging.selectors import SenderNames
 
 SPLIT = re.compile(r"[\s,;]+")
 
@@ -35,10 +35,10 @@ class SendForm(forms.Form):
         help_text="Leave empty to send now. At most 30 days ahead.",
     )
 
-    def __init__(self, *args, senders: list[str], groups: list | None = None, **kwargs):
+    def __init__(self, *args, senders: SenderNames, groups: list | None = None, **kwargs):
         super().__init__(*args, **kwargs)
-        default = [("", f"Default ({senders[0] if senders else settings.SMS_DEFAULT_SENDER})")]
-        self.fields["sender"].choices = default + [(name, name) for name in senders]
+        default = f"Default ({senders.default})" if senders.default else "None: no sender name of yours is approved"
+        self.fields["sender"].choices = [("", default), *((name, name) for name in senders.names)]
         # (id, label) of the contact groups the user may send to; none: the field is not shown.
         self.fields["groups"].choices = groups or []
         if not groups:

@@ -3,12 +3,14 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
+from django.conf import settings
 from django.db import connection
-from django.db.models import Count, Q
+from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import TruncDate
 
 from accounts.models import Account, Membership
-from messaging.models import Message
+from core import localcache
+from messaging.models import Message, SenderName
 
 
 def dashboard_messages(*, user):
@@ -111,16 +113,17 @@ def recent_messages(*, user, limit: int = 10) -> list[Message]:
     )
 
 
-def visible_messages(*, user):
-    """Messages this portal user may see: the account's with `view_messages`, else their own.
-    The portal shows live messages; test-mode ones belong to the API's test keys."""
+def visible_messages(*, user, is_test: bool = False) -> QuerySet[Message]:
+    """The messages this user may see, in the portal and through the API (a key acts as the user
+    who made it): their account's with `view_messages`, else the ones they sent. Live messages,
+    or with `is_test` those of the API's test keys: the two never mix. System messages (sign-in
+    codes, test SMS) are the product's own, never listed to anyone. Not a member: none."""
     membership = getattr(user, "membership", None)
     if membership is None:
         return Message.objects.none()
-    # System messages (sign-in codes, test SMS) are the product's own: never listed to anyone.
-    messages = Message.objects.filter(account_id=membership.account_id, is_test=False, is_system=False)
+    messages = Message.objects.filter(account_id=membership.account_id, is_test=is_test, is_system=False)
     if not membership.has_permission("view_messages"):
-        messages = messages.filter(submitted_by=user)
+        messages = messages.filter(submitted_by_id=user.pk)
     return messages
 
 
@@ -145,21 +148,65 @@ def message_detail(*, user, message_id):
 
 
 def sender_names(*, account):
-    from messaging.models import SenderName
-
     return SenderName.objects.filter(account=account).order_by("name")
 
 
-def usable_sender_names(*, user) -> list[str]:
-    from messaging.models import SenderName
+@dataclass(frozen=True)
+class SenderNames:
+    """What a member may send as (SPEC §3)."""
 
-    membership = user.membership
-    approved = SenderName.objects.filter(account_id=membership.account_id, status=SenderName.Status.APPROVED)
-    if not membership.is_owner:
-        allowed = membership.allowed_senders.filter(status=SenderName.Status.APPROVED)
-        if allowed.exists():
-            approved = allowed
-    return list(approved.order_by("name").values_list("name", flat=True))
+    allowed: tuple[tuple[int, str], ...]  # (id, name) by name: the approved names this member may use
+    approved: frozenset[str]  # every approved name of the account
+    limited: bool  # a sub-user limited to some names (`allowed_senders`)
+
+    @property
+    def names(self) -> list[str]:
+        return [name for _, name in self.allowed]
+
+    @property
+    def default(self) -> str | None:
+        """What a message that names no sender goes out as: the first name allowed; with none
+        approved, the product's default sender, except for a member limited to names none of
+        which is approved (None: it may send as nothing)."""
+        if self.allowed:
+            return self.allowed[0][1]
+        return None if self.limited else settings.SMS_DEFAULT_SENDER
+
+
+def approved_sender_names(*, account_id: int) -> list[tuple[int, str]]:
+    """The account's approved sender names as (id, name), by name: from this process's copy of
+    the last API_LOCAL_CACHE_SECONDS (an approval or revocation counts within a second)."""
+    return localcache.remember(
+        ("approved-senders", account_id),
+        lambda: list(
+            SenderName.objects.filter(account_id=account_id, status=SenderName.Status.APPROVED)
+            .order_by("name")
+            .values_list("id", "name")
+        ),
+    )
+
+
+def _sender_limit(membership: Membership | None) -> frozenset[int]:
+    """The sender names a sub-user is limited to, approved or not (empty: not limited)."""
+    if membership is None or membership.is_owner:
+        return frozenset()
+    return localcache.remember(
+        ("allowed-senders", membership.pk),
+        lambda: frozenset(membership.allowed_senders.values_list("id", flat=True)),
+    )
+
+
+def sender_names_allowed(*, account_id: int, membership: Membership | None) -> SenderNames:
+    """The one rule for which sender names a member may send as (SPEC §3): the account's
+    approved names; for a sub-user limited to some (`allowed_senders`), only those of them that
+    are approved, which may be none (never all of the account's). The owner, and a send with no
+    member (a system message), are never limited. The send service, the send page and the
+    sub-user pages (what a manager may pass on) all ask here. One query for the approved names
+    and, for a limited sub-user, one for its names; none within API_LOCAL_CACHE_SECONDS."""
+    approved = approved_sender_names(account_id=account_id)
+    limit = _sender_limit(membership)
+    allowed = [(pk, name) for pk, name in approved if pk in limit] if limit else approved
+    return SenderNames(allowed=tuple(allowed), approved=frozenset(name for _, name in approved), limited=bool(limit))
 
 
 @dataclass(frozen=True)

@@ -49,7 +49,7 @@ def send(request: HttpRequest) -> HttpResponse:
     membership = _membership(request)
     if not membership.has_permission("send_sms"):
         raise PermissionDenied
-    senders = selectors.usable_sender_names(user=request.user)
+    senders = selectors.sender_names_allowed(account_id=membership.account_id, membership=membership)
     groups = None
     if membership.has_permission("view_contacts"):
         # Sending to a group shows its numbers in the log: only for members who may see contacts.

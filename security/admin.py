@@ -10,6 +10,7 @@ from accounts.admin import AccountAdmin, AccountMembershipInline, UserAdmin
 from accounts.models import Account, User
 from audit.admin import StaffAuditMixin
 from audit.context import AuditContext
+from core.admin import ReadOnlyAdminMixin
 from security.models import IPAllowlistEntry, KnownDevice, SMSDevice
 
 
@@ -60,16 +61,11 @@ class SMSDeviceAdmin(StaffAuditMixin, admin.ModelAdmin):
 
 
 @admin.register(KnownDevice)
-class KnownDeviceAdmin(StaffAuditMixin, admin.ModelAdmin):
+class KnownDeviceAdmin(StaffAuditMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    deletable = True  # "forget" a browser
     list_display = ["user", "user_agent", "ip", "first_seen", "last_seen"]
     search_fields = ["user__email", "ip"]
     list_select_related = ["user"]
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
 
 
 # django-otp's authenticator-app devices: staff may remove one (a lost phone), audited like the rest.

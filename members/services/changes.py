@@ -22,6 +22,7 @@ from members.services.rules import (
     lock_pair,
     member_state,
 )
+from messaging.models import SenderName
 from security.services import user_deactivate
 
 
@@ -106,12 +107,8 @@ def subuser_update(
         old_senders = dict(target.allowed_senders.values_list("pk", "name"))
         # Names no longer approved are not on the page: choosing among the approved ones keeps them
         # (so a restricted member never becomes unrestricted without anyone choosing it).
-        from messaging.models import SenderName
-
         senders |= set(target.allowed_senders.exclude(status=SenderName.Status.APPROVED).values_list("pk", flat=True))
         if set(old_senders) != senders:
-            from messaging.models import SenderName
-
             target.allowed_senders.set(senders)
             new_names = SenderName.objects.filter(pk__in=senders).values_list("name", flat=True)
             changes["allowed_senders"] = [sorted(old_senders.values()), sorted(new_names)]

@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from accounts.models import Account, Membership, User
 from core.errors import ApplicationError, Forbidden, NotFound
+from messaging.models import SenderName
 
 # The fields `subuser_update` changes (the audit event names those that changed).
 LIMIT_FIELDS = ("monthly_limit", "window_weekdays", "window_start", "window_end", "window_timezone")
@@ -199,8 +200,6 @@ def check_window(
 
 
 def check_senders(manager: Membership, account: Account, sender_ids: Iterable[int]) -> set[int]:
-    from messaging.models import SenderName
-
     wanted = {int(pk) for pk in sender_ids}
     approved = set(
         SenderName.objects.filter(account=account, status=SenderName.Status.APPROVED, pk__in=wanted).values_list(

@@ -34,11 +34,11 @@ from messaging.models import (
     IdempotencyRecord,
     LedgerEntry,
     Message,
-    SenderName,
     TrafficCounter,
 )
 from messaging.pricing import PriceList
 from messaging.segments import count_segments
+from messaging.selectors import sender_names_allowed
 from messaging.services.delivery import enqueue_delivery
 from messaging.services.ledger import _ledger_write
 
@@ -126,39 +126,12 @@ def _text(text: str):
     return info
 
 
-def _approved_senders(account_id: int) -> list[tuple[int, str]]:
-    """The account's approved sender names as (id, name), by name: from this process's copy of
-    the last API_LOCAL_CACHE_SECONDS (an approval or revocation counts within a second)."""
-    return localcache.remember(
-        ("approved-senders", account_id),
-        lambda: list(
-            SenderName.objects.filter(account_id=account_id, status=SenderName.Status.APPROVED)
-            .order_by("name")
-            .values_list("id", "name")
-        ),
-    )
-
-
-def _allowed_sender_ids(membership: Membership | None) -> frozenset[int]:
-    """The sender names a sub-user is limited to (empty: not limited)."""
-    if membership is None or membership.is_owner:
-        return frozenset()
-    return localcache.remember(
-        ("allowed-senders", membership.pk),
-        lambda: frozenset(membership.allowed_senders.values_list("id", flat=True)),
-    )
-
-
 def _sender(*, account: Account, membership: Membership | None, sender: str | None) -> str:
-    approved = _approved_senders(account.pk)
-    allowed = _allowed_sender_ids(membership)
+    names = sender_names_allowed(account_id=account.pk, membership=membership)
     if not sender:
-        if allowed:
-            chosen = next((name for pk, name in approved if pk in allowed), None)
-            if chosen is None:
-                raise Forbidden("None of the sender names you may use is approved.", code="sender_not_allowed")
-            return chosen
-        return approved[0][1] if approved else settings.SMS_DEFAULT_SENDER
+        if names.default is None:
+            raise Forbidden("None of the sender names you may use is approved.", code="sender_not_allowed")
+        return names.default
     sender = sender.strip()
     if not (SENDER_ALNUM.match(sender) or SENDER_NUMERIC.match(sender)):
         raise ApplicationError(
@@ -166,10 +139,9 @@ def _sender(*, account: Account, membership: Membership | None, sender: str | No
             code="invalid_request",
             errors={"sender": ["Invalid sender name."]},
         )
-    name_id = next((pk for pk, name in approved if name == sender), None)
-    if name_id is None:
+    if sender not in names.approved:
         raise Forbidden(f"The sender “{sender}” is not approved for this account.", code="sender_not_allowed")
-    if allowed and name_id not in allowed:
+    if sender not in names.names:
         raise Forbidden(f"You may not send as “{sender}”.", code="sender_not_allowed")
     return sender
 
