@@ -40,6 +40,8 @@ test: $(VENV)/.dev
 	  SECRET_KEY=$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(50))') \
 	  $(PY) manage.py check --deploy --fail-level WARNING
 	$(PY) -m pytest
+# Then the ORM's side of messaging/sql.py on SQLite, as `make run` uses it.
+	$(PY) -m pytest tests/messaging/test_sql_rules.py --ds=tests.settings_sqlite -p no:cacheprovider -q
 
 bench: $(VENV)/.dev
 	scripts/ensure-services.sh

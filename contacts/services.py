@@ -6,9 +6,11 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
+from django.db.models import CharField, Value
 from django.db.models.functions import Lower
 
+from accounts.models import Account
 from contacts.models import Contact, Group
 from core.errors import ApplicationError, Conflict, not_found
 from core.ids import valid_id
@@ -258,7 +260,7 @@ def contacts_import(*, account_id: int, rows: list[tuple[int, list[str]]]) -> Im
         # Groups, by name whatever the case, folded as the database folds them (its unique
         # constraint's LOWER; Python's lower() differs for some letters, such as "İ"): the
         # account's, and those the file names anew.
-        fold = _database_lower(list(dict.fromkeys(g for _, names in valid.values() for g in names)))
+        fold = _database_lower(account_id, list(dict.fromkeys(g for _, names in valid.values() for g in names)))
         wanted: dict[str, str] = {}
         for name, key in fold.items():
             wanted.setdefault(key, name)
@@ -306,12 +308,13 @@ def contacts_import(*, account_id: int, rows: list[tuple[int, list[str]]]) -> Im
     return report
 
 
-def _database_lower(names: list[str]) -> dict[str, str]:
-    """Each name as the database's LOWER folds it, a few hundred per query."""
+def _database_lower(account_id: int, names: list[str]) -> dict[str, str]:
+    """Each name as the database's LOWER folds it, a few hundred per query (read beside the
+    account's row: the ORM selects from a table)."""
     folded: dict[str, str] = {}
-    with connection.cursor() as cursor:
-        for start in range(0, len(names), 500):
-            chunk = names[start : start + 500]
-            cursor.execute("SELECT " + ", ".join(["LOWER(%s)"] * len(chunk)), chunk)
-            folded.update(zip(chunk, cursor.fetchone(), strict=True))
+    account = Account.objects.filter(pk=account_id)
+    for start in range(0, len(names), 500):
+        chunk = names[start : start + 500]
+        row = account.values_list(*(Lower(Value(name, output_field=CharField())) for name in chunk)).get()
+        folded.update(zip(chunk, row, strict=True))
     return folded

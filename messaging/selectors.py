@@ -1,15 +1,14 @@
-import functools
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import connection
 from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import TruncDate
 
-from accounts.models import Account, Membership
+from accounts.models import Membership
 from core import localcache
+from messaging import sql
 from messaging.models import Message, SenderName
 
 
@@ -216,35 +215,18 @@ class BalanceNow:
     monthly_spent: Decimal  # in the current UTC month
 
 
-@functools.cache
-def _balance_sql() -> str:
-    quote = connection.ops.quote_name
-    account, membership = quote(Account._meta.db_table), quote(Membership._meta.db_table)
-    return (
-        f"SELECT a.balance, m.role, m.monthly_limit, m.monthly_spent, m.spent_month "  # noqa: S608
-        f"FROM {membership} m JOIN {account} a ON a.id = m.account_id WHERE m.id = %s AND m.account_id = %s"
-    )
-
-
 def balance_now(*, account_id: int, membership_id: int, now: datetime) -> BalanceNow | None:
     """The balance and the member's monthly limit and spend as they are now (None: no such member
-    of the account): one statement, prepared on PostgreSQL. The ORM's query building alone would
-    cost a hot API endpoint more CPU than the rest of its request."""
-    from core.db import prepared_cursor
-
-    with prepared_cursor(connection) as cursor:
-        cursor.execute(_balance_sql(), [membership_id, account_id])
-        row = cursor.fetchone()
+    of the account): one statement on PostgreSQL (messaging/sql.py), for an endpoint API clients
+    poll."""
+    row = sql.member_balance(account_id=account_id, membership_id=membership_id)
     if row is None:
         return None
-    balance, *columns = row
-    # The row's values as the model's fields read them (SQLite hands back numbers and strings),
-    # so the membership's own rules say what its limit and this month's spend are.
-    member = Membership(**{name: Membership._meta.get_field(name).to_python(value) for name, value in zip(
-        ("role", "monthly_limit", "monthly_spent", "spent_month"), columns, strict=True
-    )})  # fmt: skip
+    balance, role, monthly_limit, monthly_spent, spent_month = row
+    # The membership's own rules say what its limit and this month's spend are.
+    member = Membership(role=role, monthly_limit=monthly_limit, monthly_spent=monthly_spent, spent_month=spent_month)
     return BalanceNow(
-        balance=Account._meta.get_field("balance").to_python(balance),
+        balance=balance,
         monthly_limit=None if member.is_owner else member.monthly_limit,
         monthly_spent=member.spent_in_month_of(now),
     )

@@ -144,12 +144,20 @@ if PRODUCTION:
 # An empty DATABASE_URL means the default, so a blank line in .env cannot break the local run.
 DATABASES = {"default": env.db_url_config(env.str("DATABASE_URL", default="") or f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # A persistent connection per process (gunicorn's sync workers serve one request at a time,
+    # so Django's `pool` would hold one connection each too, and costs a check-out per request),
+    # checked by Django with a `SELECT 1` before the first query of a request.
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=60))
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
-    DATABASES["default"]["ENGINE"] = "core.db"  # PostgreSQL, health-checked at most once a second
-# The API's hot INSERT as a server-side prepared statement (portal/db/base.py); false for a
-# connection pooler that cannot keep prepared statements.
-DB_PREPARED_STATEMENTS = env.bool("DB_PREPARED_STATEMENTS", default=True)
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("DB_CONN_HEALTH_CHECKS", default=True)
+    if env.bool("DB_PREPARED_STATEMENTS", default=True):
+        # Values sent apart from the query's text, so that psycopg prepares on the server a
+        # statement a connection runs `prepare_threshold` times (parsed and planned once; at most
+        # 100 a connection): the same few statements of every send and hand-over
+        # (messaging/sql.py) most of all. A query can then carry at most 65,535 values (a
+        # PostgreSQL limit that client-side binding does not have): chunk longer lists. False
+        # (Django's defaults) for a pooler that cannot keep prepared statements (PgBouncer in
+        # transaction mode before 1.21, or without `max_prepared_statements`).
+        DATABASES["default"].setdefault("OPTIONS", {}).update(server_side_binding=True, prepare_threshold=5)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.str("REDIS_URL", default="")

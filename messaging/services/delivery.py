@@ -9,15 +9,15 @@ from functools import partial
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import F, Q, Value
-from django.db.models.functions import Coalesce, Greatest
+from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from accounts.models import Account, Membership, User
 from audit.services import audit_record
-from core.db import prepared_cursor
 from core.errors import ApplicationError, Conflict, Forbidden, NotFound, RateLimited
+from messaging import sql
 from messaging.backends import OutgoingSms, SendResult, get_backend
 from messaging.backends.testmode import TestModeBackend
 from messaging.dispatch import dispatcher, publish
@@ -93,42 +93,12 @@ def message_send_test(*, user: User) -> Message:
 # --- Delivery ----------------------------------------------------------------------------------
 
 
-# The two statements every hand-over runs, in plain SQL: the hot path of delivery.
-_CLAIM_SQL = (
-    "UPDATE messaging_message SET status = 'sending', sending_started_at = %s, attempts = attempts + 1 "
-    "WHERE id = %s AND status = 'queued'"
-)
-_RECORD_SENT_SQL = (
-    "UPDATE messaging_message SET status = %s, provider_id = %s, sent_at = %s, error_code = '', "
-    "delivered_at = CASE WHEN %s = 'delivered' THEN %s ELSE delivered_at END "
-    "WHERE id = %s AND status = 'sending'"
-)
-# The same on PostgreSQL, with the hand-over's event written by the same statement: the status
-# history costs the hot path no extra round trip.
-_RECORD_SENT_WITH_EVENT_SQL = """
-WITH moved AS (
-    UPDATE messaging_message SET status = %(status)s, provider_id = %(provider_id)s, sent_at = %(now)s,
-        error_code = '', delivered_at = CASE WHEN %(delivered)s THEN %(now)s ELSE delivered_at END
-    WHERE id = %(id)s AND status = 'sending'
-    RETURNING id
-)
-INSERT INTO messaging_messageevent (message_id, status, detail, created_at)
-SELECT id, %(status)s, %(detail)s, %(now)s FROM moved
-"""
 HANDED_OVER = "handed to the gateway"
-
-
-def _db_id(message_id):
-    """The id as this database stores it (a UUID on PostgreSQL, 32 hex characters on SQLite)."""
-    field = Message._meta.pk
-    return field.get_db_prep_value(field.to_python(message_id), connection)
 
 
 def _claim(message_id) -> bool:
     """queued → sending in one conditional UPDATE: of two workers holding the same id, one wins."""
-    with prepared_cursor(connection) as cursor:
-        cursor.execute(_CLAIM_SQL, [timezone.now(), _db_id(message_id)])
-        return cursor.rowcount == 1
+    return sql.message_claim(message_id=message_id, now=timezone.now())
 
 
 def _record(message_id, result: SendResult, *, sensitive: bool = False) -> None:
@@ -137,20 +107,14 @@ def _record(message_id, result: SendResult, *, sensitive: bool = False) -> None:
         # state a delivery report has already moved the message to.
         Message.objects.filter(pk=message_id, sensitive=True).update(text=REDACTED_TEXT)
     if result.status in ("sent", "delivered"):
-        now = timezone.now()
-        if _native_sql():
-            params = {"status": result.status, "provider_id": result.provider_id, "now": now,
-                      "delivered": result.status == "delivered", "id": _db_id(message_id),
-                      "detail": HANDED_OVER}  # fmt: skip
-            with prepared_cursor(connection) as cursor:
-                cursor.execute(_RECORD_SENT_WITH_EVENT_SQL, params)
-            return
-        with prepared_cursor(connection) as cursor:
-            params = [result.status, result.provider_id, now, result.status, now, _db_id(message_id)]
-            cursor.execute(_RECORD_SENT_SQL, params)
-            moved = cursor.rowcount == 1
-        if moved:
-            _event(message_id, result.status, HANDED_OVER)
+        # The hand-over and its event, in one statement on PostgreSQL: the hot path of delivery.
+        sql.message_record_sent(
+            message_id=message_id,
+            status=result.status,
+            provider_id=result.provider_id,
+            detail=HANDED_OVER,
+            now=timezone.now(),
+        )
     elif result.status == "unknown":
         # The gateway may or may not have taken it (a read timeout, a dropped connection): it stays
         # `sending`, so a delivery report can prove the hand-over, or the watchdog resends it.
@@ -490,7 +454,6 @@ IN_FLIGHT = (Message.Status.SENDING, Message.Status.SENT)
 # `sending`, and moves it on, so the next claim (which takes `queued` messages only) skips it.
 REQUEUED_IN_DOUBT = Q(status=Message.Status.QUEUED, possible_duplicate=True)
 IN_FLIGHT_OR_REQUEUED = Q(status__in=IN_FLIGHT) | REQUEUED_IN_DOUBT
-SENDING_OR_REQUEUED = Q(status=Message.Status.SENDING) | REQUEUED_IN_DOUBT
 PROGRESS = {
     DLR_DELIVERED: (Message.Status.DELIVERED, "delivery report"),
     DLR_SMSC_ACCEPTED: (Message.Status.SENT, "accepted by the SMSC"),
@@ -512,28 +475,9 @@ def dlr_record(*, message_id: str, kannel_status: int) -> str:
         message_id = uuid.UUID(str(message_id))
     except ValueError:
         return "ignored"  # no message has such an id (its token may be right: it is only an HMAC)
-    if kannel_status in PROGRESS and _native_sql():
-        return _dlr_progress_postgresql(message_id=message_id, kannel_status=kannel_status, now=now)
+    if kannel_status in PROGRESS:
+        return _dlr_progress(message_id=message_id, kannel_status=kannel_status, now=now)
     Message.objects.filter(pk=message_id, sensitive=True).exclude(text=REDACTED_TEXT).update(text=REDACTED_TEXT)
-    if kannel_status == DLR_DELIVERED:
-        updated = Message.objects.filter(IN_FLIGHT_OR_REQUEUED, pk=message_id).update(
-            status=Message.Status.DELIVERED, delivered_at=now, sent_at=Coalesce("sent_at", Value(now))
-        )
-        if updated:
-            _event(message_id, Message.Status.DELIVERED, "delivery report")
-            return "applied"
-        return _report_after_give_up(message_id=message_id, kannel_status=kannel_status)
-    if kannel_status in (DLR_SMSC_ACCEPTED, DLR_BUFFERED):
-        updated = Message.objects.filter(SENDING_OR_REQUEUED, pk=message_id).update(
-            status=Message.Status.SENT, sent_at=now
-        )
-        if updated or kannel_status == DLR_BUFFERED:
-            detail = PROGRESS[kannel_status][1]
-            if Message.objects.filter(pk=message_id, status__in=IN_FLIGHT).exists():
-                _event(message_id, Message.Status.SENT, detail)
-        if updated:
-            return "applied"
-        return _report_after_give_up(message_id=message_id, kannel_status=kannel_status)
     if kannel_status in (DLR_UNDELIVERED, DLR_SMSC_REJECTED):
         with transaction.atomic():
             message = Message.objects.select_for_update().filter(IN_FLIGHT_OR_REQUEUED, pk=message_id).first()
@@ -583,41 +527,9 @@ def _report_after_give_up(*, message_id: uuid.UUID, kannel_status: int) -> str:
     return "ignored"
 
 
-# A report of progress (delivered, accepted, buffered) on PostgreSQL: one prepared statement
-# instead of three ORM queries, since every message brings two of them. It locks the row, moves
-# the status forward if it may, redacts a security code, and writes the event, all at once; it
-# answers the status the message had before (a message requeued in doubt counting as `sending`),
-# its actual status and its error code. The ORM path above (SQLite) does the same in steps.
-_DLR_PROGRESS_SQL = """
-WITH old AS (
-    SELECT id, status AS actual, error_code, possible_duplicate,
-           CASE WHEN status = 'queued' AND possible_duplicate THEN 'sending' ELSE status END AS status
-    FROM messaging_message WHERE id = %(id)s FOR UPDATE
-), moved AS (
-    UPDATE messaging_message AS m SET
-        text = CASE WHEN m.sensitive THEN %(redacted)s ELSE m.text END,
-        status = CASE WHEN old.status = ANY(%(from)s) THEN %(to)s ELSE m.status END,
-        sent_at = CASE WHEN old.status = ANY(%(from)s) THEN COALESCE(m.sent_at, %(now)s) ELSE m.sent_at END,
-        delivered_at = CASE WHEN old.status = ANY(%(from)s) AND %(to)s = 'delivered' THEN %(now)s
-                            ELSE m.delivered_at END
-    FROM old
-    WHERE m.id = old.id AND (old.status = ANY(%(from)s) OR (m.sensitive AND m.text <> %(redacted)s))
-    RETURNING m.id
-), event AS (
-    INSERT INTO messaging_messageevent (message_id, status, detail, created_at)
-    SELECT id, %(to)s, %(detail)s, %(now)s FROM old WHERE old.status = ANY(%(event_from)s)
-    RETURNING id
-)
-SELECT status, actual, error_code, possible_duplicate FROM old
-"""
-
-
-def _native_sql() -> bool:
-    """Whether the PostgreSQL statement applies (SQLite, under `make run`, takes the ORM path)."""
-    return connection.vendor == "postgresql"
-
-
-def _dlr_progress_postgresql(*, message_id: uuid.UUID, kannel_status: int, now) -> str:
+def _dlr_progress(*, message_id: uuid.UUID, kannel_status: int, now) -> str:
+    """A report of progress (delivered, accepted, buffered): the message moves forward if it may,
+    a security code is redacted, and the report goes into its history (messaging/sql.py)."""
     in_flight = [str(status) for status in IN_FLIGHT]
     to, detail = PROGRESS[kannel_status]
     if kannel_status == DLR_DELIVERED:
@@ -627,11 +539,15 @@ def _dlr_progress_postgresql(*, message_id: uuid.UUID, kannel_status: int, now) 
         # event for any message still in flight.
         moves_from = [str(Message.Status.SENDING)]
         event_from = in_flight if kannel_status == DLR_BUFFERED else moves_from
-    params = {"id": message_id, "redacted": REDACTED_TEXT, "from": moves_from, "to": str(to), "now": now,
-              "detail": detail, "event_from": event_from}  # fmt: skip
-    with prepared_cursor(connection) as cursor:
-        cursor.execute(_DLR_PROGRESS_SQL, params)
-        row = cursor.fetchone()
+    row = sql.message_report_progress(
+        message_id=message_id,
+        to=to,
+        detail=detail,
+        moves_from=moves_from,
+        event_from=event_from,
+        redacted=REDACTED_TEXT,
+        now=now,
+    )
     if row is None:
         return "ignored"
     status, actual, error_code, possible_duplicate = row

@@ -15,8 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import IntegrityError, connections, transaction
-from django.db.models import F
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.text import normalize_newlines
 
@@ -24,28 +23,20 @@ from accounts.models import Account, Membership, User
 from audit.services import audit_record, security_alert
 from contacts.selectors import group_numbers as group_numbers_of
 from core import localcache
-from core.db import prepared_cursor
 from core.errors import ApplicationError, Conflict, Forbidden, PaymentRequired, RateLimited, TooLarge
 from core.ids import uuid7
 from core.phone import parse_recipient
 from core.text import UNSTORABLE
-from messaging.models import (
-    BlockedDomain,
-    IdempotencyRecord,
-    LedgerEntry,
-    Message,
-    TrafficCounter,
-)
+from messaging import sql
+from messaging.models import BlockedDomain, IdempotencyRecord, Message, TrafficCounter
 from messaging.pricing import PriceList
 from messaging.segments import count_segments
 from messaging.selectors import sender_names_allowed
 from messaging.services.delivery import enqueue_delivery
-from messaging.services.ledger import _ledger_write
 
 SENDER_ALNUM = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 .&_-]{0,10}$")
 SENDER_NUMERIC = re.compile(r"^\+?[0-9]{3,15}$")
 IDEMPOTENCY_TTL = timedelta(hours=24)
-INSERT_BATCH = 2000
 # A link as a phone would make one: a host name (dot-separated labels) that starts where no letter,
 # digit or hyphen goes before it (a space, but also "now:", "url=", "https://", "...", "@"), so a
 # scheme, a user name or any punctuation glued to it changes nothing; then its path, query or
@@ -371,15 +362,11 @@ def message_submit(
 
 
 def _lock_idempotency_key(*, account_id: int, caller: str, key: str) -> None:
-    """A transaction-scoped PostgreSQL advisory lock on (account, caller, key). SQLite (`make
-    run`) has none; its concurrent repeats fall back on the records' unique constraint, which
-    still sends once but may refuse a repeat instead of answering as the first request did."""
-    connection = connections["default"]
-    if connection.vendor != "postgresql":
-        return
+    """A transaction-scoped lock on (account, caller, key). SQLite (`make run`) has none; its
+    concurrent repeats fall back on the records' unique constraint, which still sends once but
+    may refuse a repeat instead of answering as the first request did."""
     digest = hashlib.sha256(f"idempotency:{account_id}:{caller}:{key[:255]}".encode()).digest()
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [int.from_bytes(digest[:8], "big", signed=True)])
+    sql.advisory_lock(key=int.from_bytes(digest[:8], "big", signed=True))
 
 
 def _idempotent_replay(*, account_id: int, caller: str, key: str, fingerprint: str) -> SubmitResult | None:
@@ -471,14 +458,14 @@ def _submit_locked(
         for message in messages:
             submitter.set_cached_value(message, user)  # message.submitted_by without a query
     if test_mode:
-        _insert(messages)
+        sql.messages_insert(messages)
         if status == Message.Status.QUEUED:
             enqueue_delivery([m.id for m in messages])
         return SubmitResult(batch_id=batch_id, messages=messages, total_cost=total, balance=account.balance)
 
     if len(messages) > PRECHECK_ABOVE:
         _precheck(account=account, membership=membership, total=total, count=len(messages), now=now)
-    _insert(messages)  # first: it waits for no lock, so the account's lock is held the shorter
+    sql.messages_insert(messages)  # first: it waits for no lock, so the account's lock is held the shorter
     balance = _charge(
         account=account, membership=membership, user=user, total=total, count=len(messages), batch_id=batch_id, now=now
     )
@@ -498,63 +485,42 @@ def _submit_locked(
 #
 # The account's row lock serialises every live send of an account, so it is taken as late and
 # held as briefly as possible: the messages are inserted before it (their INSERT waits for no
-# lock), and on PostgreSQL the debit and its ledger entry are one statement. Lock order on
-# PostgreSQL: the hour's traffic counter (only sends take it), then the account, then the
-# membership, as refunds (message, account, membership). The ORM path (SQLite, which locks the
-# whole database anyway) takes the account first.
-
-_DEBIT_SQL = """
-WITH debit AS (
-    UPDATE {account} SET balance = balance - %(total)s
-    WHERE id = %(account_id)s AND status = 'active' AND balance >= %(total)s
-    RETURNING id, balance
-)
-INSERT INTO {ledger} (account_id, kind, amount, balance_after, note, batch_id, created_by_id, created_at)
-SELECT id, 'debit', -%(total)s, balance, %(note)s, %(batch_id)s, %(user_id)s, %(now)s FROM debit
-RETURNING balance_after
-"""
-_LOCK_SQL = "SELECT status, balance FROM {account} WHERE id = %(account_id)s FOR NO KEY UPDATE"
-_TRAFFIC_SQL = """
-INSERT INTO {traffic} AS counter (account_id, hour, count, alerted) VALUES (%(account_id)s, %(hour)s, %(count)s, false)
-ON CONFLICT (account_id, hour) DO UPDATE SET count = counter.count + EXCLUDED.count
-RETURNING count, alerted
-"""
-_SPEND_SQL = """
-UPDATE {membership}
-SET monthly_spent = CASE WHEN spent_month = %(month)s THEN monthly_spent ELSE 0 END + %(total)s,
-    spent_month = %(month)s
-WHERE id = %(membership_id)s
-RETURNING monthly_spent, monthly_limit, role
-"""
-
-
-@functools.cache
-def _tables() -> dict[str, str]:
-    """The quoted table names the PostgreSQL statements use (computed once per process)."""
-    quote = connections["default"].ops.quote_name
-    return {
-        "account": quote(Account._meta.db_table),
-        "ledger": quote(LedgerEntry._meta.db_table),
-        "traffic": quote(TrafficCounter._meta.db_table),
-        "membership": quote(Membership._meta.db_table),
-    }
-
-
-def _native_sql() -> bool:
-    """Whether the PostgreSQL statements apply (SQLite, under `make run`, takes the ORM path)."""
-    return connections["default"].vendor == "postgresql"
+# lock), and the debit and its ledger entry are one statement on PostgreSQL. The rules and their
+# lock order (the hour's traffic counter, then the account, then the membership) are
+# messaging/sql.py's.
 
 
 def _charge(*, account, membership, user, total, count, batch_id, now) -> Decimal:
     """Debit the request, count its traffic and the sub-user's monthly spend, or refuse it whole
     (the caller's transaction rolls back). Returns the balance after."""
-    if _native_sql():
-        return _charge_postgresql(
-            account=account, membership=membership, user=user, total=total, count=count, batch_id=batch_id, now=now
+    # The hour's count first: a request over the cap is a 429 even when it could not pay either.
+    hour = now.replace(minute=0, second=0, microsecond=0)
+    new_total, alerted = sql.traffic_add(account_id=account.pk, hour=hour, count=count)
+    _traffic_check(account=account, hour=hour, before=new_total - count, new_total=new_total, alerted=alerted, now=now)
+    if total > 0:
+        balance = sql.account_debit(
+            account_id=account.pk,
+            total=total,
+            note=_debit_note(count),
+            batch_id=batch_id,
+            user_id=user.pk if user is not None else None,
+            now=now,
         )
-    return _charge_orm(
-        account=account, membership=membership, user=user, total=total, count=count, batch_id=batch_id, now=now
-    )
+        if balance is None:  # suspended, or not enough credit: say which
+            fresh = Account.objects.only("status", "balance").get(pk=account.pk)
+            raise _suspended() if not fresh.is_active else _no_credit(total, fresh.balance)
+    else:  # free messages: nothing to debit, the account's lock all the same
+        status, balance = (
+            Account.objects.select_for_update(no_key=True).values_list("status", "balance").get(pk=account.pk)
+        )
+        if status != Account.Status.ACTIVE:
+            raise _suspended()
+    if membership is not None:
+        month = now.date().replace(day=1)
+        spent, limit, role = sql.membership_spend(membership_id=membership.pk, month=month, total=total)
+        if role != Membership.Role.OWNER and limit is not None and spent > limit:
+            raise _over_monthly_limit(total, limit, spent - total)
+    return balance
 
 
 PRECHECK_ABOVE = 20
@@ -603,130 +569,6 @@ def _debit_note(count: int) -> str:
     return f"{count} message{'s' if count != 1 else ''}"
 
 
-def _charge_postgresql(*, account, membership, user, total, count, batch_id, now) -> Decimal:
-    tables = _tables()
-    hour = now.replace(minute=0, second=0, microsecond=0)
-    month = now.date().replace(day=1)
-    connection = connections["default"]
-    # The same few statements on every live send: prepared once per connection.
-    with prepared_cursor(connection) as cursor:
-        # The hour's count first, as the ORM path checks it (a request over the cap is a 429 even
-        # when it could not pay either); its row lock is the account's alone, like the account row.
-        cursor.execute(_TRAFFIC_SQL.format(**tables), {"account_id": account.pk, "hour": hour, "count": count})
-        new_total, alerted = cursor.fetchone()
-        _traffic_check(account=account, hour=hour, before=new_total - count, new_total=new_total, alerted=alerted,
-                       now=now)  # fmt: skip
-        if total > 0:
-            cursor.execute(
-                _DEBIT_SQL.format(**tables),
-                {"total": total, "account_id": account.pk, "note": _debit_note(count), "batch_id": batch_id,
-                 "user_id": user.pk if user is not None else None, "now": now},
-            )  # fmt: skip
-            row = cursor.fetchone()
-            if row is None:  # suspended, or not enough credit: say which
-                fresh = Account.objects.only("status", "balance").get(pk=account.pk)
-                raise _suspended() if not fresh.is_active else _no_credit(total, fresh.balance)
-            balance = row[0]
-        else:
-            cursor.execute(_LOCK_SQL.format(**tables), {"account_id": account.pk})
-            status, balance = cursor.fetchone()
-            if status != Account.Status.ACTIVE:
-                raise _suspended()
-        if membership is not None:
-            cursor.execute(
-                _SPEND_SQL.format(**tables), {"month": month, "total": total, "membership_id": membership.pk}
-            )
-            spent, limit, role = cursor.fetchone()
-            if role != Membership.Role.OWNER and limit is not None and spent > limit:
-                raise _over_monthly_limit(total, limit, spent - total)
-    return balance
-
-
-def _charge_orm(*, account, membership, user, total, count, batch_id, now) -> Decimal:
-    locked = Account.objects.select_for_update(no_key=True).get(pk=account.pk)
-    if not locked.is_active:
-        raise _suspended()
-    _traffic_count(account=locked, count=count, now=now)
-    if locked.balance < total:
-        raise _no_credit(total, locked.balance)
-    if membership is not None:
-        membership = Membership.objects.select_for_update().get(pk=membership.pk)
-        if not membership.is_owner and membership.monthly_limit is not None:
-            spent = membership.spent_in_month_of(now)
-            if spent + total > membership.monthly_limit:
-                raise _over_monthly_limit(total, membership.monthly_limit, spent)
-    balance = locked.balance
-    if total > 0:
-        entry = _ledger_write(
-            account_id=locked.pk,
-            kind=LedgerEntry.Kind.DEBIT,
-            amount=-total,
-            note=_debit_note(count),
-            actor=user,
-            batch_id=batch_id,
-        )
-        balance = entry.balance_after
-    if membership is not None:
-        _add_monthly_spend(membership=membership, amount=total, now=now)
-    return balance
-
-
-def _insert(messages: list[Message], *, native: bool | None = None) -> None:
-    """Store the messages, all or none. On PostgreSQL one message (most API requests) is one
-    prepared INSERT, and more are one prepared INSERT … SELECT FROM UNNEST per UNNEST_BATCH,
-    each column sent as one array parameter: no per-value work in Django, and the same
-    statement for any number of messages. Elsewhere (SQLite under `make run`) bulk_create, within
-    SQLite's limit of variables. Several statements run in one transaction, the caller's or
-    their own."""
-    connection = connections["default"]
-    if native is None:
-        native = connection.vendor == "postgresql"
-    if not native:
-        Message.objects.bulk_create(messages, batch_size=INSERT_BATCH)
-        return
-    columns = [name for name, _, _ in _message_columns()]
-    # The same statements every time: prepared once per connection where the backend can.
-    with transaction.atomic() if len(messages) > UNNEST_BATCH else nullcontext(), prepared_cursor(connection) as cursor:
-        if len(messages) == 1:
-            [message] = messages
-            cursor.execute(_insert_sql(), [getattr(message, name) for name in columns])
-        else:
-            for start in range(0, len(messages), UNNEST_BATCH):
-                chunk = messages[start : start + UNNEST_BATCH]
-                cursor.execute(_insert_many_sql(), [[getattr(m, name) for m in chunk] for name in columns])
-    for message in messages:
-        message._state.adding = False
-        message._state.db = "default"
-
-
-UNNEST_BATCH = 10_000
-TYPE_MODIFIERS = re.compile(r"\(.*\)")  # varchar(16) -> varchar, numeric(16, 4) -> numeric
-
-
-@functools.cache
-def _insert_many_sql() -> str:
-    """INSERT of many messages on PostgreSQL: one array parameter per column. Each array is cast
-    to its column's type without length or precision (an explicit cast to varchar(16) would cut
-    a longer value silently; the column itself refuses it)."""
-    connection = connections["default"]
-    quote = connection.ops.quote_name
-    fields = Message._meta.concrete_fields
-    columns = ", ".join(quote(field.column) for field in fields)
-    arrays = ", ".join(f"%s::{TYPE_MODIFIERS.sub('', field.db_type(connection))}[]" for field in fields)
-    return f"INSERT INTO {quote(Message._meta.db_table)} ({columns}) SELECT * FROM UNNEST({arrays})"  # noqa: S608
-
-
-@functools.cache
-def _insert_sql() -> str:
-    """INSERT of one message on PostgreSQL: only identifiers from the model and placeholders,
-    every value a parameter."""
-    quote = connections["default"].ops.quote_name
-    fields = Message._meta.concrete_fields
-    columns = ", ".join(quote(field.column) for field in fields)
-    placeholders = ", ".join(["%s"] * len(fields))
-    return f"INSERT INTO {quote(Message._meta.db_table)} ({columns}) VALUES ({placeholders})"  # noqa: S608
-
-
 @functools.cache
 def _message_columns() -> tuple[tuple[str, object, bool], ...]:
     """(attname, default, default is callable) of each Message column, in the model's order."""
@@ -749,29 +591,6 @@ def _new_message(**values) -> Message:
     if values:
         raise TypeError(f"Not Message columns: {', '.join(values)}")
     return Message(*row)
-
-
-def _add_monthly_spend(*, membership: Membership, amount: Decimal, now: datetime) -> None:
-    month = now.date().replace(day=1)
-    if membership.spent_month != month:
-        Membership.objects.filter(pk=membership.pk).update(spent_month=month, monthly_spent=amount)
-    else:
-        Membership.objects.filter(pk=membership.pk).update(monthly_spent=F("monthly_spent") + amount)
-
-
-def _traffic_count(*, account: Account, count: int, now: datetime) -> None:
-    """Count this hour's volume (the ORM path of _charge, under the account lock)."""
-    hour = now.replace(minute=0, second=0, microsecond=0)
-    counter, _ = TrafficCounter.objects.get_or_create(account=account, hour=hour)
-    TrafficCounter.objects.filter(pk=counter.pk).update(count=F("count") + count)
-    _traffic_check(
-        account=account,
-        hour=hour,
-        before=counter.count,
-        new_total=counter.count + count,
-        alerted=counter.alerted,
-        now=now,
-    )
 
 
 def _traffic_check(*, account: Account, hour: datetime, before: int, new_total: int, alerted: bool, now: datetime):

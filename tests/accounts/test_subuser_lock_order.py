@@ -2,8 +2,8 @@
 
 `_lock` runs SELECT ... FOR NO KEY UPDATE with select_related("user", "account") and no `of=`:
 PostgreSQL locks the joined account row too, after the first membership row. Live sends lock the
-account first, then the sender's membership (messaging/services/submit.py: "Lock order on
-PostgreSQL: ... the account, then the membership"). The owner (lowest membership pk) sending via
+account first, then the sender's membership (messaging/sql.py: "Lock order of a live send: ...
+then the account, then the membership"). The owner (lowest membership pk) sending via
 the API while a user page is saved is a lock-order inversion: PostgreSQL kills one side with
 "deadlock detected" (a 500 for the manager's save or for the send)."""
 
@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from accounts.models import Membership
 from members.services import subuser_update
-from messaging.services.submit import _LOCK_SQL, _SPEND_SQL, _tables
+from messaging import sql
 from tests.accounts.subuser_support import invitation_task, make_member  # noqa: F401
 
 
@@ -29,17 +29,17 @@ def test_a_user_page_save_does_not_deadlock_with_a_live_send(owner, transactiona
     errors: list[BaseException] = []
     send_has_account = threading.Event()
 
-    def send():  # the statements of _charge_postgresql, in its order, for the owner's send
+    def send():  # the rules of a live send's charge (messaging/sql.py), in its order, for the owner's send
         try:
-            with transaction.atomic(), connection.cursor() as cursor:
-                cursor.execute(_LOCK_SQL.format(**_tables()), {"account_id": account_id})
+            with transaction.atomic():
+                sql.account_debit(
+                    account_id=account_id, total=Decimal("1"), note="1 message", batch_id=None, user_id=None,
+                    now=timezone.now(),
+                )  # fmt: skip
                 send_has_account.set()
                 time.sleep(1.0)  # the manager's save is now waiting for the account row
                 month = timezone.now().date().replace(day=1)
-                cursor.execute(
-                    _SPEND_SQL.format(**_tables()),
-                    {"month": month, "total": Decimal("1"), "membership_id": owner_membership.pk},
-                )
+                sql.membership_spend(membership_id=owner_membership.pk, month=month, total=Decimal("1"))
         except BaseException as exc:
             errors.append(exc)
         finally:

@@ -6,6 +6,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.models import Account
+from messaging import sql
 from messaging.backends import SendResult
 from messaging.backends.kannel import dlr_token, dlr_url
 from messaging.models import Message, MessageEvent, PriceRule
@@ -26,9 +27,7 @@ def report_path(request, monkeypatch):
     """Every test here runs on both ways of applying a report: PostgreSQL's one statement, and
     the ORM's steps that SQLite takes under `make run`."""
     if request.param == "orm":
-        from messaging.services import delivery
-
-        monkeypatch.setattr(delivery, "_native_sql", lambda: False)
+        monkeypatch.setattr(sql, "native", lambda: False)
     return request.param
 
 

@@ -12,6 +12,7 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from accounts.models import Account
+from messaging import sql
 from messaging.backends import SendResult
 from messaging.models import LedgerEntry, Message, MessageEvent, PriceRule
 from messaging.services import (
@@ -100,7 +101,7 @@ def report_path(request, monkeypatch):
     """Both ways of applying a report (and of recording a hand-over): PostgreSQL's statements,
     and the ORM's steps that SQLite takes under `make run`."""
     if request.param == "orm":
-        monkeypatch.setattr(delivery, "_native_sql", lambda: False)
+        monkeypatch.setattr(sql, "native", lambda: False)
     return request.param
 
 

@@ -16,6 +16,7 @@ from audit import hub
 from audit.models import AuditEvent
 from audit.services import SECURITY_ALERT
 from core.errors import ApplicationError
+from messaging import sql
 from messaging.models import BlockedDomain, IdempotencyRecord, LedgerEntry, Message, PriceRule, SenderName
 from messaging.services import ledger_topup
 from messaging.services import submit as submit_module
@@ -25,10 +26,10 @@ from tests.conftest import PASSWORD
 
 @pytest.fixture(autouse=True, params=["postgresql", "orm"])
 def charge_path(request, monkeypatch):
-    """Every test here runs on both ways of charging a live request: PostgreSQL's statements, and
-    the ORM's that SQLite takes under `make run`."""
+    """Every test here runs on both ways of storing and charging a request (messaging/sql.py):
+    PostgreSQL's statements, and the ORM's that SQLite takes under `make run`."""
     if request.param == "orm":
-        monkeypatch.setattr(submit_module, "_native_sql", lambda: False)
+        monkeypatch.setattr(sql, "native", lambda: False)
     return request.param
 
 
@@ -382,28 +383,6 @@ def test_concurrent_requests_with_one_idempotency_key_all_get_the_first_answer(m
     assert account.balance == 0 == ledger_sum(account.pk)
 
 
-def test_the_insert_prepares_values_alike_with_and_without_native_adaptation(owner):
-    """_insert hands PostgreSQL one message's values as they are, in a plain INSERT; otherwise (more
-    messages, or SQLite under `make run`) bulk_create prepares them. Both must store the same row."""
-    from core.ids import uuid7
-    from messaging.services.submit import _insert
-
-    def message(**extra):
-        return Message(
-            id=uuid7(), account_id=owner.membership.account_id, submitted_by=owner, sender="ACME",
-            recipient="+447400123456", text="Zażółć €", encoding="UCS-2", segments=1, cost=Decimal("0.0421"),
-            status=Message.Status.QUEUED, batch_id=uuid7(), created_at=timezone.now(), reference="r", **extra,
-        )  # fmt: skip
-
-    native, prepared = message(), message(scheduled_at=timezone.now() + timedelta(hours=1))
-    _insert([native], native=True)
-    _insert([prepared], native=False)
-    for original in (native, prepared):
-        stored = Message.objects.get(pk=original.pk)
-        for field in Message._meta.concrete_fields:
-            assert getattr(stored, field.attname) == getattr(original, field.attname), field.name
-
-
 def test_a_large_request_the_account_cannot_pay_writes_nothing(owner, charge_path):
     """Refused before its messages are written (not written and rolled back): a client retrying
     big sends on an empty account costs the database no writes."""
@@ -455,16 +434,16 @@ def test_messages_built_for_insert_equal_the_models_own(owner):
         submit_module._new_message(**values, not_a_column=1)
 
 
-def test_a_live_send_runs_its_statements_prepared(owner, charge_path):
-    """On PostgreSQL the INSERT and the charge statements are prepared on the server (the ORM
-    path, SQLite's, prepares the INSERT alone)."""
+def test_a_live_send_runs_its_statements_prepared(owner):
+    """The statements of a send repeat, so psycopg prepares them on the server after a few sends
+    on a connection (portal/settings.py): the SQL of messaging/sql.py and the ORM's alike."""
     Account.objects.filter(pk=owner.membership.account_id).update(balance=Decimal("10"))
-    message_submit(account_id=owner.membership.account_id, user=owner, caller="t", to=["+447400123456"], text="Hi")
+    for _ in range(connection.settings_dict["OPTIONS"]["prepare_threshold"] + 1):
+        message_submit(account_id=owner.membership.account_id, user=owner, caller="t", to=["+447400123456"], text="Hi")
     with connection.cursor() as cursor:
         cursor.execute("SELECT statement FROM pg_prepared_statements")
         statements = " ".join(row[0] for row in cursor.fetchall())
-    charged = ("messaging_trafficcounter", "accounts_account", "accounts_membership")
-    for table in ("messaging_message", *(charged if charge_path == "postgresql" else ())):
+    for table in ("messaging_message", "messaging_trafficcounter", "accounts_account", "accounts_membership"):
         assert f'"{table}"' in statements, (table, statements)
 
 
@@ -490,26 +469,11 @@ def _built(owner, count: int, now=None, **overrides) -> list[Message]:
     ]
 
 
-def test_the_unnest_insert_stores_what_bulk_create_stores(owner):
-    """Many messages on PostgreSQL go in as one array per column: row for row, column for
-    column, the same as Django's bulk_create stores them."""
-    now = timezone.now()
-    fast, slow = _built(owner, 25, now), _built(owner, 25, now)
-    submit_module._insert(fast, native=True)
-    submit_module._insert(slow, native=False)
-    columns = [field.attname for field in Message._meta.concrete_fields if field.attname != "id"]
-    stored = {m.pk: m for m in Message.objects.filter(pk__in=[m.pk for m in fast + slow])}
-    assert len(stored) == 50
-    for a, b in zip(fast, slow, strict=True):
-        assert [getattr(stored[a.pk], c) for c in columns] == [getattr(stored[b.pk], c) for c in columns]
-    assert all(not m._state.adding for m in fast)
-
-
 def test_the_unnest_insert_refuses_a_value_too_long_rather_than_cutting_it(owner):
     from django.db import DataError, transaction
 
     messages = _built(owner, 3)
     messages[1].sender = "X" * 17  # the column is varchar(16)
     with pytest.raises(DataError), transaction.atomic():
-        submit_module._insert(messages, native=True)
+        sql.messages_insert(messages)
     assert not Message.objects.filter(pk__in=[m.pk for m in messages]).exists()

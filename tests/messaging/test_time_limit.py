@@ -9,6 +9,7 @@ import pytest
 from celery.exceptions import SoftTimeLimitExceeded
 from django.utils import timezone
 
+from messaging import sql
 from messaging.backends import SendResult
 from messaging.models import Message, PriceRule
 from messaging.services import (
@@ -184,7 +185,7 @@ def test_the_backoff_never_exceeds_what_the_stale_job_waits_for():
 
 @pytest.mark.parametrize("native", [True, False], ids=["postgresql", "orm"])
 def test_a_message_that_leaves_after_a_retry_loses_the_retry_s_error_code(three, monkeypatch, native):
-    monkeypatch.setattr(delivery, "_native_sql", lambda: native)
+    monkeypatch.setattr(sql, "native", lambda: native)
 
     class Busy:
         def send_messages(self, messages):
