@@ -6,7 +6,7 @@ from celery.utils.log import get_task_logger
 from django.conf import settings
 
 from messaging import services
-from messaging.services.delivery import RETRY_BACKOFF_MAX_SECONDS
+from messaging.services.recovery import RETRY_BACKOFF_MAX_SECONDS
 
 logger = get_task_logger(__name__)
 

@@ -2,18 +2,16 @@
 
 from messaging.services.delivery import (
     REDACTED_TEXT,
-    dlr_record,
     message_cancel,
     message_deliver,
     message_fail,
     message_send_system,
     message_send_test,
-    messages_recover_stuck,
-    messages_release_due,
-    messages_requeue_stale,
     messages_review,
 )
 from messaging.services.ledger import account_open, ledger_adjust, ledger_topup
+from messaging.services.recovery import messages_recover_stuck, messages_release_due, messages_requeue_stale
+from messaging.services.reports import dlr_record
 from messaging.services.senders import sender_name_request, sender_names_review
 from messaging.services.submit import message_submit
 

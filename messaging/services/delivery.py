@@ -2,15 +2,13 @@
 
 import logging
 import time
-import uuid
-from datetime import timedelta
 from decimal import Decimal
 from functools import partial
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q, Value
+from django.db.models import F, Value
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
@@ -175,7 +173,7 @@ def message_deliver(*, message_ids: list[str], deadline: float | None = None) ->
         ]
         if suspended:
             with transaction.atomic():
-                _hold_for_suspension(suspended)
+                hold_for_suspension(suspended)
             for pk in suspended:
                 del rows[pk]
     except SoftTimeLimitExceeded:
@@ -249,11 +247,11 @@ def _refund(message: Message, note: str) -> None:
         )
 
 
-def _event(message_id, status: str, detail: str = "") -> None:
+def status_event(message_id, status: str, detail: str = "") -> None:
     MessageEvent.objects.create(message_id=message_id, status=status, detail=detail[:200])
 
 
-def _events(message_ids: list, status: str, detail: str) -> None:
+def status_events(message_ids: list, status: str, detail: str) -> None:
     """The same event for many messages, in one INSERT."""
     MessageEvent.objects.bulk_create(
         [MessageEvent(message_id=message_id, status=status, detail=detail[:200]) for message_id in message_ids]
@@ -275,7 +273,7 @@ def message_fail(
     if message.sensitive:
         message.text = REDACTED_TEXT
     message.save(update_fields=["status", "error_code", "text"])
-    _event(message.pk, status, error_code)
+    status_event(message.pk, status, error_code)
     if status in Message.REFUNDED_STATUSES:
         _refund(message, f"Refund for {status} message {message.pk}")
     return True
@@ -294,7 +292,7 @@ def message_cancel(*, account_id: int, message_id, actor: User | None) -> Messag
         )
     message.status = Message.Status.CANCELED
     message.save(update_fields=["status"])
-    _event(message.pk, Message.Status.CANCELED, f"by {actor}" if actor else "")
+    status_event(message.pk, Message.Status.CANCELED, f"by {actor}" if actor else "")
     _refund(message, f"Refund for canceled message {message.pk}")
     return message
 
@@ -310,13 +308,13 @@ def messages_review(*, message_ids: list, release: bool, actor: User | None) -> 
             message.status = Message.Status.QUEUED if due else Message.Status.SCHEDULED
             message.error_code = ""
             message.save(update_fields=["status", "error_code"])
-            _event(message.pk, Message.Status.QUEUED, f"released by {actor}")
+            status_event(message.pk, Message.Status.QUEUED, f"released by {actor}")
             if due:
                 enqueue_delivery([message.pk])
         else:
             message.status = Message.Status.REJECTED
             message.save(update_fields=["status"])
-            _event(message.pk, Message.Status.REJECTED, f"rejected by {actor}")
+            status_event(message.pk, Message.Status.REJECTED, f"rejected by {actor}")
             _refund(message, f"Refund for rejected message {message.pk}")
         changed += 1
     if changed:
@@ -328,30 +326,13 @@ def messages_review(*, message_ids: list, release: bool, actor: User | None) -> 
     return changed
 
 
-def messages_release_due(limit: int = 5000) -> int:
-    """Beat: scheduled messages whose time has come go to the queue (never long countdowns)."""
-    with transaction.atomic():
-        rows = list(
-            Message.objects.select_for_update(skip_locked=True, of=("self",))
-            .filter(status=Message.Status.SCHEDULED, scheduled_at__lte=timezone.now())
-            .order_by("scheduled_at")
-            .values_list("pk", "account__status")[:limit]
-        )
-        if not rows:
-            return 0
-        suspended = [pk for pk, status in rows if status == Account.Status.SUSPENDED]
-        due = [pk for pk, status in rows if status != Account.Status.SUSPENDED]
-        _hold_for_suspension(suspended)
-        Message.objects.filter(pk__in=due).update(status=Message.Status.QUEUED)
-        _events(due, Message.Status.QUEUED, "scheduled time reached")
-        enqueue_delivery(due)
-    return len(rows)
+# --- Delivery reports -------------------------------------------------------------------------
 
 
 ACCOUNT_SUSPENDED = "account_suspended"
 
 
-def _hold_for_suspension(message_ids: list) -> int:
+def hold_for_suspension(message_ids: list) -> int:
     """Messages of a suspended account do not leave: they are held (not refunded) for staff, who
     release them once the account is active again, or reject them (refunded)."""
     if not message_ids:
@@ -363,196 +344,5 @@ def _hold_for_suspension(message_ids: list) -> int:
         .values_list("pk", flat=True)
     )
     Message.objects.filter(pk__in=held).update(status=Message.Status.HELD, error_code=ACCOUNT_SUSPENDED)
-    _events(held, Message.Status.HELD, "the account is suspended")
+    status_events(held, Message.Status.HELD, "the account is suspended")
     return len(held)
-
-
-MAX_HANDOVER_ATTEMPTS = 3
-# The error code of a message the watchdog gave up on (failed, refunded).
-HANDOVER_UNKNOWN = "handover_unknown"
-
-
-def messages_recover_stuck() -> int:
-    """Messages left in `sending` past the grace period: a worker died mid-hand-over.
-
-    Such a message goes back to the queue flagged as a possible duplicate, at most
-    MAX_HANDOVER_ATTEMPTS hand-overs in doubt in all (`attempts`: a claim whose request provably
-    never reached the gateway gives its attempt back); after that it fails (refunded) rather than
-    crash workers forever. A delivery report for the earlier hand-over that arrives while it waits
-    in the queue still counts (dlr_record), so it is not sent again. A security code is never sent
-    again: by now it has expired, and its text may already be redacted.
-    """
-    cutoff = timezone.now() - settings.SMS_SENDING_GRACE
-    with transaction.atomic():
-        stuck = list(
-            Message.objects.select_for_update(skip_locked=True)
-            .filter(status=Message.Status.SENDING, sending_started_at__lt=cutoff)
-            .values_list("pk", "attempts", "sensitive")[:1000]
-        )
-        if not stuck:
-            return 0
-        retry = [pk for pk, attempts, sensitive in stuck if attempts < MAX_HANDOVER_ATTEMPTS and not sensitive]
-        give_up = [pk for pk, attempts, sensitive in stuck if attempts >= MAX_HANDOVER_ATTEMPTS or sensitive]
-        Message.objects.filter(pk__in=retry).update(status=Message.Status.QUEUED, possible_duplicate=True)
-        if retry:
-            _events(retry, Message.Status.QUEUED, "hand-over in doubt: queued again, possibly a duplicate")
-            enqueue_delivery(retry)
-    _give_up(give_up, error_code=HANDOVER_UNKNOWN, still=Message.Status.SENDING)
-    logger.warning("stuck in sending: %d requeued, %d failed", len(retry), len(give_up))
-    return len(stuck)
-
-
-def _give_up(message_ids: list, *, error_code: str, still: str) -> None:
-    """Fail (refunded, a security code's text redacted) messages a beat job will not send again,
-    each only if still in the state the job found it in: since then a report may have moved it on
-    (the carrier accepted it), or a worker claimed it."""
-    for pk in message_ids:
-        message_fail(message_id=pk, error_code=error_code, only_if=(still,))
-
-
-# The error code of a security code the stale-queue job will not send: its life is over.
-CODE_EXPIRED = "code_expired"
-
-STALE_QUEUED_AFTER = timedelta(minutes=5)
-# A message put back in the queue after a failed attempt waits for its task's retry (a backoff of
-# up to RETRY_BACKOFF_MAX_SECONDS, messaging/tasks.py): the beat job leaves it alone until that
-# retry is overdue too, so a gateway outage is not hammered ahead of the backoff.
-RETRY_BACKOFF_MAX_SECONDS = 600
-STALE_RETRY_AFTER = timedelta(seconds=RETRY_BACKOFF_MAX_SECONDS) + STALE_QUEUED_AFTER
-
-
-def messages_requeue_stale() -> int:
-    """`queued` messages whose task was lost (broker down at commit, worker killed before its
-    retry was published) are enqueued again; the claim makes a double enqueue harmless. A security
-    code older than a code lives (OTP_SMS_CODE_VALIDITY) is failed instead: it would arrive
-    expired."""
-    now = timezone.now()
-    cutoff = now - STALE_QUEUED_AFTER
-    # A released scheduled message has been queued since its scheduled time, not since it was made;
-    # one that was tried already, since its last attempt (sending_started_at).
-    rows = list(
-        Message.objects.filter(status=Message.Status.QUEUED, created_at__lt=cutoff)
-        .filter(Q(scheduled_at__isnull=True) | Q(scheduled_at__lt=cutoff))
-        .filter(Q(sending_started_at__isnull=True) | Q(sending_started_at__lt=now - STALE_RETRY_AFTER))
-        .values_list("pk", "sensitive", "created_at")
-        .order_by("created_at")[:5000]
-    )
-    oldest_live_code = now - settings.OTP_SMS_CODE_VALIDITY
-    expired = {pk for pk, sensitive, created_at in rows if sensitive and created_at < oldest_live_code}
-    enqueue_delivery([pk for pk, _sensitive, _created_at in rows if pk not in expired])
-    _give_up(list(expired), error_code=CODE_EXPIRED, still=Message.Status.QUEUED)
-    return len(rows)
-
-
-# --- Delivery reports -------------------------------------------------------------------------
-
-# Kannel's report types (dlr-mask bits) → what they mean for a message.
-DLR_DELIVERED, DLR_UNDELIVERED, DLR_BUFFERED, DLR_SMSC_ACCEPTED, DLR_SMSC_REJECTED = 1, 2, 4, 8, 16
-IN_FLIGHT = (Message.Status.SENDING, Message.Status.SENT)
-# A message the watchdog put back in the queue (its hand-over in doubt, possible_duplicate) may
-# have left already: a report for it proves that hand-over exactly as for a message still
-# `sending`, and moves it on, so the next claim (which takes `queued` messages only) skips it.
-REQUEUED_IN_DOUBT = Q(status=Message.Status.QUEUED, possible_duplicate=True)
-IN_FLIGHT_OR_REQUEUED = Q(status__in=IN_FLIGHT) | REQUEUED_IN_DOUBT
-PROGRESS = {
-    DLR_DELIVERED: (Message.Status.DELIVERED, "delivery report"),
-    DLR_SMSC_ACCEPTED: (Message.Status.SENT, "accepted by the SMSC"),
-    DLR_BUFFERED: (Message.Status.SENT, "buffered by the SMSC"),
-}
-
-
-def dlr_record(*, message_id: str, kannel_status: int) -> str:
-    """Apply one delivery report; returns what happened ("applied", "ignored").
-
-    States only move forward (a late "accepted" never undoes "delivered"), a replayed report
-    changes nothing, and failures are refunded once. A report for a message still `sending`, or
-    put back in the queue by the watchdog, proves its hand-over (the worker may not have recorded
-    it yet). One for a message the watchdog gave up on is kept in its history only
-    (_report_after_give_up).
-    """
-    now = timezone.now()
-    try:
-        message_id = uuid.UUID(str(message_id))
-    except ValueError:
-        return "ignored"  # no message has such an id (its token may be right: it is only an HMAC)
-    if kannel_status in PROGRESS:
-        return _dlr_progress(message_id=message_id, kannel_status=kannel_status, now=now)
-    Message.objects.filter(pk=message_id, sensitive=True).exclude(text=REDACTED_TEXT).update(text=REDACTED_TEXT)
-    if kannel_status in (DLR_UNDELIVERED, DLR_SMSC_REJECTED):
-        with transaction.atomic():
-            message = Message.objects.select_for_update().filter(IN_FLIGHT_OR_REQUEUED, pk=message_id).first()
-            if message is None:
-                return "ignored"
-            if kannel_status == DLR_UNDELIVERED:
-                message_fail(message_id=message_id, error_code="undelivered", status=Message.Status.UNDELIVERED)
-            else:
-                message_fail(message_id=message_id, error_code="rejected_by_smsc")
-        return "applied"
-    return "ignored"
-
-
-GIVEN_UP_IN_DOUBT = Q(status=Message.Status.FAILED) & (Q(error_code=HANDOVER_UNKNOWN) | Q(possible_duplicate=True))
-
-
-def _report_after_give_up(*, message_id: uuid.UUID, kannel_status: int) -> str:
-    """A report of progress for a message that failed (refunded) after a hand-over in doubt: the
-    watchdog gave up on it (handover_unknown), or requeued it (possible_duplicate) and its
-    retries then ran out. Its earlier hand-over did happen after all.
-
-    The message stays failed and the refund stands: final states never move back, and taking the
-    cost again could find the credit spent (a balance never goes below zero), so it could not be
-    done exactly every time. The report is kept in the message's history (once, however often
-    Kannel replays it) and logged as a warning, for staff to settle by hand (a ledger adjustment)
-    if they choose. Returns "ignored": the message's state did not change."""
-    status, what = PROGRESS[kannel_status]
-    detail = f"{what} after the hand-over was given up; the message stays failed and refunded"
-    with transaction.atomic():
-        message = (
-            Message.objects.select_for_update()
-            .filter(GIVEN_UP_IN_DOUBT, pk=message_id)
-            .only("id", "account_id", "cost", "error_code")
-            .first()
-        )
-        if message is None or MessageEvent.objects.filter(message=message, status=status, detail=detail).exists():
-            return "ignored"
-        _event(message.pk, status, detail)
-    logger.warning(
-        "message %s (account %s, %s points refunded): %s after it failed as %s following a hand-over in doubt",
-        message.pk,
-        message.account_id,
-        message.cost,
-        what,
-        message.error_code,
-    )
-    return "ignored"
-
-
-def _dlr_progress(*, message_id: uuid.UUID, kannel_status: int, now) -> str:
-    """A report of progress (delivered, accepted, buffered): the message moves forward if it may,
-    a security code is redacted, and the report goes into its history (messaging/sql.py)."""
-    in_flight = [str(status) for status in IN_FLIGHT]
-    to, detail = PROGRESS[kannel_status]
-    if kannel_status == DLR_DELIVERED:
-        moves_from, event_from = in_flight, in_flight
-    else:
-        # Accepted or buffered: `sending` moves to `sent`; a buffered report is recorded as an
-        # event for any message still in flight.
-        moves_from = [str(Message.Status.SENDING)]
-        event_from = in_flight if kannel_status == DLR_BUFFERED else moves_from
-    row = sql.message_report_progress(
-        message_id=message_id,
-        to=to,
-        detail=detail,
-        moves_from=moves_from,
-        event_from=event_from,
-        redacted=REDACTED_TEXT,
-        now=now,
-    )
-    if row is None:
-        return "ignored"
-    status, actual, error_code, possible_duplicate = row
-    if status in moves_from:
-        return "applied"
-    if actual == Message.Status.FAILED and (error_code == HANDOVER_UNKNOWN or possible_duplicate):
-        return _report_after_give_up(message_id=message_id, kannel_status=kannel_status)
-    return "ignored"

@@ -14,36 +14,29 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.text import normalize_newlines
 
 from accounts.models import Account, Membership, User
-from audit.services import audit_record, security_alert
+from audit.services import audit_record
 from contacts.selectors import group_numbers as group_numbers_of
-from core import localcache
-from core.errors import ApplicationError, Conflict, Forbidden, PaymentRequired, RateLimited, TooLarge
+from core.errors import ApplicationError, Conflict, Forbidden, TooLarge
 from core.ids import uuid7
 from core.phone import parse_recipient
 from core.text import UNSTORABLE
 from messaging import sql
-from messaging.models import BlockedDomain, IdempotencyRecord, Message, TrafficCounter
+from messaging.models import IdempotencyRecord, Message
 from messaging.pricing import PriceList
 from messaging.segments import count_segments
 from messaging.selectors import sender_names_allowed
+from messaging.services.charging import PRECHECK_ABOVE, charge, precheck, suspended_error
 from messaging.services.delivery import enqueue_delivery
+from messaging.services.screening import screen_text
 
 SENDER_ALNUM = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 .&_-]{0,10}$")
 SENDER_NUMERIC = re.compile(r"^\+?[0-9]{3,15}$")
 IDEMPOTENCY_TTL = timedelta(hours=24)
-# A link as a phone would make one: a host name (dot-separated labels) that starts where no letter,
-# digit or hyphen goes before it (a space, but also "now:", "url=", "https://", "...", "@"), so a
-# scheme, a user name or any punctuation glued to it changes nothing; then its path, query or
-# fragment up to a character no URL holds, skipped (https://example.com/bit.ly leads to
-# example.com). One left-to-right pass over the text in linear time: a start is tried once, and
-# the search resumes after each link.
-LINK = re.compile(r"(?<![a-z0-9-])([a-z0-9-]+(?:\.[a-z0-9-]+)+)(?:[/?#][^\s<>\"{}|\\^`]*)?", re.I)
 
 
 @dataclass
@@ -195,36 +188,6 @@ def sending_window_opening(membership: Membership | None, at: datetime) -> datet
         candidate = datetime.combine(day, start, tzinfo=zone)
         if candidate > at and candidate.isoweekday() in days:
             return candidate.astimezone(UTC)
-    return None
-
-
-def _blocked_domains() -> set[str]:
-    """Shared through the cache for a minute, and kept in this process for a second on top."""
-    return localcache.remember(
-        "blocked-domains",
-        lambda: cache.get_or_set(
-            "messaging:blocked-domains", lambda: set(BlockedDomain.objects.values_list("domain", flat=True)), 60
-        ),
-    )
-
-
-def _hosts(text: str):
-    """Host names in a text, wherever they stand: with or without a scheme (bit.ly/x counts too),
-    and glued to the words or punctuation before them ("Pay now:bit.ly/x", "Now...bit.ly/x")."""
-    for match in LINK.finditer(text):
-        yield match.group(1).lower()
-
-
-def screen_text(text: str) -> str | None:
-    """The blocked domain a link in the text points to (or a subdomain of it), if any."""
-    blocked = _blocked_domains()
-    if not blocked:
-        return None
-    for host in _hosts(text):
-        parts = host.split(".")
-        for i in range(len(parts) - 1):
-            if ".".join(parts[i:]) in blocked:
-                return ".".join(parts[i:])
     return None
 
 
@@ -408,14 +371,14 @@ def _submit_locked(
 ):
     # The checks that need no lock read what the request chain loaded (at most a second ago), or
     # the database now. Test mode moves no money and takes no lock at all (test traffic never
-    # queues behind live sends); live money moves under row locks in _charge.
+    # queues behind live sends); live money moves under row locks in charge.
     if account is None or account.pk != account_id:
         account = Account.objects.get(pk=account_id)
     membership = getattr(user, "membership", None) if user is not None else None
     if membership is not None and membership.account_id != account.pk:
         membership = None
     if not account.is_active:
-        raise _suspended()
+        raise suspended_error()
     if user is not None:
         if membership is None or not user.is_active:
             raise Forbidden("This user cannot send for the account.", code="forbidden")
@@ -464,9 +427,9 @@ def _submit_locked(
         return SubmitResult(batch_id=batch_id, messages=messages, total_cost=total, balance=account.balance)
 
     if len(messages) > PRECHECK_ABOVE:
-        _precheck(account=account, membership=membership, total=total, count=len(messages), now=now)
+        precheck(account=account, membership=membership, total=total, count=len(messages), now=now)
     sql.messages_insert(messages)  # first: it waits for no lock, so the account's lock is held the shorter
-    balance = _charge(
+    balance = charge(
         account=account, membership=membership, user=user, total=total, count=len(messages), batch_id=batch_id, now=now
     )
     if status == Message.Status.QUEUED:
@@ -488,85 +451,6 @@ def _submit_locked(
 # lock), and the debit and its ledger entry are one statement on PostgreSQL. The rules and their
 # lock order (the hour's traffic counter, then the account, then the membership) are
 # messaging/sql.py's.
-
-
-def _charge(*, account, membership, user, total, count, batch_id, now) -> Decimal:
-    """Debit the request, count its traffic and the sub-user's monthly spend, or refuse it whole
-    (the caller's transaction rolls back). Returns the balance after."""
-    # The hour's count first: a request over the cap is a 429 even when it could not pay either.
-    hour = now.replace(minute=0, second=0, microsecond=0)
-    new_total, alerted = sql.traffic_add(account_id=account.pk, hour=hour, count=count)
-    _traffic_check(account=account, hour=hour, before=new_total - count, new_total=new_total, alerted=alerted, now=now)
-    if total > 0:
-        balance = sql.account_debit(
-            account_id=account.pk,
-            total=total,
-            note=_debit_note(count),
-            batch_id=batch_id,
-            user_id=user.pk if user is not None else None,
-            now=now,
-        )
-        if balance is None:  # suspended, or not enough credit: say which
-            fresh = Account.objects.only("status", "balance").get(pk=account.pk)
-            raise _suspended() if not fresh.is_active else _no_credit(total, fresh.balance)
-    else:  # free messages: nothing to debit, the account's lock all the same
-        status, balance = (
-            Account.objects.select_for_update(no_key=True).values_list("status", "balance").get(pk=account.pk)
-        )
-        if status != Account.Status.ACTIVE:
-            raise _suspended()
-    if membership is not None:
-        month = now.date().replace(day=1)
-        spent, limit, role = sql.membership_spend(membership_id=membership.pk, month=month, total=total)
-        if role != Membership.Role.OWNER and limit is not None and spent > limit:
-            raise _over_monthly_limit(total, limit, spent - total)
-    return balance
-
-
-PRECHECK_ABOVE = 20
-
-
-def _precheck(*, account: Account, membership, total: Decimal, count: int, now: datetime) -> None:
-    """Before a large request writes its messages: refuse now what _charge would refuse (the
-    hourly cap, credit, the monthly limit, in its order), so a client retrying big sends on an
-    empty account does not write and roll back thousands of rows each time. Unlocked reads:
-    _charge decides under the locks."""
-    if account.traffic_cap_per_hour is not None:
-        hour = now.replace(minute=0, second=0, microsecond=0)
-        sent = TrafficCounter.objects.filter(account=account, hour=hour).values_list("count", flat=True).first() or 0
-        # alerted=True: a refusal here only raises; counting and alerting belong to _charge.
-        _traffic_check(account=account, hour=hour, before=sent, new_total=sent + count, alerted=True, now=now)
-    balance = Account.objects.filter(pk=account.pk).values_list("balance", flat=True).first()
-    if balance is not None and balance < total:
-        raise _no_credit(total, balance)
-    if membership is not None and not membership.is_owner:
-        fresh = Membership.objects.only("monthly_limit", "monthly_spent", "spent_month").get(pk=membership.pk)
-        if fresh.monthly_limit is not None:
-            spent = fresh.spent_in_month_of(now)
-            if spent + total > fresh.monthly_limit:
-                raise _over_monthly_limit(total, fresh.monthly_limit, spent)
-
-
-def _suspended() -> ApplicationError:
-    return Forbidden("The account is suspended.", code="account_suspended")
-
-
-def _no_credit(total: Decimal, balance: Decimal) -> ApplicationError:
-    return PaymentRequired(
-        f"Not enough credit: this request costs {total} points and the balance is {balance}.",
-        code="insufficient_credit",
-    )
-
-
-def _over_monthly_limit(total: Decimal, limit: Decimal, spent_before: Decimal) -> ApplicationError:
-    return PaymentRequired(
-        f"This request costs {total} points; your monthly limit leaves {limit - spent_before}.",
-        code="monthly_limit_reached",
-    )
-
-
-def _debit_note(count: int) -> str:
-    return f"{count} message{'s' if count != 1 else ''}"
 
 
 @functools.cache
@@ -591,41 +475,6 @@ def _new_message(**values) -> Message:
     if values:
         raise TypeError(f"Not Message columns: {', '.join(values)}")
     return Message(*row)
-
-
-def _traffic_check(*, account: Account, hour: datetime, before: int, new_total: int, alerted: bool, now: datetime):
-    """Refuse past the hourly cap (the caller's transaction undoes the count); past the alert
-    threshold, alert once an hour."""
-    if account.traffic_cap_per_hour is not None and new_total > account.traffic_cap_per_hour:
-        raise RateLimited(
-            f"The account's limit of {account.traffic_cap_per_hour:,} messages an hour would be exceeded "
-            f"({before:,} sent this hour). Try again after {hour + timedelta(hours=1):%H:%M} UTC.",
-            code="traffic_cap_reached",
-            headers={"Retry-After": str(int((hour + timedelta(hours=1) - now).total_seconds()) + 1)},
-        )
-    if account.traffic_alert_per_hour is None or new_total <= account.traffic_alert_per_hour or alerted:
-        return
-    TrafficCounter.objects.filter(account=account, hour=hour).update(alerted=True)
-    audit_record(action="traffic.alert", account=account, data={"hour": hour.isoformat(), "count": new_total})
-    # Only once the crossing is committed: security_alert takes its once-an-hour mark (in Redis)
-    # at once, and a request refused after this point (no credit, the monthly limit) rolls back
-    # the count and `alerted`, but would keep the mark and use up the hour's e-mail.
-    transaction.on_commit(
-        functools.partial(_traffic_alert_mail, account=account, hour=hour, new_total=new_total), robust=True
-    )
-
-
-def _traffic_alert_mail(*, account: Account, hour: datetime, new_total: int) -> None:
-    security_alert(
-        account=account,
-        kind="traffic",
-        subject="Unusual sending volume on your SMS account",
-        body=(
-            f"{account.name} has sent {new_total:,} messages in the hour from {hour:%Y-%m-%d %H:00} UTC, more "
-            f"than its alert threshold of {account.traffic_alert_per_hour:,}.\n\n"
-            "If this is expected, there is nothing to do. If not, check your API tokens and sub-users."
-        ),
-    )
 
 
 def idempotency_records_purge() -> int:

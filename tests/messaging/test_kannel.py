@@ -8,7 +8,7 @@ from django.db.models import Sum
 
 from accounts.models import Account
 from messaging.models import LedgerEntry, Message, MessageEvent, PriceRule
-from messaging.services import message_submit
+from messaging.services import message_submit, recovery
 from tests.conftest import wait_for
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
@@ -108,7 +108,7 @@ def test_worker_killed_mid_batch_every_message_ends_final_and_reaches_the_smsc_o
 ):
     from datetime import timedelta
 
-    from messaging.services import delivery, messages_recover_stuck, messages_requeue_stale
+    from messaging.services import messages_recover_stuck, messages_requeue_stale
 
     worker = kannel_worker(concurrency=1)
     result = submit(funded_owner, numbers(150, start=900))
@@ -120,7 +120,7 @@ def test_worker_killed_mid_batch_every_message_ends_final_and_reaches_the_smsc_o
     # The beat jobs, with their waits shortened: stranded `queued` messages are enqueued again,
     # and a message left in `sending` without any delivery report is resolved.
     settings.SMS_SENDING_GRACE = timedelta(seconds=3)
-    monkeypatch.setattr(delivery, "STALE_QUEUED_AFTER", timedelta(0))
+    monkeypatch.setattr(recovery, "STALE_QUEUED_AFTER", timedelta(0))
 
     def all_final() -> bool:
         messages_requeue_stale()

@@ -23,6 +23,7 @@ from messaging.services import (
     message_send_system,
     message_submit,
     messages_recover_stuck,
+    recovery,
 )
 
 pytestmark = pytest.mark.django_db
@@ -67,14 +68,14 @@ def test_giving_up_spares_a_message_a_report_has_moved_on(owner, monkeypatch, se
     PriceRule.objects.update_or_create(country="", defaults={"price_per_segment": Decimal("1")})
     account_id = owner.membership.account_id
     [message] = message_submit(account_id=account_id, user=owner, caller="t", to=["+447400100001"], text="Hi").messages
-    overdue(message.pk, settings, status=Message.Status.SENDING, attempts=delivery.MAX_HANDOVER_ATTEMPTS)
+    overdue(message.pk, settings, status=Message.Status.SENDING, attempts=recovery.MAX_HANDOVER_ATTEMPTS)
     fail = delivery.message_fail
 
     def report_first(**kwargs):  # the carrier's "accepted" report lands between the two steps
         assert dlr_record(message_id=str(kwargs["message_id"]), kannel_status=8) == "applied"
         return fail(**kwargs)
 
-    monkeypatch.setattr(delivery, "message_fail", report_first)
+    monkeypatch.setattr(recovery, "message_fail", report_first)
     messages_recover_stuck()
     message.refresh_from_db()
     assert message.status == Message.Status.SENT
@@ -187,7 +188,7 @@ def test_a_delivery_report_after_the_watchdog_gave_up_is_recorded_but_the_refund
     """Policy: a failed message stays failed and keeps its refund (final states never move back,
     and a new debit could find the credit spent); the late report goes into its history, once,
     and into the log for staff."""
-    overdue(message.pk, settings, status=Message.Status.SENDING, attempts=delivery.MAX_HANDOVER_ATTEMPTS)
+    overdue(message.pk, settings, status=Message.Status.SENDING, attempts=recovery.MAX_HANDOVER_ATTEMPTS)
     messages_recover_stuck()
     message.refresh_from_db()
     assert (message.status, message.error_code) == (Message.Status.FAILED, "handover_unknown")
@@ -230,16 +231,16 @@ def test_refused_connections_do_not_count_as_hand_overs_in_doubt(message, monkey
 
 
 def test_the_watchdog_still_gives_up_after_the_maximum_of_hand_overs_in_doubt(message, monkeypatch, settings):
-    answers = [("failed", True), ("unknown", False)] * delivery.MAX_HANDOVER_ATTEMPTS
+    answers = [("failed", True), ("unknown", False)] * recovery.MAX_HANDOVER_ATTEMPTS
     gateway = Scripted(*answers)
     monkeypatch.setattr(delivery, "get_backend", lambda: gateway)
-    for _ in range(delivery.MAX_HANDOVER_ATTEMPTS):
+    for _ in range(recovery.MAX_HANDOVER_ATTEMPTS):
         message_deliver(message_ids=[str(message.pk)])  # refused: back to the queue, not counted
         message_deliver(message_ids=[str(message.pk)])  # the answer is lost: in doubt
         overdue(message.pk, settings)
         messages_recover_stuck()
     message.refresh_from_db()
-    assert len(gateway.sent) == 2 * delivery.MAX_HANDOVER_ATTEMPTS
+    assert len(gateway.sent) == 2 * recovery.MAX_HANDOVER_ATTEMPTS
     assert (message.status, message.error_code) == (Message.Status.FAILED, "handover_unknown")
     assert balance(message) == 100
 

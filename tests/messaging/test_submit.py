@@ -18,7 +18,7 @@ from audit.services import SECURITY_ALERT
 from core.errors import ApplicationError
 from messaging import sql
 from messaging.models import BlockedDomain, IdempotencyRecord, LedgerEntry, Message, PriceRule, SenderName
-from messaging.services import ledger_topup
+from messaging.services import ledger_topup, screening
 from messaging.services import submit as submit_module
 from messaging.services.submit import message_submit, sending_window_opening
 from tests.conftest import PASSWORD
@@ -234,9 +234,9 @@ def test_screening_finds_hosts_wherever_they_start_and_skips_the_paths_of_links(
     """One left-to-right pass: a long run of labels is one host, a host glued to punctuation is
     found, and what stands in a link's path or query (where it leads nowhere) is not a host."""
     text = "a." * 700 + "bit.ly"
-    assert list(submit_module._hosts(text)) == [text]
-    assert list(submit_module._hosts("x:bit.ly/y>z.Example.com")) == ["bit.ly", "z.example.com"]
-    assert list(submit_module._hosts("https://example.com/bit.ly?u=t.co")) == ["example.com"]
+    assert list(screening.link_hosts(text)) == [text]
+    assert list(screening.link_hosts("x:bit.ly/y>z.Example.com")) == ["bit.ly", "z.example.com"]
+    assert list(screening.link_hosts("https://example.com/bit.ly?u=t.co")) == ["example.com"]
 
 
 def test_a_refused_request_does_not_use_up_the_hours_traffic_alert(

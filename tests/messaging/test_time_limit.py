@@ -18,6 +18,7 @@ from messaging.services import (
     message_send_system,
     message_submit,
     messages_requeue_stale,
+    recovery,
 )
 
 pytestmark = pytest.mark.django_db
@@ -50,9 +51,10 @@ def three(owner):
 def requeued(monkeypatch):
     """The ids put back in the queue as new tasks (never tried: they spend no retry)."""
     ids: list[str] = []
-    monkeypatch.setattr(
-        delivery, "enqueue_delivery", lambda message_ids, **_how: ids.extend(str(i) for i in message_ids)
-    )
+    for module in (delivery, recovery):  # delivery's retries and recovery's beat jobs
+        monkeypatch.setattr(
+            module, "enqueue_delivery", lambda message_ids, **_how: ids.extend(str(i) for i in message_ids)
+        )
     return ids
 
 
@@ -143,7 +145,7 @@ def test_the_stale_queue_job_waits_for_a_retry_s_backoff(three, monkeypatch):
     assert messages_requeue_stale() == 2
     # ... unless that retry is overdue too (its task was lost).
     Message.objects.filter(pk=three[0]).update(
-        sending_started_at=timezone.now() - delivery.STALE_RETRY_AFTER - timedelta(seconds=1)
+        sending_started_at=timezone.now() - recovery.STALE_RETRY_AFTER - timedelta(seconds=1)
     )
     assert messages_requeue_stale() == 3
 
@@ -167,7 +169,7 @@ def test_the_stale_queue_job_fails_a_security_code_past_its_life_and_requeues_on
     assert messages_requeue_stale() == 2
     assert requeued == [str(alive.pk)]
     expired.refresh_from_db()
-    assert (expired.status, expired.error_code) == (Message.Status.FAILED, delivery.CODE_EXPIRED)
+    assert (expired.status, expired.error_code) == (Message.Status.FAILED, recovery.CODE_EXPIRED)
     assert expired.text == delivery.REDACTED_TEXT
     # A task of the code's that was on its way after all sends only the live one.
     assert message_deliver(message_ids=[str(expired.pk), str(alive.pk)]) == []
@@ -179,7 +181,7 @@ def test_the_backoff_never_exceeds_what_the_stale_job_waits_for():
 
     assert (
         max(backoff_seconds(n) for n in range(MAX_RETRIES + 1) for _ in range(50))
-        <= (delivery.STALE_RETRY_AFTER - delivery.STALE_QUEUED_AFTER).total_seconds()
+        <= (recovery.STALE_RETRY_AFTER - recovery.STALE_QUEUED_AFTER).total_seconds()
     )
 
 
