@@ -90,6 +90,39 @@ def wrk(
 
 ROUNDS = int(os.environ.get("BENCH_API_ROUNDS", "3"))
 
+# The API hot path's mechanisms, each switched off by its setting (portal/settings.py), and the
+# send (test mode or live) whose rate it is meant to raise.
+MECHANISMS: list[tuple[str, dict[str, str], str]] = [
+    ("the one-second local caches off", {"API_LOCAL_CACHE_SECONDS": "0"}, "test"),
+    ("rate-limit leasing off (a Redis round trip each)", {"API_RATE_LIMIT_LEASE_MAX": "1"}, "test"),
+    ("the plain-JSON fast paths off (DRF parser, Response)", {"API_FAST_PATHS": "false"}, "test"),
+    ("prepared statements off", {"DB_PREPARED_STATEMENTS": "false"}, "test"),
+    ("connection health checks off", {"DB_CONN_HEALTH_CHECKS": "false"}, "test"),
+    ("the dispatch thread off (a task published per send)", {"SMS_DISPATCH_INTERVAL": "0"}, "live"),
+]
+
+
+def start_web(work: Path, log: str, env: dict) -> tuple[subprocess.Popen, str]:
+    """gunicorn with 4 sync workers and no worker recycling (steady state), on a free port."""
+    port = free_port()
+    web = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "portal.wsgi", "-b", f"127.0.0.1:{port}", "-w", "4",
+         "--max-requests", "0", "--access-logfile", "/dev/null"],
+        cwd=REPO, env=env, stdout=(work / f"{log}.log").open("w"), stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+    return web, f"http://127.0.0.1:{port}"
+
+
+def wait_for_port(url: str) -> None:
+    port = int(url.rsplit(":", 1)[1])
+    for _ in range(150):
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"no server at {url}")
+
 
 def median_rate(rates: list[Rate]) -> Rate:
     """The run with the median rate (its CPU per request with it)."""
@@ -107,22 +140,16 @@ def api_benchmark(work: Path, owner, seconds: int) -> list[tuple[str, str, str]]
     owner.membership.account.__class__.objects.filter(pk=owner.membership.account_id).update(
         api_rate_limit_per_minute=10**9, api_token_rate_limit_per_minute=10**9
     )
-    port = free_port()
-    # Steady state: no worker recycling (gunicorn.conf.py's max_requests) in the middle of a run.
-    web = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "portal.wsgi", "-b", f"127.0.0.1:{port}", "-w", "4",
-         "--max-requests", "0", "--access-logfile", "/dev/null"],
-        cwd=REPO, env={**os.environ, "ALLOWED_HOSTS": "127.0.0.1"}, stdout=(work / "api-web.log").open("w"),
-        stderr=subprocess.STDOUT, start_new_session=True,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
+    work_env = {**os.environ, "ALLOWED_HOSTS": "127.0.0.1"}
+    servers = {"": start_web(work, "api-web", work_env)}
+    # Each hot-path mechanism switched off, on a server of its own measured in the same rounds:
+    # what it buys is the difference with the send measured seconds before.
+    for name, switch, _path in MECHANISMS:
+        servers[name] = start_web(work, f"api-web-{len(servers)}", {**work_env, **switch})
+    base = servers[""][1]
     try:
-        for _ in range(100):
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                    break
-            except OSError:
-                time.sleep(0.2)
+        for _, url in servers.values():
+            wait_for_port(url)
         scripts = {}
         for name, secret in (("test", token), ("live", live)):
             scripts[name] = work / f"post-{name}.lua"
@@ -135,20 +162,25 @@ def api_benchmark(work: Path, owner, seconds: int) -> list[tuple[str, str, str]]
         # Warm every worker on every path (its first requests prepare statements, fill caches).
         wrk(f"{base}/healthz", 2)
         wrk(f"{base}/api/v1/balance", 2, headers={"Authorization": f"Bearer {token}"})
-        wrk(f"{base}/api/v1/messages", 2, script=scripts["test"])
-        wrk(f"{base}/api/v1/messages", 2, script=scripts["live"])
+        for _, url in servers.values():
+            wrk(f"{url}/api/v1/messages", 2, script=scripts["test"])
+            wrk(f"{url}/api/v1/messages", 2, script=scripts["live"])
         # The speed of this kind of virtual machine drifts by a third within minutes: the
         # endpoints take turns in ROUNDS short runs, and each figure is the median of its runs.
         runs: dict[str, list[Rate]] = {name: [] for name in ("health", "floor", "balance", "send", "live")}
+        off: dict[str, list[Rate]] = {name: [] for name, _, _ in MECHANISMS}
         for _ in range(ROUNDS):
             runs["health"].append(wrk(f"{base}/healthz", seconds))
             runs["floor"].append(wrk(f"{base}/api/v1/", seconds, errors=True))
             runs["balance"].append(wrk(f"{base}/api/v1/balance", seconds, headers={"Authorization": f"Bearer {token}"}))
             runs["send"].append(wrk(f"{base}/api/v1/messages", seconds, script=scripts["test"]))
             runs["live"].append(wrk(f"{base}/api/v1/messages", seconds, script=scripts["live"]))
+            for name, _switch, path in MECHANISMS:
+                off[name].append(wrk(f"{servers[name][1]}/api/v1/messages", seconds, script=scripts[path]))
     finally:
-        os.killpg(web.pid, signal.SIGTERM)
-        web.wait(timeout=30)
+        for process, _ in servers.values():
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(timeout=30)
     health, floor, balance, send, send_live = (median_rate(runs[name]) for name in runs)
     # The ratio within each round (both endpoints measured seconds apart), lowest first.
     send_ratios = sorted(sent / probed for sent, probed in zip(runs["send"], runs["health"], strict=True))
@@ -171,6 +203,15 @@ def api_benchmark(work: Path, owner, seconds: int) -> list[tuple[str, str, str]]
             ">= 40%",
         ),
         ("POST /api/v1/messages, 1 recipient, live (locks, debit, ledger)", ratio(send_live), ""),
+        *(
+            (
+                f"  send ({path}) with {name}",
+                f"{median_rate(off[name]):.0f} req/s, {median_rate(off[name]).cpu_ms:.2f} ms machine CPU",
+                f"with it: {(send if path == 'test' else send_live):.0f} req/s, "
+                f"{(send if path == 'test' else send_live).cpu_ms:.2f} ms",
+            )
+            for name, _switch, path in MECHANISMS
+        ),
     ]
 
 

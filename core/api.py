@@ -4,6 +4,7 @@ import logging
 from datetime import UTC, datetime
 
 import redis.exceptions
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -67,7 +68,7 @@ def json_body(request):
     type, a body over PLAIN_JSON_MAX_BYTES or one that does not parse goes to `request.data`,
     which parses it or raises the error (415, 400) as always."""
     meta = request.META
-    if meta.get("CONTENT_TYPE", "").lower() in PLAIN_JSON_TYPES:
+    if settings.API_FAST_PATHS and meta.get("CONTENT_TYPE", "").lower() in PLAIN_JSON_TYPES:
         try:
             length = int(meta.get("CONTENT_LENGTH") or 0)
         except ValueError:
@@ -84,7 +85,11 @@ def json_response(request, data, *, status: int):
     """`Response(data, status=status)`, rendered at once when the request negotiated plain JSON
     (ApiContentNegotiation's common case): the bytes and headers DRF would send, without its
     template-response machinery. Any other negotiation gets a DRF Response."""
-    if type(request.accepted_renderer) is ApiJSONRenderer and request.accepted_media_type == _RENDERER.media_type:
+    if (
+        settings.API_FAST_PATHS
+        and type(request.accepted_renderer) is ApiJSONRenderer
+        and request.accepted_media_type == _RENDERER.media_type
+    ):
         return HttpResponse(_RENDERER.render(data), status=status, content_type=_RENDERER.media_type)
     return Response(data, status=status)
 

@@ -8,6 +8,7 @@ import threading
 import time
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.core.cache import cache
 
 
@@ -45,7 +46,7 @@ def forget_once(key: str) -> None:
 # Redis, so they hold across every process. A process under load does not ask Redis once per
 # request: it leases a few units at a time (one round trip, atomic: at most the room any limit
 # has left) and admits its next requests from the lease. The lease size follows the process's
-# own rate (enough for about LEASE_SECONDS of its traffic, up to LEASE_MAX), and never more
+# own rate (enough for about LEASE_SECONDS of its traffic, up to API_RATE_LIMIT_LEASE_MAX, 64), and never more
 # than an eighth of the room left, so near a limit every process asks for one unit at a time
 # and the limit is counted request by request. Every unit granted was counted in Redis before
 # any request used it: all processes together admit at most the limit. A lease is used for at
@@ -77,7 +78,6 @@ table.insert(counts, 1, grant)
 return counts
 """
 LEASE_SECONDS = 0.2
-LEASE_MAX = 64
 LEASE_LIFETIME = 1.0  # an older lease is not used: its unused units go back with the next round trip
 
 
@@ -145,7 +145,14 @@ class Quota:
         if previous is not None:
             # Enough for LEASE_SECONDS at the rate the last lease was used up (at most double it).
             elapsed = max(now - previous.fetched_at, 1e-3)
-            wanted = max(1, min(LEASE_MAX, 2 * previous.granted, math.ceil(previous.granted * LEASE_SECONDS / elapsed)))
+            wanted = max(
+                1,
+                min(
+                    settings.API_RATE_LIMIT_LEASE_MAX,
+                    2 * previous.granted,
+                    math.ceil(previous.granted * LEASE_SECONDS / elapsed),
+                ),
+            )
         counts = self._grant(keys, limits, window, window_seconds, wanted, returned)
         granted, counts = counts[0], counts[1:]
         if granted <= 0:

@@ -319,6 +319,11 @@ REST_FRAMEWORK = {
 }
 # How long one web worker may reuse an API key lookup (SPEC §5: at most a second).
 API_LOCAL_CACHE_SECONDS = env.float("API_LOCAL_CACHE_SECONDS", default=1.0)
+# The API hot path's other mechanisms, each switchable so `make bench` can show what it buys
+# (docs/benchmarks.md): rate-limit units leased from Redis a few at a time (1 = a round trip per
+# request), and the send's plain-JSON request and answer without DRF's parser and Response.
+API_RATE_LIMIT_LEASE_MAX = env.int("API_RATE_LIMIT_LEASE_MAX", default=64)
+API_FAST_PATHS = env.bool("API_FAST_PATHS", default=True)
 if not 0 <= API_LOCAL_CACHE_SECONDS <= 1:
     raise ImproperlyConfigured("API_LOCAL_CACHE_SECONDS must be between 0 and 1.")
 # Failed API authentications a client address may make in a minute before they are answered 429.
