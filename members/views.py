@@ -73,7 +73,7 @@ def users(request: HttpRequest) -> HttpResponse:
             row["manageable"], row["why_not"] = True, ""
     return render(
         request,
-        "accounts/users/list.html",
+        "members/list.html",
         {"page": page, "rows": rows, "query": "", "only_owner": page.paginator.count <= 1, "manager": manager},
     )
 
@@ -105,7 +105,7 @@ def user_invite(request: HttpRequest) -> HttpResponse:
                 f"{services.INVITATION_TIMEOUT.days} days.",
             )
             return redirect("members:users")
-    return render(request, "accounts/users/invite.html", {"form": form})
+    return render(request, "members/invite.html", {"form": form})
 
 
 def _edit_initial(membership: Membership) -> dict:
@@ -207,7 +207,7 @@ def user_edit(request: HttpRequest, member_id: int) -> HttpResponse:
             return redirect("members:users")
     return render(
         request,
-        "accounts/users/edit.html",
+        "members/edit.html",
         {
             "form": form,
             "member": membership,
@@ -223,7 +223,7 @@ def user_edit(request: HttpRequest, member_id: int) -> HttpResponse:
 
 
 def _confirm(request: HttpRequest, membership: Membership, **context) -> HttpResponse:
-    return render(request, "accounts/users/confirm.html", {"member": membership, **context})
+    return render(request, "members/confirm.html", {"member": membership, **context})
 
 
 @require_http_methods(["GET", "POST"])
@@ -323,7 +323,7 @@ def invitation_accept(request: HttpRequest, uidb64: str, token: str) -> HttpResp
     token = request.session.get(INVITATION_SESSION_KEY, "")
     user = services.invitation_user(uidb64=uidb64, token=token)
     if user is None:
-        return render(request, "accounts/users/accept.html", {"validlink": False})
+        return render(request, "members/accept.html", {"validlink": False})
     form = InvitationAcceptForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -336,7 +336,7 @@ def invitation_accept(request: HttpRequest, uidb64: str, token: str) -> HttpResp
         except ApplicationError as exc:
             if exc.code == "invitation_invalid":
                 request.session.pop(INVITATION_SESSION_KEY, None)
-                return render(request, "accounts/users/accept.html", {"validlink": False})
+                return render(request, "members/accept.html", {"validlink": False})
             for error in (exc.errors or {}).get("password", [exc.detail]):
                 form.add_error("new_password1", error)
         else:
@@ -345,6 +345,6 @@ def invitation_accept(request: HttpRequest, uidb64: str, token: str) -> HttpResp
             return redirect("security:login")
     return render(
         request,
-        "accounts/users/accept.html",
+        "members/accept.html",
         {"validlink": True, "form": form, "email": user.email, "account_name": user.membership.account.name},
     )

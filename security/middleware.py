@@ -68,7 +68,7 @@ class SecurityPolicyMiddleware:
         ):
             services.ip_refused(context=AuditContext.from_request(request), user=user, account=account, scope="portal")
             return render(
-                request, "accounts/ip_refused.html", {"ip": get_client_ip(request), "account": account}, status=403
+                request, "security/ip_refused.html", {"ip": get_client_ip(request), "account": account}, status=403
             )
 
         if services.two_factor_required(user) and not user.is_verified():

@@ -12,7 +12,7 @@ urlpatterns = [
     path("password-reset/", signin.PasswordResetView.as_view(), name="password-reset"),
     path(
         "password-reset/sent/",
-        auth_views.PasswordResetDoneView.as_view(template_name="accounts/password_reset_done.html"),
+        auth_views.PasswordResetDoneView.as_view(template_name="security/password_reset_done.html"),
         name="password-reset-done",
     ),
     # Under /accounts/reset/ so the access log redacts the token (portal/gunicorn_logging.py
@@ -20,7 +20,7 @@ urlpatterns = [
     path("reset/<uidb64>/<token>/", signin.PasswordResetConfirmView.as_view(), name="password-reset-confirm"),
     path(
         "reset/done/",
-        auth_views.PasswordResetCompleteView.as_view(template_name="accounts/password_reset_complete.html"),
+        auth_views.PasswordResetCompleteView.as_view(template_name="security/password_reset_complete.html"),
         name="password-reset-complete",
     ),
     path("security/", pages.security, name="security"),

@@ -278,6 +278,6 @@ def invitation_email_send(*, user_id: int, domain: str, use_https: bool) -> bool
         "token": invitation_token_generator.make_token(user),
         "days": INVITATION_TIMEOUT.days,
     }
-    subject = "".join(render_to_string("accounts/email/invitation_subject.txt", context).splitlines())
-    send_mail(subject, render_to_string("accounts/email/invitation.txt", context), None, [user.email])
+    subject = "".join(render_to_string("members/email/invitation_subject.txt", context).splitlines())
+    send_mail(subject, render_to_string("members/email/invitation.txt", context), None, [user.email])
     return True

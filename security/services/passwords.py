@@ -67,8 +67,8 @@ def password_reset_email_send(*, user_id: int, domain: str, use_https: bool) -> 
         "token": default_token_generator.make_token(user),
         "protocol": "https" if use_https else "http",
     }
-    subject = "".join(render_to_string("accounts/email/password_reset_subject.txt", context).splitlines())
-    send_mail(subject, render_to_string("accounts/email/password_reset.txt", context), None, [user.email])
+    subject = "".join(render_to_string("security/email/password_reset_subject.txt", context).splitlines())
+    send_mail(subject, render_to_string("security/email/password_reset.txt", context), None, [user.email])
     return True
 
 

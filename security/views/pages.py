@@ -73,7 +73,7 @@ def security(request: HttpRequest) -> HttpResponse:
             for scope in (IPAllowlistEntry.Scope.PORTAL, IPAllowlistEntry.Scope.API)
         ]
         context["current_ip"] = get_client_ip(request)
-    return render(request, "accounts/security.html", context)
+    return render(request, "security/security.html", context)
 
 
 def _end_others_if_asked(request: HttpRequest, form) -> None:
@@ -91,7 +91,7 @@ def _end_others_if_asked(request: HttpRequest, form) -> None:
 def two_factor_setup(request: HttpRequest) -> HttpResponse:
     return render(
         request,
-        "accounts/two_factor_setup.html",
+        "security/two_factor_setup.html",
         {
             "sms_device": SMSDevice.objects.filter(user=request.user, confirmed=True).first(),
             "totp_device": TOTPDevice.objects.filter(user=request.user, confirmed=True).first(),
@@ -122,7 +122,7 @@ def two_factor_sms(request: HttpRequest) -> HttpResponse:
             request.session[ENROL_KEY] = {"device": device.pk, "challenge": challenge}
             messages.success(request, f"We sent a code to {device.phone}.")
             return redirect("security:two-factor-sms-confirm")
-    return render(request, "accounts/two_factor_sms.html", {"form": form, "has_sms": has_sms})
+    return render(request, "security/two_factor_sms.html", {"form": form, "has_sms": has_sms})
 
 
 @sensitive_post_parameters("code")
@@ -158,7 +158,7 @@ def two_factor_sms_confirm(request: HttpRequest) -> HttpResponse:
         else:
             request.session.pop(ENROL_KEY, None)
             return _enrolled(request, form, device)
-    return render(request, "accounts/two_factor_sms_confirm.html", {"form": form, "device": device})
+    return render(request, "security/two_factor_sms_confirm.html", {"form": form, "device": device})
 
 
 def _enrolled(request: HttpRequest, form, device) -> HttpResponse:
@@ -172,7 +172,7 @@ def _enrolled(request: HttpRequest, form, device) -> HttpResponse:
     messages.success(request, "Two-factor sign-in is on.")
     if services.backup_codes_left(request.user) == 0:
         codes = services.backup_codes_regenerate(user=request.user, context=AuditContext.from_request(request))
-        return render(request, "accounts/backup_codes.html", {"codes": codes, "first_time": True})
+        return render(request, "security/backup_codes.html", {"codes": codes, "first_time": True})
     return redirect("security:security")
 
 
@@ -205,7 +205,7 @@ def two_factor_totp(request: HttpRequest) -> HttpResponse:
                 return _enrolled(request, form, device)
     return render(
         request,
-        "accounts/two_factor_totp.html",
+        "security/two_factor_totp.html",
         {
             "form": form,
             "qr_svg": services.totp_config_svg(device),
@@ -229,8 +229,8 @@ def backup_codes(request: HttpRequest) -> HttpResponse:
             form.add_error("password", "Wrong password.")
         else:
             codes = services.backup_codes_regenerate(user=request.user, context=AuditContext.from_request(request))
-            return render(request, "accounts/backup_codes.html", {"codes": codes})
-    return render(request, "accounts/backup_codes_confirm.html", {"form": form})
+            return render(request, "security/backup_codes.html", {"codes": codes})
+    return render(request, "security/backup_codes_confirm.html", {"form": form})
 
 
 @sensitive_post_parameters("password")
@@ -248,7 +248,7 @@ def two_factor_disable(request: HttpRequest) -> HttpResponse:
             _end_others_if_asked(request, form)
             messages.success(request, "Two-factor sign-in is off.")
             return redirect("security:security")
-    return render(request, "accounts/two_factor_disable.html", {"form": form})
+    return render(request, "security/two_factor_disable.html", {"form": form})
 
 
 @sensitive_post_parameters("old_password", "new_password1", "new_password2")
@@ -272,7 +272,7 @@ def password_change(request: HttpRequest) -> HttpResponse:
             return redirect("security:security")
     return render(
         request,
-        "accounts/password_change.html",
+        "security/password_change.html",
         {"form": form, "forced": services.password_change_forced(request.user)},
     )
 
@@ -387,7 +387,7 @@ def ip_allowlist(request: HttpRequest) -> HttpResponse:
                 return redirect(reverse("security:security") + "#allowlist")
     return render(
         request,
-        "accounts/ip_allowlist_edit.html",
+        "security/ip_allowlist_edit.html",
         {"form": form, "scope": scope, "current_ip": get_client_ip(request)},
         status=400,
     )
@@ -424,4 +424,4 @@ def audit_log(request: HttpRequest) -> HttpResponse:
     page = Paginator(events, 50).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
-    return render(request, "accounts/audit_log.html", {"form": form, "page": page, "query": query.urlencode()})
+    return render(request, "security/audit_log.html", {"form": form, "page": page, "query": query.urlencode()})

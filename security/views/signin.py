@@ -72,7 +72,7 @@ def sign_in(request: HttpRequest) -> HttpResponse:
         user = form.get_user()
         result = services.sign_in_after_password(request=request, user=user)
         if result == services.SignInResult.IP_REFUSED:
-            return render(request, "accounts/ip_refused.html", {"ip": get_client_ip(request)}, status=403)
+            return render(request, "security/ip_refused.html", {"ip": get_client_ip(request)}, status=403)
         if result == services.SignInResult.SECOND_FACTOR:
             request.session["accounts.next"] = next_url
             return redirect("security:login-verify")
@@ -81,7 +81,7 @@ def sign_in(request: HttpRequest) -> HttpResponse:
         # As typed, less NUL (PostgreSQL text cannot hold it): any input is a failed sign-in, never a 500.
         email = (request.POST.get("username") or "").replace("\x00", "").strip().lower()[:254]
         services.sign_in_failed(request=request, email=email)
-    return render(request, "accounts/login.html", {"form": form, "next": next_url})
+    return render(request, "security/login.html", {"form": form, "next": next_url})
 
 
 @sensitive_post_parameters("code")
@@ -132,7 +132,7 @@ def sign_in_verify(request: HttpRequest) -> HttpResponse:
     phone = SMSDevice.objects.filter(user=user, confirmed=True).values_list("phone", flat=True).first()
     return render(
         request,
-        "accounts/login_verify.html",
+        "security/login_verify.html",
         {"form": form, "method": method, "available": available, "phone_hint": _mask_phone(phone)},
     )
 
@@ -141,7 +141,7 @@ def _second_step_refused(request: HttpRequest, exc: ApplicationError) -> HttpRes
     """The waiting sign-in is over: from a refused address, the allowlist's page; otherwise back
     to the password step with the reason."""
     if exc.code == "ip_refused":
-        return render(request, "accounts/ip_refused.html", {"ip": get_client_ip(request)}, status=403)
+        return render(request, "security/ip_refused.html", {"ip": get_client_ip(request)}, status=403)
     messages.error(request, exc.detail)
     return redirect("security:login")
 
@@ -154,7 +154,7 @@ def locked_out(request, original_response=None, credentials=None) -> HttpRespons
     """django-axes' lockout answer: a clear page, and an audit event and alert (once an hour)."""
     services.sign_in_locked_out(request=request, credentials=credentials)
     minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
-    return render(request, "accounts/locked_out.html", {"minutes": minutes}, status=429)
+    return render(request, "security/locked_out.html", {"minutes": minutes}, status=429)
 
 
 @require_POST
@@ -171,8 +171,8 @@ RESET_REQUESTS_PER_IP_PER_HOUR = 20
 
 
 class PasswordResetView(auth_views.PasswordResetView):
-    form_class = ResetRequestForm  # queues the e-mail (accounts/email/password_reset*.txt) for a task
-    template_name = "accounts/password_reset.html"
+    form_class = ResetRequestForm  # queues the e-mail (security/email/password_reset*.txt) for a task
+    template_name = "security/password_reset.html"
     success_url = reverse_lazy("security:password-reset-done")
 
     def form_valid(self, form):
@@ -193,7 +193,7 @@ class PasswordResetView(auth_views.PasswordResetView):
 
 class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
     form_class = PolicySetPasswordForm
-    template_name = "accounts/password_reset_confirm.html"
+    template_name = "security/password_reset_confirm.html"
     success_url = reverse_lazy("security:password-reset-complete")
     post_reset_login = False  # the user signs in normally afterwards, second factor included
 
