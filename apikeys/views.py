@@ -192,18 +192,23 @@ def key_create(request: HttpRequest, kind: KeyKind) -> HttpResponse:
     )
 
 
-def _set_disabled(request: HttpRequest, kind: KeyKind, pk: int, *, disabled: bool) -> HttpResponse:
-    key = _key(request, kind, pk)
+def _act(request: HttpRequest, kind: KeyKind, key, service, done: str, **arguments) -> HttpResponse:
+    """Calls a key service for the list page, then back to the list with `done` or the refusal (a
+    key gone meanwhile is the page's 404, the permission lost meanwhile its 403)."""
     try:
-        kind.set_disabled(
-            user=request.user, disabled=disabled, context=AuditContext.from_request(request), **kind.ids(key.pk)
-        )
+        service(user=request.user, context=AuditContext.from_request(request), **kind.ids(key.pk), **arguments)
     except ApplicationError as exc:
         raise_for_page(exc, forbidden=True)
         messages.error(request, exc.detail)
     else:
-        messages.success(request, f"{kind.label} “{key.name}” is {'disabled' if disabled else 'enabled'}.")
+        messages.success(request, done)
     return redirect(_list_url(key))
+
+
+def _set_disabled(request: HttpRequest, kind: KeyKind, pk: int, *, disabled: bool) -> HttpResponse:
+    key = _key(request, kind, pk)
+    done = f"{kind.label} “{key.name}” is {'disabled' if disabled else 'enabled'}."
+    return _act(request, kind, key, kind.set_disabled, done, disabled=disabled)
 
 
 @require_POST
@@ -223,14 +228,8 @@ def key_enable(request: HttpRequest, pk: int, kind: KeyKind) -> HttpResponse:
 def key_delete(request: HttpRequest, pk: int, kind: KeyKind) -> HttpResponse:
     key = _key(request, kind, pk)
     if request.method == "POST":
-        try:
-            kind.delete(user=request.user, context=AuditContext.from_request(request), **kind.ids(key.pk))
-        except ApplicationError as exc:
-            raise_for_page(exc, forbidden=True)
-            messages.error(request, exc.detail)
-        else:
-            messages.success(request, f"{kind.label} “{key.name}” is deleted. Requests with it now fail.")
-        return redirect(_list_url(key))
+        done = f"{kind.label} “{key.name}” is deleted. Requests with it now fail."
+        return _act(request, kind, key, kind.delete, done)
     return render(
         request,
         "apikeys/confirm.html",
