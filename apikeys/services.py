@@ -81,25 +81,18 @@ def token_create(
         )
     prefix = secrets.token_hex(6)
     secret = f"{'test' if is_test else 'live'}_{prefix}_{secrets.token_urlsafe(TOKEN_ALPHABET_BYTES)}"
-    token = ApiToken.objects.create(
-        account_id=membership.account_id,
-        created_by=user,
-        name=name.strip()[:100] or "API token",
-        prefix=prefix,
-        digest=digest(secret),
+    return _key_create(
+        ApiToken,
+        membership=membership,
+        user=user,
+        secret=secret,
+        name=name,
         scopes=scopes,
         is_test=is_test,
+        context=context,
+        prefix=prefix,
         expires_at=expires_at,
     )
-    audit_record(
-        action="api_token.created",
-        account=membership.account,
-        actor=user,
-        context=context,
-        target=token,
-        data={"prefix": prefix, "scopes": scopes, "test": is_test},
-    )
-    return NewSecret(token, secret)
 
 
 def _forget_lookups() -> None:
@@ -126,6 +119,33 @@ def _audit_key(action: str, key, user: User, context: AuditContext = NO_CONTEXT,
     audit_record(
         action=f"{kind}.{action}", account=key.account, actor=user, context=context, target=key, data=label | data
     )
+
+
+def _key_create(
+    model: KeyModel,
+    *,
+    membership: Membership,
+    user: User,
+    secret: str,
+    name: str,
+    scopes: list[str],
+    is_test: bool,
+    context: AuditContext,
+    **fields,
+) -> NewSecret:
+    """A new token or credential of the manager's account (the caller has checked the scopes),
+    stored with its secret's digest only, and its audit event."""
+    key = model.objects.create(
+        account=membership.account,
+        created_by=user,
+        name=name.strip()[:100] or ("API token" if model is ApiToken else "API credential"),
+        digest=digest(secret),
+        scopes=scopes,
+        is_test=is_test,
+        **fields,
+    )
+    _audit_key("created", key, user, context, scopes=scopes, test=is_test)
+    return NewSecret(key, secret)
 
 
 def _set_disabled(model: KeyModel, *, user: User, pk: int, disabled: bool, context: AuditContext = NO_CONTEXT):
@@ -172,25 +192,17 @@ def credential_create(
 ) -> NewSecret:
     membership = _require_manager(user)
     scopes = _check_scopes(user, scopes)
-    secret = _credential_secret(is_test)
-    credential = ApiCredential.objects.create(
-        account_id=membership.account_id,
-        created_by=user,
-        name=name.strip()[:100] or "API credential",
-        key_id="ak_" + secrets.token_hex(8),
-        digest=digest(secret),
+    return _key_create(
+        ApiCredential,
+        membership=membership,
+        user=user,
+        secret=_credential_secret(is_test),
+        name=name,
         scopes=scopes,
         is_test=is_test,
-    )
-    audit_record(
-        action="api_credential.created",
-        account=membership.account,
-        actor=user,
         context=context,
-        target=credential,
-        data={"key_id": credential.key_id, "scopes": scopes, "test": is_test},
+        key_id="ak_" + secrets.token_hex(8),
     )
-    return NewSecret(credential, secret)
 
 
 def _credential_secret(is_test: bool) -> str:

@@ -8,6 +8,8 @@ one-use nonce: a form sent twice leads back to the list with a note.
 """
 
 import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -84,18 +86,56 @@ def _secret_page(request: HttpRequest, context: dict) -> HttpResponse:
     return response
 
 
-def _token(request: HttpRequest, token_id: int) -> ApiToken:
-    token = selectors.token_get(account_id=_manager(request).account_id, token_id=token_id)
-    if token is None:
-        raise Http404
-    return token
+@dataclass(frozen=True)
+class KeyKind:
+    """What the pages of API tokens and of API credentials differ in (the pages themselves are the
+    same): `apikeys/urls.py` hands each view its kind."""
+
+    name: str  # "token" or "credential": the templates' `kind`
+    ident: str  # the field shown beside the key's name: `prefix` or `key_id`
+    form: type  # TokenCreateForm or CredentialCreateForm
+    create_fields: tuple[str, ...]  # the form's fields passed to `create` beyond name, scopes and mode
+    get: Callable  # selectors.<name>_get
+    create: Callable  # services.<name>_create
+    set_disabled: Callable  # services.<name>_set_disabled
+    delete: Callable  # services.<name>_delete
+
+    @property
+    def label(self) -> str:
+        return self.name.capitalize()
+
+    def ids(self, pk: int) -> dict:
+        """The id argument of the kind's selectors and services: `token_id=` or `credential_id=`."""
+        return {f"{self.name}_id": pk}
 
 
-def _credential(request: HttpRequest, credential_id: int) -> ApiCredential:
-    credential = selectors.credential_get(account_id=_manager(request).account_id, credential_id=credential_id)
-    if credential is None:
+TOKEN = KeyKind(
+    name="token",
+    ident="prefix",
+    form=TokenCreateForm,
+    create_fields=("expires_at",),
+    get=selectors.token_get,
+    create=services.token_create,
+    set_disabled=services.token_set_disabled,
+    delete=services.token_delete,
+)
+CREDENTIAL = KeyKind(
+    name="credential",
+    ident="key_id",
+    form=CredentialCreateForm,
+    create_fields=(),
+    get=selectors.credential_get,
+    create=services.credential_create,
+    set_disabled=services.credential_set_disabled,
+    delete=services.credential_delete,
+)
+
+
+def _key(request: HttpRequest, kind: KeyKind, pk: int) -> ApiToken | ApiCredential:
+    key = kind.get(account_id=_manager(request).account_id, **kind.ids(pk))
+    if key is None:
         raise Http404
-    return credential
+    return key
 
 
 def _initial(request: HttpRequest) -> dict:
@@ -118,122 +158,92 @@ def key_list(request: HttpRequest) -> HttpResponse:
     return render(request, "apikeys/list.html", {"sections": sections})
 
 
-# --- API tokens -------------------------------------------------------------------------------
+# --- Tokens and credentials alike (the URL names the kind) ---------------------------------------
 
 
 @sensitive_variables("new")
 @never_cache  # the form's nonce must not come back from the browser's cache
 @login_required
-def token_create(request: HttpRequest) -> HttpResponse:
+def key_create(request: HttpRequest, kind: KeyKind) -> HttpResponse:
     _manager(request)
     scopes = services.allowed_scopes(request.user)
-    form = TokenCreateForm(request.POST or None, scopes=scopes, initial=_initial(request))
+    form = kind.form(request.POST or None, scopes=scopes, initial=_initial(request))
     if request.method == "POST" and form.is_valid():
         if not _first_submission(request):
             return _refuse_resend(request, reverse("apikeys:list"))
         try:
-            new = services.token_create(
+            new = kind.create(
                 user=request.user,
                 name=form.cleaned_data["name"],
                 scopes=form.cleaned_data["scopes"],
-                expires_at=form.cleaned_data["expires_at"],
                 is_test=form.is_test,
                 context=AuditContext.from_request(request),
+                **{field: form.cleaned_data[field] for field in kind.create_fields},
             )
         except ApplicationError as exc:
             _release_nonce(request)
             apply_form_error(form, exc)
         else:
-            return _secret_page(request, {"obj": new.obj, "kind": "token", "secret": new.secret, "created": True})
+            return _secret_page(request, {"obj": new.obj, "kind": kind.name, "secret": new.secret, "created": True})
     return render(
         request,
         "apikeys/key_form.html",
-        {"form": form, "kind": "token", "scopes_left": bool(scopes), "form_nonce": _new_nonce()},
+        {"form": form, "kind": kind.name, "scopes_left": bool(scopes), "form_nonce": _new_nonce()},
     )
 
 
-def _toggle(request: HttpRequest, obj, service, label: str, *, disabled: bool, **ids) -> HttpResponse:
+def _act(request: HttpRequest, kind: KeyKind, key, service, done: str, **arguments) -> HttpResponse:
+    """Calls a key service for the list page, then back to the list with `done` or the refusal (a
+    key gone meanwhile is the page's 404, the permission lost meanwhile its 403)."""
     try:
-        service(user=request.user, disabled=disabled, context=AuditContext.from_request(request), **ids)
+        service(user=request.user, context=AuditContext.from_request(request), **kind.ids(key.pk), **arguments)
     except ApplicationError as exc:
         raise_for_page(exc, forbidden=True)
         messages.error(request, exc.detail)
     else:
-        messages.success(request, f"{label} “{obj.name}” is {'disabled' if disabled else 'enabled'}.")
-    return redirect(_list_url(obj))
+        messages.success(request, done)
+    return redirect(_list_url(key))
+
+
+def _set_disabled(request: HttpRequest, kind: KeyKind, pk: int, *, disabled: bool) -> HttpResponse:
+    key = _key(request, kind, pk)
+    done = f"{kind.label} “{key.name}” is {'disabled' if disabled else 'enabled'}."
+    return _act(request, kind, key, kind.set_disabled, done, disabled=disabled)
 
 
 @require_POST
 @login_required
-def token_disable(request: HttpRequest, token_id: int) -> HttpResponse:
-    token = _token(request, token_id)
-    return _toggle(request, token, services.token_set_disabled, "Token", disabled=True, token_id=token.pk)
+def key_disable(request: HttpRequest, pk: int, kind: KeyKind) -> HttpResponse:
+    return _set_disabled(request, kind, pk, disabled=True)
 
 
 @require_POST
 @login_required
-def token_enable(request: HttpRequest, token_id: int) -> HttpResponse:
-    token = _token(request, token_id)
-    return _toggle(request, token, services.token_set_disabled, "Token", disabled=False, token_id=token.pk)
+def key_enable(request: HttpRequest, pk: int, kind: KeyKind) -> HttpResponse:
+    return _set_disabled(request, kind, pk, disabled=False)
 
 
 @require_http_methods(["GET", "POST"])
 @login_required
-def token_delete(request: HttpRequest, token_id: int) -> HttpResponse:
-    token = _token(request, token_id)
+def key_delete(request: HttpRequest, pk: int, kind: KeyKind) -> HttpResponse:
+    key = _key(request, kind, pk)
     if request.method == "POST":
-        try:
-            services.token_delete(user=request.user, token_id=token.pk, context=AuditContext.from_request(request))
-        except ApplicationError as exc:
-            raise_for_page(exc, forbidden=True)
-            messages.error(request, exc.detail)
-        else:
-            messages.success(request, f"Token “{token.name}” is deleted. Requests with it now fail.")
-        return redirect(_list_url(token))
+        done = f"{kind.label} “{key.name}” is deleted. Requests with it now fail."
+        return _act(request, kind, key, kind.delete, done)
     return render(
         request,
         "apikeys/confirm.html",
         {
-            "title": "Delete this API token?",
-            "obj": token,
-            "label": f"{token.name} ({token.prefix})",
+            "title": f"Delete this API {kind.name}?",
+            "obj": key,
+            "label": f"{key.name} ({getattr(key, kind.ident)})",
             "warning": "Every request that uses it will fail at once. This cannot be undone.",
-            "button": "Delete token",
+            "button": f"Delete {kind.name}",
         },
     )
 
 
-# --- API credentials --------------------------------------------------------------------------
-
-
-@sensitive_variables("new")
-@never_cache  # the form's nonce must not come back from the browser's cache
-@login_required
-def credential_create(request: HttpRequest) -> HttpResponse:
-    _manager(request)
-    scopes = services.allowed_scopes(request.user)
-    form = CredentialCreateForm(request.POST or None, scopes=scopes, initial=_initial(request))
-    if request.method == "POST" and form.is_valid():
-        if not _first_submission(request):
-            return _refuse_resend(request, reverse("apikeys:list"))
-        try:
-            new = services.credential_create(
-                user=request.user,
-                name=form.cleaned_data["name"],
-                scopes=form.cleaned_data["scopes"],
-                is_test=form.is_test,
-                context=AuditContext.from_request(request),
-            )
-        except ApplicationError as exc:
-            _release_nonce(request)
-            apply_form_error(form, exc)
-        else:
-            return _secret_page(request, {"obj": new.obj, "kind": "credential", "secret": new.secret, "created": True})
-    return render(
-        request,
-        "apikeys/key_form.html",
-        {"form": form, "kind": "credential", "scopes_left": bool(scopes), "form_nonce": _new_nonce()},
-    )
+# --- API credentials only ---------------------------------------------------------------------
 
 
 @sensitive_variables("new")
@@ -241,7 +251,7 @@ def credential_create(request: HttpRequest) -> HttpResponse:
 @never_cache  # the form's nonce must not come back from the browser's cache
 @login_required
 def credential_reset(request: HttpRequest, credential_id: int) -> HttpResponse:
-    credential = _credential(request, credential_id)
+    credential = _key(request, CREDENTIAL, credential_id)
     if request.method == "POST":
         if not _first_submission(request):
             return _refuse_resend(request, _list_url(credential))
@@ -266,51 +276,5 @@ def credential_reset(request: HttpRequest, credential_id: int) -> HttpResponse:
             "stop working at once: update every system that uses it.",
             "button": "Reset secret",
             "form_nonce": _new_nonce(),
-        },
-    )
-
-
-@require_POST
-@login_required
-def credential_disable(request: HttpRequest, credential_id: int) -> HttpResponse:
-    credential = _credential(request, credential_id)
-    return _toggle(
-        request, credential, services.credential_set_disabled, "Credential", disabled=True, credential_id=credential.pk
-    )
-
-
-@require_POST
-@login_required
-def credential_enable(request: HttpRequest, credential_id: int) -> HttpResponse:
-    credential = _credential(request, credential_id)
-    return _toggle(
-        request, credential, services.credential_set_disabled, "Credential", disabled=False, credential_id=credential.pk
-    )
-
-
-@require_http_methods(["GET", "POST"])
-@login_required
-def credential_delete(request: HttpRequest, credential_id: int) -> HttpResponse:
-    credential = _credential(request, credential_id)
-    if request.method == "POST":
-        try:
-            services.credential_delete(
-                user=request.user, credential_id=credential.pk, context=AuditContext.from_request(request)
-            )
-        except ApplicationError as exc:
-            raise_for_page(exc, forbidden=True)
-            messages.error(request, exc.detail)
-        else:
-            messages.success(request, f"Credential “{credential.name}” is deleted. Requests with it now fail.")
-        return redirect(_list_url(credential))
-    return render(
-        request,
-        "apikeys/confirm.html",
-        {
-            "title": "Delete this API credential?",
-            "obj": credential,
-            "label": f"{credential.name} ({credential.key_id})",
-            "warning": "Every request that uses it will fail at once. This cannot be undone.",
-            "button": "Delete credential",
         },
     )

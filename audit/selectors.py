@@ -3,6 +3,7 @@
 from django.db.models import QuerySet
 
 from audit.models import AuditEvent
+from core.selectors import created_within
 
 
 def audit_events(
@@ -17,11 +18,7 @@ def audit_events(
         raise ValueError("audit_events needs an account or an actor")
     if action:
         events = events.filter(action=action)
-    if since:
-        events = events.filter(created_at__date__gte=since)
-    if until:
-        events = events.filter(created_at__date__lte=until)
-    return events.select_related("actor").order_by("-created_at", "-id")
+    return created_within(events, since=since, until=until).select_related("actor").order_by("-created_at", "-id")
 
 
 def audit_actions(*, account_id: int | None = None, actor_id: int | None = None) -> list[str]:

@@ -11,6 +11,7 @@ from django.views.decorators.http import require_POST
 from contacts import selectors, services
 from contacts.forms import ContactFilterForm, ContactForm, GroupForm, ImportForm
 from core.errors import ApplicationError, raise_for_page
+from core.forms import apply_form_error
 
 
 def _account_id(request: HttpRequest, *, write: bool) -> int:
@@ -28,16 +29,22 @@ def _can_manage(request: HttpRequest) -> bool:
     return request.user.membership.has_permission("manage_contacts")
 
 
-def _form_errors(form, exc: ApplicationError, fields: dict[str, str] | None = None) -> None:
-    """A service's refusal as form errors, on the field it names where the form has it."""
-    named = False
-    for name in exc.errors or {}:
-        target = (fields or {}).get(name, name)
-        if target in form.fields:
-            form.add_error(target, exc.detail)
-            named = True
-    if not named:
-        form.add_error(None, exc.detail)
+def _refused(form, exc: ApplicationError) -> None:
+    """A service's refusal on a form page: the page's 404 for an object gone meanwhile (or another
+    account's), else the refusal's detail on the field it names (or above the form)."""
+    raise_for_page(exc)
+    apply_form_error(form, exc, detail_on_field=True)
+
+
+def _delete(request: HttpRequest, service, *, done: str, to: str, **ids) -> HttpResponse:
+    account_id = _account_id(request, write=True)
+    try:
+        service(account_id=account_id, **ids)
+    except ApplicationError as exc:
+        raise_for_page(exc)
+        raise
+    messages.success(request, done)
+    return redirect(to)
 
 
 @login_required
@@ -83,7 +90,7 @@ def contact_create(request: HttpRequest) -> HttpResponse:
                 account_id=account_id, phone=data["phone"], name=data["name"], group_ids=data["groups"]
             )
         except ApplicationError as exc:
-            _form_errors(form, exc)
+            _refused(form, exc)
         else:
             messages.success(request, f"Contact {contact.phone} added.")
             return redirect("contacts:list")
@@ -111,8 +118,7 @@ def contact_edit(request: HttpRequest, contact_id: int) -> HttpResponse:
                 group_ids=data["groups"],
             )
         except ApplicationError as exc:
-            raise_for_page(exc)
-            _form_errors(form, exc)
+            _refused(form, exc)
         else:
             messages.success(request, "Contact saved.")
             return redirect("contacts:list")
@@ -122,14 +128,7 @@ def contact_edit(request: HttpRequest, contact_id: int) -> HttpResponse:
 @login_required
 @require_POST
 def contact_delete(request: HttpRequest, contact_id: int) -> HttpResponse:
-    account_id = _account_id(request, write=True)
-    try:
-        services.contact_delete(account_id=account_id, contact_id=contact_id)
-    except ApplicationError as exc:
-        raise_for_page(exc)
-        raise
-    messages.success(request, "Contact deleted.")
-    return redirect("contacts:list")
+    return _delete(request, services.contact_delete, done="Contact deleted.", to="contacts:list", contact_id=contact_id)
 
 
 @login_required
@@ -140,7 +139,7 @@ def group_list(request: HttpRequest) -> HttpResponse:
         try:
             group = services.group_create(account_id=account_id, name=form.cleaned_data["name"])
         except ApplicationError as exc:
-            _form_errors(form, exc)
+            _refused(form, exc)
         else:
             messages.success(request, f"Group “{group.name}” created.")
             return redirect("contacts:groups")
@@ -159,8 +158,7 @@ def group_rename(request: HttpRequest, group_id: int) -> HttpResponse:
         try:
             services.group_update(account_id=account_id, group_id=group.pk, name=form.cleaned_data["name"])
         except ApplicationError as exc:
-            raise_for_page(exc)
-            _form_errors(form, exc)
+            _refused(form, exc)
         else:
             messages.success(request, "Group renamed.")
             return redirect("contacts:groups")
@@ -170,14 +168,8 @@ def group_rename(request: HttpRequest, group_id: int) -> HttpResponse:
 @login_required
 @require_POST
 def group_delete(request: HttpRequest, group_id: int) -> HttpResponse:
-    account_id = _account_id(request, write=True)
-    try:
-        services.group_delete(account_id=account_id, group_id=group_id)
-    except ApplicationError as exc:
-        raise_for_page(exc)
-        raise
-    messages.success(request, "Group deleted; its contacts stay.")
-    return redirect("contacts:groups")
+    done = "Group deleted; its contacts stay."
+    return _delete(request, services.group_delete, done=done, to="contacts:groups", group_id=group_id)
 
 
 @login_required

@@ -223,7 +223,25 @@ def user_edit(request: HttpRequest, member_id: int) -> HttpResponse:
 
 
 def _confirm(request: HttpRequest, membership: Membership, **context) -> HttpResponse:
+    """The page that asks before an action on a member the user may manage."""
+    try:
+        services.subuser_check_manageable(actor=request.user, membership=membership)
+    except ApplicationError as exc:
+        return _refused(request, exc)
     return render(request, "members/confirm.html", {"member": membership, **context})
+
+
+def _act(request: HttpRequest, membership: Membership, service, done, **arguments) -> HttpResponse:
+    """Calls a member service for the page, then back to the list with `done` (a text, or made from
+    what the service returned), or with the refusal."""
+    try:
+        result = service(
+            actor=request.user, membership_id=membership.pk, context=AuditContext.from_request(request), **arguments
+        )
+    except ApplicationError as exc:
+        return _refused(request, exc)
+    messages.success(request, done(result) if callable(done) else done)
+    return redirect("members:users")
 
 
 @require_http_methods(["GET", "POST"])
@@ -231,10 +249,6 @@ def _confirm(request: HttpRequest, membership: Membership, **context) -> HttpRes
 def user_deactivate(request: HttpRequest, member_id: int) -> HttpResponse:
     membership = _member(request, member_id)
     if request.method == "GET":
-        try:
-            services.subuser_check_manageable(actor=request.user, membership=membership)
-        except ApplicationError as exc:
-            return _refused(request, exc)
         return _confirm(
             request,
             membership,
@@ -243,47 +257,24 @@ def user_deactivate(request: HttpRequest, member_id: int) -> HttpResponse:
             "them later.",
             button="Deactivate",
         )
-    try:
-        services.subuser_deactivate(
-            actor=request.user, membership_id=membership.pk, context=AuditContext.from_request(request)
-        )
-    except ApplicationError as exc:
-        return _refused(request, exc)
-    messages.success(request, f"{membership.user.email} is deactivated: signed out, and their API keys stopped.")
-    return redirect("members:users")
+    done = f"{membership.user.email} is deactivated: signed out, and their API keys stopped."
+    return _act(request, membership, services.subuser_deactivate, done)
 
 
 @require_POST
 @login_required
 def user_reactivate(request: HttpRequest, member_id: int) -> HttpResponse:
     membership = _member(request, member_id)
-    try:
-        services.subuser_reactivate(
-            actor=request.user, membership_id=membership.pk, context=AuditContext.from_request(request)
-        )
-    except ApplicationError as exc:
-        return _refused(request, exc)
-    messages.success(request, f"{membership.user.email} is active again and can sign in.")
-    return redirect("members:users")
+    done = f"{membership.user.email} is active again and can sign in."
+    return _act(request, membership, services.subuser_reactivate, done)
 
 
 @require_POST
 @login_required
 def user_invitation_resend(request: HttpRequest, member_id: int) -> HttpResponse:
     membership = _member(request, member_id)
-    try:
-        services.subuser_invitation_resend(
-            actor=request.user,
-            membership_id=membership.pk,
-            context=AuditContext.from_request(request),
-            **_where(request),
-        )
-    except ApplicationError as exc:
-        return _refused(request, exc)
-    messages.success(
-        request, f"A new invitation is on its way to {membership.user.email}; earlier links stopped working."
-    )
-    return redirect("members:users")
+    done = f"A new invitation is on its way to {membership.user.email}; earlier links stopped working."
+    return _act(request, membership, services.subuser_invitation_resend, done, **_where(request))
 
 
 @require_http_methods(["GET", "POST"])
@@ -291,10 +282,6 @@ def user_invitation_resend(request: HttpRequest, member_id: int) -> HttpResponse
 def user_invitation_cancel(request: HttpRequest, member_id: int) -> HttpResponse:
     membership = _member(request, member_id)
     if request.method == "GET":
-        try:
-            services.subuser_check_manageable(actor=request.user, membership=membership)
-        except ApplicationError as exc:
-            return _refused(request, exc)
         return _confirm(
             request,
             membership,
@@ -302,14 +289,9 @@ def user_invitation_cancel(request: HttpRequest, member_id: int) -> HttpResponse
             warning="The invitation link stops working and the invited address is removed.",
             button="Cancel invitation",
         )
-    try:
-        email = services.subuser_invitation_cancel(
-            actor=request.user, membership_id=membership.pk, context=AuditContext.from_request(request)
-        )
-    except ApplicationError as exc:
-        return _refused(request, exc)
-    messages.success(request, f"The invitation of {email} is canceled.")
-    return redirect("members:users")
+    return _act(
+        request, membership, services.subuser_invitation_cancel, lambda email: f"The invitation of {email} is canceled."
+    )
 
 
 @sensitive_variables("token")

@@ -9,6 +9,11 @@ from messaging.services import ledger_adjust, ledger_topup, messages_review, sen
 from messaging.services.ledger import _points
 
 
+def _selected(queryset) -> list[int]:
+    """The ids of the rows an admin action was run on."""
+    return list(queryset.values_list("pk", flat=True))
+
+
 class LedgerEntryForm(forms.ModelForm):
     kind = forms.ChoiceField(
         choices=[(LedgerEntry.Kind.TOPUP, "Top-up"), (LedgerEntry.Kind.ADJUSTMENT, "Adjustment (signed)")]
@@ -105,16 +110,12 @@ class MessageAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     @admin.action(description="Release selected held messages")
     def release_held(self, request, queryset):
-        count = messages_review(
-            message_ids=list(queryset.values_list("pk", flat=True)), release=True, actor=request.user
-        )
+        count = messages_review(message_ids=_selected(queryset), release=True, actor=request.user)
         self.message_user(request, f"Released {count} held message(s).")
 
     @admin.action(description="Reject selected held messages (refund)")
     def reject_held(self, request, queryset):
-        count = messages_review(
-            message_ids=list(queryset.values_list("pk", flat=True)), release=False, actor=request.user
-        )
+        count = messages_review(message_ids=_selected(queryset), release=False, actor=request.user)
         self.message_user(request, f"Rejected and refunded {count} held message(s).")
 
 
@@ -130,16 +131,12 @@ class SenderNameAdmin(admin.ModelAdmin):
 
     @admin.action(description="Approve selected sender names")
     def approve(self, request, queryset):
-        count = sender_names_review(
-            sender_ids=list(queryset.values_list("pk", flat=True)), approve=True, actor=request.user
-        )
+        count = sender_names_review(sender_ids=_selected(queryset), approve=True, actor=request.user)
         self.message_user(request, f"Approved {count} sender name(s).")
 
     @admin.action(description="Reject selected sender names")
     def reject(self, request, queryset):
-        count = sender_names_review(
-            sender_ids=list(queryset.values_list("pk", flat=True)), approve=False, actor=request.user
-        )
+        count = sender_names_review(sender_ids=_selected(queryset), approve=False, actor=request.user)
         self.message_user(request, f"Rejected {count} sender name(s).")
 
 

@@ -8,6 +8,7 @@ from django.db.models.functions import TruncDate
 
 from accounts.models import Membership
 from core import localcache
+from core.selectors import created_within
 from messaging import sql
 from messaging.models import Message, SenderName
 
@@ -134,11 +135,7 @@ def message_list(*, user, status="", recipient="", batch_id=None, since=None, un
         messages = messages.filter(recipient__contains=recipient.strip())
     if batch_id:
         messages = messages.filter(batch_id=batch_id)
-    if since:
-        messages = messages.filter(created_at__date__gte=since)
-    if until:
-        messages = messages.filter(created_at__date__lte=until)
-    return messages.order_by("-created_at", "-id")
+    return created_within(messages, since=since, until=until).order_by("-created_at", "-id")
 
 
 def message_detail(*, user, message_id):

@@ -8,6 +8,7 @@ from django.contrib.sites.shortcuts import get_current_site
 from accounts.models import Account
 from audit.context import AuditContext
 from security.models import IPAllowlistEntry
+from security.services.policy import POLICY_FIELDS
 
 
 class SignInForm(AuthenticationForm):
@@ -189,13 +190,7 @@ class AccountPolicyForm(forms.ModelForm):
 
     class Meta:
         model = Account
-        fields = [
-            "require_2fa",
-            "password_max_age_days",
-            "password_age_mode",
-            "session_timeout_minutes",
-            "session_timeout_max_minutes",
-        ]
+        fields = POLICY_FIELDS
         labels = {
             "require_2fa": "Require two-factor sign-in for every user",
             "password_max_age_days": "Password maximum age (days, 0 = never expires)",

@@ -8,11 +8,11 @@ from django.db import transaction
 
 from accounts.models import Membership, User
 from audit.context import NO_CONTEXT, AuditContext
-from audit.services import audit_record
 from core import localcache
 from core.errors import Conflict, Forbidden
 from members.services.rules import (
     as_json,
+    audit_member,
     check_limit,
     check_manageable,
     check_permissions,
@@ -117,14 +117,7 @@ def subuser_update(
         # and allowed sender names once this commits; other workers within
         # API_LOCAL_CACHE_SECONDS. A key's scopes are cut to its maker's permissions per request.
         transaction.on_commit(localcache.clear)
-        audit_record(
-            action="subuser.updated",
-            account=manager.account,
-            actor=actor,
-            context=context,
-            target=target.user,
-            data={"changes": changes},
-        )
+        audit_member("subuser.updated", manager, actor, target.user, context, changes=changes)
     return target
 
 
@@ -157,11 +150,5 @@ def subuser_reactivate(*, actor: User, membership_id: int, context: AuditContext
     User.objects.filter(pk=target.user_id).update(is_active=True)
     target.user.is_active = True
     transaction.on_commit(localcache.clear)
-    audit_record(
-        action="user.reactivated",
-        account=manager.account,
-        actor=actor,
-        context=context,
-        target=target.user,
-    )
+    audit_member("user.reactivated", manager, actor, target.user, context)
     return target

@@ -24,6 +24,7 @@ from core import ratelimit
 from core.errors import ApplicationError, Conflict, RateLimited
 from members.services.rules import (
     as_json,
+    audit_member,
     check_limit,
     check_manageable,
     check_permissions,
@@ -154,20 +155,29 @@ def subuser_invite(
     )
     if not manager.is_owner and sender_ids(manager):
         membership.allowed_senders.set(sender_ids(manager))
-    audit_record(
-        action="subuser.invited",
-        account=manager.account,
-        actor=actor,
-        context=context,
-        target=user,
-        data={
-            "email": email,
-            "permissions": sorted(granted),
-            "monthly_limit": as_json(monthly_limit),
-        },
+    audit_member(
+        "subuser.invited",
+        manager,
+        actor,
+        user,
+        context,
+        email=email,
+        permissions=sorted(granted),
+        monthly_limit=as_json(monthly_limit),
     )
     _queue_invitation(user, domain=domain, use_https=use_https)
     return membership
+
+
+def _lock_invited(*, actor: User, membership_id: int, accepted: str) -> tuple[Membership, Membership, User]:
+    """The manager's and the member's memberships and the member's user, locked; a member who has
+    accepted the invitation already is a Conflict saying `accepted`."""
+    manager, target = lock_pair(actor=actor, membership_id=membership_id)
+    check_manageable(manager, target)
+    user = User.objects.select_for_update().get(pk=target.user_id)
+    if member_state(user) != "invited":
+        raise Conflict(accepted, code="not_invited")
+    return manager, target, user
 
 
 @transaction.atomic
@@ -175,11 +185,9 @@ def subuser_invitation_resend(
     *, actor: User, membership_id: int, domain: str, use_https: bool, context: AuditContext = NO_CONTEXT
 ) -> Membership:
     """A new invitation e-mail; the links sent before stop working (a new unusable password)."""
-    manager, target = lock_pair(actor=actor, membership_id=membership_id)
-    check_manageable(manager, target)
-    user = User.objects.select_for_update().get(pk=target.user_id)
-    if member_state(user) != "invited":
-        raise Conflict("This user has already accepted the invitation.", code="not_invited")
+    manager, target, user = _lock_invited(
+        actor=actor, membership_id=membership_id, accepted="This user has already accepted the invitation."
+    )
     if not ratelimit.hit(f"invite-resend:{user.pk}", limit=RESENDS_PER_INVITEE_PER_HOUR, window_seconds=3600):
         raise RateLimited(
             "This invitation was sent several times in the last hour. Try again later.",
@@ -187,14 +195,7 @@ def subuser_invitation_resend(
         )
     user.set_unusable_password()
     user.save(update_fields=["password"])
-    audit_record(
-        action="subuser.invitation_resent",
-        account=manager.account,
-        actor=actor,
-        context=context,
-        target=user,
-        data={"email": user.email},
-    )
+    audit_member("subuser.invitation_resent", manager, actor, user, context, email=user.email)
     _queue_invitation(user, domain=domain, use_https=use_https)
     target.user = user
     return target
@@ -204,19 +205,12 @@ def subuser_invitation_resend(
 def subuser_invitation_cancel(*, actor: User, membership_id: int, context: AuditContext = NO_CONTEXT) -> str:
     """Delete a user that never accepted its invitation (its link dies with it). Returns the
     address."""
-    manager, target = lock_pair(actor=actor, membership_id=membership_id)
-    check_manageable(manager, target)
-    user = User.objects.select_for_update().get(pk=target.user_id)
-    if member_state(user) != "invited":
-        raise Conflict("This user has already accepted the invitation: deactivate it instead.", code="not_invited")
-    audit_record(
-        action="subuser.invitation_canceled",
-        account=manager.account,
+    manager, _, user = _lock_invited(
         actor=actor,
-        context=context,
-        target=user,
-        data={"email": user.email},
+        membership_id=membership_id,
+        accepted="This user has already accepted the invitation: deactivate it instead.",
     )
+    audit_member("subuser.invitation_canceled", manager, actor, user, context, email=user.email)
     email = user.email
     user.delete()  # the membership goes with it
     return email

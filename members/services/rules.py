@@ -7,6 +7,8 @@ from datetime import time
 from decimal import Decimal
 
 from accounts.models import Account, Membership, User
+from audit.context import AuditContext
+from audit.services import audit_record
 from core.errors import ApplicationError, Forbidden, NotFound
 from messaging.models import SenderName
 
@@ -175,6 +177,11 @@ def as_json(value):
     if isinstance(value, set | frozenset | tuple):
         return sorted(value)
     return value
+
+
+def audit_member(action: str, manager: Membership, actor: User, user: User, context: AuditContext, **data) -> None:
+    """A manager's act on a member, on the account's audit trail (the member's user is the target)."""
+    audit_record(action=action, account=manager.account, actor=actor, context=context, target=user, data=data)
 
 
 def check_window(

@@ -91,6 +91,12 @@ def otp_sms_send(*, device_id: int, challenge: str, context: AuditContext = NO_C
     )
 
 
+def _check_replace_password(model, *, user: User, password: str | None, detail: str) -> None:
+    """Replacing a confirmed second factor of this kind needs the password again."""
+    if model.objects.filter(user=user, confirmed=True).exists() and not password_confirm(user=user, password=password):
+        raise ApplicationError(detail, code="password_required", errors={"password": ["Wrong or missing password."]})
+
+
 def _device_lock(model, *, user: User, device_id: int):
     return model.objects.select_for_update().get(pk=device_id, user=user)
 
@@ -104,14 +110,8 @@ def sms_device_start(
     Replacing the phone of a confirmed device needs the password again.
     """
     phone = normalize_phone(phone)
-    if SMSDevice.objects.filter(user=user, confirmed=True).exists() and not password_confirm(
-        user=user, password=password
-    ):
-        raise ApplicationError(
-            "Enter your password to change the phone of your two-factor sign-in.",
-            code="password_required",
-            errors={"password": ["Wrong or missing password."]},
-        )
+    detail = "Enter your password to change the phone of your two-factor sign-in."
+    _check_replace_password(SMSDevice, user=user, password=password, detail=detail)
     SMSDevice.objects.filter(user=user, confirmed=False).delete()
     device = SMSDevice.objects.create(user=user, name="SMS", phone=phone, confirmed=False)
     otp_sms_send(device_id=device.pk, challenge=challenge, context=context)
@@ -159,14 +159,9 @@ def totp_device_confirm(
     *, user: User, device_id: int, code: str, context: AuditContext = NO_CONTEXT, password: str | None = None
 ) -> TOTPDevice:
     """Confirm a new authenticator. Replacing one that already works needs the password again."""
-    if TOTPDevice.objects.filter(user=user, confirmed=True).exists() and not password_confirm(
-        user=user, password=password
-    ):
-        raise ApplicationError(
-            "Enter your password to replace your authenticator app.",
-            code="password_required",
-            errors={"password": ["Wrong or missing password."]},
-        )
+    _check_replace_password(
+        TOTPDevice, user=user, password=password, detail="Enter your password to replace your authenticator app."
+    )
     with transaction.atomic():
         device = _device_lock(TOTPDevice, user=user, device_id=device_id)
         if device.confirmed:

@@ -7,16 +7,19 @@ from audit.context import NO_CONTEXT, AuditContext
 from audit.services import audit_record
 from core.errors import ApplicationError
 
+# The account's fields that make up its security policy (the policy form edits these).
+POLICY_FIELDS = (
+    "require_2fa",
+    "password_max_age_days",
+    "password_age_mode",
+    "session_timeout_minutes",
+    "session_timeout_max_minutes",
+)
+
 
 @transaction.atomic
 def account_policy_update(*, account: Account, data: dict, actor: User, context: AuditContext = NO_CONTEXT) -> Account:
-    fields = [
-        "require_2fa",
-        "password_max_age_days",
-        "password_age_mode",
-        "session_timeout_minutes",
-        "session_timeout_max_minutes",
-    ]
+    fields = POLICY_FIELDS
     locked = Account.objects.select_for_update(no_key=True).get(pk=account.pk)
     before = {field: getattr(locked, field) for field in fields}
     for field in fields:

@@ -2,7 +2,7 @@ from decimal import Decimal, InvalidOperation
 
 from django.core.management.base import BaseCommand, CommandError
 
-from core.errors import ApplicationError
+from core.commands import refusal_as_error
 from messaging.services import account_open
 
 
@@ -21,7 +21,7 @@ class Command(BaseCommand):
             credit = Decimal(options["credit"])
         except InvalidOperation as exc:
             raise CommandError("--credit must be a number") from exc
-        try:
+        with refusal_as_error():
             account = account_open(
                 name=options["name"] or options["email"],
                 owner_email=options["email"],
@@ -29,8 +29,6 @@ class Command(BaseCommand):
                 owner_phone=options["phone"],
                 credit=credit,
             )
-        except ApplicationError as exc:
-            raise CommandError(exc.detail) from exc
         self.stdout.write(
             f"Created account {account.pk} ({account.name}) with owner {options['email'].lower()}, "
             f"balance {account.balance} points."

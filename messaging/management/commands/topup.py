@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts.models import User
-from core.errors import ApplicationError
+from core.commands import refusal_as_error
 from messaging.services import ledger_topup
 
 
@@ -18,10 +18,8 @@ class Command(BaseCommand):
         user = User.objects.select_related("membership__account").filter(email=options["email"].strip().lower()).first()
         if user is None or not hasattr(user, "membership"):
             raise CommandError("No account user with that email.")
-        try:
+        with refusal_as_error():
             entry = ledger_topup(account_id=user.membership.account_id, points=points, note=options["note"])
-        except ApplicationError as exc:
-            raise CommandError(exc.detail) from exc
         self.stdout.write(
             f"Topped up account {entry.account_id} by {entry.amount} points; balance {entry.balance_after}."
         )
