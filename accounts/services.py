@@ -29,8 +29,8 @@ def account_create(
     owner_phone: str = "",
     actor: User | None = None,
 ) -> Account:
-    """A new customer account with its owner. Opening credit is the caller's next step, through
-    the ledger (messaging.services.ledger_topup), so this layer knows nothing of money."""
+    """A new customer account with its owner. Opening credit is a step above this layer
+    (messaging.services.account_open creates and credits in one transaction)."""
     email = User.objects.normalize_email(owner_email.strip()).lower()
     if User.objects.filter(email=email).exists():
         raise ApplicationError(
