@@ -13,7 +13,7 @@ from apikeys.models import ApiCredential, ApiToken
 from apikeys.services import credential_reset
 from core import localcache
 from messaging.models import PriceRule
-from tests.apikeys.api_support import PHONE, assert_problem, basic, bearer, make_credential, make_token, post_json, send
+from tests.api_support import PHONE, assert_problem, basic, bearer, make_credential, make_token, post_json, send
 
 pytestmark = pytest.mark.django_db
 

@@ -15,7 +15,7 @@ from django.utils.dateparse import parse_datetime
 from apikeys import services
 from audit.models import AuditEvent
 from messaging.models import Message, PriceRule
-from tests.apikeys.api_support import (
+from tests.api_support import (
     PHONE,
     assert_problem,
     basic,

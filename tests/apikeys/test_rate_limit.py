@@ -17,7 +17,7 @@ from django.test import Client
 
 from accounts.models import Account
 from apikeys.models import ApiToken
-from tests.apikeys.api_support import assert_problem, basic, bearer, make_credential, make_token
+from tests.api_support import assert_problem, basic, bearer, make_credential, make_token
 
 BALANCE = "/api/v1/balance"
 LIMIT = 10
@@ -298,7 +298,7 @@ def test_an_address_spraying_bad_keys_gets_429_before_any_lookup(client, owner, 
     from django.test.utils import CaptureQueriesContext
 
     from core import localcache
-    from tests.apikeys.api_support import assert_problem, bearer, make_token
+    from tests.api_support import assert_problem, bearer, make_token
 
     settings.API_AUTH_FAILURES_PER_MINUTE = 3
     settings.API_LOCAL_CACHE_SECONDS = 1

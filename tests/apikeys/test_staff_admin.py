@@ -11,8 +11,8 @@ from accounts.models import Account, Membership, User
 from apikeys.models import AccessToken, ApiCredential, ApiToken
 from audit.models import AuditEvent
 from core import localcache
-from tests.accounts.test_review_security import verified_staff_client
-from tests.apikeys.api_support import assert_problem, bearer, issue_access, make_credential, make_subuser, make_token
+from tests.api_support import assert_problem, bearer, issue_access, make_credential, make_subuser, make_token
+from tests.security.test_review_security import verified_staff_client
 
 pytestmark = pytest.mark.django_db
 

@@ -10,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 
 from contacts import services
 from contacts.models import Contact, Group
-from tests.apikeys.api_support import assert_problem, bearer, make_subuser, make_token, post_json
+from tests.api_support import assert_problem, bearer, make_subuser, make_token, post_json
 
 pytestmark = pytest.mark.django_db
 

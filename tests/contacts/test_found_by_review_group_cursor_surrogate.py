@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from tests.apikeys.api_support import bearer, make_token
+from tests.api_support import bearer, make_token
 
 pytestmark = pytest.mark.django_db
 

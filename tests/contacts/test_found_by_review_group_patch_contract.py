@@ -6,7 +6,7 @@ PATCH should, but the view validates with the non-partial GroupIn, so `{}` is a 
 import pytest
 
 from contacts import services
-from tests.apikeys.api_support import bearer, make_token
+from tests.api_support import bearer, make_token
 
 pytestmark = pytest.mark.django_db
 

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from messaging.models import Message
 from messaging.selectors import visible_messages
-from tests.apikeys.api_support import assert_problem, bearer, make_subuser, make_token, send
+from tests.api_support import assert_problem, bearer, make_subuser, make_token, send
 
 pytestmark = pytest.mark.django_db
 

@@ -26,8 +26,8 @@ from members.services import (
 )
 from messaging.models import SenderName
 from security.models import UserSession
-from tests.accounts.subuser_support import invitation_task, invite_link, make_member  # noqa: F401
 from tests.conftest import PASSWORD
+from tests.members.support import invite_link, make_member
 
 pytestmark = pytest.mark.django_db
 

@@ -13,7 +13,7 @@ from accounts.models import Membership, User
 from core.errors import ApplicationError
 from members.services import subuser_update
 from messaging.models import SenderName
-from tests.accounts.subuser_support import invitation_task, make_member  # noqa: F401
+from tests.members.support import make_member
 
 pytestmark = pytest.mark.django_db
 

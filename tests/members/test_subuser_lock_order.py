@@ -17,7 +17,7 @@ from django.utils import timezone
 from accounts.models import Membership
 from members.services import subuser_update
 from messaging import sql
-from tests.accounts.subuser_support import invitation_task, make_member  # noqa: F401
+from tests.members.support import make_member
 
 
 def test_a_user_page_save_does_not_deadlock_with_a_live_send(owner, transactional_db):

@@ -1,28 +1,11 @@
-"""Helpers for the sub-user tests: the invitation task joins tests/accounts/conftest.py's
-`email_tasks` recorder (runs in-process by default, `hold()` keeps it to look at)."""
+"""Helpers for the sub-user tests (the invitation task is recorded by tests/members/conftest.py)."""
 
 import re
-
-import pytest
 
 from accounts.models import Membership, User
 from tests.conftest import PASSWORD
 
 INVITE_LINK = re.compile(r"https?://[^/\s]+(/accounts/reset/invite-([^/\s]+)/([^/\s]+)/)")
-
-
-@pytest.fixture(autouse=True)
-def invitation_task(monkeypatch, email_tasks):
-    from members import tasks
-
-    task = tasks.send_invitation_email
-    email_tasks._originals[task.name] = task.apply_async
-    monkeypatch.setattr(
-        task,
-        "apply_async",
-        lambda args=None, kwargs=None, **options: email_tasks._apply_async(task, args, kwargs, **options),
-    )
-    return email_tasks
 
 
 def make_member(owner: User, email: str, *, password: str | None = PASSWORD, **fields) -> User:

@@ -188,7 +188,7 @@ def test_a_broker_outage_does_not_fail_the_answer(client, owner, monkeypatch, ca
 @pytest.mark.django_db(transaction=True)
 def test_a_real_worker_sends_the_reset_email_with_a_working_link(client, owner, worker_factory, tmp_path, email_tasks):
     mail_dir = tmp_path / "mail"
-    worker_factory(DJANGO_SETTINGS_MODULE="tests.accounts.email_worker_settings", TEST_EMAIL_FILE_PATH=str(mail_dir))
+    worker_factory(DJANGO_SETTINGS_MODULE="tests.security.email_worker_settings", TEST_EMAIL_FILE_PATH=str(mail_dir))
     email_tasks.to_broker()
     assert client.post(RESET, {"email": owner.email}).status_code == 302
 

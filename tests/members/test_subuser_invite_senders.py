@@ -9,7 +9,7 @@ import pytest
 from accounts.models import Membership
 from members.services import subuser_invite
 from messaging.models import SenderName
-from tests.accounts.subuser_support import invitation_task, make_member  # noqa: F401
+from tests.members.support import make_member
 
 pytestmark = pytest.mark.django_db
 

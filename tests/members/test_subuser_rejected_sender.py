@@ -13,7 +13,7 @@ import pytest
 from accounts.models import Membership
 from messaging.models import SenderName
 from messaging.services.senders import sender_names_review
-from tests.accounts.subuser_support import invitation_task, make_member  # noqa: F401
+from tests.members.support import make_member
 
 pytestmark = pytest.mark.django_db
 
