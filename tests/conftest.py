@@ -340,6 +340,24 @@ def enrol_sms(user: User, phone: str | None = None):
     return SMSDevice.objects.create(user=user, name="SMS", phone=phone or user.phone, confirmed=True)
 
 
+def verified_staff_client():
+    """A superuser signed in to the admin with its second factor: (client, staff user)."""
+    from django.test import Client
+
+    staff = User.objects.create_user(
+        "staff@example.com", PASSWORD, is_staff=True, is_superuser=True, phone="+447700900777"
+    )
+    enrol_sms(staff)
+    c = Client()
+    r = c.post("/accounts/login/", {"username": staff.email, "password": PASSWORD, "next": "/admin/"})
+    assert r.url == "/accounts/login/verify/"
+    r = c.post("/accounts/login/verify/", {"method": "sms", "code": latest_sms_code(staff.phone)})
+    assert r.status_code == 302
+    assert r.url == "/admin/"
+    assert c.get("/admin/").status_code == 200
+    return c, staff
+
+
 @pytest.fixture
 def sms_delivery_inline(monkeypatch):
     """Deliver system SMS in this process (to the locmem backend) when the commit hook runs,

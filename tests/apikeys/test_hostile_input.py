@@ -1,4 +1,4 @@
-"""Inputs that once made the API answer 500 (found by review), and the one-second windows of the
+"""Inputs that once made the API answer 500, and the one-second windows of the
 per-process key cache: a clear problem document, never a 500, and no change outlived."""
 
 import base64

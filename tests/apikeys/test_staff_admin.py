@@ -1,4 +1,4 @@
-"""Staff and the API keys (found by review): the API rate limits are set per account and per key
+"""Staff and the API keys: the API rate limits are set per account and per key
 in the admin, a leaked key is disabled there (its access tokens with it), and a change made in
 the admin reaches this worker's one-second copy of the keys' rows at once."""
 
@@ -12,7 +12,7 @@ from apikeys.models import AccessToken, ApiCredential, ApiToken
 from audit.models import AuditEvent
 from core import localcache
 from tests.api_support import assert_problem, bearer, issue_access, make_credential, make_subuser, make_token
-from tests.security.test_review_security import verified_staff_client
+from tests.conftest import verified_staff_client
 
 pytestmark = pytest.mark.django_db
 

@@ -3,8 +3,11 @@
 import re
 
 from accounts.models import Membership, User
+from members.services import subuser_invite, subuser_update
 from tests.conftest import PASSWORD
 
+NEW_PASSWORD = "Invited-Person-77"
+USERS = "/accounts/users/"
 INVITE_LINK = re.compile(r"https?://[^/\s]+(/accounts/reset/invite-([^/\s]+)/([^/\s]+)/)")
 
 
@@ -20,3 +23,26 @@ def invite_link(mail) -> tuple[str, str, str]:
     match = INVITE_LINK.search(mail.body)
     assert match, mail.body
     return match.group(1), match.group(2), match.group(3)
+
+
+def invite(owner, email="new@example.com", permissions=("send_sms",), monthly_limit=None, **kwargs):
+    return subuser_invite(
+        actor=owner,
+        email=email,
+        permissions=list(permissions),
+        monthly_limit=monthly_limit,
+        domain="portal.example",
+        use_https=True,
+        **kwargs,
+    )
+
+
+def update(actor, member: User, permissions=None, **changes):
+    """subuser_update with `permissions` as the full list the member should hold."""
+    m = Membership.objects.get(user=member)
+    flags = None if permissions is None else {name: name in permissions for name in Membership.PERMISSIONS}
+    return subuser_update(actor=actor, membership_id=m.pk, permissions=flags, **changes)
+
+
+def membership_id(user: User) -> int:
+    return Membership.objects.get(user=user).pk

@@ -206,7 +206,7 @@ def test_a_message_that_leaves_after_a_retry_loses_the_retry_s_error_code(three,
 
 def test_past_its_deadline_a_batch_claims_nothing_more_and_hands_the_rest_to_a_new_task(three, monkeypatch, requeued):
     """Celery's thread pool (the README's delivery workers) enforces no time limit: the batch
-    bounds itself (found by review)."""
+    bounds itself."""
     clock = [100.0]
     monkeypatch.setattr(delivery.time, "monotonic", lambda: clock[0])
 
