@@ -32,6 +32,7 @@ lint: $(VENV)/.dev
 
 test: $(VENV)/.dev
 	scripts/ensure-services.sh
+	$(PY) -m coverage erase
 	$(MAKE) --no-print-directory lint
 	$(PY) scripts/check_imports.py
 	$(PY) manage.py makemigrations --check --dry-run
@@ -39,9 +40,10 @@ test: $(VENV)/.dev
 	  DATABASE_URL=postgres://portal:portal@127.0.0.1:5432/portal REDIS_URL=redis://127.0.0.1:6379/9 \
 	  SECRET_KEY=$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(50))') \
 	  $(PY) manage.py check --deploy --fail-level WARNING
-	$(PY) -m pytest
+	$(PY) -m coverage run -m pytest
 # Then the ORM's side of messaging/sql.py on SQLite, as `make run` uses it.
-	$(PY) -m pytest tests/messaging/test_sql_rules.py --ds=tests.settings_sqlite -p no:cacheprovider -q
+	$(PY) -m coverage run -m pytest tests/messaging/test_sql_rules.py --ds=tests.settings_sqlite -p no:cacheprovider -q
+	@$(PY) -m coverage combine -q && echo "Coverage of the apps' lines: $$($(PY) -m coverage report --format=total)% (pyproject.toml [tool.coverage])"
 
 bench: $(VENV)/.dev
 	scripts/ensure-services.sh

@@ -55,7 +55,7 @@ def zoned_time(value: str) -> datetime:
 # validating, pricing and storing its message. For the request nearly every client makes (a
 # small UTF-8 JSON body, an answer in plain JSON) these two do the same work directly, through the
 # same JSON functions and the same renderer; anything else takes DRF's path, unchanged
-# (tests/portal/test_plain_json.py compares the two).
+# (tests/core/test_plain_json.py compares the two).
 
 PLAIN_JSON_TYPES = frozenset({"application/json", "application/json; charset=utf-8", "application/json;charset=utf-8"})
 PLAIN_JSON_MAX_BYTES = 64 * 1024

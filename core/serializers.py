@@ -7,7 +7,7 @@ its generic attribute lookup: for the send's answer (one item per recipient, up 
 the lists, more CPU than building the answer. `Representation(SomeOut)` makes the serializer
 once per process and writes a function from its readable fields (the attribute each reads, the
 field's own `to_representation`): the same keys in the same order and the same values as
-`SomeOut(instance).data`, at about the cost of a hand-written dict (tests/portal/
+`SomeOut(instance).data`, at about the cost of a hand-written dict (tests/core/
 test_representations.py renders many varied objects both ways and compares the bytes).
 """
 

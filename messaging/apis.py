@@ -72,7 +72,7 @@ class SendRequest(serializers.Serializer):
 # DRF deep-copies every declared field of each serializer it makes: a tenth of a send's time. The
 # plainly valid request (numbers, a text, perhaps a sender and a reference, nothing else to read)
 # is read with SendRequest's own field settings instead; anything else goes to SendRequest, which
-# validates it and words the errors (tests/apikeys/test_send_request.py: for any input the fast
+# validates it and words the errors (tests/messaging/test_send_request.py: for any input the fast
 # path answers None or exactly what SendRequest validates to).
 
 _SEND_FIELDS = SendRequest._declared_fields

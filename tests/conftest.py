@@ -70,6 +70,65 @@ def owner(make_account) -> User:
     return account.memberships.get().user
 
 
+class EmailTasks:
+    """The e-mail tasks queued during a test, as (task name, kwargs, options).
+
+    The suite has no Celery worker unless a test starts one, so where this recorder is in use (the
+    accounts, audit, security and members tests: see their conftest.py) a queued e-mail task runs
+    at once in this process (after the commit, where the request queued it) and `mailoutbox` shows
+    what a worker would send. `hold()` keeps them here until `run()`, to see what a request did by
+    itself; `to_broker()` publishes them for a real worker.
+    """
+
+    def __init__(self, monkeypatch) -> None:
+        self.queued: list[tuple[str, dict, dict]] = []
+        self.mode = "inline"
+        self._monkeypatch = monkeypatch
+        self._held: list = []
+        self._originals: dict = {}
+
+    def intercept(self, task) -> None:
+        """Route `task`'s apply_async through this recorder for the rest of the test."""
+        self._originals[task.name] = task.apply_async
+        self._monkeypatch.setattr(
+            task,
+            "apply_async",
+            lambda args=None, kwargs=None, **options: self._apply_async(task, args, kwargs, **options),
+        )
+
+    def hold(self) -> None:
+        self.mode = "hold"
+
+    def to_broker(self) -> None:
+        self.mode = "broker"
+
+    def run(self) -> None:
+        held, self._held = self._held, []
+        for task, kwargs in held:
+            task.apply(kwargs=kwargs, throw=True)
+
+    def _apply_async(self, task, args=None, kwargs=None, **options):
+        self.queued.append((task.name, dict(kwargs or {}), options))
+        if self.mode == "broker":
+            return self._originals[task.name](args=args, kwargs=kwargs, **options)
+        if self.mode == "hold":
+            self._held.append((task, kwargs))
+            return None
+        return task.apply(args=args, kwargs=kwargs, throw=True)
+
+
+@pytest.fixture
+def email_tasks(monkeypatch) -> EmailTasks:
+    """The notice and password-reset e-mail tasks, recorded (and run in this process by default)."""
+    from accounts import tasks
+    from security import tasks as security_tasks
+
+    recorder = EmailTasks(monkeypatch)
+    for task in (tasks.send_notice_email, security_tasks.send_password_reset_email):
+        recorder.intercept(task)
+    return recorder
+
+
 def wait_for(predicate, *, timeout: float = 30, interval: float = 0.2, message: str = "condition"):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -279,6 +338,24 @@ def enrol_sms(user: User, phone: str | None = None):
     from security.models import SMSDevice
 
     return SMSDevice.objects.create(user=user, name="SMS", phone=phone or user.phone, confirmed=True)
+
+
+def verified_staff_client():
+    """A superuser signed in to the admin with its second factor: (client, staff user)."""
+    from django.test import Client
+
+    staff = User.objects.create_user(
+        "staff@example.com", PASSWORD, is_staff=True, is_superuser=True, phone="+447700900777"
+    )
+    enrol_sms(staff)
+    c = Client()
+    r = c.post("/accounts/login/", {"username": staff.email, "password": PASSWORD, "next": "/admin/"})
+    assert r.url == "/accounts/login/verify/"
+    r = c.post("/accounts/login/verify/", {"method": "sms", "code": latest_sms_code(staff.phone)})
+    assert r.status_code == 302
+    assert r.url == "/admin/"
+    assert c.get("/admin/").status_code == 200
+    return c, staff
 
 
 @pytest.fixture

@@ -94,12 +94,14 @@ def message_send_test(*, user: User) -> Message:
 HANDED_OVER = "handed to the gateway"
 
 
-def _claim(message_id) -> bool:
+def message_claim(message_id) -> bool:
     """queued → sending in one conditional UPDATE: of two workers holding the same id, one wins."""
     return sql.message_claim(message_id=message_id, now=timezone.now())
 
 
-def _record(message_id, result: SendResult, *, sensitive: bool = False) -> None:
+def message_record_result(message_id, result: SendResult, *, sensitive: bool = False) -> None:
+    """The gateway's answer for a claimed message: handed over, in doubt (left `sending`), back to
+    the queue (provably never handed over) or failed for good."""
     if sensitive and not result.retryable:
         # Handed over (or refused for good): a security code has no reason to stay at rest, whatever
         # state a delivery report has already moved the message to.
@@ -186,7 +188,7 @@ def message_deliver(*, message_ids: list[str], deadline: float | None = None) ->
             return retry
         try:
             message = rows.get(str(message_id))
-            if message is None or not _claim(message.pk):
+            if message is None or not message_claim(message.pk):
                 continue  # already handed over, canceled, or claimed by another worker
             sms = OutgoingSms(
                 id=str(message.pk),
@@ -206,7 +208,7 @@ def message_deliver(*, message_ids: list[str], deadline: float | None = None) ->
                 logger.error("SMS backend raised %s for message %s", type(exc).__name__, message_id)
                 result = SendResult(id=sms.id, status="failed", error_code="backend_error", retryable=True)
             stage = "record"
-            _record(message.pk, result, sensitive=message.sensitive)
+            message_record_result(message.pk, result, sensitive=message.sensitive)
         except SoftTimeLimitExceeded:
             # Out of time (the hard limit follows): wrap up this one and put the rest back.
             unsent = [str(i) for i in message_ids[position + 1 :]]
@@ -215,7 +217,8 @@ def message_deliver(*, message_ids: list[str], deadline: float | None = None) ->
                 unsent.insert(0, str(message_id))
             elif stage == "record":
                 try:
-                    _record(message.pk, result, sensitive=message.sensitive)  # each of its steps is conditional
+                    # Each of its steps is conditional: running it again is safe.
+                    message_record_result(message.pk, result, sensitive=message.sensitive)
                 except Exception as exc:  # the interrupted statement may have left the connection unusable
                     logger.error("Could not record message %s past the time limit (%s)", message_id, type(exc).__name__)
                 else:

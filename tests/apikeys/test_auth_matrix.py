@@ -22,7 +22,7 @@ from apikeys.models import AccessToken
 from messaging.models import Message
 from messaging.services import message_submit
 from security.services import user_deactivate
-from tests.apikeys.api_support import (
+from tests.api_support import (
     ALL_PERMISSIONS,
     PHONE,
     assert_problem,

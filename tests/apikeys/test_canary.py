@@ -19,7 +19,7 @@ from apikeys import services
 from apikeys.models import ApiCredential, ApiToken
 from audit.models import AuditEvent
 from security.services import ip_allowlist_replace
-from tests.apikeys.api_support import PHONE, basic, bearer, make_credential, make_token, post_json, send
+from tests.api_support import PHONE, basic, bearer, make_credential, make_token, post_json, send
 
 pytestmark = pytest.mark.django_db
 

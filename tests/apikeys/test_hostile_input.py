@@ -1,4 +1,4 @@
-"""Inputs that once made the API answer 500 (found by review), and the one-second windows of the
+"""Inputs that once made the API answer 500, and the one-second windows of the
 per-process key cache: a clear problem document, never a 500, and no change outlived."""
 
 import base64
@@ -13,7 +13,7 @@ from apikeys.models import ApiCredential, ApiToken
 from apikeys.services import credential_reset
 from core import localcache
 from messaging.models import PriceRule
-from tests.apikeys.api_support import PHONE, assert_problem, basic, bearer, make_credential, make_token, post_json, send
+from tests.api_support import PHONE, assert_problem, basic, bearer, make_credential, make_token, post_json, send
 
 pytestmark = pytest.mark.django_db
 

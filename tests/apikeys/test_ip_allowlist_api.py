@@ -7,7 +7,7 @@ import pytest
 from accounts.models import User
 from audit.models import AuditEvent
 from security import services
-from tests.apikeys.api_support import (
+from tests.api_support import (
     PHONE,
     assert_problem,
     basic,

@@ -1,11 +1,9 @@
-"""No key does more than whoever holds it may: found by review. A reset credential acts for the
-user who reset it, a send-only token of a sub-user cannot cancel or read others' messages, an
-access token never outlives its parent, and disabling a key ends its access tokens for good."""
+"""No key does more than whoever holds it may: a reset credential acts for the user who reset it,
+a send-only token of a sub-user cannot cancel or read others' messages, an access token never
+outlives its parent, and disabling a key ends its access tokens for good."""
 
-import json
 from datetime import timedelta
 from decimal import Decimal
-from urllib.parse import urlencode
 
 import pytest
 from django.test import Client
@@ -15,8 +13,7 @@ from django.utils.dateparse import parse_datetime
 from apikeys import services
 from audit.models import AuditEvent
 from messaging.models import Message, PriceRule
-from tests.apikeys.api_support import (
-    PHONE,
+from tests.api_support import (
     assert_problem,
     basic,
     bearer,
@@ -87,38 +84,3 @@ def test_disabling_a_key_ends_its_access_tokens_for_good(owner):
     services.token_set_disabled(user=owner, token_id=token.pk, disabled=False)
     assert Client().get("/api/v1/balance", **bearer(secret)).status_code == 200  # the key itself again
     assert_problem(Client().get("/api/v1/balance", **bearer(access)), 401)  # not what it handed out
-
-
-# --- The legacy endpoint --------------------------------------------------------------------------
-
-
-def test_legacy_a_lone_surrogate_in_the_key_is_a_401_not_a_500(owner, priced):
-    credential, _ = make_credential(owner, scopes=["messages:send"])
-    client = Client(raise_request_exception=False)
-    body = json.dumps({"smsUser": credential.key_id, "smsKey": "\ud800", "to": PHONE, "message": "hi"})
-    response = client.post("/smsapi/send", body, content_type="application/json")
-    assert response.status_code == 401
-
-
-def test_legacy_post_reads_parameters_from_the_query_string_too(owner, priced):
-    """SPEC §5 and reference 002 write the call as `POST /smsapi/send?smsUser=&smsKey=&to=&message=`."""
-    credential, secret = make_credential(owner, scopes=["messages:send"])
-    query = urlencode({"smsUser": credential.key_id, "smsKey": secret, "to": PHONE, "message": "hi"})
-    assert Client().post(f"/smsapi/send?{query}").status_code == 200
-    # The key in the body, the message in the query string.
-    auth = {"smsUser": credential.key_id, "smsKey": secret}
-    assert Client().post(f"/smsapi/send?{urlencode({'to': PHONE, 'message': 'hi'})}", auth).status_code == 200
-    assert Message.objects.filter(account=owner.membership.account).count() == 2
-
-
-def test_legacy_head_sends_nothing(owner, priced):
-    credential, secret = make_credential(owner, scopes=["messages:send"])
-    query = urlencode({"smsUser": credential.key_id, "smsKey": secret, "to": PHONE, "message": "hi"})
-    assert Client().head(f"/smsapi/send?{query}").status_code == 405
-    assert not Message.objects.filter(account=owner.membership.account).exists()
-
-
-def test_legacy_without_parameters_says_which_it_needs():
-    response = Client().get("/smsapi/send?to=%2B447700900123&message=hi")
-    assert response.status_code == 401
-    assert "smsUser and smsKey" in response.content.decode()

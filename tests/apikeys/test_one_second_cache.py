@@ -64,7 +64,7 @@ def test_sender_names_and_blocked_domains_apply_within_a_second(client, owner, s
     from django.core.cache import cache
 
     from messaging.models import BlockedDomain, SenderName
-    from tests.apikeys.api_support import send
+    from tests.api_support import send
 
     settings.API_LOCAL_CACHE_SECONDS = 1
     localcache.clear()

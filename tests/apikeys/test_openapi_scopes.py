@@ -1,6 +1,5 @@
 """Issue 5 asks for "scopes per operation" in the OpenAPI document: every operation names the scope
-HasScope requires of it, for people (its description) and programs (`x-required-scopes`). Found
-by review: two operations named none, and none did so in a machine-readable form."""
+HasScope requires of it, for people (its description) and programs (`x-required-scopes`)."""
 
 import pytest
 from django.test import Client

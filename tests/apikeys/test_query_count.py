@@ -18,7 +18,7 @@ import time_machine
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from tests.apikeys.api_support import basic, bearer, issue_access, make_credential, make_token, send
+from tests.api_support import basic, bearer, issue_access, make_credential, make_token, send
 
 pytestmark = pytest.mark.django_db
 

@@ -20,7 +20,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from accounts.models import Account
-from tests.apikeys.api_support import make_token
+from tests.api_support import make_token
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 

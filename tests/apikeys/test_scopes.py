@@ -12,7 +12,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from accounts.models import Membership
 from apikeys.api import ApiView
 from apikeys.models import SCOPES, ApiCredential, ApiToken
-from tests.apikeys.api_support import (
+from tests.api_support import (
     ALL_SCOPES,
     assert_problem,
     basic,

@@ -1,4 +1,4 @@
-"""Staff and the API keys (found by review): the API rate limits are set per account and per key
+"""Staff and the API keys: the API rate limits are set per account and per key
 in the admin, a leaked key is disabled there (its access tokens with it), and a change made in
 the admin reaches this worker's one-second copy of the keys' rows at once."""
 
@@ -11,8 +11,8 @@ from accounts.models import Account, Membership, User
 from apikeys.models import AccessToken, ApiCredential, ApiToken
 from audit.models import AuditEvent
 from core import localcache
-from tests.accounts.test_review_security import verified_staff_client
-from tests.apikeys.api_support import assert_problem, bearer, issue_access, make_credential, make_subuser, make_token
+from tests.api_support import assert_problem, bearer, issue_access, make_credential, make_subuser, make_token
+from tests.conftest import verified_staff_client
 
 pytestmark = pytest.mark.django_db
 
@@ -46,7 +46,7 @@ def test_suspending_an_account_in_the_admin_stops_its_keys_on_this_worker_at_onc
     assert client.get("/api/v1/balance", **bearer(secret)).status_code == 200
     account = Account.objects.get(pk=owner.membership.account_id)
     account.status = Account.Status.SUSPENDED
-    model_admin = admin.site._registry[Account]
+    model_admin = admin.site.get_model_admin(Account)
     with django_capture_on_commit_callbacks(execute=True):
         model_admin.save_model(staff_request, account, _Form(["status"]), change=True)
         model_admin.log_change(staff_request, account, [{"changed": {"fields": ["status"]}}])
@@ -62,7 +62,7 @@ def test_a_permission_taken_in_the_admin_shrinks_the_keys_scopes_on_this_worker_
     assert client.get("/api/v1/balance", **bearer(secret)).status_code == 200
     membership = Membership.objects.get(user=sub)
     membership.view_billing = False
-    model_admin = admin.site._registry[Membership]
+    model_admin = admin.site.get_model_admin(Membership)
     with django_capture_on_commit_callbacks(execute=True):
         model_admin.save_model(staff_request, membership, _Form(["view_billing"]), change=True)
         model_admin.log_change(staff_request, membership, [{"changed": {"fields": ["view_billing"]}}])
@@ -70,7 +70,7 @@ def test_a_permission_taken_in_the_admin_shrinks_the_keys_scopes_on_this_worker_
 
 
 def test_the_account_s_api_rate_limits_are_editable_in_the_admin(staff_request):
-    model_admin = admin.site._registry[Account]
+    model_admin = admin.site.get_model_admin(Account)
     editable = set(flatten_fieldsets(model_admin.get_fieldsets(staff_request))) - set(
         model_admin.get_readonly_fields(staff_request)
     )
@@ -105,8 +105,8 @@ def test_staff_cannot_add_keys_or_read_secrets_in_the_admin(owner):
     page = staff.get(f"/admin/apikeys/apicredential/{credential.pk}/change/").content.decode()
     assert credential.key_id in page
     assert credential.digest not in page
-    assert ApiToken in admin.site._registry
-    assert ApiCredential in admin.site._registry
+    assert admin.site.is_registered(ApiToken)
+    assert admin.site.is_registered(ApiCredential)
 
 
 @pytest.mark.parametrize("expires", ["2026-13-45", "2026-02-30T10:00:00Z", "tomorrow"])

@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 
 from messaging.models import Message
-from tests.apikeys.api_support import (
+from tests.api_support import (
     assert_problem,
     basic,
     bearer,

@@ -13,7 +13,7 @@ from messaging.backends import locmem
 from messaging.backends.testmode import MAGIC_NUMBERS
 from messaging.models import LedgerEntry, Message, PriceRule, SenderName
 from messaging.services import message_deliver
-from tests.apikeys.api_support import (
+from tests.api_support import (
     ALL_PERMISSIONS,
     basic,
     bearer,

@@ -10,7 +10,7 @@ import time_machine
 
 from apikeys import services
 from apikeys.models import AccessToken
-from tests.apikeys.api_support import (
+from tests.api_support import (
     ALL_SCOPES,
     assert_problem,
     basic,

@@ -7,7 +7,7 @@ import pytest
 from django.test import override_settings
 
 from messaging.models import Message
-from tests.apikeys.api_support import assert_problem, bearer, make_token
+from tests.api_support import assert_problem, bearer, make_token
 
 UNREACHABLE_REDIS = {
     "default": {
@@ -40,7 +40,7 @@ def test_redis_down_is_a_503_problem_and_nothing_is_done(client, owner, method, 
 
 @pytest.mark.django_db
 def test_the_legacy_endpoint_answers_503_too(client, owner):
-    from tests.apikeys.api_support import make_credential
+    from tests.api_support import make_credential
 
     credential, secret = make_credential(owner)
     params = {"smsUser": credential.key_id, "smsKey": secret, "to": "+447400123456", "message": "Hi"}

@@ -2,6 +2,8 @@
 pagination and filters, and query counts that do not grow with the number of contacts. (The
 scopes of every route are checked by the matrix in tests/apikeys/test_scopes.py.)"""
 
+import base64
+import json
 import re
 
 import pytest
@@ -10,7 +12,7 @@ from django.test.utils import CaptureQueriesContext
 
 from contacts import services
 from contacts.models import Contact, Group
-from tests.apikeys.api_support import assert_problem, bearer, make_subuser, make_token, post_json
+from tests.api_support import assert_problem, bearer, make_subuser, make_token, post_json
 
 pytestmark = pytest.mark.django_db
 
@@ -198,3 +200,26 @@ def test_a_subuser_key_follows_its_creators_contact_permissions(client, owner):
     assert client.get("/api/v1/contacts", **bearer(token)).status_code == 200
     refused = post_json(client, "/api/v1/contacts", {"phone": "+447400123456"}, **bearer(token))
     assert_problem(refused, 403, "insufficient_scope")
+
+
+def test_a_group_cursor_holding_a_lone_surrogate_is_a_400_not_a_500(client, owner):
+    """PostgreSQL cannot store or compare a lone UTF-16 surrogate: a forged cursor holding one is
+    refused like any other that is not ours."""
+    _, token = make_token(owner)
+    cursor = base64.urlsafe_b64encode(json.dumps(["\ud800", 1]).encode()).decode().rstrip("=")
+    response = client.get("/api/v1/groups", {"cursor": cursor}, **bearer(token))
+    assert response.status_code == 400, response.status_code
+
+
+def test_a_group_patch_without_a_name_is_accepted_as_the_schema_documents(client, owner):
+    """PATCH /groups/{id} takes a partial body, as its OpenAPI document (PatchedGroupInRequest) says."""
+    document = client.get("/api/v1/schema/?format=json").json()
+    ref = document["paths"]["/api/v1/groups/{group_id}"]["patch"]["requestBody"]["content"]["application/json"]
+    schema = document["components"]["schemas"][ref["schema"]["$ref"].split("/")[-1]]
+    assert "name" not in schema.get("required", [])  # the document: {} is a valid body
+
+    group = services.group_create(account_id=owner.membership.account_id, name="Newsletter")
+    _, token = make_token(owner)
+    response = client.patch(f"/api/v1/groups/{group.pk}", {}, content_type="application/json", **bearer(token))
+    assert response.status_code == 200, response.content[:300]
+    assert response.json()["name"] == "Newsletter"

@@ -9,7 +9,7 @@ from contacts import services
 from core.errors import ApplicationError
 from messaging.models import Message
 from messaging.services import message_submit
-from tests.apikeys.api_support import assert_problem, bearer, make_token, post_json
+from tests.api_support import assert_problem, bearer, make_token, post_json
 
 pytestmark = pytest.mark.django_db
 

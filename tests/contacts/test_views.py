@@ -226,3 +226,20 @@ def test_the_send_page_sends_to_groups(signed_in, account_id, owner):
     assert sorted(Message.objects.values_list("recipient", flat=True)) == ["+447400000001", "+447400000002"]
     response = signed_in.post("/messages/send/", {"recipients": "", "text": "Hi"})
     assert "Enter a number or choose a group." in response.content.decode()
+
+
+def test_a_file_naming_an_existing_group_in_another_case_joins_it(client, owner):
+    """Group names are matched as the database's unique constraint folds them (lower()), which
+    differs from Python's str.lower() for a letter such as 'İ'."""
+    account_id = owner.membership.account_id
+    group = services.group_create(account_id=account_id, name="istanbul")
+    client.force_login(owner)
+    response = upload(client, "+447400123456,Ada,İstanbul\n")
+    assert response.status_code == 200
+    assert list(Contact.objects.get(account_id=account_id).groups.values_list("pk", flat=True)) == [group.pk]
+
+
+def test_one_file_naming_a_group_in_two_cases_is_not_a_500(client, owner):
+    client.force_login(owner)
+    response = upload(client, "+447400123456,A,İstanbul\n+447400123457,B,istanbul\n")
+    assert response.status_code == 200

@@ -10,7 +10,7 @@ from messaging import dispatch
 from messaging.dispatch import DELIVERY_BATCH, Dispatcher
 from messaging.models import Message
 from messaging.services import delivery, message_send_system, message_submit
-from tests.apikeys.api_support import bearer, make_token
+from tests.api_support import bearer, make_token
 from tests.conftest import wait_for
 
 

@@ -9,6 +9,7 @@ from accounts.models import Account
 from core.errors import ApplicationError
 from messaging.models import LedgerEntry
 from messaging.services import ledger_adjust, ledger_topup
+from tests.conftest import verified_staff_client
 
 
 def ledger_sum(account_id: int) -> Decimal:
@@ -80,3 +81,29 @@ def test_unusable_amounts_are_refused_cleanly(owner, points):
         ledger_topup(account_id=account_id, points=points)
     assert excinfo.value.code == "invalid_amount"
     assert Account.objects.get(pk=account_id).balance == ledger_sum(account_id) == Decimal("100")
+
+
+def test_a_refused_top_up_in_the_admin_is_not_reported_as_added(owner, monkeypatch):
+    from django.contrib.admin.models import LogEntry
+
+    import messaging.admin
+    from core.errors import ApplicationError
+    from messaging.models import LedgerEntry
+
+    c, _ = verified_staff_client()
+    account = owner.membership.account
+    url = "/admin/messaging/ledgerentry/add/"
+    too_large = c.post(url, {"account": account.pk, "kind": "topup", "amount": "200000000000", "note": "big"})
+    assert too_large.status_code == 200  # the form again
+    assert "too large" in too_large.content.decode()
+
+    def refused(**_kwargs):  # what the service says when a send spent the credit meanwhile
+        raise ApplicationError("The balance is 0; it cannot go below zero.", code="invalid_amount")
+
+    monkeypatch.setattr(messaging.admin, "ledger_adjust", refused)
+    response = c.post(url, {"account": account.pk, "kind": "adjustment", "amount": "-5", "note": "fix"}, follow=True)
+    shown = [str(message) for message in response.context["messages"]]
+    assert shown == ["The balance is 0; it cannot go below zero."]
+    assert response.redirect_chain[-1][0] == url
+    assert not LedgerEntry.objects.filter(kind="adjustment").exists()
+    assert not LogEntry.objects.filter(content_type__model="ledgerentry").exists()

@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 
 from messaging.models import Message
 from messaging.selectors import visible_messages
-from tests.apikeys.api_support import assert_problem, bearer, make_subuser, make_token, send
+from messaging.services import message_send_system
+from tests.api_support import assert_problem, bearer, make_subuser, make_token, send
 
 pytestmark = pytest.mark.django_db
 
@@ -124,3 +125,15 @@ def test_the_api_and_the_portal_show_a_member_the_same_messages(client, owner):
     assert walk(client, bearer(reader_test)) == [test]
     assert [str(pk) for pk in visible_messages(user=reader, is_test=True).values_list("id", flat=True)] == [test]
     assert walk(client, bearer(owner_token)) == [mine, theirs]
+
+
+def test_sign_in_codes_are_never_listed_in_the_portal_or_the_api(client, owner):
+    code = message_send_system(
+        account=owner.membership.account, user=owner, to="+447400100001", text="123456 is your code", sensitive=True
+    )
+    headers = bearer(make_token(owner, scopes=["messages:send", "messages:read", "balance:read"])[1])
+    assert client.get("/api/v1/messages", **headers).json()["results"] == []
+    assert client.get(f"/api/v1/messages/{code.pk}", **headers).status_code == 404
+    client.force_login(owner)
+    assert b"123456" not in client.get("/messages/").content
+    assert client.get(f"/messages/{code.pk}/").status_code == 404

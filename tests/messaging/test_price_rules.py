@@ -1,6 +1,6 @@
 """Price rules name their country as parse_recipient answers it: an ISO 3166 code in capitals
-that phone numbers are recognised in. Found by review: "gb" or "UK" were saved without a word
-and never matched a destination, so its messages were silently charged the default price."""
+that phone numbers are recognised in. "gb" is saved as "GB", and "UK" (no such code) is refused
+rather than saved to match no destination, its messages silently charged the default price."""
 
 import importlib
 from decimal import Decimal

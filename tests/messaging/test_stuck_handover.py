@@ -1,8 +1,8 @@
-"""A message left in `sending` (the hand-over's outcome unknown): found by review, a security code
-was sent again as its redaction placeholder, giving up could fail and refund a message the
-carrier had accepted in the meantime, a report arriving after the watchdog had put the message
-back in the queue was ignored (so it was handed over twice), and refused connections counted as
-hand-overs in doubt."""
+"""A message left in `sending` (the hand-over's outcome unknown): it stays there for a delivery
+report or the watchdog, never a blind resend; a security code in doubt is failed, not sent again
+(as its redaction placeholder); giving up spares a message a report has moved on; a report that
+arrives after the watchdog put the message back in the queue proves its hand-over (it is not
+handed over twice); refused connections do not count as hand-overs in doubt."""
 
 import logging
 from decimal import Decimal
@@ -245,7 +245,7 @@ def test_the_watchdog_still_gives_up_after_the_maximum_of_hand_overs_in_doubt(me
     assert balance(message) == 100
 
 
-# Found by review: the give-up policy held only for the watchdog's own failure.
+# The give-up policy holds for every way of giving up, not only for the watchdog's own.
 class AnswerLost:
     def send_messages(self, messages):
         return [SendResult(id=m.id, status="unknown") for m in messages]
@@ -267,3 +267,21 @@ def test_a_report_for_a_requeued_message_whose_retries_ran_out_is_kept(owner, mo
     assert any(d.startswith("delivery report after") for d in details), details
     message.refresh_from_db()
     assert (message.status, message.error_code) == (Message.Status.FAILED, "gateway_unreachable")  # refund stands
+
+
+def test_no_answer_from_the_gateway_leaves_the_message_for_the_watchdog(owner, settings):
+    PriceRule.objects.update_or_create(country="", defaults={"price_per_segment": Decimal("1")})
+    settings.SMS_BACKEND = "tests.messaging.test_stuck_handover.SilentGateway"
+    message = message_submit(
+        account_id=owner.membership.account_id, user=owner, caller="c", to=["+447400100001"], text="x"
+    ).messages[0]
+    assert message_deliver(message_ids=[str(message.pk)]) == []  # not retried: it may have left
+    message.refresh_from_db()
+    assert message.status == "sending"
+
+
+class SilentGateway:
+    def send_messages(self, messages):
+        from messaging.backends import SendResult
+
+        return [SendResult(id=sms.id, status="unknown", error_code="gateway_no_answer") for sms in messages]

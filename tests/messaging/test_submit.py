@@ -402,7 +402,7 @@ def test_a_large_request_the_account_cannot_pay_writes_nothing(owner, charge_pat
 
 
 def test_messages_built_for_insert_equal_the_models_own(owner):
-    """_new_message (positional, for speed) builds what Message(**values) builds: every column,
+    """new_message (positional, for speed) builds what Message(**values) builds: every column,
     the model's defaults included, and an unknown column is an error."""
     from django.forms.models import model_to_dict
 
@@ -420,18 +420,18 @@ def test_messages_built_for_insert_equal_the_models_own(owner):
         "is_test": True,
     }
     # Without an id: the model's callable default is called for each message.
-    first, second = submit_module._new_message(**values), submit_module._new_message(**values)
+    first, second = submit_module.new_message(**values), submit_module.new_message(**values)
     assert first.id != second.id
     assert first.id.version == 7
     values["id"] = first.id
-    fast = submit_module._new_message(**values)
+    fast = submit_module.new_message(**values)
     slow = Message(**values)
     columns = [field.attname for field in Message._meta.concrete_fields]
     assert [getattr(fast, name) for name in columns] == [getattr(slow, name) for name in columns]
     assert model_to_dict(fast) == model_to_dict(slow)
     assert fast._state.adding
     with pytest.raises(TypeError, match="not_a_column"):
-        submit_module._new_message(**values, not_a_column=1)
+        submit_module.new_message(**values, not_a_column=1)
 
 
 def test_a_live_send_runs_its_statements_prepared(owner):
@@ -450,7 +450,7 @@ def test_a_live_send_runs_its_statements_prepared(owner):
 def _built(owner, count: int, now=None, **overrides) -> list[Message]:
     now = now or timezone.now()
     return [
-        submit_module._new_message(
+        submit_module.new_message(
             account_id=owner.membership.account_id,
             submitted_by_id=owner.pk if i % 2 else None,
             sender="ACME",

@@ -81,7 +81,7 @@ def interrupt_once(monkeypatch, name):
 def test_a_limit_while_recording_a_hand_over_still_records_it(three, monkeypatch, requeued):
     gateway = Gateway()
     monkeypatch.setattr(delivery, "get_backend", lambda: gateway)
-    interrupt_once(monkeypatch, "_record")
+    interrupt_once(monkeypatch, "message_record_result")
     retry = message_deliver(message_ids=three)
     # It left: recorded as sent (left `sending`, the watchdog would have sent it again).
     assert statuses(three) == ["sent", "queued", "queued"]
@@ -91,7 +91,7 @@ def test_a_limit_while_recording_a_hand_over_still_records_it(three, monkeypatch
 
 def test_a_limit_after_a_retryable_failure_still_puts_it_back(three, monkeypatch, requeued):
     monkeypatch.setattr(delivery, "get_backend", lambda: Gateway(status="failed", retryable=True))
-    interrupt_once(monkeypatch, "_record")
+    interrupt_once(monkeypatch, "message_record_result")
     assert message_deliver(message_ids=three) == three[:1]  # tried: it waits for the retry's backoff
     assert requeued == three[1:]  # never tried: a new task at once
     assert statuses(three) == ["queued", "queued", "queued"]
@@ -100,7 +100,7 @@ def test_a_limit_after_a_retryable_failure_still_puts_it_back(three, monkeypatch
 def test_a_limit_before_the_hand_over_puts_the_message_back(three, monkeypatch, requeued):
     gateway = Gateway()
     monkeypatch.setattr(delivery, "get_backend", lambda: gateway)
-    real_claim = delivery._claim
+    real_claim = delivery.message_claim
     claims = []
 
     def claim(message_id):
@@ -109,7 +109,7 @@ def test_a_limit_before_the_hand_over_puts_the_message_back(three, monkeypatch, 
             raise SoftTimeLimitExceeded()  # before its UPDATE ran
         return real_claim(message_id)
 
-    monkeypatch.setattr(delivery, "_claim", claim)
+    monkeypatch.setattr(delivery, "message_claim", claim)
     retry = message_deliver(message_ids=three)
     assert statuses(three) == ["sent", "queued", "queued"]
     assert (retry, requeued) == ([], three[1:])
@@ -206,7 +206,7 @@ def test_a_message_that_leaves_after_a_retry_loses_the_retry_s_error_code(three,
 
 def test_past_its_deadline_a_batch_claims_nothing_more_and_hands_the_rest_to_a_new_task(three, monkeypatch, requeued):
     """Celery's thread pool (the README's delivery workers) enforces no time limit: the batch
-    bounds itself (found by review)."""
+    bounds itself."""
     clock = [100.0]
     monkeypatch.setattr(delivery.time, "monotonic", lambda: clock[0])
 

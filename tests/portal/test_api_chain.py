@@ -4,7 +4,7 @@ validation, HTTPS redirect and security headers as every other page."""
 import pytest
 from django.test import Client
 
-from tests.apikeys.api_support import bearer, make_token
+from tests.api_support import bearer, make_token
 
 pytestmark = pytest.mark.django_db
 

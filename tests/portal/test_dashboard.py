@@ -153,3 +153,34 @@ def test_the_dashboard_costs_the_same_queries_for_any_number_of_messages(client,
     with CaptureQueriesContext(connection) as many:
         assert client.get("/").status_code == 200
     assert len(many) == len(few)
+
+
+def test_a_sub_user_without_view_rights_sees_neither_the_accounts_messages_nor_its_balance(client, owner):
+    Message.objects.create(
+        account=owner.membership.account,
+        submitted_by=owner,
+        sender="Shop",
+        recipient="+447700111222",
+        text="secret order",
+    )
+    sub = subuser(owner, "sub@example.com", view_messages=False, view_billing=False, send_sms=False)
+    client.force_login(sub)
+    body = client.get("/").content.decode()
+    assert "+447700111222" not in body, "sub-user without view_messages sees the owner's recipients"
+    assert 'data-testid="balance"' not in body, "sub-user without view_billing sees the balance"
+    client.force_login(owner)
+    body = client.get("/").content.decode()
+    assert "+447700111222" in body
+    assert 'data-testid="balance"' in body
+
+
+def test_the_dashboard_lists_your_own_test_sms_but_no_sign_in_code(client, owner):
+    account = owner.membership.account
+    sub = subuser(owner, "sub@example.com", view_messages=True)
+    Message.objects.create(account=account, submitted_by=owner, is_system=True, sensitive=True,
+                           recipient="+447700333444", text="[redacted]")  # fmt: skip
+    Message.objects.create(account=account, submitted_by=sub, is_system=True, recipient="+447700555666", text="Test")
+    client.force_login(sub)
+    body = client.get("/").content.decode()
+    assert "+447700555666" in body
+    assert "+447700333444" not in body

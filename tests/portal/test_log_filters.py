@@ -1,5 +1,5 @@
 """`make run`'s development server logs request lines with their query strings: secrets in them
-(the legacy endpoint's smsKey, a password-reset link's token) are redacted (found by review)."""
+(the legacy endpoint's smsKey, a password-reset link's token) are redacted."""
 
 import logging
 

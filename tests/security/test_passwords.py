@@ -5,14 +5,16 @@ import pytest
 import time_machine
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
+from django.test import Client
 from django.utils import timezone
 
 from accounts.models import Account, User
 from audit.models import AuditEvent
+from core.errors import ApplicationError
 from security import services
 from security.models import PasswordHistory, UserSession
 from security.tasks import send_password_age_reminders
-from tests.conftest import PASSWORD, enrol_sms
+from tests.conftest import PASSWORD, enrol_sms, verified_staff_client
 
 pytestmark = pytest.mark.django_db
 
@@ -324,3 +326,38 @@ def test_force_mode_applies_to_a_session_already_open(client, owner):
         response = client.get("/")
         assert response.status_code == 302
         assert response.url == CHANGE
+
+
+def test_a_password_staff_set_in_the_admin_follows_the_policy_and_history(owner):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from security.models import PasswordHistory
+
+    User.objects.filter(pk=owner.pk).update(password_changed_at=timezone.now() - timedelta(days=400))
+    user_client = Client()
+    user_client.force_login(owner)
+    c, _ = verified_staff_client()
+    url = f"/admin/accounts/user/{owner.pk}/password/"
+    # The user's current password again: refused by the history, like any change.
+    r = c.post(url, {"usable_password": "true", "password1": PASSWORD, "password2": PASSWORD})
+    assert r.status_code == 200
+    assert not PasswordHistory.objects.filter(user=owner).exists()
+    r = c.post(url, {"usable_password": "true", "password1": "Staff-Chosen-91", "password2": "Staff-Chosen-91"})
+    assert r.status_code == 302
+    owner.refresh_from_db()
+    assert owner.check_password("Staff-Chosen-91")
+    assert PasswordHistory.objects.filter(user=owner).count() == 1  # the old one, kept
+    assert timezone.now() - owner.password_changed_at < timedelta(minutes=1)  # its age restarts
+    assert user_client.get("/").status_code == 302  # the user's sessions ended
+
+
+def test_password_confirmations_are_limited(owner):
+    from security.services import password_confirm
+
+    for _ in range(10):
+        assert not password_confirm(user=owner, password="wrong")
+    with pytest.raises(ApplicationError) as excinfo:
+        password_confirm(user=owner, password="wrong")
+    assert excinfo.value.status == 429

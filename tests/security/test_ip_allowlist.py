@@ -1,5 +1,6 @@
 import pytest
 from django.core.cache import cache
+from django.test import Client
 
 from accounts.models import Membership, User
 from audit.models import AuditEvent
@@ -312,3 +313,14 @@ def test_the_security_page_shows_the_current_address(client, owner, settings):
     client.force_login(owner)
     response = client.get("/accounts/security/", REMOTE_ADDR="10.0.0.5", HTTP_X_FORWARDED_FOR=OFFICE)
     assert f'data-testid="current-ip">{OFFICE}<' in response.content.decode()
+
+
+def test_an_ipv6_address_with_an_overlong_zone_id_is_refused_with_a_message(owner):
+    """Once a 500: the entry did not fit its column."""
+    c = Client(raise_request_exception=False)
+    c.force_login(owner)
+    entry = "fe80::1%" + "a" * 60
+    r = c.post("/accounts/security/ip-allowlist/", {"scope_name": "api", "api-scope": "api", "api-entries": entry})
+    assert r.status_code == 400  # the form again, with the line's error
+    assert "is not an IPv4/IPv6 address" in r.content.decode()
+    assert not IPAllowlistEntry.objects.exists()

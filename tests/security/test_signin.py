@@ -6,6 +6,7 @@ from datetime import timedelta
 import pytest
 import time_machine
 from django.core.cache import cache
+from django.test import Client
 from django.utils import timezone
 
 from accounts.models import User
@@ -220,3 +221,21 @@ def test_a_locked_code_step_sends_no_code(client, owner):
         assert services.OTP_LOCKED_MESSAGE in response.content.decode()
         client.post(VERIFY, {"action": "resend"})
     assert Message.objects.filter(recipient=owner.phone, sensitive=True).count() == sent
+
+
+def test_a_nul_byte_in_the_sign_in_email_gets_the_form_again_and_is_audited(db):
+    """Once a 500: the failed sign-in was looked up with the raw value."""
+    r = Client(raise_request_exception=False).post(LOGIN, {"username": "a@example.com\x00", "password": "x"})
+    assert r.status_code == 200  # the form again
+    assert AuditEvent.objects.filter(action="auth.login.failed", data__email="a@example.com").exists()
+
+
+def test_a_password_typed_into_the_e_mail_field_is_not_stored_in_the_audit_log(db, owner):
+    client = Client()
+    client.post(LOGIN, {"username": "Correct-Horse-42-secret", "password": "x"})
+    client.post(LOGIN, {"username": "nobody@example.com", "password": "x"})  # shaped like an address: kept
+    client.post(LOGIN, {"username": owner.email.upper(), "password": "wrong"})
+    recorded = list(
+        AuditEvent.objects.filter(action="auth.login.failed").order_by("id").values_list("data__email", flat=True)
+    )
+    assert recorded == ["[not an e-mail address]", "nobody@example.com", owner.email]

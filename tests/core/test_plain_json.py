@@ -14,7 +14,7 @@ from rest_framework.views import APIView
 import messaging.apis
 from core.api import PLAIN_JSON_MAX_BYTES, json_body, json_response
 from core.renderers import ApiContentNegotiation, ApiJSONRenderer, ProblemJSONRenderer
-from tests.apikeys.api_support import PHONE, bearer, make_token
+from tests.api_support import PHONE, bearer, make_token
 
 factory = APIRequestFactory()
 

@@ -8,8 +8,8 @@ from django.core import mail
 from playwright.sync_api import expect
 
 from accounts.models import Membership, User
-from tests.accounts.subuser_support import invitation_task, invite_link  # noqa: F401
 from tests.conftest import PASSWORD, wait_for
+from tests.members.support import invite_link
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -653,3 +653,25 @@ def test_a_try_during_the_pause_after_a_wrong_code_says_wait_not_wrong(owner):
     assert not device.check_code("000000" if code != "000000" else "111111", challenge="c")
     assert not device.check_code(code, challenge="c")  # within the 1-second pause
     assert code_error(device).startswith("Too many tries in a row")
+
+
+def test_the_authenticator_and_backup_code_pages_are_never_cached(client, owner):
+    client.force_login(owner)
+    r1 = client.get("/accounts/security/two-factor/app/")
+    r2 = client.post("/accounts/security/two-factor/backup-codes/", {"password": PASSWORD})
+    assert "no-store" in (r1.get("Cache-Control") or "")
+    assert "no-store" in (r2.get("Cache-Control") or "")
+
+
+def test_replacing_a_working_authenticator_needs_the_password(client, owner):
+    TOTPDevice.objects.create(user=owner, name="old", confirmed=True)
+    client.force_login(owner)
+    client.get("/accounts/security/two-factor/app/")
+    new = TOTPDevice.objects.get(user=owner, confirmed=False)
+    code = f"{totp(new.bin_key):06d}"
+    refused = client.post("/accounts/security/two-factor/app/", {"code": code, "password": "wrong"})
+    assert b"Enter your password to replace" in refused.content or b"Wrong or missing password" in refused.content
+    assert TOTPDevice.objects.get(pk=new.pk).confirmed is False
+    accepted = client.post("/accounts/security/two-factor/app/", {"code": code, "password": PASSWORD})
+    assert accepted.status_code == 200  # the backup codes page, or a redirect to security
+    assert TOTPDevice.objects.filter(user=owner, confirmed=True).get().pk == new.pk

@@ -1,6 +1,6 @@
 import pytest
 
-pytestmark = pytest.mark.urls("tests.portal.problem_urls")
+pytestmark = pytest.mark.urls("tests.core.problem_urls")
 
 PROBLEM_FIELDS = {"type", "title", "status", "detail", "code"}
 
