@@ -98,11 +98,6 @@ class RateLimited(ApplicationError):
             self.headers["Retry-After"] = str(max(1, int(retry_after)))
 
 
-BY_STATUS: dict[int, type[ApplicationError]] = {
-    cls.status: cls for cls in (NotFound, Forbidden, PaymentRequired, Conflict, TooLarge, RateLimited)
-}
-
-
 def raise_for_page(exc: ApplicationError, *, forbidden: bool = False) -> None:
     """For a portal page: the refusals a page does not show as a message become Django's answers.
     NotFound is the page's 404 (the object vanished meanwhile, or is another account's) and, with

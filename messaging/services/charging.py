@@ -101,7 +101,7 @@ def traffic_check(*, account: Account, hour: datetime, before: int, new_total: i
             f"The account's limit of {account.traffic_cap_per_hour:,} messages an hour would be exceeded "
             f"({before:,} sent this hour). Try again after {hour + timedelta(hours=1):%H:%M} UTC.",
             code="traffic_cap_reached",
-            headers={"Retry-After": str(int((hour + timedelta(hours=1) - now).total_seconds()) + 1)},
+            retry_after=int((hour + timedelta(hours=1) - now).total_seconds()) + 1,
         )
     if account.traffic_alert_per_hour is None or new_total <= account.traffic_alert_per_hour or alerted:
         return
