@@ -179,8 +179,8 @@ class Membership(TimestampedModel):
     window_start = models.TimeField(null=True, blank=True)
     window_end = models.TimeField(null=True, blank=True)
     window_timezone = models.CharField(max_length=64, default="UTC")
-    # Sender names this sub-user may use; empty = all the account's approved ones.
-    allowed_senders = models.ManyToManyField("messaging.SenderName", blank=True, related_name="+")
+    # The sender names this sub-user may use (empty = all the account's approved ones) are
+    # `allowed_senders`, declared on messaging.SenderName: accounts sits below messaging.
 
     class Meta:
         indexes = [models.Index(fields=["account", "role"])]

@@ -132,6 +132,15 @@ class SenderName(models.Model):
     note = models.CharField(max_length=200, blank=True, help_text="What the name is for (customer) or why (staff).")
     created_at = models.DateTimeField(default=timezone.now)
     reviewed_at = models.DateTimeField(null=True, blank=True)
+    # The sub-users limited to this name among others (`membership.allowed_senders`; a sub-user
+    # limited to none may use every approved name). Declared here, not on Membership, so that
+    # accounts refers to no app above it.
+    allowed_for = models.ManyToManyField(
+        "accounts.Membership",
+        blank=True,
+        related_name="allowed_senders",
+        db_table="accounts_membership_allowed_senders",
+    )
 
     class Meta:
         ordering = ["name"]

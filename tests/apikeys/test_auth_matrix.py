@@ -22,29 +22,19 @@ from apikeys.models import AccessToken
 from messaging.models import Message
 from messaging.services import message_submit
 from security.services import user_deactivate
-from tests.api_support import (
-    ALL_PERMISSIONS,
-    PHONE,
-    assert_problem,
-    basic,
-    bearer,
-    issue_access,
-    make_credential,
-    make_subuser,
-    make_token,
-)
+from tests import api_support as api
 
 pytestmark = pytest.mark.django_db
 
 ENDPOINTS = {
     "POST /auth/token": ("post", "/api/v1/auth/token", {"ttl": 600}),
     "DELETE /auth/token/{id}": ("delete", "/api/v1/auth/token/{access_id}", None),
-    "POST /messages": ("post", "/api/v1/messages", {"to": PHONE, "text": "Hello"}),
+    "POST /messages": ("post", "/api/v1/messages", {"to": api.PHONE, "text": "Hello"}),
     "GET /messages": ("get", "/api/v1/messages", None),
     "GET /messages/{id}": ("get", "/api/v1/messages/{message_id}", None),
     "DELETE /messages/{id}": ("delete", "/api/v1/messages/{message_id}", None),
     "GET /balance": ("get", "/api/v1/balance", None),
-    "POST /api/messages (alias)": ("post", "/api/messages", {"to": PHONE, "text": "Hello"}),
+    "POST /api/messages (alias)": ("post", "/api/messages", {"to": api.PHONE, "text": "Hello"}),
 }
 
 # What a key that works must never get back from any endpoint.
@@ -88,13 +78,13 @@ def world(client, make_account):
         account_id=account.pk,
         user=owner,
         caller=f"user:{owner.pk}",
-        to=[PHONE],
+        to=[api.PHONE],
         text="Later",
         scheduled_at=timezone.now() + timedelta(days=1),
     )
     # An access token of a bystander key, so the DELETE /auth/token/{id} route has a real id.
-    _, bystander = make_token(owner, name="Bystander")
-    access = issue_access(client, bearer(bystander), ttl=600)
+    _, bystander = api.make_token(owner, name="Bystander")
+    access = api.issue_access(client, api.bearer(bystander), ttl=600)
     world = World(client, owner, account, str(scheduled.messages[0].id), access["id"])
     yield world
     for traveller in reversed(world.travellers):
@@ -141,62 +131,62 @@ def basic_not_base64(w: World) -> Case:
 
 
 def basic_without_colon(w: World) -> Case:
-    credential, secret = make_credential(w.owner)
+    credential, secret = api.make_credential(w.owner)
     return Case(raw("Basic " + b64(credential.key_id + secret)))
 
 
 def basic_empty_secret(w: World) -> Case:
-    credential, _ = make_credential(w.owner)
+    credential, _ = api.make_credential(w.owner)
     return Case(raw("Basic " + b64(credential.key_id + ":")))
 
 
 def unknown_scheme(w: World) -> Case:
-    _, secret = make_token(w.owner)
+    _, secret = api.make_token(w.owner)
     return Case(raw(f"Token {secret}"))
 
 
 def unknown_token(w: World) -> Case:
-    return Case(bearer("live_000000000000_" + "x" * 43))
+    return Case(api.bearer("live_000000000000_" + "x" * 43))
 
 
 def token_without_prefix(w: World) -> Case:
-    _, secret = make_token(w.owner)
-    return Case(bearer(secret.split("_", 2)[2]))
+    _, secret = api.make_token(w.owner)
+    return Case(api.bearer(secret.split("_", 2)[2]))
 
 
 def unknown_access_token(w: World) -> Case:
-    return Case(bearer(f"at_{uuid.uuid4().hex}_{'0' * 64}"))
+    return Case(api.bearer(f"at_{uuid.uuid4().hex}_{'0' * 64}"))
 
 
 def unknown_credential(w: World) -> Case:
-    return Case(basic("ak_0000000000000000", "live_" + "x" * 43))
+    return Case(api.basic("ak_0000000000000000", "live_" + "x" * 43))
 
 
 def wrong_secret_for_real_token_prefix(w: World) -> Case:
-    token, _ = make_token(w.owner)
-    return Case(bearer(f"live_{token.prefix}_{'A' * 43}"))
+    token, _ = api.make_token(w.owner)
+    return Case(api.bearer(f"live_{token.prefix}_{'A' * 43}"))
 
 
 def live_token_sent_as_test(w: World) -> Case:
-    _, secret = make_token(w.owner)
-    return Case(bearer("test_" + secret.removeprefix("live_")))
+    _, secret = api.make_token(w.owner)
+    return Case(api.bearer("test_" + secret.removeprefix("live_")))
 
 
 def wrong_secret_for_real_credential(w: World) -> Case:
-    credential, _ = make_credential(w.owner)
-    return Case(basic(credential.key_id, "live_" + "A" * 43))
+    credential, _ = api.make_credential(w.owner)
+    return Case(api.basic(credential.key_id, "live_" + "A" * 43))
 
 
 def forged_access_token_for_real_id(w: World) -> Case:
-    return Case(bearer(f"at_{uuid.UUID(w.access_id).hex}_{'f' * 64}"))
+    return Case(api.bearer(f"at_{uuid.UUID(w.access_id).hex}_{'f' * 64}"))
 
 
 def non_ascii_access_token(w: World) -> Case:
-    return Case(bearer(f"at_{uuid.UUID(w.access_id).hex}_\u00e9"))
+    return Case(api.bearer(f"at_{uuid.UUID(w.access_id).hex}_\u00e9"))
 
 
 def nul_in_token_prefix(w: World) -> Case:
-    return Case(bearer("live_\x00abc_" + "x" * 43))
+    return Case(api.bearer("live_\x00abc_" + "x" * 43))
 
 
 def nul_in_credential_key_id(w: World) -> Case:
@@ -204,95 +194,95 @@ def nul_in_credential_key_id(w: World) -> Case:
 
 
 def disabled_token(w: World) -> Case:
-    token, secret = make_token(w.owner)
-    return Case(bearer(secret), lambda: services.token_set_disabled(user=w.owner, token_id=token.pk, disabled=True))
+    token, secret = api.make_token(w.owner)
+    return Case(api.bearer(secret), lambda: services.token_set_disabled(user=w.owner, token_id=token.pk, disabled=True))
 
 
 def disabled_credential(w: World) -> Case:
-    credential, secret = make_credential(w.owner)
+    credential, secret = api.make_credential(w.owner)
     return Case(
-        basic(credential.key_id, secret),
+        api.basic(credential.key_id, secret),
         lambda: services.credential_set_disabled(user=w.owner, credential_id=credential.pk, disabled=True),
     )
 
 
 def expired_token(w: World) -> Case:
-    _, secret = make_token(w.owner, expires_at=timezone.now() + timedelta(hours=1))
-    return Case(bearer(secret), lambda: w.travel(timedelta(hours=1, seconds=1)))
+    _, secret = api.make_token(w.owner, expires_at=timezone.now() + timedelta(hours=1))
+    return Case(api.bearer(secret), lambda: w.travel(timedelta(hours=1, seconds=1)))
 
 
 def expired_access_token(w: World) -> Case:
-    _, secret = make_token(w.owner)
-    access = issue_access(w.client, bearer(secret), ttl=60)
-    return Case(bearer(access["access_token"]), lambda: w.travel(timedelta(seconds=61)))
+    _, secret = api.make_token(w.owner)
+    access = api.issue_access(w.client, api.bearer(secret), ttl=60)
+    return Case(api.bearer(access["access_token"]), lambda: w.travel(timedelta(seconds=61)))
 
 
 def deleted_token(w: World) -> Case:
-    token, secret = make_token(w.owner)
-    return Case(bearer(secret), lambda: services.token_delete(user=w.owner, token_id=token.pk))
+    token, secret = api.make_token(w.owner)
+    return Case(api.bearer(secret), lambda: services.token_delete(user=w.owner, token_id=token.pk))
 
 
 def deleted_credential(w: World) -> Case:
-    credential, secret = make_credential(w.owner)
+    credential, secret = api.make_credential(w.owner)
     return Case(
-        basic(credential.key_id, secret),
+        api.basic(credential.key_id, secret),
         lambda: services.credential_delete(user=w.owner, credential_id=credential.pk),
     )
 
 
 def revoked_access_token(w: World) -> Case:
-    _, secret = make_token(w.owner)
-    access = issue_access(w.client, bearer(secret))
+    _, secret = api.make_token(w.owner)
+    access = api.issue_access(w.client, api.bearer(secret))
 
     def revoke():
-        assert w.client.delete(f"/api/v1/auth/token/{access['id']}", **bearer(secret)).status_code == 204
+        assert w.client.delete(f"/api/v1/auth/token/{access['id']}", **api.bearer(secret)).status_code == 204
 
-    return Case(bearer(access["access_token"]), revoke)
+    return Case(api.bearer(access["access_token"]), revoke)
 
 
 def access_token_of_disabled_token(w: World) -> Case:
-    token, secret = make_token(w.owner)
-    access = issue_access(w.client, bearer(secret))
+    token, secret = api.make_token(w.owner)
+    access = api.issue_access(w.client, api.bearer(secret))
     return Case(
-        bearer(access["access_token"]),
+        api.bearer(access["access_token"]),
         lambda: services.token_set_disabled(user=w.owner, token_id=token.pk, disabled=True),
     )
 
 
 def access_token_of_deleted_token(w: World) -> Case:
-    token, secret = make_token(w.owner)
-    access = issue_access(w.client, bearer(secret))
-    return Case(bearer(access["access_token"]), lambda: services.token_delete(user=w.owner, token_id=token.pk))
+    token, secret = api.make_token(w.owner)
+    access = api.issue_access(w.client, api.bearer(secret))
+    return Case(api.bearer(access["access_token"]), lambda: services.token_delete(user=w.owner, token_id=token.pk))
 
 
 def access_token_of_disabled_credential(w: World) -> Case:
-    credential, secret = make_credential(w.owner)
-    access = issue_access(w.client, basic(credential.key_id, secret))
+    credential, secret = api.make_credential(w.owner)
+    access = api.issue_access(w.client, api.basic(credential.key_id, secret))
     return Case(
-        bearer(access["access_token"]),
+        api.bearer(access["access_token"]),
         lambda: services.credential_set_disabled(user=w.owner, credential_id=credential.pk, disabled=True),
     )
 
 
 def access_token_of_expired_token(w: World) -> Case:
-    _, secret = make_token(w.owner, expires_at=timezone.now() + timedelta(hours=1))
-    access = issue_access(w.client, bearer(secret), ttl=86400)
-    return Case(bearer(access["access_token"]), lambda: w.travel(timedelta(hours=1, seconds=1)))
+    _, secret = api.make_token(w.owner, expires_at=timezone.now() + timedelta(hours=1))
+    access = api.issue_access(w.client, api.bearer(secret), ttl=86400)
+    return Case(api.bearer(access["access_token"]), lambda: w.travel(timedelta(hours=1, seconds=1)))
 
 
 def access_token_of_reset_credential(w: World) -> Case:
-    credential, secret = make_credential(w.owner)
-    access = issue_access(w.client, basic(credential.key_id, secret))
+    credential, secret = api.make_credential(w.owner)
+    access = api.issue_access(w.client, api.basic(credential.key_id, secret))
     return Case(
-        bearer(access["access_token"]),
+        api.bearer(access["access_token"]),
         lambda: services.credential_reset(user=w.owner, credential_id=credential.pk),
     )
 
 
 def reset_credential_old_secret(w: World) -> Case:
-    credential, secret = make_credential(w.owner)
+    credential, secret = api.make_credential(w.owner)
     return Case(
-        basic(credential.key_id, secret),
+        api.basic(credential.key_id, secret),
         lambda: services.credential_reset(user=w.owner, credential_id=credential.pk),
     )
 
@@ -303,42 +293,44 @@ def _suspend(account: Account) -> Callable[[], None]:
 
 
 def suspended_account_token(w: World) -> Case:
-    _, secret = make_token(w.owner)
-    return Case(bearer(secret), _suspend(w.account), 403, ("account_suspended",))
+    _, secret = api.make_token(w.owner)
+    return Case(api.bearer(secret), _suspend(w.account), 403, ("account_suspended",))
 
 
 def suspended_account_credential(w: World) -> Case:
-    credential, secret = make_credential(w.owner)
-    return Case(basic(credential.key_id, secret), _suspend(w.account), 403, ("account_suspended",))
+    credential, secret = api.make_credential(w.owner)
+    return Case(api.basic(credential.key_id, secret), _suspend(w.account), 403, ("account_suspended",))
 
 
 def suspended_account_access_token(w: World) -> Case:
-    _, secret = make_token(w.owner)
-    access = issue_access(w.client, bearer(secret))
-    return Case(bearer(access["access_token"]), _suspend(w.account), 403, ("account_suspended",))
+    _, secret = api.make_token(w.owner)
+    access = api.issue_access(w.client, api.bearer(secret))
+    return Case(api.bearer(access["access_token"]), _suspend(w.account), 403, ("account_suspended",))
 
 
 def _deactivated(w: World, headers_for) -> Case:
-    sub = make_subuser(w.owner, **ALL_PERMISSIONS)
+    sub = api.make_subuser(w.owner, **api.ALL_PERMISSIONS)
     headers = headers_for(sub)
     # Deactivation may refuse the key as unauthenticated (disabled) or as forbidden (inactive user).
     return Case(headers, lambda: user_deactivate(user=sub, actor=w.owner), 403, ("user_inactive", "unauthenticated"))
 
 
 def deactivated_subuser_token(w: World) -> Case:
-    return _deactivated(w, lambda sub: bearer(make_token(sub)[1]))
+    return _deactivated(w, lambda sub: api.bearer(api.make_token(sub)[1]))
 
 
 def deactivated_subuser_credential(w: World) -> Case:
     def headers(sub):
-        credential, secret = make_credential(sub)
-        return basic(credential.key_id, secret)
+        credential, secret = api.make_credential(sub)
+        return api.basic(credential.key_id, secret)
 
     return _deactivated(w, headers)
 
 
 def deactivated_subuser_access_token(w: World) -> Case:
-    return _deactivated(w, lambda sub: bearer(issue_access(w.client, bearer(make_token(sub)[1]))["access_token"]))
+    return _deactivated(
+        w, lambda sub: api.bearer(api.issue_access(w.client, api.bearer(api.make_token(sub)[1]))["access_token"])
+    )
 
 
 # Refused whatever the state: no change needed, so one test walks every endpoint.
@@ -391,7 +383,7 @@ CHANGE_SCENARIOS = [
 def assert_refused(response, case: Case, endpoint: str) -> None:
     status = 401 if case.status == 403 and response.status_code == 401 else case.status
     try:
-        body = assert_problem(response, status)
+        body = api.assert_problem(response, status)
         assert body["code"] in case.codes, body
         if status == 401:
             assert response["WWW-Authenticate"] in ('Bearer realm="api"', 'Basic realm="api"')
@@ -420,12 +412,12 @@ def test_endpoint_refuses_a_key_on_the_first_request_after_it_stops_working(worl
 
 def test_refused_requests_change_nothing(world):
     """A refused DELETE does not cancel the message; a refused send does not charge."""
-    token, secret = make_token(world.owner)
+    token, secret = api.make_token(world.owner)
     services.token_set_disabled(user=world.owner, token_id=token.pk, disabled=True)
     balance = Account.objects.get(pk=world.account.pk).balance
-    assert_problem(call(world, "DELETE /messages/{id}", bearer(secret)), 401)
-    assert_problem(call(world, "POST /messages", bearer(secret)), 401)
-    assert_problem(call(world, "DELETE /auth/token/{id}", bearer(secret)), 401)
+    api.assert_problem(call(world, "DELETE /messages/{id}", api.bearer(secret)), 401)
+    api.assert_problem(call(world, "POST /messages", api.bearer(secret)), 401)
+    api.assert_problem(call(world, "DELETE /auth/token/{id}", api.bearer(secret)), 401)
     assert Message.objects.get(pk=world.message_id).status == "scheduled"
     assert Message.objects.filter(account=world.account).count() == 1
     assert Account.objects.get(pk=world.account.pk).balance == balance
@@ -433,23 +425,23 @@ def test_refused_requests_change_nothing(world):
 
 
 def test_a_reenabled_token_works_again_at_once(world):
-    token, secret = make_token(world.owner)
+    token, secret = api.make_token(world.owner)
     services.token_set_disabled(user=world.owner, token_id=token.pk, disabled=True)
-    assert_problem(world.client.get("/api/v1/balance", **bearer(secret)), 401)
+    api.assert_problem(world.client.get("/api/v1/balance", **api.bearer(secret)), 401)
     services.token_set_disabled(user=world.owner, token_id=token.pk, disabled=False)
-    assert world.client.get("/api/v1/balance", **bearer(secret)).status_code == 200
+    assert world.client.get("/api/v1/balance", **api.bearer(secret)).status_code == 200
 
 
 def test_a_reset_credential_works_with_its_new_secret_at_once(world):
-    credential, old = make_credential(world.owner)
+    credential, old = api.make_credential(world.owner)
     new = services.credential_reset(user=world.owner, credential_id=credential.pk).secret
-    assert_problem(world.client.get("/api/v1/balance", **basic(credential.key_id, old)), 401)
-    assert world.client.get("/api/v1/balance", **basic(credential.key_id, new)).status_code == 200
+    api.assert_problem(world.client.get("/api/v1/balance", **api.basic(credential.key_id, old)), 401)
+    assert world.client.get("/api/v1/balance", **api.basic(credential.key_id, new)).status_code == 200
 
 
 def test_legacy_endpoint_refuses_a_reset_credential_and_a_suspended_account(world):
-    credential, old = make_credential(world.owner)
-    params = {"smsUser": credential.key_id, "smsKey": old, "to": PHONE, "message": "Hi"}
+    credential, old = api.make_credential(world.owner)
+    params = {"smsUser": credential.key_id, "smsKey": old, "to": api.PHONE, "message": "Hi"}
     assert world.client.post("/smsapi/send", params).status_code == 200
     new = services.credential_reset(user=world.owner, credential_id=credential.pk).secret
     refused = world.client.post("/smsapi/send", params)
@@ -461,4 +453,4 @@ def test_legacy_endpoint_refuses_a_reset_credential_and_a_suspended_account(worl
     assert nul.status_code == 401
     _suspend(world.account)()
     suspended = world.client.get("/smsapi/send", {**params, "smsKey": new, "format": "json"})
-    assert_problem(suspended, 403, "account_suspended")
+    api.assert_problem(suspended, 403, "account_suspended")

@@ -7,15 +7,7 @@ import pytest
 from accounts.models import User
 from audit.models import AuditEvent
 from security import services
-from tests.api_support import (
-    PHONE,
-    assert_problem,
-    basic,
-    bearer,
-    issue_access,
-    make_credential,
-    make_token,
-)
+from tests import api_support as api
 
 pytestmark = pytest.mark.django_db
 
@@ -34,8 +26,8 @@ def allow(owner: User, *networks: str, scope: str = "api") -> None:
 
 @pytest.fixture
 def key(owner):
-    _, secret = make_token(owner)
-    return bearer(secret)
+    _, secret = api.make_token(owner)
+    return api.bearer(secret)
 
 
 @pytest.mark.parametrize(
@@ -52,20 +44,20 @@ def test_an_address_in_the_api_list_is_allowed(client, owner, key, ip):
 )
 def test_an_address_outside_the_api_list_is_refused(client, owner, key, ip):
     allow(owner, *ALLOWED_LIST)
-    body = assert_problem(client.get(BALANCE, REMOTE_ADDR=ip, **key), 403, "ip_not_allowed")
+    body = api.assert_problem(client.get(BALANCE, REMOTE_ADDR=ip, **key), 403, "ip_not_allowed")
     assert ip in body["detail"]
 
 
 def test_every_kind_of_key_and_every_endpoint_is_refused(client, owner):
-    _, token = make_token(owner)
-    credential, secret = make_credential(owner)
-    access = issue_access(client, bearer(token), ttl=600)
+    _, token = api.make_token(owner)
+    credential, secret = api.make_credential(owner)
+    access = api.issue_access(client, api.bearer(token), ttl=600)
     allow(owner, "203.0.113.0/24")
-    keys = [bearer(token), basic(credential.key_id, secret), bearer(access["access_token"])]
+    keys = [api.bearer(token), api.basic(credential.key_id, secret), api.bearer(access["access_token"])]
     calls = [
         ("get", BALANCE, None),
         ("get", "/api/v1/messages", None),
-        ("post", "/api/v1/messages", {"to": PHONE, "text": "Hi"}),
+        ("post", "/api/v1/messages", {"to": api.PHONE, "text": "Hi"}),
         ("get", f"/api/v1/messages/{access['id']}", None),
         ("delete", f"/api/v1/messages/{access['id']}", None),
         ("post", "/api/v1/auth/token", {"ttl": 600}),
@@ -77,12 +69,12 @@ def test_every_kind_of_key_and_every_endpoint_is_refused(client, owner):
             kwargs = {"content_type": "application/json"} if body is not None else {}
             args = (path, body) if body is not None else (path,)
             response = getattr(client, method)(*args, REMOTE_ADDR="192.0.2.50", **kwargs, **headers)
-            assert_problem(response, 403, "ip_not_allowed")
-    assert client.get(BALANCE, REMOTE_ADDR="203.0.113.9", **bearer(access["access_token"])).status_code == 200
+            api.assert_problem(response, 403, "ip_not_allowed")
+    assert client.get(BALANCE, REMOTE_ADDR="203.0.113.9", **api.bearer(access["access_token"])).status_code == 200
     # The legacy endpoint too.
     legacy = client.post(
         "/smsapi/send",
-        {"smsUser": credential.key_id, "smsKey": secret, "to": PHONE, "message": "Hi"},
+        {"smsUser": credential.key_id, "smsKey": secret, "to": api.PHONE, "message": "Hi"},
         REMOTE_ADDR="192.0.2.50",
     )
     assert legacy.status_code == 403
@@ -100,12 +92,12 @@ def test_a_refused_address_is_audited(client, owner, key):
 
 def test_the_list_is_checked_after_authentication_and_before_the_scope(client, owner):
     allow(owner, "203.0.113.0/24")
-    _, narrow = make_token(owner, scopes=["messages:read"])
+    _, narrow = api.make_token(owner, scopes=["messages:read"])
     # A bad key from a refused address: still 401 (the list of which account?).
-    assert_problem(client.get(BALANCE, REMOTE_ADDR="192.0.2.50", **bearer("live_000000000000_nope")), 401)
+    api.assert_problem(client.get(BALANCE, REMOTE_ADDR="192.0.2.50", **api.bearer("live_000000000000_nope")), 401)
     # A key without the scope from a refused address learns nothing about its scopes.
-    assert_problem(client.get(BALANCE, REMOTE_ADDR="192.0.2.50", **bearer(narrow)), 403, "ip_not_allowed")
-    assert_problem(client.get(BALANCE, REMOTE_ADDR="203.0.113.1", **bearer(narrow)), 403, "insufficient_scope")
+    api.assert_problem(client.get(BALANCE, REMOTE_ADDR="192.0.2.50", **api.bearer(narrow)), 403, "ip_not_allowed")
+    api.assert_problem(client.get(BALANCE, REMOTE_ADDR="203.0.113.1", **api.bearer(narrow)), 403, "insufficient_scope")
 
 
 def test_a_forged_forwarded_for_from_an_untrusted_peer_is_refused(client, owner, key, settings):
@@ -113,10 +105,10 @@ def test_a_forged_forwarded_for_from_an_untrusted_peer_is_refused(client, owner,
     allow(owner, "203.0.113.0/24")
     for forged in ("203.0.113.7", "203.0.113.7, 203.0.113.8", "10.0.0.1, 203.0.113.7"):
         response = client.get(BALANCE, REMOTE_ADDR="192.0.2.50", HTTP_X_FORWARDED_FOR=forged, **key)
-        body = assert_problem(response, 403, "ip_not_allowed")
+        body = api.assert_problem(response, 403, "ip_not_allowed")
         assert "192.0.2.50" in body["detail"]
     # Nor does a trusted address in the header help a client that is not a proxy.
-    assert_problem(
+    api.assert_problem(
         client.get(BALANCE, REMOTE_ADDR="192.0.2.50", HTTP_X_FORWARDED_FOR="10.0.0.1", **key), 403, "ip_not_allowed"
     )
 
@@ -131,12 +123,14 @@ def test_a_trusted_proxy_is_honoured(client, owner, key, settings):
     assert client.get(BALANCE, HTTP_X_FORWARDED_FOR="203.0.113.7, 10.9.9.9", **via_proxy, **key).status_code == 200
     # A client that forges the left part of the header gets the address the proxy saw.
     forged = client.get(BALANCE, HTTP_X_FORWARDED_FOR="203.0.113.7, 192.0.2.50", **via_proxy, **key)
-    assert "192.0.2.50" in assert_problem(forged, 403, "ip_not_allowed")["detail"]
+    assert "192.0.2.50" in api.assert_problem(forged, 403, "ip_not_allowed")["detail"]
     # The proxy's own address is not the client's.
-    assert_problem(client.get(BALANCE, HTTP_X_FORWARDED_FOR="garbage", **via_proxy, **key), 403, "ip_not_allowed")
-    assert_problem(client.get(BALANCE, HTTP_X_FORWARDED_FOR="192.0.2.50", **via_proxy, **key), 403, "ip_not_allowed")
+    api.assert_problem(client.get(BALANCE, HTTP_X_FORWARDED_FOR="garbage", **via_proxy, **key), 403, "ip_not_allowed")
+    api.assert_problem(
+        client.get(BALANCE, HTTP_X_FORWARDED_FOR="192.0.2.50", **via_proxy, **key), 403, "ip_not_allowed"
+    )
     # Without the header, a request from the proxy itself is the proxy's address.
-    assert_problem(client.get(BALANCE, **via_proxy, **key), 403, "ip_not_allowed")
+    api.assert_problem(client.get(BALANCE, **via_proxy, **key), 403, "ip_not_allowed")
 
 
 def test_the_portal_list_does_not_apply_to_the_api(client, owner, key):
@@ -148,13 +142,13 @@ def test_the_api_list_does_not_apply_to_the_portal(client, owner, key):
     allow(owner, "203.0.113.0/24", scope="api")
     client.force_login(owner)
     assert client.get("/", REMOTE_ADDR="192.0.2.50").status_code == 200
-    assert_problem(client.get(BALANCE, REMOTE_ADDR="192.0.2.50", **key), 403, "ip_not_allowed")
+    api.assert_problem(client.get(BALANCE, REMOTE_ADDR="192.0.2.50", **key), 403, "ip_not_allowed")
 
 
 def test_a_list_change_applies_to_the_next_request(client, owner, key):
     assert client.get(BALANCE, REMOTE_ADDR="192.0.2.50", **key).status_code == 200
     allow(owner, "203.0.113.0/24")
-    assert_problem(client.get(BALANCE, REMOTE_ADDR="192.0.2.50", **key), 403, "ip_not_allowed")
+    api.assert_problem(client.get(BALANCE, REMOTE_ADDR="192.0.2.50", **key), 403, "ip_not_allowed")
     allow(owner, "203.0.113.0/24", "192.0.2.0/24")
     assert client.get(BALANCE, REMOTE_ADDR="192.0.2.50", **key).status_code == 200
     allow(owner)  # an empty list allows every address again
@@ -163,6 +157,6 @@ def test_a_list_change_applies_to_the_next_request(client, owner, key):
 
 def test_one_accounts_list_does_not_affect_another(client, owner, make_account, key):
     other = make_account(credit=10).memberships.get().user
-    _, other_secret = make_token(other)
+    _, other_secret = api.make_token(other)
     allow(owner, "203.0.113.0/24")
-    assert client.get(BALANCE, REMOTE_ADDR="192.0.2.50", **bearer(other_secret)).status_code == 200
+    assert client.get(BALANCE, REMOTE_ADDR="192.0.2.50", **api.bearer(other_secret)).status_code == 200

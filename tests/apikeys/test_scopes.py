@@ -12,16 +12,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from accounts.models import Membership
 from apikeys.api import ApiView
 from apikeys.models import SCOPES, ApiCredential, ApiToken
-from tests.api_support import (
-    ALL_SCOPES,
-    assert_problem,
-    basic,
-    bearer,
-    issue_access,
-    make_credential,
-    make_subuser,
-    make_token,
-)
+from tests import api_support as api
 
 pytestmark = pytest.mark.django_db
 
@@ -141,40 +132,42 @@ def test_every_api_view_runs_the_request_chain():
 @pytest.mark.parametrize(("route", "method", "scope"), SCOPED)
 def test_route_refuses_a_key_without_its_scope(client, owner, prefix, route, method, scope):
     url = url_for(prefix, route)
-    _, token = make_token(owner, scopes=[s for s in ALL_SCOPES if s != scope])
-    credential, secret = make_credential(owner, scopes=[s for s in ALL_SCOPES if s != scope])
+    _, token = api.make_token(owner, scopes=[s for s in api.ALL_SCOPES if s != scope])
+    credential, secret = api.make_credential(owner, scopes=[s for s in api.ALL_SCOPES if s != scope])
     # An access token issued with every scope but this one, by a key that holds them all.
-    _, full = make_token(owner)
-    access = issue_access(client, bearer(full), scopes=[s for s in ALL_SCOPES if s != scope])["access_token"]
-    for headers in (bearer(token), basic(credential.key_id, secret), bearer(access)):
+    _, full = api.make_token(owner)
+    access = api.issue_access(client, api.bearer(full), scopes=[s for s in api.ALL_SCOPES if s != scope])[
+        "access_token"
+    ]
+    for headers in (api.bearer(token), api.basic(credential.key_id, secret), api.bearer(access)):
         response = request(client, method, url, headers)
         if method == "head":  # no body to read
             assert response.status_code == 403
             assert response["Content-Type"] == "application/problem+json"
             continue
-        body = assert_problem(response, 403, "insufficient_scope")
+        body = api.assert_problem(response, 403, "insufficient_scope")
         assert f"`{scope}`" in body["detail"], body
 
 
 @pytest.mark.parametrize(("route", "method", "scope"), SCOPED)
 def test_route_lets_a_key_with_only_its_scope_through_the_chain(client, owner, route, method, scope):
-    _, token = make_token(owner, scopes=[scope])
-    response = request(client, method, url_for("/api/v1/", route), bearer(token))
+    _, token = api.make_token(owner, scopes=[scope])
+    response = request(client, method, url_for("/api/v1/", route), api.bearer(token))
     assert response.status_code not in (401, 403, 429), response.content
 
 
 @pytest.mark.parametrize(("route", "method"), [key for key, scope in EXPECTED_ROUTES.items() if scope == CALLER])
 def test_caller_routes_need_a_working_key_but_no_scope(client, owner, route, method):
-    _, token = make_token(owner, scopes=["verify"])
-    response = request(client, method, url_for("/api/v1/", route), bearer(token))
+    _, token = api.make_token(owner, scopes=["verify"])
+    response = request(client, method, url_for("/api/v1/", route), api.bearer(token))
     assert response.status_code in (201, 404), response.content
-    assert_problem(request(client, method, url_for("/api/v1/", route), {}), 401)
+    api.assert_problem(request(client, method, url_for("/api/v1/", route), {}), 401)
 
 
 def test_the_legacy_endpoint_needs_messages_send(client, owner):
-    credential, secret = make_credential(owner, scopes=[s for s in ALL_SCOPES if s != "messages:send"])
+    credential, secret = api.make_credential(owner, scopes=[s for s in api.ALL_SCOPES if s != "messages:send"])
     params = {"smsUser": credential.key_id, "smsKey": secret, "to": "+447400123456", "message": "Hi", "format": "json"}
-    body = assert_problem(client.post("/smsapi/send?format=json", params), 403, "insufficient_scope")
+    body = api.assert_problem(client.post("/smsapi/send?format=json", params), 403, "insufficient_scope")
     assert "`messages:send`" in body["detail"]
 
 
@@ -200,8 +193,8 @@ def _portal_urls(patterns, prefix: str = "/", int_value: int = 1):
 def test_a_key_with_every_scope_reaches_no_portal_or_admin_page(client, owner):
     """Portal and admin pages use sessions: an API key in the header signs nobody in, so no key
     can manage users, keys, IP lists or billing through them either."""
-    token, secret_token = make_token(owner)
-    credential, secret = make_credential(owner)
+    token, secret_token = api.make_token(owner)
+    credential, secret = api.make_credential(owner)
     tokens_before = list(ApiToken.objects.values_list("pk", "disabled"))
     credentials_before = list(ApiCredential.objects.values_list("pk", "digest", "disabled"))
     # Numeric ids are the real key's, so a page that let a key in would act on it.
@@ -214,7 +207,7 @@ def test_a_key_with_every_scope_reaches_no_portal_or_admin_page(client, owner):
     for url in urls:
         if PUBLIC_PAGES.match(url) or url.startswith("/hooks/") or url == "/smsapi/send":
             continue
-        for headers in (bearer(secret_token), basic(credential.key_id, secret)):
+        for headers in (api.bearer(secret_token), api.basic(credential.key_id, secret)):
             for method in ("get", "post"):
                 response = getattr(client, method)(url, REMOTE_ADDR="203.0.113.9", **headers)
                 assert response.status_code in (302, 403, 404, 405), (method, url, response.status_code)
@@ -228,25 +221,25 @@ def test_a_key_with_every_scope_reaches_no_portal_or_admin_page(client, owner):
 
 
 def test_a_keys_scopes_shrink_at_once_when_its_creator_loses_the_permission(client, owner):
-    sub = make_subuser(owner, view_billing=True, send_sms=True, manage_api_tokens=True)
-    _, token = make_token(sub, scopes=["balance:read", "messages:send"])
-    credential, secret = make_credential(sub, scopes=["balance:read"])
-    access = issue_access(client, bearer(token), scopes=["balance:read"])["access_token"]
-    keys = (bearer(token), basic(credential.key_id, secret), bearer(access))
+    sub = api.make_subuser(owner, view_billing=True, send_sms=True, manage_api_tokens=True)
+    _, token = api.make_token(sub, scopes=["balance:read", "messages:send"])
+    credential, secret = api.make_credential(sub, scopes=["balance:read"])
+    access = api.issue_access(client, api.bearer(token), scopes=["balance:read"])["access_token"]
+    keys = (api.bearer(token), api.basic(credential.key_id, secret), api.bearer(access))
     for headers in keys:
         assert client.get("/api/v1/balance", **headers).status_code == 200
 
     Membership.objects.filter(user=sub).update(view_billing=False)
     for headers in keys:
-        body = assert_problem(client.get("/api/v1/balance", **headers), 403, "insufficient_scope")
+        body = api.assert_problem(client.get("/api/v1/balance", **headers), 403, "insufficient_scope")
         assert "`balance:read`" in body["detail"]
     # The scope it still holds keeps working (an empty send is refused by validation, not by scope).
-    assert_problem(client.post("/api/v1/messages", {}, content_type="application/json", **bearer(token)), 400)
+    api.assert_problem(client.post("/api/v1/messages", {}, content_type="application/json", **api.bearer(token)), 400)
     # Nor can the key hand the lost scope on.
     refused = client.post(
-        "/api/v1/auth/token", {"scopes": ["balance:read"]}, content_type="application/json", **bearer(token)
+        "/api/v1/auth/token", {"scopes": ["balance:read"]}, content_type="application/json", **api.bearer(token)
     )
-    assert_problem(refused, 403, "insufficient_scope")
+    api.assert_problem(refused, 403, "insufficient_scope")
 
     Membership.objects.filter(user=sub).update(view_billing=True)
     for headers in keys:

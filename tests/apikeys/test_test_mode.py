@@ -13,16 +13,7 @@ from messaging.backends import locmem
 from messaging.backends.testmode import MAGIC_NUMBERS
 from messaging.models import LedgerEntry, Message, PriceRule, SenderName
 from messaging.services import message_deliver
-from tests.api_support import (
-    ALL_PERMISSIONS,
-    basic,
-    bearer,
-    issue_access,
-    make_credential,
-    make_subuser,
-    make_token,
-    send,
-)
+from tests import api_support as api
 
 pytestmark = pytest.mark.django_db
 
@@ -39,7 +30,7 @@ def prices():
 
 @pytest.fixture
 def keys(owner):
-    return bearer(make_token(owner)[1]), bearer(make_token(owner, is_test=True)[1])
+    return api.bearer(api.make_token(owner)[1]), api.bearer(api.make_token(owner, is_test=True)[1])
 
 
 def money(owner):
@@ -58,8 +49,8 @@ def test_test_requests_are_priced_and_answered_like_live_ones(client, owner, key
     live, test = keys
     request = {"to": ["+447400123456", "+15005550001", "+447400123456"], "text": "Zażółć gęślą jaźń 😀 " * 4}
     balance_before, _ = money(owner)
-    test_response = send(client, test, **request)
-    live_response = send(client, live, **request)
+    test_response = api.send(client, test, **request)
+    live_response = api.send(client, live, **request)
     assert test_response.status_code == live_response.status_code == 202
     test_body, live_body = test_response.json(), live_response.json()
     assert set(test_body) == set(live_body)
@@ -75,21 +66,21 @@ def test_test_requests_are_priced_and_answered_like_live_ones(client, owner, key
 
 def test_test_requests_never_charge(client, owner, keys):
     _, test = keys
-    sub = make_subuser(owner, **ALL_PERMISSIONS)
+    sub = api.make_subuser(owner, **api.ALL_PERMISSIONS)
     Membership.objects.filter(user=sub).update(monthly_limit=Decimal("50"))
-    sub_test = bearer(make_token(sub, is_test=True)[1])
-    credential, secret = make_credential(owner, is_test=True)
-    access = bearer(issue_access(client, test)["access_token"])
+    sub_test = api.bearer(api.make_token(sub, is_test=True)[1])
+    credential, secret = api.make_credential(owner, is_test=True)
+    access = api.bearer(api.issue_access(client, test)["access_token"])
     before = money(owner)
-    for headers in (test, sub_test, basic(credential.key_id, secret), access):
-        assert send(client, headers, to=["+447400123456", "+447400123457"]).status_code == 202
+    for headers in (test, sub_test, api.basic(credential.key_id, secret), access):
+        assert api.send(client, headers, to=["+447400123456", "+447400123457"]).status_code == 202
     later = (timezone.now() + timedelta(hours=2)).isoformat()
-    scheduled = send(client, test, scheduled_at=later)
+    scheduled = api.send(client, test, scheduled_at=later)
     assert scheduled.status_code == 202
     message_id = scheduled.json()["messages"][0]["id"]
     assert client.delete(f"/api/v1/messages/{message_id}", **test).status_code == 200
     legacy = {"smsUser": credential.key_id, "smsKey": secret, "to": "+447400123456", "message": "Hi"}
-    assert client.post("/smsapi/send", legacy).status_code == 200
+    assert client.post("/smsapi/api.send", legacy).status_code == 200
     assert money(owner) == before
     assert Membership.objects.get(user=sub).monthly_spent == 0
     assert Message.objects.filter(is_test=False).count() == 0
@@ -127,14 +118,14 @@ def test_test_requests_are_validated_like_live_ones(client, owner, keys, request
 def test_a_suspended_account_refuses_test_keys_too(client, owner, keys):
     Account.objects.filter(pk=owner.membership.account_id).update(status=Account.Status.SUSPENDED)
     for headers in keys:
-        assert send(client, headers).status_code == 403
+        assert api.send(client, headers).status_code == 403
 
 
 def test_test_messages_never_reach_a_gateway_and_magic_numbers_end_as_documented(client, owner, keys, settings):
     settings.SMS_BACKEND = "locmem"
     live, test = keys
-    test_ids = {m["to"]: m["id"] for m in send(client, test, to=[*MAGIC_NUMBERS, TEST_ONLY]).json()["messages"]}
-    [live_id] = [m["id"] for m in send(client, live, to=LIVE_ONLY).json()["messages"]]
+    test_ids = {m["to"]: m["id"] for m in api.send(client, test, to=[*MAGIC_NUMBERS, TEST_ONLY]).json()["messages"]}
+    [live_id] = [m["id"] for m in api.send(client, live, to=LIVE_ONLY).json()["messages"]]
     before = money(owner)
 
     message_deliver(message_ids=list(test_ids.values()))
@@ -165,8 +156,8 @@ def test_the_magic_numbers_are_documented_in_the_api_description(client):
 
 def test_the_portal_never_lists_test_messages(client, owner, keys):
     live, test = keys
-    send(client, live, to=LIVE_ONLY)
-    [test_id] = [m["id"] for m in send(client, test, to=TEST_ONLY).json()["messages"]]
+    api.send(client, live, to=LIVE_ONLY)
+    [test_id] = [m["id"] for m in api.send(client, test, to=TEST_ONLY).json()["messages"]]
     client.force_login(owner)
     for url in ("/messages/", "/messages/?format=csv", "/"):
         response = client.get(url)

@@ -10,17 +10,7 @@ import time_machine
 
 from apikeys import services
 from apikeys.models import AccessToken
-from tests.api_support import (
-    ALL_SCOPES,
-    assert_problem,
-    basic,
-    bearer,
-    issue_access,
-    make_credential,
-    make_subuser,
-    make_token,
-    post_json,
-)
+from tests import api_support as api
 
 pytestmark = pytest.mark.django_db
 
@@ -36,17 +26,17 @@ def at(moment: datetime):
 
 @pytest.fixture
 def token(owner):
-    return make_token(owner, scopes=["messages:send", "messages:read", "balance:read"])
+    return api.make_token(owner, scopes=["messages:send", "messages:read", "balance:read"])
 
 
 @pytest.fixture
 def caller(token):
-    return bearer(token[1])
+    return api.bearer(token[1])
 
 
 def test_issue_returns_201_with_the_documented_body(client, caller):
     with at(T0):
-        response = post_json(client, TOKEN_URL, {"ttl": 900, "scopes": ["messages:send"]}, **caller)
+        response = api.post_json(client, TOKEN_URL, {"ttl": 900, "scopes": ["messages:send"]}, **caller)
     assert response.status_code == 201, response.content
     assert response["Content-Type"] == "application/json"
     assert "no-store" in response["Cache-Control"]
@@ -66,14 +56,14 @@ def test_issue_returns_201_with_the_documented_body(client, caller):
 @pytest.mark.parametrize("ttl", [60, 61, 3600, 86399, 86400])
 def test_ttl_within_bounds_is_accepted(client, caller, ttl):
     with at(T0):
-        body = issue_access(client, caller, ttl=ttl)
+        body = api.issue_access(client, caller, ttl=ttl)
     expires = datetime.fromisoformat(body["expires_at"].replace("Z", "+00:00"))
     assert expires - T0 == timedelta(seconds=ttl)
 
 
 def test_ttl_defaults_to_an_hour_and_scopes_to_all_of_the_callers(client, caller):
     with at(T0):
-        response = post_json(client, TOKEN_URL, {}, **caller)
+        response = api.post_json(client, TOKEN_URL, {}, **caller)
     assert response.status_code == 201
     body = response.json()
     assert body["expires_at"] == "2031-03-10T10:00:30Z"
@@ -82,7 +72,7 @@ def test_ttl_defaults_to_an_hour_and_scopes_to_all_of_the_callers(client, caller
 
 @pytest.mark.parametrize("ttl", [59, 0, -1, 86401, 10**9, "an hour", None, 3600.5, [3600]])
 def test_ttl_outside_bounds_or_not_a_number_is_400(client, caller, ttl):
-    body = assert_problem(post_json(client, TOKEN_URL, {"ttl": ttl}, **caller), 400, "invalid_request")
+    body = api.assert_problem(api.post_json(client, TOKEN_URL, {"ttl": ttl}, **caller), 400, "invalid_request")
     assert "ttl" in body["errors"]
 
 
@@ -91,135 +81,137 @@ def test_ttl_outside_bounds_or_not_a_number_is_400(client, caller, ttl):
 )
 def test_malformed_requests_are_400(client, caller, body):
     """An explicit empty list of scopes is refused: it must not turn into every scope."""
-    assert_problem(post_json(client, TOKEN_URL, body, **caller), 400, "invalid_request")
+    api.assert_problem(api.post_json(client, TOKEN_URL, body, **caller), 400, "invalid_request")
     assert AccessToken.objects.count() == 0
 
 
 def test_scopes_must_be_a_subset_of_the_callers(client, caller):
-    for scopes in (["contacts:read"], ["messages:send", "verify"], ALL_SCOPES):
-        body = assert_problem(post_json(client, TOKEN_URL, {"scopes": scopes}, **caller), 403, "insufficient_scope")
+    for scopes in (["contacts:read"], ["messages:send", "verify"], api.ALL_SCOPES):
+        body = api.assert_problem(
+            api.post_json(client, TOKEN_URL, {"scopes": scopes}, **caller), 403, "insufficient_scope"
+        )
         assert body["detail"]
     assert AccessToken.objects.count() == 0
-    assert issue_access(client, caller, scopes=["messages:read", "balance:read"])["scopes"] == [
+    assert api.issue_access(client, caller, scopes=["messages:read", "balance:read"])["scopes"] == [
         "balance:read",
         "messages:read",
     ]
 
 
 def test_scopes_are_limited_by_the_creators_current_permissions(client, owner):
-    sub = make_subuser(owner, send_sms=True, view_messages=True, view_billing=False, manage_api_tokens=True)
-    _, secret = make_token(sub, scopes=["messages:send"])
-    assert_problem(post_json(client, TOKEN_URL, {"scopes": ["balance:read"]}, **bearer(secret)), 403)
+    sub = api.make_subuser(owner, send_sms=True, view_messages=True, view_billing=False, manage_api_tokens=True)
+    _, secret = api.make_token(sub, scopes=["messages:send"])
+    api.assert_problem(api.post_json(client, TOKEN_URL, {"scopes": ["balance:read"]}, **api.bearer(secret)), 403)
 
 
 def test_credentials_issue_access_tokens_too(client, owner):
-    credential, secret = make_credential(owner, scopes=["balance:read"])
-    body = issue_access(client, basic(credential.key_id, secret), ttl=120)
+    credential, secret = api.make_credential(owner, scopes=["balance:read"])
+    body = api.issue_access(client, api.basic(credential.key_id, secret), ttl=120)
     assert body["scopes"] == ["balance:read"]
-    assert client.get("/api/v1/balance", **bearer(body["access_token"])).status_code == 200
+    assert client.get("/api/v1/balance", **api.bearer(body["access_token"])).status_code == 200
     assert AccessToken.objects.get(pk=body["id"]).credential_id == credential.pk
 
 
 def test_the_same_request_gets_the_same_token_while_more_than_a_24th_of_its_life_is_left(client, caller):
     """A 24 h token is handed out again for 23 h, then a new one is issued."""
     with at(T0):
-        first = issue_access(client, caller, ttl=86400, scopes=["messages:send"])
+        first = api.issue_access(client, caller, ttl=86400, scopes=["messages:send"])
     with at(T0 + timedelta(hours=12)):
-        assert issue_access(client, caller, ttl=86400, scopes=["messages:send"]) == first
+        assert api.issue_access(client, caller, ttl=86400, scopes=["messages:send"]) == first
     with at(T0 + timedelta(hours=23) - timedelta(seconds=1)):
-        assert issue_access(client, caller, ttl=86400, scopes=["messages:send"]) == first
+        assert api.issue_access(client, caller, ttl=86400, scopes=["messages:send"]) == first
     with at(T0 + timedelta(hours=23)):
-        second = issue_access(client, caller, ttl=86400, scopes=["messages:send"])
+        second = api.issue_access(client, caller, ttl=86400, scopes=["messages:send"])
     assert second["id"] != first["id"]
     assert second["access_token"] != first["access_token"]
     assert second["expires_at"] == "2031-03-12T08:00:30Z"
     with at(T0 + timedelta(hours=23, minutes=30)):
         # The new one is reused from now on, and the old one still works until it expires.
-        assert issue_access(client, caller, ttl=86400, scopes=["messages:send"]) == second
-        assert client.get("/api/v1/messages", **bearer(first["access_token"])).status_code == 403  # scope only
+        assert api.issue_access(client, caller, ttl=86400, scopes=["messages:send"]) == second
+        assert client.get("/api/v1/messages", **api.bearer(first["access_token"])).status_code == 403  # scope only
     with at(T0 + timedelta(hours=24)):
-        assert_problem(client.get("/api/v1/balance", **bearer(first["access_token"])), 401)
+        api.assert_problem(client.get("/api/v1/balance", **api.bearer(first["access_token"])), 401)
 
 
 def test_the_reuse_rule_for_a_one_hour_token(client, caller):
     """1/24 of an hour is 150 s."""
     with at(T0):
-        first = issue_access(client, caller, ttl=3600)
+        first = api.issue_access(client, caller, ttl=3600)
     with at(T0 + timedelta(seconds=3600 - 151)):
-        assert issue_access(client, caller, ttl=3600)["id"] == first["id"]
+        assert api.issue_access(client, caller, ttl=3600)["id"] == first["id"]
     with at(T0 + timedelta(seconds=3600 - 150)):
-        assert issue_access(client, caller, ttl=3600)["id"] != first["id"]
+        assert api.issue_access(client, caller, ttl=3600)["id"] != first["id"]
 
 
 def test_different_scopes_ttl_or_caller_get_different_tokens(client, owner, caller):
     with at(T0):
-        base = issue_access(client, caller, ttl=600, scopes=["messages:send", "messages:read"])
+        base = api.issue_access(client, caller, ttl=600, scopes=["messages:send", "messages:read"])
         # The order of the scopes does not matter, nor a repeated one.
-        same = issue_access(client, caller, ttl=600, scopes=["messages:read", "messages:send", "messages:read"])
+        same = api.issue_access(client, caller, ttl=600, scopes=["messages:read", "messages:send", "messages:read"])
         assert same["id"] == base["id"]
-        other_scopes = issue_access(client, caller, ttl=600, scopes=["messages:send"])
-        other_ttl = issue_access(client, caller, ttl=601, scopes=["messages:send", "messages:read"])
-        _, sibling = make_token(owner, scopes=["messages:send", "messages:read"])
-        other_caller = issue_access(client, bearer(sibling), ttl=600, scopes=["messages:send", "messages:read"])
+        other_scopes = api.issue_access(client, caller, ttl=600, scopes=["messages:send"])
+        other_ttl = api.issue_access(client, caller, ttl=601, scopes=["messages:send", "messages:read"])
+        _, sibling = api.make_token(owner, scopes=["messages:send", "messages:read"])
+        other_caller = api.issue_access(client, api.bearer(sibling), ttl=600, scopes=["messages:send", "messages:read"])
     ids = {base["id"], other_scopes["id"], other_ttl["id"], other_caller["id"]}
     assert len(ids) == 4
 
 
 def test_a_revoked_token_is_not_handed_out_again(client, caller):
-    first = issue_access(client, caller, ttl=600)
+    first = api.issue_access(client, caller, ttl=600)
     assert client.delete(f"{TOKEN_URL}/{first['id']}", **caller).status_code == 204
-    second = issue_access(client, caller, ttl=600)
+    second = api.issue_access(client, caller, ttl=600)
     assert second["id"] != first["id"]
-    assert client.get("/api/v1/balance", **bearer(second["access_token"])).status_code == 200
+    assert client.get("/api/v1/balance", **api.bearer(second["access_token"])).status_code == 200
 
 
 def test_revocation_works_at_once(client, caller):
-    body = issue_access(client, caller, ttl=600)
-    access = bearer(body["access_token"])
+    body = api.issue_access(client, caller, ttl=600)
+    access = api.bearer(body["access_token"])
     assert client.get("/api/v1/balance", **access).status_code == 200
     response = client.delete(f"{TOKEN_URL}/{body['id']}", **caller)
     assert response.status_code == 204
     assert response.content == b""
-    assert_problem(client.get("/api/v1/balance", **access), 401, "unauthenticated")
-    assert_problem(client.get("/api/balance", **access), 401, "unauthenticated")
+    api.assert_problem(client.get("/api/v1/balance", **access), 401, "unauthenticated")
+    api.assert_problem(client.get("/api/balance", **access), 401, "unauthenticated")
     assert AccessToken.objects.get(pk=body["id"]).revoked_at is not None
     # Revoking again is harmless.
     assert client.delete(f"{TOKEN_URL}/{body['id']}", **caller).status_code == 204
 
 
 def test_an_access_token_cannot_issue_or_revoke_access_tokens(client, caller):
-    body = issue_access(client, caller)
-    access = bearer(body["access_token"])
-    assert_problem(post_json(client, TOKEN_URL, {"ttl": 600}, **access), 403)
-    assert_problem(client.delete(f"{TOKEN_URL}/{body['id']}", **access), 403)
+    body = api.issue_access(client, caller)
+    access = api.bearer(body["access_token"])
+    api.assert_problem(api.post_json(client, TOKEN_URL, {"ttl": 600}, **access), 403)
+    api.assert_problem(client.delete(f"{TOKEN_URL}/{body['id']}", **access), 403)
     assert AccessToken.objects.count() == 1
     assert client.get("/api/v1/balance", **access).status_code == 200
 
 
 def test_delete_of_another_callers_token_id_is_404(client, owner, make_account, caller):
-    body = issue_access(client, caller)
-    _, sibling = make_token(owner)
-    credential, secret = make_credential(owner)
+    body = api.issue_access(client, caller)
+    _, sibling = api.make_token(owner)
+    credential, secret = api.make_credential(owner)
     stranger = make_account().memberships.get().user
-    _, strangers = make_token(stranger)
-    for other in (bearer(sibling), basic(credential.key_id, secret), bearer(strangers)):
-        assert_problem(client.delete(f"{TOKEN_URL}/{body['id']}", **other), 404, "not_found")
-    assert_problem(client.delete(f"{TOKEN_URL}/{uuid.uuid4()}", **caller), 404, "not_found")
-    assert_problem(client.delete(f"{TOKEN_URL}/not-a-uuid", **caller), 404, "not_found")
-    assert client.get("/api/v1/balance", **bearer(body["access_token"])).status_code == 200
+    _, strangers = api.make_token(stranger)
+    for other in (api.bearer(sibling), api.basic(credential.key_id, secret), api.bearer(strangers)):
+        api.assert_problem(client.delete(f"{TOKEN_URL}/{body['id']}", **other), 404, "not_found")
+    api.assert_problem(client.delete(f"{TOKEN_URL}/{uuid.uuid4()}", **caller), 404, "not_found")
+    api.assert_problem(client.delete(f"{TOKEN_URL}/not-a-uuid", **caller), 404, "not_found")
+    assert client.get("/api/v1/balance", **api.bearer(body["access_token"])).status_code == 200
 
 
 def test_a_disabled_or_deleted_parent_ends_its_access_tokens(client, owner, token):
     parent, secret = token
-    body = issue_access(client, bearer(secret))
+    body = api.issue_access(client, api.bearer(secret))
     services.token_set_disabled(user=owner, token_id=parent.pk, disabled=True)
-    assert_problem(client.get("/api/v1/balance", **bearer(body["access_token"])), 401)
+    api.assert_problem(client.get("/api/v1/balance", **api.bearer(body["access_token"])), 401)
     services.token_set_disabled(user=owner, token_id=parent.pk, disabled=False)
     # Enabled again, the key works; what it handed out before stays revoked (tests/apikeys/test_key_holders.py).
-    assert_problem(client.get("/api/v1/balance", **bearer(body["access_token"])), 401)
-    again = issue_access(client, bearer(secret))
+    api.assert_problem(client.get("/api/v1/balance", **api.bearer(body["access_token"])), 401)
+    again = api.issue_access(client, api.bearer(secret))
     assert again["id"] != body["id"]
-    assert client.get("/api/v1/balance", **bearer(again["access_token"])).status_code == 200
+    assert client.get("/api/v1/balance", **api.bearer(again["access_token"])).status_code == 200
     services.token_delete(user=owner, token_id=parent.pk)
-    assert_problem(client.get("/api/v1/balance", **bearer(again["access_token"])), 401)
+    api.assert_problem(client.get("/api/v1/balance", **api.bearer(again["access_token"])), 401)
     assert not AccessToken.objects.filter(pk=again["id"]).exists()

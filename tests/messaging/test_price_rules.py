@@ -2,11 +2,9 @@
 that phone numbers are recognised in. "gb" is saved as "GB", and "UK" (no such code) is refused
 rather than saved to match no destination, its messages silently charged the default price."""
 
-import importlib
 from decimal import Decimal
 
 import pytest
-from django.apps import apps
 from django.contrib.admin.sites import site
 from django.core.exceptions import ValidationError
 from django.test import RequestFactory
@@ -76,19 +74,3 @@ def test_the_model_normalises_and_validates_the_code():
     assert "country" in refused.value.message_dict
     PriceRule.objects.create(country="de", price_per_segment=Decimal("1"))  # saved from code, not a form
     assert PriceRule.objects.filter(country="DE").exists()
-
-
-def test_the_migration_upper_cases_existing_rules_and_keeps_the_rule_that_applied():
-    migration = importlib.import_module("messaging.migrations.0006_pricerule_country_iso_code")
-    # Rows as the old free-text field stored them (bulk_create: no save() to normalise them).
-    PriceRule.objects.bulk_create(
-        [
-            PriceRule(country="pl", price_per_segment=Decimal("2")),
-            PriceRule(country="gb", price_per_segment=Decimal("9")),  # never applied: GB did
-            PriceRule(country="GB", price_per_segment=Decimal("3")),
-            PriceRule(country="UK", price_per_segment=Decimal("4")),  # left for staff to correct
-        ]
-    )
-    migration.upper_case_countries(apps, None)
-    rules = dict(PriceRule.objects.exclude(country="").values_list("country", "price_per_segment"))
-    assert rules == {"PL": Decimal("2"), "GB": Decimal("3"), "UK": Decimal("4")}

@@ -19,5 +19,5 @@ def seed(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("messaging", "0002_blockeddomain_pricerule_idempotencyrecord_and_more")]
+    dependencies = [("messaging", "0001_initial")]
     operations = [migrations.RunPython(seed, migrations.RunPython.noop)]
