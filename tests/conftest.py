@@ -4,6 +4,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from decimal import Decimal
 from pathlib import Path
@@ -12,7 +13,7 @@ from urllib.parse import quote
 import pytest
 import redis
 from django.conf import settings
-from django.db import connection
+from django.db import connection, connections
 
 from accounts.models import Account, User
 
@@ -137,6 +138,31 @@ def wait_for(predicate, *, timeout: float = 30, interval: float = 0.2, message: 
             return value
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {message}")
+
+
+def run_concurrently(*targets, timeout: float = 60) -> list:
+    """Run each target in a thread of its own, all at once, and wait for them: their answers in
+    order. Each thread closes its database connections when done; an exception in any of them
+    (a failed assertion included) fails the caller, as does a thread still running at `timeout`."""
+    answers: list = [None] * len(targets)
+    errors: list[BaseException] = []
+
+    def run(index: int, target) -> None:
+        try:
+            answers[index] = target()
+        except BaseException as exc:  # reported by the calling thread
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run, args=(i, target)) for i, target in enumerate(targets)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout)
+    assert not any(thread.is_alive() for thread in threads), f"a thread was still running after {timeout}s"
+    assert not errors, errors
+    return answers
 
 
 class Worker:

@@ -9,15 +9,16 @@ suite happens to run.
 
 import threading
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 import pytest
 import time_machine
-from django.db import connections
 from django.test import Client
 
 from accounts.models import Account
 from apikeys.models import ApiToken
 from tests.api_support import assert_problem, basic, bearer, make_credential, make_token
+from tests.conftest import run_concurrently
 
 BALANCE = "/api/v1/balance"
 LIMIT = 10
@@ -36,25 +37,13 @@ def fresh_window():
 def burst(headers: list[dict], *, path: str = BALANCE, clients: int = CLIENTS) -> list:
     """`clients` threads, each with its own test client, released at once against `path`."""
     barrier = threading.Barrier(clients)
-    responses: list = [None] * clients
-    errors: list[BaseException] = []
 
-    def run(i: int) -> None:
-        try:
-            client = Client()
-            barrier.wait(timeout=30)
-            responses[i] = client.get(path, **headers[i % len(headers)])
-        except BaseException as exc:  # reported by the main thread
-            errors.append(exc)
-        finally:
-            connections.close_all()
+    def request(i: int):
+        client = Client()
+        barrier.wait(timeout=30)
+        return client.get(path, **headers[i % len(headers)])
 
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(clients)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not errors, errors
+    responses = run_concurrently(*(partial(request, i) for i in range(clients)), timeout=120)
     assert all(response is not None for response in responses)
     return responses
 

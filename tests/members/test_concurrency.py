@@ -13,7 +13,7 @@ from accounts.models import Account, Membership
 from audit.models import AuditEvent
 from members.services import subuser_update
 from messaging import sql
-from tests.conftest import wait_for
+from tests.conftest import run_concurrently, wait_for
 from tests.members.support import make_member, membership_id
 
 
@@ -23,37 +23,23 @@ def test_concurrent_updates_serialise_on_the_membership_lock(owner, transactiona
     member = make_member(owner, "member@example.com", monthly_limit=Decimal("1"))
     pk = membership_id(member)
     first_locked, release = threading.Event(), threading.Event()
-    errors: list[BaseException] = []
 
     def slow_first():
-        try:
-            with transaction.atomic():
-                Membership.objects.select_for_update(no_key=True).get(pk=pk)
-                first_locked.set()
-                release.wait(5)
-                subuser_update(actor=owner, membership_id=pk, monthly_limit=Decimal("10"))
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            connection.close()
+        with transaction.atomic():
+            Membership.objects.select_for_update(no_key=True).get(pk=pk)
+            first_locked.set()
+            release.wait(5)
+            subuser_update(actor=owner, membership_id=pk, monthly_limit=Decimal("10"))
 
     def second():
-        try:
-            first_locked.wait(5)
-            subuser_update(actor=owner, membership_id=pk, monthly_limit=Decimal("20"))
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            connection.close()
+        first_locked.wait(5)
+        subuser_update(actor=owner, membership_id=pk, monthly_limit=Decimal("20"))
 
-    threads = [threading.Thread(target=slow_first), threading.Thread(target=second)]
-    for thread in threads:
-        thread.start()
-    first_locked.wait(5)
-    release.set()
-    for thread in threads:
-        thread.join(10)
-    assert not errors, errors
+    def release_the_first():
+        first_locked.wait(5)
+        release.set()
+
+    run_concurrently(slow_first, second, release_the_first, timeout=10)
     assert Membership.objects.get(pk=pk).monthly_limit == Decimal("20")
     chain = [e.data["changes"]["monthly_limit"] for e in AuditEvent.objects.filter(action="subuser.updated")
              .order_by("id")]  # fmt: skip
@@ -102,52 +88,36 @@ def test_a_user_page_save_does_not_deadlock_with_a_live_send(owner, transactiona
     assert connection.vendor == "postgresql"
     member_pk = membership_id(make_member(owner, "member@example.com"))
     owner_membership_pk, account_id = owner.membership.pk, owner.membership.account_id
-    errors: list[BaseException] = []
     send_has_account, save_done = threading.Event(), threading.Event()
     save_backend: list[int] = []
     locked_when_the_save_started: list[bool] = []
 
     def send():
-        try:
-            with transaction.atomic():
-                debited = sql.account_debit(
-                    account_id=account_id, total=Decimal("1"), note="1 message", batch_id=None, user_id=None,
-                    now=timezone.now(),
-                )  # fmt: skip
-                assert debited is not None
-                send_has_account.set()
-                wait_for(lambda: save_backend, timeout=20, interval=0.01, message="the save to start")
-                wait_for(
-                    lambda: save_done.is_set() or waits_for_a_lock(save_backend[0]),
-                    timeout=20,
-                    interval=0.01,
-                    message="the save to finish or to wait for a lock",
-                )
-                month = timezone.now().date().replace(day=1)
-                sql.membership_spend(membership_id=owner_membership_pk, month=month, total=Decimal("1"))
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            connection.close()
+        with transaction.atomic():
+            debited = sql.account_debit(
+                account_id=account_id, total=Decimal("1"), note="1 message", batch_id=None, user_id=None,
+                now=timezone.now(),
+            )  # fmt: skip
+            assert debited is not None
+            send_has_account.set()
+            wait_for(lambda: save_backend, timeout=20, interval=0.01, message="the save to start")
+            wait_for(
+                lambda: save_done.is_set() or waits_for_a_lock(save_backend[0]),
+                timeout=20,
+                interval=0.01,
+                message="the save to finish or to wait for a lock",
+            )
+            month = timezone.now().date().replace(day=1)
+            sql.membership_spend(membership_id=owner_membership_pk, month=month, total=Decimal("1"))
 
     def save():
-        try:
-            assert send_has_account.wait(20), "the send never took the account row"
-            locked_when_the_save_started.append(account_row_is_locked(account_id))
-            save_backend.append(backend_pid())
-            subuser_update(actor=owner, membership_id=member_pk, monthly_limit=Decimal("5"))
-            save_done.set()
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            connection.close()
+        assert send_has_account.wait(20), "the send never took the account row"
+        locked_when_the_save_started.append(account_row_is_locked(account_id))
+        save_backend.append(backend_pid())
+        subuser_update(actor=owner, membership_id=member_pk, monthly_limit=Decimal("5"))
+        save_done.set()
 
-    threads = [threading.Thread(target=send), threading.Thread(target=save)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    assert not errors, errors
+    run_concurrently(send, save, timeout=60)
     assert locked_when_the_save_started == [True], "the save did not run while the send held the account row"
     assert Membership.objects.get(pk=member_pk).monthly_limit == Decimal("5")
     assert Membership.objects.get(pk=owner_membership_pk).monthly_spent == 1
