@@ -30,15 +30,6 @@ def priced(db):
     PriceRule.objects.update_or_create(country="", defaults={"price_per_segment": Decimal("1")})
 
 
-@pytest.fixture
-def one_second_cache(settings):
-    """Production's per-process cache of key lookups (the suite runs with it off)."""
-    settings.API_LOCAL_CACHE_SECONDS = 1
-    localcache.clear()
-    yield
-    localcache.clear()
-
-
 @pytest.mark.parametrize("content_type", ["application/json", "application/json; charset=latin-1"])
 def test_a_document_nested_too_deep_is_a_400(client, owner, content_type):
     headers = bearer(make_token(owner)[1])

@@ -8,7 +8,7 @@ suite happens to run.
 """
 
 import threading
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from functools import partial
 
 import pytest
@@ -23,15 +23,6 @@ from tests.conftest import run_concurrently
 BALANCE = "/api/v1/balance"
 LIMIT = 10
 CLIENTS = 50
-
-
-@pytest.fixture
-def fresh_window():
-    """Travel to 5 s into a minute (the clock ticks on from there): 55 s before the window ends."""
-    now = datetime.now(tz=UTC)
-    start = now.replace(second=5, microsecond=0) + timedelta(minutes=10)
-    with time_machine.travel(start, tick=True):
-        yield start
 
 
 def burst(headers: list[dict], *, path: str = BALANCE, clients: int = CLIENTS) -> list:

@@ -10,7 +10,6 @@ from django.test import Client, RequestFactory
 from accounts.models import Account, Membership, User
 from apikeys.models import AccessToken, ApiCredential, ApiToken
 from audit.models import AuditEvent
-from core import localcache
 from tests.api_support import assert_problem, bearer, issue_access, make_credential, make_subuser, make_token
 from tests.conftest import verified_staff_client
 
@@ -20,14 +19,6 @@ pytestmark = pytest.mark.django_db
 class _Form:
     def __init__(self, changed):
         self.changed_data = changed
-
-
-@pytest.fixture
-def one_second_cache(settings):
-    settings.API_LOCAL_CACHE_SECONDS = 1
-    localcache.clear()
-    yield
-    localcache.clear()
 
 
 @pytest.fixture
@@ -77,7 +68,7 @@ def test_the_account_s_api_rate_limits_are_editable_in_the_admin(staff_request):
     assert {"api_rate_limit_per_minute", "api_token_rate_limit_per_minute"} <= editable
 
 
-def test_staff_set_a_token_s_rate_limit_and_disable_a_leaked_one_in_the_admin(owner):
+def test_staff_set_a_token_s_rate_limit_and_disable_a_leaked_one_in_the_admin(owner, fresh_window):
     token, secret = make_token(owner, scopes=["balance:read"])
     access = issue_access(Client(), bearer(secret))["access_token"]
     staff, _ = verified_staff_client()

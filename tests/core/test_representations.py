@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from rest_framework import serializers
@@ -91,40 +92,27 @@ def assert_same_bytes(serializer_class, representation, instance):
     assert RENDERER.render(representation(instance)) == RENDERER.render(serializer_class(instance).data)
 
 
-@settings(max_examples=300, deadline=None)
-@given(messages)
-def test_a_message_renders_as_its_serializer_does(message):
-    assert_same_bytes(MessageOut, message_json, message)
+# Each answer: its serializer, its fast rendering, varied objects, and how many to try.
+ANSWERS = {
+    "message": (MessageOut, message_json, messages, 300),
+    "send": (SendResponse, lambda sent: send_json(sent, sent.test), sends, 150),
+    "contact": (ContactOut, contact_json, contacts, 200),
+    "group": (GroupOut, group_json, groups, 200),
+    "balance": (BalanceOut, balance_json, balances, 200),
+    "access token": (TokenResponse, token_json, tokens, 100),
+}
 
 
-@settings(max_examples=150, deadline=None)
-@given(sends)
-def test_a_send_answer_renders_as_its_serializer_does(sent):
-    assert_same_bytes(SendResponse, lambda sent: send_json(sent, sent.test), sent)
+@pytest.mark.parametrize("answer", ANSWERS)
+def test_each_answer_renders_as_its_serializer_does(answer):
+    serializer_class, representation, objects, examples = ANSWERS[answer]
 
+    @settings(max_examples=examples, deadline=None)
+    @given(objects)
+    def renders_the_same(instance):
+        assert_same_bytes(serializer_class, representation, instance)
 
-@settings(max_examples=200, deadline=None)
-@given(contacts)
-def test_a_contact_renders_as_its_serializer_does(contact):
-    assert_same_bytes(ContactOut, contact_json, contact)
-
-
-@settings(max_examples=200, deadline=None)
-@given(groups)
-def test_a_group_renders_as_its_serializer_does(group):
-    assert_same_bytes(GroupOut, group_json, group)
-
-
-@settings(max_examples=200, deadline=None)
-@given(balances)
-def test_a_balance_renders_as_its_serializer_does(balance):
-    assert_same_bytes(BalanceOut, balance_json, balance)
-
-
-@settings(max_examples=100, deadline=None)
-@given(tokens)
-def test_an_access_token_renders_as_its_serializer_does(token):
-    assert_same_bytes(TokenResponse, token_json, token)
+    renders_the_same()
 
 
 def test_the_answers_keep_the_apis_formats():
