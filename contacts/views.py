@@ -11,7 +11,7 @@ from django.views.decorators.http import require_POST
 from contacts import selectors, services
 from contacts.forms import ContactFilterForm, ContactForm, GroupForm, ImportForm
 from core.errors import ApplicationError, raise_for_page
-from core.forms import apply_form_error
+from core.forms import form_submit
 
 
 def _account_id(request: HttpRequest, *, write: bool) -> int:
@@ -27,13 +27,6 @@ def _account_id(request: HttpRequest, *, write: bool) -> int:
 
 def _can_manage(request: HttpRequest) -> bool:
     return request.user.membership.has_permission("manage_contacts")
-
-
-def _refused(form, exc: ApplicationError) -> None:
-    """A service's refusal on a form page: the page's 404 for an object gone meanwhile (or another
-    account's), else the refusal's detail on the field it names (or above the form)."""
-    raise_for_page(exc)
-    apply_form_error(form, exc, detail_on_field=True)
 
 
 def _delete(request: HttpRequest, service, *, done: str, to: str, **ids) -> HttpResponse:
@@ -83,18 +76,16 @@ def contact_create(request: HttpRequest) -> HttpResponse:
     account_id = _account_id(request, write=True)
     groups = list(selectors.group_list(account_id=account_id))
     form = ContactForm(request.POST or None, groups=groups)
-    if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
-        try:
-            contact = services.contact_create(
-                account_id=account_id, phone=data["phone"], name=data["name"], group_ids=data["groups"]
-            )
-        except ApplicationError as exc:
-            _refused(form, exc)
-        else:
-            messages.success(request, f"Contact {contact.phone} added.")
-            return redirect("contacts:list")
-    return render(request, "contacts/contact_form.html", {"form": form, "contact": None})
+    created = form_submit(
+        request,
+        form,
+        lambda data: services.contact_create(
+            account_id=account_id, phone=data["phone"], name=data["name"], group_ids=data["groups"]
+        ),
+        done=lambda contact: f"Contact {contact.phone} added.",
+        to="contacts:list",
+    )
+    return created or render(request, "contacts/contact_form.html", {"form": form, "contact": None})
 
 
 @login_required
@@ -107,22 +98,20 @@ def contact_edit(request: HttpRequest, contact_id: int) -> HttpResponse:
     groups = list(selectors.group_list(account_id=account_id))
     initial = {"phone": contact.phone, "name": contact.name, "groups": contact.group_ids}
     form = ContactForm(request.POST or None, groups=groups, initial=initial)
-    if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
-        try:
-            services.contact_update(
-                account_id=account_id,
-                contact_id=contact.pk,
-                phone=data["phone"],
-                name=data["name"],
-                group_ids=data["groups"],
-            )
-        except ApplicationError as exc:
-            _refused(form, exc)
-        else:
-            messages.success(request, "Contact saved.")
-            return redirect("contacts:list")
-    return render(request, "contacts/contact_form.html", {"form": form, "contact": contact})
+    saved = form_submit(
+        request,
+        form,
+        lambda data: services.contact_update(
+            account_id=account_id,
+            contact_id=contact.pk,
+            phone=data["phone"],
+            name=data["name"],
+            group_ids=data["groups"],
+        ),
+        done="Contact saved.",
+        to="contacts:list",
+    )
+    return saved or render(request, "contacts/contact_form.html", {"form": form, "contact": contact})
 
 
 @login_required
@@ -135,14 +124,15 @@ def contact_delete(request: HttpRequest, contact_id: int) -> HttpResponse:
 def group_list(request: HttpRequest) -> HttpResponse:
     account_id = _account_id(request, write=request.method == "POST")
     form = GroupForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            group = services.group_create(account_id=account_id, name=form.cleaned_data["name"])
-        except ApplicationError as exc:
-            _refused(form, exc)
-        else:
-            messages.success(request, f"Group “{group.name}” created.")
-            return redirect("contacts:groups")
+    created = form_submit(
+        request,
+        form,
+        lambda data: services.group_create(account_id=account_id, name=data["name"]),
+        done=lambda group: f"Group “{group.name}” created.",
+        to="contacts:groups",
+    )
+    if created:
+        return created
     groups = list(selectors.group_list(account_id=account_id))
     return render(request, "contacts/groups.html", {"form": form, "groups": groups, "can_manage": _can_manage(request)})
 
@@ -154,15 +144,14 @@ def group_rename(request: HttpRequest, group_id: int) -> HttpResponse:
     if group is None:
         raise Http404
     form = GroupForm(request.POST or None, initial={"name": group.name})
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.group_update(account_id=account_id, group_id=group.pk, name=form.cleaned_data["name"])
-        except ApplicationError as exc:
-            _refused(form, exc)
-        else:
-            messages.success(request, "Group renamed.")
-            return redirect("contacts:groups")
-    return render(request, "contacts/group_form.html", {"form": form, "group": group})
+    renamed = form_submit(
+        request,
+        form,
+        lambda data: services.group_update(account_id=account_id, group_id=group.pk, name=data["name"]),
+        done="Group renamed.",
+        to="contacts:groups",
+    )
+    return renamed or render(request, "contacts/group_form.html", {"form": form, "group": group})
 
 
 @login_required

@@ -16,3 +16,25 @@ def apply_form_error(form, exc: ApplicationError, *, detail_on_field: bool = Fal
             placed = True
     if not placed:
         form.add_error(None, exc.detail)
+
+
+def form_submit(request, form, action, *, done, to: str, detail_on_field: bool = True):
+    """The POST of a form page, in one place: for a valid form, `action(form.cleaned_data)` runs;
+    success flashes `done` (a sentence, or a function of what the action answered) and answers a
+    redirect to the URL name `to`; a refusal lands on the form (a refusal that means "no such
+    object" is the page's 404) and the answer is None: render the form again."""
+    from django.contrib import messages
+    from django.shortcuts import redirect
+
+    from core.errors import raise_for_page
+
+    if request.method != "POST" or not form.is_valid():
+        return None
+    try:
+        result = action(form.cleaned_data)
+    except ApplicationError as exc:
+        raise_for_page(exc)
+        apply_form_error(form, exc, detail_on_field=detail_on_field)
+        return None
+    messages.success(request, done(result) if callable(done) else done)
+    return redirect(to)
