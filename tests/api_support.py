@@ -87,3 +87,18 @@ def issue_access(client: Client, headers: dict, *, ttl: int = 3600, scopes: list
 
 def send(client: Client, headers: dict, to=PHONE, text: str = "Hello", **extra):
     return post_json(client, "/api/v1/messages", {"to": to, "text": text, **extra}, **headers)
+
+
+def every_page(get, **params) -> list[dict]:
+    """Every item of a cursor-paginated list, following `next_cursor` to its end; `get(params)`
+    answers one page's response."""
+    items, cursor = [], None
+    while True:
+        response = get({**params, **({"cursor": cursor} if cursor else {})})
+        assert response.status_code == 200, response.content
+        page = response.json()
+        assert set(page) == {"results", "next_cursor"}
+        items += page["results"]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            return items

@@ -73,14 +73,8 @@ def test_lists_never_show_another_accounts_messages(client, two_accounts):
     assert set(listed(client, api.bearer(my_token), to="+447400111222")) <= set(my_ids)
     assert set(listed(client, api.bearer(my_token), status="queued")) == set(my_ids)
     # Nor can paging: every page of a one-per-page walk is mine.
-    seen, cursor = [], None
-    while True:
-        params = {"limit": 1, **({"cursor": cursor} if cursor else {})}
-        page = client.get("/api/v1/messages", params, **api.bearer(my_token)).json()
-        seen += [m["id"] for m in page["results"]]
-        cursor = page["next_cursor"]
-        if not cursor:
-            break
+    pages = api.every_page(lambda params: client.get("/api/v1/messages", params, **api.bearer(my_token)), limit=1)
+    seen = [m["id"] for m in pages]
     assert sorted(seen) == sorted(my_ids)
 
 

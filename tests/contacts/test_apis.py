@@ -5,6 +5,7 @@ scopes of every route are checked by the matrix in tests/apikeys/test_scopes.py.
 import base64
 import json
 import re
+from functools import partial
 
 import pytest
 from django.db import connection
@@ -12,7 +13,7 @@ from django.test.utils import CaptureQueriesContext
 
 from contacts import services
 from contacts.models import Contact, Group
-from tests.api_support import assert_problem, bearer, make_subuser, make_token, post_json
+from tests.api_support import assert_problem, bearer, every_page, make_subuser, make_token, post_json
 
 pytestmark = pytest.mark.django_db
 
@@ -130,13 +131,7 @@ def test_another_accounts_contacts_and_groups_are_not_found(api, make_account):
 
 def test_contacts_are_cursor_paginated_newest_first(api):
     ids = [api.post("contacts", {"phone": f"+4474001234{n:02d}"}).json()["id"] for n in range(7)]
-    seen, cursor = [], None
-    while True:
-        page = api.get("contacts", {"limit": 3, **({"cursor": cursor} if cursor else {})}).json()
-        seen += [c["id"] for c in page["results"]]
-        cursor = page["next_cursor"]
-        if cursor is None:
-            break
+    seen = [c["id"] for c in every_page(partial(api.get, "contacts"), limit=3)]
     assert seen == ids[::-1]
 
 
@@ -144,13 +139,7 @@ def test_groups_are_cursor_paginated_by_name(api):
     names = ["delta", "Alpha", "charlie", "Bravo", "echo"]
     for name in names:
         api.post("groups", {"name": name})
-    seen, cursor = [], None
-    while True:
-        page = api.get("groups", {"limit": 2, **({"cursor": cursor} if cursor else {})}).json()
-        seen += [g["name"] for g in page["results"]]
-        cursor = page["next_cursor"]
-        if cursor is None:
-            break
+    seen = [g["name"] for g in every_page(partial(api.get, "groups"), limit=2)]
     assert sorted(seen) == sorted(names)
     assert len(seen) == len(names)
 

@@ -11,22 +11,14 @@ from hypothesis import strategies as st
 from messaging.models import Message
 from messaging.selectors import visible_messages
 from messaging.services import message_send_system
-from tests.api_support import assert_problem, bearer, make_subuser, make_token, send
+from tests.api_support import assert_problem, bearer, every_page, make_subuser, make_token, send
 
 pytestmark = pytest.mark.django_db
 
 
 def walk(client, headers, **params) -> list[str]:
-    seen, cursor = [], None
-    while True:
-        response = client.get("/api/v1/messages", {**params, **({"cursor": cursor} if cursor else {})}, **headers)
-        assert response.status_code == 200, response.content
-        page = response.json()
-        assert set(page) == {"results", "next_cursor"}
-        seen += [message["id"] for message in page["results"]]
-        cursor = page["next_cursor"]
-        if cursor is None:
-            return seen
+    pages = every_page(lambda query: client.get("/api/v1/messages", query, **headers), **params)
+    return [message["id"] for message in pages]
 
 
 def test_the_messages_of_a_large_send_page_through_in_full_although_they_share_a_time(client, owner):
