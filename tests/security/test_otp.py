@@ -1,12 +1,11 @@
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 import pytest
 import time_machine
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
-from django.db import connection
 from django.forms.models import model_to_dict
 from django.utils import timezone
 from django_otp.oath import totp
@@ -21,7 +20,7 @@ from security import services
 from security.models import BackupCode, SMSDevice, UserSession
 from security.services import otp as otp_services
 from security.session_store import SessionStore
-from tests.conftest import PASSWORD, enrol_sms, latest_sms_code
+from tests.conftest import PASSWORD, enrol_sms, latest_sms_code, run_concurrently
 
 pytestmark = pytest.mark.django_db
 
@@ -291,41 +290,42 @@ def test_the_pending_sign_in_expires(client, owner):
         assert client.get("/").status_code == 302
 
 
-@pytest.mark.django_db(transaction=True)
-def test_ten_threads_verifying_the_same_code_exactly_one_succeeds(make_account):
-    user = make_account().memberships.get().user
-    device = enrol_sms(user)
-    code = device.new_code(challenge="attempt")
+def ten_racing_verifications(user, *, method: str, code: str, same_address: bool) -> list[str]:
+    """Ten sign-ins of `user`, each past its password step, submit `code` at the same moment:
+    what each one ends with ("signed-in" or the refusal's code)."""
+    from django.test import RequestFactory
+
     pending = {
         "user_id": user.pk,
         "backend": "security.backends.AccountBackend",
         "started": timezone.now().isoformat(),
         "auth_hash": user.get_session_auth_hash(),
         "challenge": "attempt",
-        "method": "sms",
+        "method": method,
     }
-    from django.test import RequestFactory
-
-    factory = RequestFactory()
     barrier = threading.Barrier(10)
 
     def attempt(n: int) -> str:
+        request = RequestFactory().post(VERIFY, REMOTE_ADDR="192.0.2.1" if same_address else f"192.0.2.{n + 1}")
+        request.user = AnonymousUser()
+        request.session = SessionStore()
+        request.session[services.PENDING_KEY] = dict(pending)
+        barrier.wait(timeout=10)
         try:
-            request = factory.post(VERIFY, REMOTE_ADDR=f"192.0.2.{n + 1}")
-            request.user = AnonymousUser()
-            request.session = SessionStore()
-            request.session[services.PENDING_KEY] = dict(pending)
-            barrier.wait(timeout=10)
-            try:
-                services.sign_in_verify(request=request, method="sms", code=code)
-            except ApplicationError as exc:
-                return exc.code
-            return "signed-in"
-        finally:
-            connection.close()
+            services.sign_in_verify(request=request, method=method, code=code)
+        except ApplicationError as exc:
+            return exc.code
+        return "signed-in"
 
-    with ThreadPoolExecutor(max_workers=10) as pool:
-        results = list(pool.map(attempt, range(10)))
+    return run_concurrently(*(partial(attempt, n) for n in range(10)))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_ten_threads_verifying_the_same_code_exactly_one_succeeds(make_account):
+    user = make_account().memberships.get().user
+    device = enrol_sms(user)
+    code = device.new_code(challenge="attempt")
+    results = ten_racing_verifications(user, method="sms", code=code, same_address=False)
     assert results.count("signed-in") == 1
     assert results.count("otp_invalid") == 9
     assert AuditEvent.objects.filter(action="auth.login.success", actor=user).count() == 1
@@ -337,36 +337,7 @@ def test_ten_threads_using_the_same_backup_code_exactly_one_succeeds(make_accoun
     user = make_account().memberships.get().user
     enrol_sms(user)
     [code, *_] = services.backup_codes_regenerate(user=user)
-    pending = {
-        "user_id": user.pk,
-        "backend": "security.backends.AccountBackend",
-        "started": timezone.now().isoformat(),
-        "auth_hash": user.get_session_auth_hash(),
-        "challenge": "attempt",
-        "method": "backup",
-    }
-    from django.test import RequestFactory
-
-    factory = RequestFactory()
-    barrier = threading.Barrier(10)
-
-    def attempt(n: int) -> str:
-        try:
-            request = factory.post(VERIFY, REMOTE_ADDR="192.0.2.1")
-            request.user = AnonymousUser()
-            request.session = SessionStore()
-            request.session[services.PENDING_KEY] = dict(pending)
-            barrier.wait(timeout=10)
-            try:
-                services.sign_in_verify(request=request, method="backup", code=code)
-            except ApplicationError as exc:
-                return exc.code
-            return "signed-in"
-        finally:
-            connection.close()
-
-    with ThreadPoolExecutor(max_workers=10) as pool:
-        results = list(pool.map(attempt, range(10)))
+    results = ten_racing_verifications(user, method="backup", code=code, same_address=True)
     assert results.count("signed-in") == 1
     assert results.count("otp_invalid") == 9
     assert services.backup_codes_left(user) == 9
