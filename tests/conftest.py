@@ -1,3 +1,4 @@
+import logging
 import os
 import re
 import shutil
@@ -392,3 +393,51 @@ def sms_delivery_inline(monkeypatch):
     from messaging.services import message_deliver
 
     monkeypatch.setattr(tasks.deliver_messages, "delay", lambda ids: message_deliver(message_ids=ids))
+
+
+# Every logger the product writes to, at DEBUG, for the log canary tests.
+CANARY_LOGGERS = (
+    "axes", "django", "django.request", "django.security", "django.server", "rest_framework",
+    "core", "audit", "accounts", "security", "apikeys", "contacts", "messaging", "members", "portal",
+)  # fmt: skip
+
+
+class Capture:
+    """What a log canary test reads: every log record at DEBUG and the process's own output.
+    Call it with an action to run that action with its commit hooks (the mails and SMS it sends)."""
+
+    MARKER = "canary-marker-5c1e-7f3a"
+
+    def __init__(self, caplog, capfd, on_commit) -> None:
+        self.caplog, self.capfd, self.on_commit = caplog, capfd, on_commit
+
+    def __call__(self, action):
+        with self.on_commit(execute=True):
+            return action()
+
+    def texts(self) -> dict[str, str]:
+        """Everything captured so far, by where it was found, once a marker logged at DEBUG is
+        seen to reach both the records and stderr (the capture works)."""
+        logging.getLogger("portal").debug(self.MARKER)
+        out, err = self.capfd.readouterr()
+        records = [
+            " ".join([r.getMessage(), repr(r.args), repr(getattr(r, "request", "")), repr(r.__dict__)])
+            for r in self.caplog.records
+        ]
+        texts = {"log records": "\n".join(records), "log text": self.caplog.text, "stdout": out, "stderr": err}
+        assert self.MARKER in texts["log records"]
+        assert self.MARKER in err
+        return texts
+
+
+@pytest.fixture
+def capture_everything(caplog, capfd, monkeypatch, sms_delivery_inline, django_capture_on_commit_callbacks) -> Capture:
+    caplog.set_level(logging.DEBUG)
+    for name in CANARY_LOGGERS:
+        caplog.set_level(logging.DEBUG, logger=name)
+    # The project's stderr handler holds the stream pytest had when logging was configured:
+    # point it at the stream captured now, so its formatted lines are checked too.
+    for handler in logging.getLogger().handlers:
+        if type(handler) is logging.StreamHandler:
+            monkeypatch.setattr(handler, "stream", sys.stderr)
+    return Capture(caplog, capfd, django_capture_on_commit_callbacks)
