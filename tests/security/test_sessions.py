@@ -75,27 +75,23 @@ def test_revoking_a_session_signs_that_browser_out(client, owner):
     assert AuditEvent.objects.filter(action="security.session_revoked", actor=owner).exists()
 
 
+def revoke(client, session_key: str) -> str:
+    """Revoke a session from the security page's list: the page that follows."""
+    url = "/accounts/security/sessions/revoke/"
+    return client.post(url, {"session": selectors.session_public_id(session_key)}, follow=True).content.decode()
+
+
 def test_a_session_of_another_user_cannot_be_revoked(client, owner, make_account):
     stranger = make_account().memberships.get().user
     theirs = sign_in(new_client(client), stranger)
     sign_in(client, owner)
-    response = client.post(
-        "/accounts/security/sessions/revoke/",
-        {"session": selectors.session_public_id(theirs.session.session_key)},
-        follow=True,
-    )
-    assert "already ended" in response.content.decode()
+    assert "already ended" in revoke(client, theirs.session.session_key)
     assert signed_in(theirs)
 
 
 def test_the_current_session_is_not_revoked_from_the_list(client, owner):
     sign_in(client, owner)
-    response = client.post(
-        "/accounts/security/sessions/revoke/",
-        {"session": selectors.session_public_id(client.session.session_key)},
-        follow=True,
-    )
-    assert "use Sign out instead" in response.content.decode()
+    assert "use Sign out instead" in revoke(client, client.session.session_key)
     assert signed_in(client)
 
 
