@@ -73,7 +73,7 @@ class Migration(migrations.Migration):
                 ('message', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='events', to='messaging.message')),
             ],
             options={
-                'ordering': ['created_at', 'id'],
+                'ordering': ['id'],
             },
         ),
         migrations.CreateModel(

@@ -80,7 +80,7 @@ def test_test_requests_never_charge(client, owner, keys):
     message_id = scheduled.json()["messages"][0]["id"]
     assert client.delete(f"/api/v1/messages/{message_id}", **test).status_code == 200
     legacy = {"smsUser": credential.key_id, "smsKey": secret, "to": "+447400123456", "message": "Hi"}
-    assert client.post("/smsapi/api.send", legacy).status_code == 200
+    assert client.post("/smsapi/send", legacy).status_code == 200
     assert money(owner) == before
     assert Membership.objects.get(user=sub).monthly_spent == 0
     assert Message.objects.filter(is_test=False).count() == 0

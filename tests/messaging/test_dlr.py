@@ -18,6 +18,7 @@ from messaging.services import (
     messages_recover_stuck,
     messages_release_due,
 )
+from messaging.services.reports import dlr_progress
 
 pytestmark = pytest.mark.django_db
 
@@ -231,6 +232,25 @@ def test_the_history_of_a_message_delivered_through_kannel_shows_its_hand_over(o
     assert message.status == "delivered"
     assert message.sent_at is not None
     assert history(message) == [("sent", "handed to the gateway"), ("delivered", "delivery report")]
+
+
+def test_the_history_lists_reports_in_the_order_they_were_applied_whatever_their_clocks(owner):
+    """Two reports handled side by side read the clock before they wait for the message's row
+    lock, so the one applied second may carry the earlier time: the history still ends with the
+    status the message ended in (it is in the order of application)."""
+    PriceRule.objects.update_or_create(country="", defaults={"price_per_segment": Decimal("1")})
+    [message] = message_submit(
+        account_id=owner.membership.account_id, user=owner, caller="t", to=["+447400100001"], text="Hi"
+    ).messages
+    Message.objects.filter(pk=message.pk).update(status=Message.Status.SENDING)
+    now = timezone.now()
+    assert dlr_progress(message_id=message.pk, kannel_status=8, now=now) == "applied"  # read the clock later
+    assert (
+        dlr_progress(message_id=message.pk, kannel_status=1, now=now - timezone.timedelta(milliseconds=5)) == "applied"
+    )
+    message.refresh_from_db()
+    assert message.status == "delivered"
+    assert history(message)[-1][0] == "delivered"
 
 
 def test_a_hand_over_a_report_recorded_first_leaves_one_event(owner, monkeypatch):
