@@ -24,10 +24,10 @@ def priced(db):
 
 
 def test_a_credential_reset_by_a_sub_user_acts_for_that_sub_user(owner, priced):
-    credential, _ = api.make_credential(owner, scopes=["messages:api.send"])
+    credential, _ = api.make_credential(owner, scopes=["messages:send"])
     sub = api.make_subuser(owner, send_sms=True, manage_api_tokens=True, monthly_limit=Decimal("0"))
     client = Client()
-    own, own_secret = api.make_credential(sub, scopes=["messages:api.send"])
+    own, own_secret = api.make_credential(sub, scopes=["messages:send"])
     assert api.send(client, api.basic(own.key_id, own_secret)).status_code == 402  # its limit of 0 points
     new = services.credential_reset(user=sub, credential_id=credential.pk)
     # The sub-user holds the new secret: it sends under the sub-user's limit, not the owner's.
@@ -37,7 +37,7 @@ def test_a_credential_reset_by_a_sub_user_acts_for_that_sub_user(owner, priced):
     event = AuditEvent.objects.get(action="api_credential.reset")
     assert event.data["acted_for"] == owner.email
     # The owner resetting their own: nothing moves.
-    mine, _ = api.make_credential(owner, scopes=["messages:api.send"])
+    mine, _ = api.make_credential(owner, scopes=["messages:send"])
     services.credential_reset(user=owner, credential_id=mine.pk)
     assert "acted_for" not in AuditEvent.objects.filter(action="api_credential.reset").latest("id").data
 
@@ -50,7 +50,7 @@ def test_a_send_only_sub_user_token_cannot_cancel_or_read_others_messages(owner,
     assert sent.status_code == 202, sent.content
     message_id = sent.json()["messages"][0]["id"]
     sub = api.make_subuser(owner, send_sms=True, view_messages=False, manage_api_tokens=True)
-    _, sub_secret = api.make_token(sub, scopes=["messages:api.send"])
+    _, sub_secret = api.make_token(sub, scopes=["messages:send"])
     api.assert_problem(client.delete(f"/api/v1/messages/{message_id}", **api.bearer(sub_secret)), 404)
     assert Message.objects.get(pk=message_id).status == Message.Status.SCHEDULED
     # Its own scheduled message it can cancel.
