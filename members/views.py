@@ -253,11 +253,12 @@ def user_deactivate(request: HttpRequest, member_id: int) -> HttpResponse:
             request,
             membership,
             title="Deactivate this user?",
-            warning="They are signed out everywhere at once and their API keys stop working. You can reactivate "
-            "them later.",
+            warning="They are signed out everywhere at once, their API keys are disabled and the access tokens "
+            "those handed out end. You can reactivate them later; their keys stay disabled until you enable them "
+            "on the API keys page.",
             button="Deactivate",
         )
-    done = f"{membership.user.email} is deactivated: signed out, and their API keys stopped."
+    done = f"{membership.user.email} is deactivated: signed out, and their API keys disabled."
     return _act(request, membership, services.subuser_deactivate, done)
 
 
@@ -265,7 +266,10 @@ def user_deactivate(request: HttpRequest, member_id: int) -> HttpResponse:
 @login_required
 def user_reactivate(request: HttpRequest, member_id: int) -> HttpResponse:
     membership = _member(request, member_id)
-    done = f"{membership.user.email} is active again and can sign in."
+    done = (
+        f"{membership.user.email} is active again and can sign in. Their API keys stay disabled: enable them on "
+        "the API keys page if they should work again."
+    )
     return _act(request, membership, services.subuser_reactivate, done)
 
 
