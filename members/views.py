@@ -88,7 +88,7 @@ def user_invite(request: HttpRequest) -> HttpResponse:
     )
     if request.method == "POST" and form.is_valid():
         try:
-            membership = services.subuser_invite(
+            services.subuser_invite(
                 actor=request.user,
                 email=form.cleaned_data["email"],
                 permissions=form.cleaned_data["permissions"],
@@ -99,9 +99,11 @@ def user_invite(request: HttpRequest) -> HttpResponse:
         except ApplicationError as exc:
             apply_form_error(form, exc)
         else:
+            # The same answer whether or not the address already had a user (then the service
+            # e-mailed that person instead): the page never tells which addresses have accounts.
             messages.success(
                 request,
-                f"An invitation is on its way to {membership.user.email}. The link works once and for "
+                f"An invitation is on its way to {form.cleaned_data['email']}. The link works once and for "
                 f"{services.INVITATION_TIMEOUT.days} days.",
             )
             return redirect("members:users")
