@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import Membership, User
@@ -135,6 +136,10 @@ def _key_create(
 ) -> NewSecret:
     """A new token or credential of the manager's account (the caller has checked the scopes),
     stored with its secret's digest only, and its audit event."""
+    # The maker's row, locked: a deactivation running now (members.services.user_deactivate, which
+    # disables the user's keys) finishes first, and a key made for a deactivated user is refused.
+    if not User.objects.select_for_update(no_key=True).filter(pk=user.pk, is_active=True).exists():
+        raise Forbidden("This user is deactivated: it cannot make API keys.", code="user_inactive")
     key = model.objects.create(
         account=membership.account,
         created_by=user,
@@ -168,9 +173,34 @@ def _delete(model: KeyModel, *, user: User, pk: int, context: AuditContext = NO_
 
 def access_tokens_revoke_all(*, key: ApiToken | ApiCredential) -> int:
     """End every access token a key handed out (also when staff disable it in the admin)."""
-    link = {"api_token": key} if isinstance(key, ApiToken) else {"credential": key}
+    return _access_tokens_end(Q(api_token=key) if isinstance(key, ApiToken) else Q(credential=key))
+
+
+def _access_tokens_end(which: Q) -> int:
+    """Revoke these access tokens for good: no later change to their key brings them back."""
     _forget_lookups()
-    return AccessToken.objects.filter(**link, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    return AccessToken.objects.filter(which, revoked_at__isnull=True).update(revoked_at=timezone.now())
+
+
+@dataclass
+class KeysDisabled:
+    tokens: list[str]  # the prefixes of the API tokens disabled
+    credentials: list[str]  # the key ids of the API credentials disabled
+    access_tokens: int  # access tokens ended
+
+
+def user_keys_disable(*, user: User) -> KeysDisabled:
+    """Disable every API token and credential the user made and end every access token they
+    handed out, as disabling each key on the API keys page would, for a user being deactivated
+    (`members.services.user_deactivate` calls this in its transaction and audits it). Reactivating
+    the user enables nothing: the owner enables a key again, or makes a new one, deliberately."""
+    disabled = {}
+    for model, label in ((ApiToken, "prefix"), (ApiCredential, "key_id")):
+        keys = dict(model.objects.select_for_update().filter(created_by=user, disabled=False).values_list("pk", label))
+        model.objects.filter(pk__in=keys).update(disabled=True)
+        disabled[model] = sorted(keys.values())
+    ended = _access_tokens_end(Q(api_token__created_by=user) | Q(credential__created_by=user))
+    return KeysDisabled(tokens=disabled[ApiToken], credentials=disabled[ApiCredential], access_tokens=ended)
 
 
 @transaction.atomic
@@ -229,7 +259,7 @@ def credential_reset(*, user: User, credential_id: int, context: AuditContext = 
     # owner's credential sends under its own monthly limit, sender names and window, not the owner's.
     credential.created_by = user
     credential.save(update_fields=["digest", "secret_changed_at", "created_by"])
-    AccessToken.objects.filter(credential=credential, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    access_tokens_revoke_all(key=credential)
     moved = {"acted_for": previous_holder.email} if previous_holder.pk != user.pk else {}
     _audit_key("reset", credential, user, context, **moved)
     return NewSecret(credential, secret)

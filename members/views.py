@@ -88,7 +88,7 @@ def user_invite(request: HttpRequest) -> HttpResponse:
     )
     if request.method == "POST" and form.is_valid():
         try:
-            membership = services.subuser_invite(
+            services.subuser_invite(
                 actor=request.user,
                 email=form.cleaned_data["email"],
                 permissions=form.cleaned_data["permissions"],
@@ -99,9 +99,11 @@ def user_invite(request: HttpRequest) -> HttpResponse:
         except ApplicationError as exc:
             apply_form_error(form, exc)
         else:
+            # The same answer whether or not the address already had a user (then the service
+            # e-mailed that person instead): the page never tells which addresses have accounts.
             messages.success(
                 request,
-                f"An invitation is on its way to {membership.user.email}. The link works once and for "
+                f"An invitation is on its way to {form.cleaned_data['email']}. The link works once and for "
                 f"{services.INVITATION_TIMEOUT.days} days.",
             )
             return redirect("members:users")
@@ -253,11 +255,12 @@ def user_deactivate(request: HttpRequest, member_id: int) -> HttpResponse:
             request,
             membership,
             title="Deactivate this user?",
-            warning="They are signed out everywhere at once and their API keys stop working. You can reactivate "
-            "them later.",
+            warning="They are signed out everywhere at once, their API keys are disabled and the access tokens "
+            "those handed out end. You can reactivate them later; their keys stay disabled until you enable them "
+            "on the API keys page.",
             button="Deactivate",
         )
-    done = f"{membership.user.email} is deactivated: signed out, and their API keys stopped."
+    done = f"{membership.user.email} is deactivated: signed out, and their API keys disabled."
     return _act(request, membership, services.subuser_deactivate, done)
 
 
@@ -265,7 +268,10 @@ def user_deactivate(request: HttpRequest, member_id: int) -> HttpResponse:
 @login_required
 def user_reactivate(request: HttpRequest, member_id: int) -> HttpResponse:
     membership = _member(request, member_id)
-    done = f"{membership.user.email} is active again and can sign in."
+    done = (
+        f"{membership.user.email} is active again and can sign in. Their API keys stay disabled: enable them on "
+        "the API keys page if they should work again."
+    )
     return _act(request, membership, services.subuser_reactivate, done)
 
 

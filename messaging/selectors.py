@@ -13,6 +13,13 @@ from messaging import sql
 from messaging.models import Message, SenderName
 
 
+def balance_visible(membership: Membership | None) -> bool:
+    """The one rule for every page that could show the account's balance (the dashboard, the send
+    page, the message after a send): owners and members with `view_billing` see it; other members
+    see what a send costs, never the balance."""
+    return membership is not None and membership.has_permission("view_billing")
+
+
 def dashboard_messages(*, user):
     """The dashboard's messages: those this user may see (visible_messages), and the test SMS
     they sent themselves from the dashboard (a system message, but theirs; never a sign-in code)."""

@@ -49,6 +49,7 @@ def send(request: HttpRequest) -> HttpResponse:
     membership = _membership(request)
     if not membership.has_permission("send_sms"):
         raise PermissionDenied
+    show_balance = selectors.balance_visible(membership)
     senders = selectors.sender_names_allowed(account_id=membership.account_id, membership=membership)
     groups = None
     if membership.has_permission("view_contacts"):
@@ -79,16 +80,19 @@ def send(request: HttpRequest) -> HttpResponse:
         else:
             count = len(result.messages)
             state = result.messages[0].get_status_display().lower() if result.messages else "accepted"
-            messages.success(
-                request,
-                f"{count} message{'s' if count != 1 else ''} {state}: {_points(result.total_cost)} points. "
-                f"Balance {_points(result.balance)}.",
-            )
+            done = f"{count} message{'s' if count != 1 else ''} {state}: {_points(result.total_cost)} points."
+            if show_balance:
+                done += f" Balance {_points(result.balance)}."
+            messages.success(request, done)
             return redirect(f"{reverse('messaging:log')}?batch={result.batch_id}")
     return render(
         request,
         "messaging/send.html",
-        {"form": form, "price": PriceList().default, "balance": membership.account.balance},
+        {
+            "form": form,
+            "price": PriceList().default,
+            "balance": membership.account.balance if show_balance else None,
+        },
     )
 
 

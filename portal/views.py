@@ -14,6 +14,7 @@ from core.api import PROBLEM_TYPE_BASE
 from core.charts import stacked_day_bars
 from core.renderers import PROBLEM_CONTENT_TYPE
 from messaging.selectors import (
+    balance_visible,
     delivery_rate,
     message_counts,
     messages_per_day,
@@ -89,10 +90,11 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         context |= {
             "account": account,
             # What the member may see: the account's messages with view_messages, else their own
-            # (never the product's system messages); the balance with view_billing.
+            # (never the product's system messages); the balance and the spend by the rule of
+            # balance_visible.
             "counts": message_counts(user=request.user),
             "recent": recent_messages(user=request.user),
-            "show_balance": membership.has_permission("view_billing"),
+            "show_balance": balance_visible(membership),
         }
         now = timezone.now()
         days = messages_per_day(user=request.user, today=now.date())

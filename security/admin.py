@@ -9,7 +9,6 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from accounts.admin import AccountAdmin, AccountMembershipInline, UserAdmin
 from accounts.models import Account, User
 from audit.admin import StaffAuditMixin
-from audit.context import AuditContext
 from core.admin import ReadOnlyAdminMixin
 from security.models import IPAllowlistEntry, KnownDevice, SMSDevice
 
@@ -79,8 +78,7 @@ class TOTPDeviceAdmin(StaffAuditMixin, OTPTOTPDeviceAdmin):
 
 
 # The people and accounts of accounts.admin, with what security adds to their pages: a password
-# staff set goes through the policy, deactivating a user ends its sessions, and the account page
-# edits its IP allowlists.
+# staff set goes through the policy, and the account page edits its IP allowlists.
 
 
 class StaffSetPasswordForm(AdminPasswordChangeForm):
@@ -98,15 +96,8 @@ class StaffSetPasswordForm(AdminPasswordChangeForm):
 
 
 class SecureUserAdmin(UserAdmin):
+    # (Deactivating a user here goes through members' one deactivation service: members/admin.py.)
     change_password_form = StaffSetPasswordForm
-
-    def save_model(self, request, obj, form, change):
-        deactivated = change and "is_active" in form.changed_data and not obj.is_active
-        super().save_model(request, obj, form, change)
-        if deactivated:
-            from security.services import user_deactivate
-
-            user_deactivate(user=obj, actor=request.user, context=AuditContext.from_request(request))
 
 
 class SecureAccountAdmin(AccountAdmin):

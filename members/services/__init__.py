@@ -5,6 +5,7 @@ from members.services.changes import (  # noqa: F401
     subuser_deactivate,
     subuser_reactivate,
     subuser_update,
+    user_deactivate,
 )
 from members.services.invitations import (  # noqa: F401
     INVITATION_TIMEOUT,

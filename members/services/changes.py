@@ -7,7 +7,9 @@ from decimal import Decimal
 from django.db import transaction
 
 from accounts.models import Membership, User
+from apikeys.services import user_keys_disable
 from audit.context import NO_CONTEXT, AuditContext
+from audit.services import audit_record
 from core import localcache
 from core.errors import Conflict, Forbidden
 from members.services.rules import (
@@ -23,7 +25,7 @@ from members.services.rules import (
     member_state,
 )
 from messaging.models import SenderName
-from security.services import user_deactivate
+from security.services import sessions_end
 
 
 class _Unchanged:
@@ -122,8 +124,33 @@ def subuser_update(
 
 
 @transaction.atomic
+def user_deactivate(*, user: User, actor: User | None, context: AuditContext = NO_CONTEXT) -> None:
+    """The one way a user is deactivated (the Users page through `subuser_deactivate`, staff in the
+    admin: members/admin.py), in one transaction: signed out everywhere (sessions and sign-ins
+    waiting for a code), every API key it made disabled and every access token they handed out
+    ended, and one `user.deactivated` event listing the keys. Reactivating brings none back."""
+    User.objects.filter(pk=user.pk).update(is_active=False)  # (the row lock key creation waits on)
+    user.is_active = False
+    sessions_end(user=user)
+    keys = user_keys_disable(user=user)
+    transaction.on_commit(localcache.clear)  # its keys stop at once here, within a second elsewhere
+    audit_record(
+        action="user.deactivated",
+        account=user.account,
+        actor=actor,
+        context=context,
+        target=user,
+        data={
+            "api_tokens_disabled": keys.tokens,
+            "api_credentials_disabled": keys.credentials,
+            "access_tokens_ended": keys.access_tokens,
+        },
+    )
+
+
+@transaction.atomic
 def subuser_deactivate(*, actor: User, membership_id: int, context: AuditContext = NO_CONTEXT) -> Membership:
-    """Sign the member out everywhere and stop its API keys (user_deactivate audits it)."""
+    """Deactivate a member its manager may manage (user_deactivate does it and audits it)."""
     manager, target = lock_pair(actor=actor, membership_id=membership_id)
     check_manageable(manager, target)
     state = member_state(target.user)
@@ -134,15 +161,15 @@ def subuser_deactivate(*, actor: User, membership_id: int, context: AuditContext
         )
     if state == "deactivated":
         raise Conflict("This user is already deactivated.", code="not_active")
-    User.objects.select_for_update().filter(pk=target.user_id).first()
     user_deactivate(user=target.user, actor=actor, context=context)
     return target
 
 
 @transaction.atomic
 def subuser_reactivate(*, actor: User, membership_id: int, context: AuditContext = NO_CONTEXT) -> Membership:
-    """Let a deactivated member sign in again. Its API keys work again too, still cut to its
-    current permissions; sessions ended at deactivation stay ended."""
+    """Let a deactivated member sign in again. Sessions ended and API keys disabled at
+    deactivation stay so: the owner (or a member with `manage_api_tokens`) enables a key again,
+    or makes a new one, on the API keys page."""
     manager, target = lock_pair(actor=actor, membership_id=membership_id)
     check_manageable(manager, target)
     if member_state(target.user) != "deactivated":

@@ -16,7 +16,7 @@ from django.utils.encoding import force_bytes, force_str
 from django.utils.http import base36_to_int, urlsafe_base64_decode, urlsafe_base64_encode
 
 from accounts.models import Account, Membership, User
-from accounts.notices import queue_after_commit
+from accounts.notices import queue_after_commit, user_email
 from accounts.services import password_check
 from audit.context import NO_CONTEXT, AuditContext
 from audit.services import audit_record
@@ -87,12 +87,28 @@ def _normalize_email(email: str) -> str:
     return value
 
 
-def _email_taken() -> ApplicationError:
-    return ApplicationError(
-        "A user with this e-mail address already exists.",
-        code="email_taken",
-        errors={"email": ["A user with this e-mail address already exists. Each person can belong to one account."]},
+def _tell_existing_user(
+    user: User, *, manager: Membership, actor: User, context: AuditContext, domain: str, use_https: bool
+) -> None:
+    """An invitation to an address that already has a user, here or in another account. The page
+    answers as for a new address (it must not tell anyone which addresses have accounts); the
+    person is told by e-mail instead, at most once an hour, naming no account and no inviter.
+    The attempt is on the inviting account's trail, with the address it typed and nothing of the
+    user it found (its managers see anyway that no invitation is waiting on the Users page)."""
+    audit_record(
+        action="subuser.invitation_not_sent",
+        account=manager.account,
+        actor=actor,
+        context=context,
+        data={"email": user.email, "reason": "registered"},
     )
+    if ratelimit.once(f"invite-registered:{user.pk}", seconds=3600):
+        mail = {"email": user.email, "domain": domain, "protocol": "https" if use_https else "http"}
+        user_email(
+            user=user,
+            subject="".join(render_to_string("members/email/invitation_registered_subject.txt", mail).splitlines()),
+            body=render_to_string("members/email/invitation_registered.txt", mail),
+        )
 
 
 def _queue_invitation(user: User, *, domain: str, use_https: bool) -> None:
@@ -115,9 +131,14 @@ def subuser_invite(
     domain: str,
     use_https: bool,
     context: AuditContext = NO_CONTEXT,
-) -> Membership:
+) -> Membership | None:
     """An inactive user with an unusable password and its sub-user membership, made together,
-    and an invitation e-mail queued once they are committed."""
+    and an invitation e-mail queued once they are committed.
+
+    An address that already has a user (in any account: e-mails are unique) gets no membership but
+    the same treatment up to the answer: counted against the hourly limit, audited, an e-mail
+    queued to that person instead (`_tell_existing_user`); the return is then None, and a page
+    must answer as for a new address."""
     manager = manager_membership(actor)
     manager = (
         Membership.objects.select_for_update(no_key=True, of=("self",)).select_related("account").get(pk=manager.pk)
@@ -128,17 +149,22 @@ def subuser_invite(
     granted = set(permissions)
     check_permissions(manager, granted)
     check_limit(manager, monthly_limit)
-    if User.objects.filter(email=email).exists():
-        raise _email_taken()
+    # Counted before anything depends on the address: whether it has a user changes neither the
+    # count nor the answer.
     if not ratelimit.hit(f"invite:{manager.account_id}", limit=INVITES_PER_ACCOUNT_PER_HOUR, window_seconds=3600):
         raise RateLimited("Too many invitations in the last hour. Try again later.", code="rate_limited")
-    user = User(email=email, is_active=False)
-    user.set_unusable_password()
-    try:
-        with transaction.atomic():
-            user.save()
-    except IntegrityError as exc:  # the same address registered a moment ago
-        raise _email_taken() from exc
+    existing = User.objects.filter(email=email).first()
+    if existing is None:
+        user = User(email=email, is_active=False)
+        user.set_unusable_password()
+        try:
+            with transaction.atomic():
+                user.save()
+        except IntegrityError:  # the same address registered a moment ago
+            existing = User.objects.get(email=email)
+    if existing is not None:
+        _tell_existing_user(existing, manager=manager, actor=actor, context=context, domain=domain, use_https=use_https)
+        return None
     # A manager confined to a sending window or to some sender names hands the same on: never more.
     inherited = {}
     if not manager.is_owner and has_window(manager):

@@ -31,8 +31,8 @@ def charge(*, account, membership, user, total, count, batch_id, now) -> Decimal
             now=now,
         )
         if balance is None:  # suspended, or not enough credit: say which
-            fresh = Account.objects.only("status", "balance").get(pk=account.pk)
-            raise suspended_error() if not fresh.is_active else no_credit_error(total, fresh.balance)
+            fresh = Account.objects.only("status").get(pk=account.pk)
+            raise suspended_error() if not fresh.is_active else no_credit_error(total)
     else:  # free messages: nothing to debit, the account's lock all the same
         status, balance = (
             Account.objects.select_for_update(no_key=True).values_list("status", "balance").get(pk=account.pk)
@@ -62,7 +62,7 @@ def precheck(*, account: Account, membership, total: Decimal, count: int, now: d
         traffic_check(account=account, hour=hour, before=sent, new_total=sent + count, alerted=True, now=now)
     balance = Account.objects.filter(pk=account.pk).values_list("balance", flat=True).first()
     if balance is not None and balance < total:
-        raise no_credit_error(total, balance)
+        raise no_credit_error(total)
     if membership is not None and not membership.is_owner:
         fresh = Membership.objects.only("monthly_limit", "monthly_spent", "spent_month").get(pk=membership.pk)
         if fresh.monthly_limit is not None:
@@ -75,9 +75,11 @@ def suspended_error() -> ApplicationError:
     return Forbidden("The account is suspended.", code="account_suspended")
 
 
-def no_credit_error(total: Decimal, balance: Decimal) -> ApplicationError:
+def no_credit_error(total: Decimal) -> ApplicationError:
+    # Never the balance itself: the refusal reaches members (and keys) that may not see it
+    # (messaging.selectors.balance_visible; the API's balance:read).
     return PaymentRequired(
-        f"Not enough credit: this request costs {total} points and the balance is {balance}.",
+        f"Not enough credit: this request costs {total} points, more than the account's balance.",
         code="insufficient_credit",
     )
 

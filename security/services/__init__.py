@@ -52,7 +52,6 @@ from security.services.sessions import (  # noqa: F401
     session_timeout_set,
     sessions_end,
     sessions_end_others,
-    user_deactivate,
 )
 from security.services.signin import (  # noqa: F401
     OTP_FAILURE_LIMIT,

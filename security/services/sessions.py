@@ -10,7 +10,6 @@ from django.utils import timezone
 from accounts.models import User
 from audit.context import NO_CONTEXT, AuditContext
 from audit.services import audit_record
-from core import localcache
 from core.errors import ApplicationError, NotFound
 from security.models import UserSession
 
@@ -72,16 +71,6 @@ def sessions_end_others(*, user: User, current_session_key: str, context: AuditC
     count = sessions_end(user=user, keep_session_key=current_session_key)
     audit_record(action="security.sessions_ended", actor=user, context=context, data={"count": count})
     return count
-
-
-@transaction.atomic
-def user_deactivate(*, user: User, actor: User | None, context: AuditContext = NO_CONTEXT) -> None:
-    """A deactivated user is signed out everywhere at once."""
-    User.objects.filter(pk=user.pk).update(is_active=False)
-    user.is_active = False
-    sessions_end(user=user)
-    transaction.on_commit(localcache.clear)  # its API keys stop at once here, within a second elsewhere
-    audit_record(action="user.deactivated", account=user.account, actor=actor, context=context, target=user)
 
 
 def sessions_ended_key(user_id: int) -> str:

@@ -19,9 +19,9 @@ from django.utils import timezone
 from accounts.models import Account
 from apikeys import services
 from apikeys.models import AccessToken
+from members.services import user_deactivate
 from messaging.models import Message
 from messaging.services import message_submit
-from security.services import user_deactivate
 from tests import api_support as api
 
 pytestmark = pytest.mark.django_db

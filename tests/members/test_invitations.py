@@ -56,14 +56,52 @@ def test_invite_creates_exactly_an_inactive_user_and_membership_and_queues_one_t
     assert path not in repr(email_tasks.queued)
 
 
-def test_invite_refuses_an_address_that_already_has_a_user(owner, make_account):
-    other_owner = make_account().memberships.get().user
-    for email in (owner.email, other_owner.email.upper()):
+def test_inviting_a_registered_address_makes_no_membership_and_emails_that_person_instead(
+    owner, make_account, mailoutbox, django_capture_on_commit_callbacks
+):
+    other_account = make_account(name="Other Customer Ltd")
+    elsewhere = other_account.memberships.get().user
+    here = make_member(owner, "member@example.com")
+    account = owner.membership.account
+    members_before = set(Membership.objects.values_list("pk", "user_id", "account_id", "role"))
+    for user, typed in ((elsewhere, elsewhere.email.upper()), (here, here.email)):
+        mailoutbox.clear()
+        with django_capture_on_commit_callbacks(execute=True):
+            assert invite(owner, email=typed, permissions=["send_sms", "view_billing"]) is None
+        [mail] = mailoutbox
+        assert mail.to == [user.email]
+        assert "already has a user" in mail.body
+        assert "https://portal.example/accounts/login/" in mail.body
+        for private in (account.name, owner.email, other_account.name, "/accounts/reset/"):
+            assert private not in mail.subject + mail.body, private
+        event = AuditEvent.objects.filter(action="subuser.invitation_not_sent").latest("id")
+        assert (event.account, event.actor, event.data["email"]) == (account, owner, user.email)
+        assert event.object_id == ""  # nothing of another account's user on this account's trail
+    assert set(Membership.objects.values_list("pk", "user_id", "account_id", "role")) == members_before
+    assert not AuditEvent.objects.filter(action="subuser.invited").exists()
+
+
+def test_a_registered_address_is_told_at_most_once_an_hour(
+    owner, make_account, mailoutbox, django_capture_on_commit_callbacks
+):
+    elsewhere = make_account().memberships.get().user
+    for _ in range(3):
+        with django_capture_on_commit_callbacks(execute=True):
+            invite(owner, email=elsewhere.email)
+    assert [mail.to for mail in mailoutbox] == [[elsewhere.email]]
+    assert AuditEvent.objects.filter(action="subuser.invitation_not_sent").count() == 3
+
+
+def test_invitations_to_registered_addresses_count_against_the_hourly_limit(owner, make_account, monkeypatch):
+    monkeypatch.setattr("members.services.invitations.INVITES_PER_ACCOUNT_PER_HOUR", 2)
+    elsewhere = make_account().memberships.get().user
+    invite(owner, email=elsewhere.email)
+    invite(owner, email=elsewhere.email)
+    for email in ("new@example.com", elsewhere.email):  # refused alike: the limit comes first
         with pytest.raises(ApplicationError) as excinfo:
             invite(owner, email=email)
-        assert excinfo.value.code == "email_taken"
-        assert "email" in excinfo.value.errors
-    assert Membership.objects.filter(account=owner.membership.account).count() == 1
+        assert excinfo.value.code == "rate_limited"
+    assert not User.objects.filter(email="new@example.com").exists()
 
 
 def test_invite_is_atomic_when_the_membership_cannot_be_made(owner, monkeypatch):

@@ -5,6 +5,7 @@ import re
 from decimal import Decimal
 
 import pytest
+from django.contrib.messages import get_messages
 from django.utils import timezone
 
 from accounts.models import Membership, User
@@ -67,15 +68,13 @@ def test_only_the_owner_and_managers_see_the_users_pages(client, owner, manager)
     assert f'href="{USERS}"'.encode() in client.get("/").content
 
 
-def test_the_invite_form_shows_errors_for_bad_input(client, owner, make_account):
-    taken = make_account().memberships.get().user.email
+def test_the_invite_form_shows_errors_for_bad_input(client, owner):
     client.force_login(owner)
     page = client.get(USERS + "invite/").content.decode()
     assert 'name="csrfmiddlewaretoken"' in page
     assert 'for="id_email"' in page
     for data, message in [
         ({"email": "not an address"}, "Enter a valid email address."),
-        ({"email": taken}, "A user with this e-mail address already exists."),
         ({"email": "a@example.com", "monthly_limit": "-5"}, "greater than or equal to 0"),
         ({"email": "a@example.com", "monthly_limit": "1e400"}, "Ensure that there are no more than"),
         ({"email": "a@example.com", "monthly_limit": "abc"}, "Enter a number."),
@@ -101,6 +100,32 @@ def test_the_invite_form_invites(client, owner, mailoutbox, django_capture_on_co
     assert membership.monthly_limit == Decimal("9.5")
     [mail] = mailoutbox
     assert "http://testserver/accounts/reset/invite-" in mail.body
+
+
+def test_the_invite_page_answers_a_registered_address_as_it_answers_a_new_one(
+    client, owner, make_account, email_tasks, monkeypatch, django_capture_on_commit_callbacks
+):
+    monkeypatch.setattr("members.services.invitations.INVITES_PER_ACCOUNT_PER_HOUR", 3)
+    elsewhere = make_account().memberships.get().user.email
+    here = make_member(owner, "member@example.com").email
+    client.force_login(owner)
+    answers = set()
+    for email in ("new@example.com", elsewhere, here):
+        queued = len(email_tasks.queued)
+        with django_capture_on_commit_callbacks(execute=True):
+            response = client.post(USERS + "invite/", {"email": email.upper(), "permissions": ["send_sms"]})
+        shown = [str(message).replace(email, "<address>") for message in get_messages(response.wsgi_request)]
+        answers.add((response.status_code, response["Location"], tuple(shown)))
+        assert len(email_tasks.queued) == queued + 1, email  # one e-mail each: the invitation, or the notice
+        client.get(USERS)  # (shows the message, so the next answer holds only its own)
+    assert len(answers) == 1, answers
+    [(status, location, shown)] = answers
+    assert (status, location) == (302, USERS)
+    assert shown == ("An invitation is on its way to <address>. The link works once and for 7 days.",)
+    # Each of the three counted against the hourly limit (3 here): the next one is refused.
+    response = client.post(USERS + "invite/", {"email": "later@example.com", "permissions": ["send_sms"]})
+    assert response.status_code == 200
+    assert "Too many invitations in the last hour" in response.content.decode()
 
 
 def test_a_manager_is_offered_only_the_permissions_it_may_grant(client, manager):

@@ -6,6 +6,7 @@ from django.utils import timezone
 
 from accounts.models import Account, Membership, User
 from audit.models import AuditEvent
+from members.services import user_deactivate
 from security import selectors, services
 from security.models import UserSession
 from tests.conftest import PASSWORD
@@ -177,7 +178,7 @@ def test_deactivating_a_user_ends_all_their_sessions_at_once(client, owner):
     browsers = [sign_in(new_client(client), sub, ip=f"192.0.2.{n}") for n in (30, 31, 32)]
     sign_in(client, owner)
     assert UserSession.objects.filter(user=sub).count() == 3
-    services.user_deactivate(user=sub, actor=owner)
+    user_deactivate(user=sub, actor=owner)
     assert not UserSession.objects.filter(user=sub).exists()
     assert not any(signed_in(browser) for browser in browsers)
     assert signed_in(client)

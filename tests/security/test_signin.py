@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from audit.models import AuditEvent
+from members.services import user_deactivate
 from messaging.models import Message
 from security import services
 from security.models import IPAllowlistEntry
@@ -112,7 +113,7 @@ def test_the_mark_of_ended_sessions_outlives_any_waiting_sign_in(owner, settings
 def test_deactivating_a_user_ends_a_sign_in_waiting_for_its_code(client, owner):
     enrol_sms(owner)
     code = at_second_step(client, owner)
-    services.user_deactivate(user=owner, actor=None)
+    user_deactivate(user=owner, actor=None)
     User.objects.filter(pk=owner.pk).update(is_active=True)  # even if it were undone at once
     verify(client, code)
     assert not signed_in(client)
