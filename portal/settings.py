@@ -90,7 +90,10 @@ INSTALLED_APPS = [
     "apikeys",
     "contacts",
     "messaging",
+    "inbound",
+    "verify",
     "members",
+    "webhooks",
 ]
 
 MIDDLEWARE = [

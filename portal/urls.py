@@ -5,10 +5,13 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from apikeys.apis import AccessTokenCreateApi, AccessTokenDeleteApi
 from contacts.urls import api_patterns as contacts_api_patterns
 from core.api import ApiNotFoundView
+from inbound.urls import api_patterns as inbound_api_patterns
 from messaging import hooks
 from messaging.apis import BalanceApi, MessageApi, MessagesApi
 from messaging.legacy import legacy_send
 from portal import views
+from verify.urls import api_patterns as verify_api_patterns
+from webhooks.urls import api_patterns as webhooks_api_patterns
 
 api_v1_patterns: list = [
     path("auth/token", AccessTokenCreateApi.as_view(), name="auth-token"),
@@ -17,6 +20,9 @@ api_v1_patterns: list = [
     path("messages/<uuid:message_id>", MessageApi.as_view(), name="message-detail"),
     path("balance", BalanceApi.as_view(), name="balance"),
     *contacts_api_patterns,
+    *inbound_api_patterns,
+    *verify_api_patterns,
+    *webhooks_api_patterns,
     path("schema/", SpectacularAPIView.as_view(api_version="v1"), name="schema"),
 ]
 
@@ -35,6 +41,9 @@ urlpatterns = [
     path("messages/", include("messaging.urls")),
     path("contacts/", include("contacts.urls")),
     path("api-keys/", include("apikeys.urls")),
+    path("inbox/", include("inbound.urls")),
+    path("verify/", include("verify.urls")),
+    path("webhooks/", include("webhooks.urls")),
     path("hooks/kannel/dlr", hooks.kannel_dlr, name="kannel-dlr"),
     path("", views.dashboard, name="dashboard"),
 ]

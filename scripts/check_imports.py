@@ -25,7 +25,10 @@ LAYERS: list[tuple[str, ...]] = [
     ("apikeys",),
     ("contacts",),
     ("messaging",),
+    ("inbound",),
+    ("verify",),
     ("members",),
+    ("webhooks",),
     ("portal",),
 ]
 

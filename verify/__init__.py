@@ -1,0 +1,1 @@
+"""The Verify API: one-time codes sent by SMS and checked (SPEC §5)."""
