@@ -110,7 +110,8 @@ MIDDLEWARE = [
     "axes.middleware.AxesMiddleware",
 ]
 # The API's requests take a short chain of their own (see portal.middleware): keys, not sessions.
-API_PATH_PREFIXES = ["/api/", "/smsapi/"]
+# `/3rdparty/` is the compatibility API's prefix: unknown paths under it are problem documents already.
+API_PATH_PREFIXES = ["/api/", "/smsapi/", "/3rdparty/"]
 API_MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.common.CommonMiddleware",  # host validation, like every other request
