@@ -97,6 +97,8 @@ MIDDLEWARE = [
     "portal.middleware.EarlyEndpointsMiddleware",  # first: probes and gateway callbacks
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Below WhiteNoise, so static files keep their caching; above the rest, so it sees every answer.
+    "core.http.NoStoreMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -114,6 +116,7 @@ MIDDLEWARE = [
 API_PATH_PREFIXES = ["/api/", "/smsapi/", "/3rdparty/"]
 API_MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "core.http.NoStoreMiddleware",  # an account's data, or a secret shown once: never in a cache
     "django.middleware.common.CommonMiddleware",  # host validation, like every other request
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
