@@ -99,6 +99,8 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Below WhiteNoise, so static files keep their caching; above the rest, so it sees every answer.
     "core.http.NoStoreMiddleware",
+    # Above CsrfViewMiddleware, whose check reads a POST's body: a body too large is refused unread.
+    "core.http.RequestBodyLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -120,6 +122,16 @@ API_MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",  # host validation, like every other request
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
+
+# --- Request bodies, from anyone (signed in or not) ---
+# The most a request may send: Django's cap on form fields (the API's on whole bodies: ten times the
+# largest valid send); core.http.RequestBodyLimitMiddleware holds whole portal requests to it,
+# from their Content-Length before they are read, unless a view declares an upload
+# (core.http.accepts_upload: the contact import's 2 MB). Django's default, written out.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+# An upload the portal accepts stays in memory (the largest, the contact import's, is 2 MB): no
+# request of anyone's is spooled to disk.
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 
 ROOT_URLCONF = "portal.urls"
 WSGI_APPLICATION = "portal.wsgi.application"
