@@ -97,8 +97,9 @@ MIDDLEWARE = [
     "portal.middleware.EarlyEndpointsMiddleware",  # first: probes and gateway callbacks
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    # Below WhiteNoise, so static files keep their caching; above the rest, so it sees every answer.
+    # Below WhiteNoise, so static files keep their caching; above the rest, so they see every answer.
     "core.http.NoStoreMiddleware",
+    "core.http.ContentSecurityPolicyMiddleware",
     # Above CsrfViewMiddleware, whose check reads a POST's body: a body too large is refused unread.
     "core.http.RequestBodyLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -307,6 +308,19 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# The portal's pages (core.http.ContentSecurityPolicyMiddleware): scripts, styles, fonts and
+# images from this site only, no inline script or style (the pages' scripts are static files),
+# forms posted here only, never framed. `data:` images are Pico's icons, drawn in its stylesheet.
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "img-src 'self' data:",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+)
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_HTTPONLY = True
