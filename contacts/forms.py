@@ -39,7 +39,7 @@ class ImportForm(forms.Form):
     file = forms.FileField(
         label="CSV file",
         help_text=f"Columns: phone, name, groups (names separated by ; ). A header row is optional. "
-        f"Up to {IMPORT_MAX_ROWS:,} rows.",
+        f"Up to {IMPORT_MAX_ROWS:,} rows and {IMPORT_MAX_BYTES // (1024 * 1024)} MB.",
     )
 
     def clean_file(self) -> list[tuple[int, list[str]]]:

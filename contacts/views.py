@@ -9,9 +9,10 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from contacts import selectors, services
-from contacts.forms import ContactFilterForm, ContactForm, GroupForm, ImportForm
+from contacts.forms import IMPORT_MAX_BYTES, ContactFilterForm, ContactForm, GroupForm, ImportForm
 from core.errors import ApplicationError, raise_for_page
 from core.forms import form_submit
+from core.http import accepts_upload
 
 
 def _account_id(request: HttpRequest, *, write: bool) -> int:
@@ -161,6 +162,7 @@ def group_delete(request: HttpRequest, group_id: int) -> HttpResponse:
     return _delete(request, services.group_delete, done=done, to="contacts:groups", group_id=group_id)
 
 
+@accepts_upload(IMPORT_MAX_BYTES)
 @login_required
 def contact_import(request: HttpRequest) -> HttpResponse:
     account_id = _account_id(request, write=True)

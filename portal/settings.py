@@ -100,6 +100,11 @@ MIDDLEWARE = [
     "portal.middleware.EarlyEndpointsMiddleware",  # first: probes and gateway callbacks
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Below WhiteNoise, so static files keep their caching; above the rest, so they see every answer.
+    "core.http.NoStoreMiddleware",
+    "core.http.ContentSecurityPolicyMiddleware",
+    # Above CsrfViewMiddleware, whose check reads a POST's body: a body too large is refused unread.
+    "core.http.RequestBodyLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -113,12 +118,24 @@ MIDDLEWARE = [
     "axes.middleware.AxesMiddleware",
 ]
 # The API's requests take a short chain of their own (see portal.middleware): keys, not sessions.
-API_PATH_PREFIXES = ["/api/", "/smsapi/"]
+# `/3rdparty/` is the compatibility API's prefix: unknown paths under it are problem documents already.
+API_PATH_PREFIXES = ["/api/", "/smsapi/", "/3rdparty/"]
 API_MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "core.http.NoStoreMiddleware",  # an account's data, or a secret shown once: never in a cache
     "django.middleware.common.CommonMiddleware",  # host validation, like every other request
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
+
+# --- Request bodies, from anyone (signed in or not) ---
+# The most a request may send: Django's cap on form fields (the API's on whole bodies: ten times the
+# largest valid send); core.http.RequestBodyLimitMiddleware holds whole portal requests to it,
+# from their Content-Length before they are read, unless a view declares an upload
+# (core.http.accepts_upload: the contact import's 2 MB). Django's default, written out.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+# An upload the portal accepts stays in memory (the largest, the contact import's, is 2 MB): no
+# request of anyone's is spooled to disk.
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 
 ROOT_URLCONF = "portal.urls"
 WSGI_APPLICATION = "portal.wsgi.application"
@@ -294,6 +311,19 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# The portal's pages (core.http.ContentSecurityPolicyMiddleware): scripts, styles, fonts and
+# images from this site only, no inline script or style (the pages' scripts are static files),
+# forms posted here only, never framed. `data:` images are Pico's icons, drawn in its stylesheet.
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "img-src 'self' data:",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+)
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_HTTPONLY = True

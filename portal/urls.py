@@ -1,3 +1,6 @@
+import re
+
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
@@ -26,13 +29,14 @@ api_v1_patterns: list = [
     path("schema/", SpectacularAPIView.as_view(api_version="v1"), name="schema"),
 ]
 
+_API_SEGMENTS = "|".join(re.escape(prefix.strip("/")) for prefix in settings.API_PATH_PREFIXES)
+
 urlpatterns = [
     # The API first: its requests are the most frequent, and resolving stops at the first match.
     path("api/v1/", include((api_v1_patterns, "api"), namespace="api-v1")),
     path("api/", include((api_v1_patterns, "api"), namespace="api")),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-v1:schema"), name="api-docs"),
     path("smsapi/send", legacy_send, name="legacy-send"),
-    re_path(r"^api(?:/.*)?$", ApiNotFoundView.as_view(), name="api-not-found"),
     path("healthz", views.healthz, name="healthz"),
     path("readyz", views.readyz, name="readyz"),
     path("admin/", admin.site.urls),
@@ -46,6 +50,10 @@ urlpatterns = [
     path("webhooks/", include("webhooks.urls")),
     path("hooks/kannel/dlr", hooks.kannel_dlr, name="kannel-dlr"),
     path("", views.dashboard, name="dashboard"),
+    # Last: any other path under the API's prefixes (`api`, `smsapi`, … as a whole first segment,
+    # followed by anything at all: `[\s\S]`, since `.` stops at a newline) is a problem document,
+    # never Django's HTML 404 (which, with DEBUG on, lists these patterns).
+    re_path(rf"^(?:{_API_SEGMENTS})(?:[^\w.-][\s\S]*)?\Z", ApiNotFoundView.as_view(), name="api-not-found"),
 ]
 
 handler500 = "portal.views.server_error"

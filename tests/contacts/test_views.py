@@ -203,6 +203,22 @@ def test_a_file_of_too_many_rows_is_refused_whole(signed_in, settings):
     assert not Contact.objects.exists()
 
 
+def test_a_file_over_the_import_s_two_megabytes_gets_the_too_large_page(signed_in):
+    row = "+447400123456,Somebody with a long name,Newsletter\n"
+    response = upload(signed_in, row * (3 * 1024 * 1024 // len(row)))
+    assert response.status_code == 413
+    assert "This page takes files of up to 2.0\xa0MB" in response.content.decode()
+    assert not Contact.objects.exists()
+
+
+def test_a_file_just_over_two_megabytes_is_a_form_error(signed_in):
+    row = "+447400123456,Somebody with a long name,Newsletter\n"
+    response = upload(signed_in, row * (2 * 1024 * 1024 // len(row) + 1))
+    assert response.status_code == 200
+    assert "The file is larger than 2 MB." in response.content.decode()
+    assert not Contact.objects.exists()
+
+
 def test_a_file_of_ten_thousand_rows_imports_in_a_few_queries(signed_in, django_assert_max_num_queries):
     content = "phone,name,groups\n" + "\n".join(f"+4474001{i:05d},N{i},Big" for i in range(10_000))
     signed_in.get("/contacts/import/")
