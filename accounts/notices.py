@@ -54,10 +54,11 @@ def notice_email_send(*, user_id: int, subject: str, body: str) -> bool:
 
 
 def owner_alert(event: hub.Event) -> bool:
-    """A security alert for the account's owner: at most one e-mail an hour per kind and account."""
+    """A security alert for the account's owner: at most one e-mail an hour per kind and account,
+    or one for each event when the notice is not `hourly`."""
     if event.notice is None or event.account_id is None:
         return False
-    if not ratelimit.once(f"alert:{event.account_id}:{event.notice.kind}", seconds=3600):
+    if event.notice.hourly and not ratelimit.once(f"alert:{event.account_id}:{event.notice.kind}", seconds=3600):
         return False
     owner_id = (
         User.objects.filter(

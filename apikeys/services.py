@@ -15,6 +15,7 @@ from audit.context import NO_CONTEXT, AuditContext
 from audit.services import audit_record
 from core import localcache
 from core.errors import ApplicationError, Forbidden, NotFound
+from security.services import change_alert
 
 TOKEN_ALPHABET_BYTES = 32  # 256 random bits in every secret
 
@@ -150,7 +151,15 @@ def _key_create(
         **fields,
     )
     _audit_key("created", key, user, context, scopes=scopes, test=is_test)
+    change_alert(user=user, change=f"A new {_describe(key)} was created", context=context)
     return NewSecret(key, secret)
+
+
+def _describe(key: ApiToken | ApiCredential) -> str:
+    """The key as the owner's e-mail names it: kind, name, public id and scopes, never the secret."""
+    kind = "API token" if isinstance(key, ApiToken) else "API credential"
+    ident = key.prefix if isinstance(key, ApiToken) else key.key_id
+    return f"{'test ' if key.is_test else ''}{kind} “{key.name}” ({ident}, scopes: {', '.join(key.scopes)})"
 
 
 def _set_disabled(model: KeyModel, *, user: User, pk: int, disabled: bool, context: AuditContext = NO_CONTEXT):
@@ -262,6 +271,7 @@ def credential_reset(*, user: User, credential_id: int, context: AuditContext = 
     access_tokens_revoke_all(key=credential)
     moved = {"acted_for": previous_holder.email} if previous_holder.pk != user.pk else {}
     _audit_key("reset", credential, user, context, **moved)
+    change_alert(user=user, change=f"The secret of the {_describe(credential)} was reset", context=context)
     return NewSecret(credential, secret)
 
 

@@ -30,6 +30,7 @@ from audit.context import AuditContext
 from core import ratelimit
 from core.errors import ApplicationError, raise_for_page
 from core.forms import apply_form_error
+from security.sudo import sudo_required
 
 FORM_NONCE = "form_nonce"
 FORM_NONCE_SECONDS = 24 * 3600
@@ -163,7 +164,7 @@ def key_list(request: HttpRequest) -> HttpResponse:
 
 @sensitive_variables("new")
 @never_cache  # the form's nonce must not come back from the browser's cache
-@login_required
+@sudo_required  # a new secret needs a recent authentication, not only a session
 def key_create(request: HttpRequest, kind: KeyKind) -> HttpResponse:
     _manager(request)
     scopes = services.allowed_scopes(request.user)
@@ -249,7 +250,7 @@ def key_delete(request: HttpRequest, pk: int, kind: KeyKind) -> HttpResponse:
 @sensitive_variables("new")
 @require_http_methods(["GET", "POST"])
 @never_cache  # the form's nonce must not come back from the browser's cache
-@login_required
+@sudo_required  # a new secret needs a recent authentication, not only a session
 def credential_reset(request: HttpRequest, credential_id: int) -> HttpResponse:
     credential = _key(request, CREDENTIAL, credential_id)
     if request.method == "POST":

@@ -27,6 +27,9 @@ class Notice:
     kind: str
     subject: str
     body: str
+    # At most one e-mail an hour per kind and account (what an attack repeats: lockouts, refused
+    # addresses); False: every one (a change the owner must hear of each time).
+    hourly: bool = True
 
 
 @dataclass(frozen=True)

@@ -58,9 +58,10 @@ def audit_record(
 SECURITY_ALERT = "security.alert"
 
 
-def security_alert(*, account: models.Model | None, kind: str, subject: str, body: str) -> None:
+def security_alert(*, account: models.Model | None, kind: str, subject: str, body: str, hourly: bool = True) -> None:
     """Tell the account's owner about a security event. The e-mail is the subscriber's (the
-    accounts app: at most one an hour per kind and account), sent once this transaction commits."""
+    accounts app: at most one an hour per kind and account unless `hourly` is False), sent once
+    this transaction commits."""
     if account is None:
         return
     hub.publish(
@@ -68,6 +69,6 @@ def security_alert(*, account: models.Model | None, kind: str, subject: str, bod
             action=SECURITY_ALERT,
             account_id=account.pk,
             data={"kind": kind},
-            notice=hub.Notice(kind=kind, subject=subject, body=body),
+            notice=hub.Notice(kind=kind, subject=subject, body=body, hourly=hourly),
         )
     )

@@ -264,6 +264,9 @@ OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 OTP_TOTP_THROTTLE_FACTOR = 1
 # The sign-in's second step must be finished within this time of the password step.
 SIGN_IN_PENDING_MAX_AGE = timedelta(minutes=10)
+# Sudo mode (security/sudo.py): a second-factor change, new backup codes, a new API key or secret
+# needs an authentication (sign-in or the re-authentication page) at most this many seconds old.
+SECURITY_SUDO_SECONDS = env.int("SECURITY_SUDO_SECONDS", default=600)
 
 LANGUAGE_CODE = "en"
 TIME_ZONE = "UTC"

@@ -60,13 +60,6 @@ class PhoneForm(forms.Form):
         help_text="International format, e.g. +44 7700 900123.",
         widget=forms.TextInput(attrs={"autocomplete": "tel", "inputmode": "tel"}),
     )
-    password = forms.CharField(
-        label="Your password",
-        strip=False,
-        required=False,
-        help_text="Needed to change the phone of an existing set-up.",
-        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
-    )
 
 
 class EndOtherSessionsMixin(forms.Form):
@@ -79,17 +72,8 @@ class EnrolCodeForm(EndOtherSessionsMixin, CodeForm):
     pass
 
 
-class DisableTwoFactorForm(EndOtherSessionsMixin, PasswordConfirmForm):
+class DisableTwoFactorForm(EndOtherSessionsMixin):
     pass
-
-
-class ReplaceAuthenticatorForm(EnrolCodeForm):
-    password = forms.CharField(
-        label="Your password",
-        strip=False,
-        help_text="Needed to replace the authenticator app you use now.",
-        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
-    )
 
 
 class PasswordChangeForm(forms.Form):

@@ -75,7 +75,10 @@ class SecurityPolicyMiddleware:
             if services.has_two_factor(user):
                 # A session that predates the requirement: sign in again, with the second step.
                 return self._end(request, "Your account now requires two-factor sign-in. Please sign in again.")
-            if not request.path.startswith(TWO_FACTOR_SETUP_PREFIX):
+            # Enrolment needs a recent authentication: the re-authentication page stays reachable.
+            if not request.path.startswith(TWO_FACTOR_SETUP_PREFIX) and request.path != reverse(
+                "security:reauthenticate"
+            ):
                 messages.warning(request, "Your account requires two-factor sign-in. Set it up to continue.")
                 return redirect("security:two-factor-setup")
             return None

@@ -81,3 +81,10 @@ def audit_events(*, user: User, action: str = "", since=None, until=None):
 
 def audit_actions(*, user: User) -> list[str]:
     return audit_selectors.audit_actions(**_audit_scope(user))
+
+
+def sms_phone(user: User) -> str | None:
+    """The phone of the user's confirmed SMS device: where sign-in codes go."""
+    from security.models import SMSDevice
+
+    return SMSDevice.objects.filter(user=user, confirmed=True).values_list("phone", flat=True).first()

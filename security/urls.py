@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from security.views import pages, signin
+from security.views import pages, reauth, signin
 
 app_name = "security"
 
@@ -24,6 +24,7 @@ urlpatterns = [
         name="password-reset-complete",
     ),
     path("security/", pages.security, name="security"),
+    path("security/reauthenticate/", reauth.reauthenticate, name="reauthenticate"),
     path("security/password/", pages.password_change, name="password-change"),
     path("security/timeout/", pages.session_timeout, name="session-timeout"),
     path("security/sessions/revoke/", pages.session_revoke, name="session-revoke"),

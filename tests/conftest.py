@@ -7,6 +7,7 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from urllib.parse import quote
@@ -358,6 +359,33 @@ def latest_sms_code(phone: str) -> str:
         if match:
             return match.group(1)
     raise AssertionError(f"no security code was sent to {phone}")
+
+
+def sign_in_with_password(client, user: User, password: str = PASSWORD, **extra):
+    """The sign-in page's password step, for a user without a second factor: signed in."""
+    response = client.post("/accounts/login/", {"username": user.email, "password": password}, **extra)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert response.url == "/"
+    return response
+
+
+def past_the_sudo_window():
+    """Just past sudo mode's window (security/sudo.py) from now: a sign-in of now is too old."""
+    import time_machine
+    from django.utils import timezone
+
+    return time_machine.travel(timezone.now() + timedelta(seconds=settings.SECURITY_SUDO_SECONDS + 1), tick=False)
+
+
+def force_login_recent(client, user: User) -> None:
+    """`client.force_login`, and the session's authentication recent, as a real sign-in leaves it:
+    the pages of sudo mode (security/sudo.py) open without the re-authentication step."""
+    from security.sudo import sudo_mark
+
+    client.force_login(user)
+    session = client.session
+    sudo_mark(session)
+    session.save()
 
 
 def enrol_sms(user: User, phone: str | None = None):

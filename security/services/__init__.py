@@ -10,6 +10,9 @@ from security.services.allowlists import (  # noqa: F401
     ip_refused,
     parse_allowlist,
 )
+from security.services.changes import (  # noqa: F401
+    change_alert,
+)
 from security.services.devices import (  # noqa: F401
     describe_user_agent,
     device_hash,
@@ -23,6 +26,7 @@ from security.services.otp import (  # noqa: F401
     confirmed_devices,
     has_two_factor,
     otp_sms_send,
+    second_factor_methods,
     sms_device_confirm,
     sms_device_start,
     totp_config_svg,
@@ -44,6 +48,11 @@ from security.services.passwords import (  # noqa: F401
 )
 from security.services.policy import (  # noqa: F401
     account_policy_update,
+)
+from security.services.reauth import (  # noqa: F401
+    reauth_methods,
+    reauth_sms_send,
+    reauthenticate,
 )
 from security.services.sessions import (  # noqa: F401
     session_revoke,

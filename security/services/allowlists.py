@@ -1,7 +1,5 @@
 """The portal's and the API's IP allowlists, cached per process and in Redis under a version."""
 
-import ipaddress
-
 from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
@@ -12,7 +10,7 @@ from audit.services import audit_record, security_alert
 from core import localcache, ratelimit
 from core.errors import ApplicationError
 from core.ip import parse_ip
-from core.ip_networks import contains
+from core.ip_networks import contains, parse_network, parse_networks
 from security.models import IPAllowlistEntry
 
 
@@ -58,7 +56,7 @@ def ip_is_allowed(*, account_id: int, scope: str, ip: str) -> bool:
     parsed = []
     for entry in networks:
         try:
-            parsed.append(ipaddress.ip_network(entry, strict=False))
+            parsed.append(parse_network(entry))  # a row saved before mapped entries were normalised too
         except ValueError:
             continue  # a bad entry (typed in the admin) allows nothing, and breaks nothing
     return contains(parsed, parse_ip(ip))
@@ -77,7 +75,7 @@ def parse_allowlist(text: str) -> tuple[list[tuple[str, str]], list[str]]:
         try:
             if "%" in value:  # an IPv6 zone (fe80::1%eth0) names a local interface, no address range
                 raise ValueError
-            network = ipaddress.ip_network(value.strip(), strict=False)
+            network = parse_network(value)  # ::ffff:192.0.2.1 is 192.0.2.1, as a client address is
         except ValueError:
             errors.append(f"Line {number}: “{value[:60]}” is not an IPv4/IPv6 address or CIDR range.")
             continue
@@ -100,8 +98,7 @@ def ip_allowlist_replace(
     `confirm_self_lockout`, since the next page would refuse them."""
     if scope == IPAllowlistEntry.Scope.PORTAL and entries and context.ip:
         ip = parse_ip(context.ip)
-        networks = [ipaddress.ip_network(network, strict=False) for network, _ in entries]
-        inside = contains(networks, ip)
+        inside = contains(parse_networks(network for network, _ in entries), ip)
         if not inside and not confirm_self_lockout:
             raise ApplicationError(
                 f"Your current address {ip} is not in this list: saving it would lock you out of the portal. "

@@ -23,7 +23,7 @@ from security.models import (
     SMSDevice,
     hash_secret,
 )
-from security.services.passwords import password_confirm
+from security.services.changes import change_alert
 
 
 def confirmed_devices(user: User) -> list[Device]:
@@ -38,6 +38,15 @@ def has_two_factor(user: User) -> bool:
         SMSDevice.objects.filter(user=user, confirmed=True).exists()
         or TOTPDevice.objects.filter(user=user, confirmed=True).exists()
     )
+
+
+def second_factor_methods(user: User) -> dict[str, bool]:
+    """Which codes the user can prove a second factor with, in the order offered."""
+    return {
+        "sms": SMSDevice.objects.filter(user=user, confirmed=True).exists(),
+        "totp": TOTPDevice.objects.filter(user=user, confirmed=True).exists(),
+        "backup": backup_codes_left(user) > 0,
+    }
 
 
 def two_factor_required(user: User) -> bool:
@@ -91,27 +100,15 @@ def otp_sms_send(*, device_id: int, challenge: str, context: AuditContext = NO_C
     )
 
 
-def _check_replace_password(model, *, user: User, password: str | None, detail: str) -> None:
-    """Replacing a confirmed second factor of this kind needs the password again."""
-    if model.objects.filter(user=user, confirmed=True).exists() and not password_confirm(user=user, password=password):
-        raise ApplicationError(detail, code="password_required", errors={"password": ["Wrong or missing password."]})
-
-
 def _device_lock(model, *, user: User, device_id: int):
     return model.objects.select_for_update().get(pk=device_id, user=user)
 
 
 @transaction.atomic
-def sms_device_start(
-    *, user: User, phone: str, password: str | None, challenge: str, context: AuditContext = NO_CONTEXT
-) -> SMSDevice:
-    """Enrolment step 1: an unconfirmed device for this phone, and a code sent to it.
-
-    Replacing the phone of a confirmed device needs the password again.
-    """
+def sms_device_start(*, user: User, phone: str, challenge: str, context: AuditContext = NO_CONTEXT) -> SMSDevice:
+    """Enrolment step 1: an unconfirmed device for this phone, and a code sent to it. (Like every
+    second-factor change, its pages need a recent authentication: security/sudo.py.)"""
     phone = normalize_phone(phone)
-    detail = "Enter your password to change the phone of your two-factor sign-in."
-    _check_replace_password(SMSDevice, user=user, password=password, detail=detail)
     SMSDevice.objects.filter(user=user, confirmed=False).delete()
     device = SMSDevice.objects.create(user=user, name="SMS", phone=phone, confirmed=False)
     otp_sms_send(device_id=device.pk, challenge=challenge, context=context)
@@ -127,11 +124,20 @@ def sms_device_confirm(
             raise ApplicationError("This phone is already confirmed.", code="already_confirmed")
         ok = device.check_code(code, challenge=challenge)
         if ok:
+            replaced = SMSDevice.objects.filter(user=user, confirmed=True).exclude(pk=device.pk).exists()
             SMSDevice.objects.filter(user=user).exclude(pk=device.pk).delete()
             device.confirmed = True
             device.save(update_fields=["confirmed"])
             User.objects.filter(pk=user.pk).update(phone=device.phone)
             audit_record(action="2fa.enrolled", actor=user, context=context, target=device, data={"method": "sms"})
+            ending = f"a phone number ending in {device.phone[-3:]}"
+            change_alert(
+                user=user,
+                change=f"The phone for sign-in codes was changed to {ending}"
+                if replaced
+                else f"Two-factor sign-in with codes by SMS to {ending} was set up",
+                context=context,
+            )
     # Outside the atomic block: raising inside it would roll back the failure count and throttle.
     if not ok:
         audit_record(action="2fa.failed", actor=user, context=context, target=device, data={"step": "enrolment"})
@@ -155,23 +161,26 @@ def totp_device_start(*, user: User) -> TOTPDevice:
     return TOTPDevice.objects.create(user=user, name="Authenticator app", confirmed=False)
 
 
-def totp_device_confirm(
-    *, user: User, device_id: int, code: str, context: AuditContext = NO_CONTEXT, password: str | None = None
-) -> TOTPDevice:
-    """Confirm a new authenticator. Replacing one that already works needs the password again."""
-    _check_replace_password(
-        TOTPDevice, user=user, password=password, detail="Enter your password to replace your authenticator app."
-    )
+def totp_device_confirm(*, user: User, device_id: int, code: str, context: AuditContext = NO_CONTEXT) -> TOTPDevice:
+    """Confirm a new authenticator app (the first, or one that replaces the app in use)."""
     with transaction.atomic():
         device = _device_lock(TOTPDevice, user=user, device_id=device_id)
         if device.confirmed:
             raise ApplicationError("This authenticator is already confirmed.", code="already_confirmed")
         ok = totp_verify(device, code)
         if ok:
+            replaced = TOTPDevice.objects.filter(user=user, confirmed=True).exclude(pk=device.pk).exists()
             TOTPDevice.objects.filter(user=user).exclude(pk=device.pk).delete()
             device.confirmed = True
             device.save(update_fields=["confirmed"])
             audit_record(action="2fa.enrolled", actor=user, context=context, target=device, data={"method": "totp"})
+            change_alert(
+                user=user,
+                change="The authenticator app for sign-in codes was replaced"
+                if replaced
+                else "Two-factor sign-in with an authenticator app was set up",
+                context=context,
+            )
     # Outside the atomic block: raising inside it would roll back the throttle's failure count.
     if not ok:
         audit_record(action="2fa.failed", actor=user, context=context, target=device, data={"step": "enrolment"})
@@ -212,8 +221,9 @@ def backup_hash(user_id: int, code: str) -> str:
 
 
 @transaction.atomic
-def backup_codes_regenerate(*, user: User, context: AuditContext = NO_CONTEXT) -> list[str]:
-    """Ten new codes (the old ones stop working); returned once to be shown, stored hashed."""
+def backup_codes_regenerate(*, user: User, context: AuditContext = NO_CONTEXT, alert: bool = True) -> list[str]:
+    """Ten new codes (the old ones stop working); returned once to be shown, stored hashed.
+    `alert=False` for the first codes of an enrolment, which the enrolment's own alert covers."""
     device, _ = BackupCodeDevice.objects.get_or_create(user=user, defaults={"name": "Backup codes", "confirmed": True})
     BackupCodeDevice.objects.select_for_update().get(pk=device.pk)
     device.codes.all().delete()
@@ -223,6 +233,8 @@ def backup_codes_regenerate(*, user: User, context: AuditContext = NO_CONTEXT) -
         codes.append(f"{raw[:5]}-{raw[5:]}")
     BackupCode.objects.bulk_create([BackupCode(device=device, code_hash=backup_hash(user.pk, c)) for c in codes])
     audit_record(action="2fa.backup_codes_generated", actor=user, context=context, target=device)
+    if alert:
+        change_alert(user=user, change="New backup codes were made (the earlier ones no longer work)", context=context)
     return codes
 
 
@@ -231,13 +243,7 @@ def backup_codes_left(user: User) -> int:
 
 
 @transaction.atomic
-def two_factor_disable(*, user: User, password: str, context: AuditContext = NO_CONTEXT) -> None:
-    if not password_confirm(user=user, password=password):
-        raise ApplicationError(
-            "Enter your password to turn off two-factor sign-in.",
-            code="password_required",
-            errors={"password": ["Wrong password."]},
-        )
+def two_factor_disable(*, user: User, context: AuditContext = NO_CONTEXT) -> None:
     if two_factor_required(user):
         raise ApplicationError(
             "Your account requires two-factor sign-in, so it cannot be turned off.", code="two_factor_required"
@@ -246,3 +252,4 @@ def two_factor_disable(*, user: User, password: str, context: AuditContext = NO_
     TOTPDevice.objects.filter(user=user).delete()
     BackupCodeDevice.objects.filter(user=user).delete()
     audit_record(action="2fa.disabled", actor=user, context=context)
+    change_alert(user=user, change="Two-factor sign-in was turned off", context=context)

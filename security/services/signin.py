@@ -34,6 +34,7 @@ from security.services.otp import (
 )
 from security.services.sessions import session_timeout_minutes, sessions_ended_since
 from security.session_store import IP_KEY, LAST_SEEN_KEY, STARTED_KEY, USER_AGENT_KEY
+from security.sudo import sudo_mark
 
 PENDING_KEY = "accounts.pending_sign_in"
 
@@ -146,11 +147,12 @@ def _second_step_lock(*, request: HttpRequest, user: User) -> None:
         kind="otp_locked",
         subject="Two-factor sign-in locked after repeated wrong codes",
         body=(
-            f"Sign-in for {user.email} passed the password step and then failed the second step more than "
-            f"{OTP_FAILURE_LIMIT} times from {get_client_ip(request)}. The second step is locked until "
+            f"More than {OTP_FAILURE_LIMIT} wrong two-factor codes were entered for {user.email} (after the "
+            f"password at sign-in, or to confirm a change while signed in) from {get_client_ip(request)}. "
+            "Codes are refused until "
             f"{timezone.now() + timedelta(seconds=OTP_FAILURE_WINDOW_SECONDS):%Y-%m-%d %H:%M:%S} UTC.\n\n"
-            "If this was not you, someone knows the password: change it now. "
-            "You get at most one such e-mail an hour."
+            "If this was not you, someone knows the password or holds a signed-in session: change the password "
+            "now, which signs out every other session. You get at most one such e-mail an hour."
         ),
     )
 
@@ -185,22 +187,41 @@ def sign_in_resend(*, request: HttpRequest) -> None:
 
 def sign_in_verify(*, request: HttpRequest, method: str, code: str) -> User:
     """The second step: an SMS code (bound to this attempt), an authenticator code or a backup code.
-
-    Each is checked under its device's row lock, so of two requests with the same code at most
-    one succeeds. Success completes the sign-in with a new session key.
-    """
+    Success completes the sign-in with a new session key."""
     found = pending_sign_in(request)
     if found is None:
         raise ApplicationError("The sign-in has expired. Start again.", code="sign_in_expired")
     user, pending = found
     _second_step_allowed(request=request, user=user)
+    try:
+        device = second_factor_verify(
+            request=request, user=user, method=method, code=code, challenge=pending["challenge"]
+        )
+    except RateLimited:
+        request.session.pop(PENDING_KEY, None)  # locked: this attempt is over
+        raise
+    user.backend = pending["backend"]
+    request.session.pop(PENDING_KEY, None)
+    sign_in_complete(request=request, user=user, device=device)
+    return user
+
+
+def second_factor_verify(
+    *, request: HttpRequest, user: User, method: str, code: str, challenge: str, failure_action: str = "2fa.failed"
+) -> Device:
+    """Check a code of the user's own second factor: an SMS code (bound to `challenge`), an
+    authenticator code or a backup code, each under its device's row lock, so of two requests
+    with the same code at most one succeeds. At sign-in and on the re-authentication page alike,
+    a wrong code is audited (`failure_action`) and counts toward the lock of the code step."""
+    if second_step_locked(user):
+        raise RateLimited(OTP_LOCKED_MESSAGE, code="otp_locked")
     code = (code or "").strip()
     with transaction.atomic():
         device, ok, error = None, False, "That code is not right."
         if method == "sms":
             device = SMSDevice.objects.select_for_update().filter(user=user, confirmed=True).first()
             if device is not None:
-                ok = device.check_code(code, challenge=pending["challenge"])
+                ok = device.check_code(code, challenge=challenge)
                 error = code_error(device)
         elif method == "totp":
             device = TOTPDevice.objects.select_for_update().filter(user=user, confirmed=True).first()
@@ -219,18 +240,14 @@ def sign_in_verify(*, request: HttpRequest, method: str, code: str) -> User:
                 error = "That backup code is not right or was already used."
     # Outside the atomic block: raising inside it would roll back the failure count and throttle.
     if not ok:
-        audit_record(action="2fa.failed", actor=user, request=request, data={"method": method})
+        audit_record(action=failure_action, actor=user, request=request, data={"method": method})
         if not ratelimit.hit(f"2fa-fail:{user.pk}", limit=OTP_FAILURE_LIMIT, window_seconds=OTP_FAILURE_WINDOW_SECONDS):
             _second_step_lock(request=request, user=user)
-            request.session.pop(PENDING_KEY, None)
             raise RateLimited(OTP_LOCKED_MESSAGE, code="otp_locked")
         raise ApplicationError(error, code="otp_invalid", errors={"code": [error]})
     if method == "backup":
         audit_record(action="2fa.backup_code_used", actor=user, request=request, data={"left": backup_codes_left(user)})
-    user.backend = pending["backend"]
-    request.session.pop(PENDING_KEY, None)
-    sign_in_complete(request=request, user=user, device=device)
-    return user
+    return device
 
 
 def sign_in_complete(*, request: HttpRequest, user: User, device: Device | None) -> None:
@@ -244,6 +261,7 @@ def sign_in_complete(*, request: HttpRequest, user: User, device: Device | None)
     request.session[IP_KEY] = get_client_ip(request)
     request.session[USER_AGENT_KEY] = request.META.get("HTTP_USER_AGENT", "")[:300]
     request.session.set_expiry(session_timeout_minutes(user) * 60)
+    sudo_mark(request.session)  # the password (and the second factor) were just proved
     audit_record(
         action="auth.login.success",
         actor=user,

@@ -28,12 +28,11 @@ from security.forms import (
     EnrolCodeForm,
     IPAllowlistForm,
     PasswordChangeForm,
-    PasswordConfirmForm,
     PhoneForm,
-    ReplaceAuthenticatorForm,
     SessionTimeoutForm,
 )
 from security.models import IPAllowlistEntry, SMSDevice
+from security.sudo import sudo_required
 
 ENROL_KEY = "accounts.enrol"
 
@@ -100,8 +99,11 @@ def two_factor_setup(request: HttpRequest) -> HttpResponse:
     )
 
 
-@sensitive_post_parameters("password")
-@login_required
+# Every change of a second factor, and the backup codes, need a recent authentication (sudo mode:
+# security/sudo.py) instead of a password typed on each page: one check, the same on every page.
+
+
+@sudo_required
 def two_factor_sms(request: HttpRequest) -> HttpResponse:
     user = request.user
     has_sms = SMSDevice.objects.filter(user=user, confirmed=True).exists()
@@ -112,7 +114,6 @@ def two_factor_sms(request: HttpRequest) -> HttpResponse:
             device = services.sms_device_start(
                 user=user,
                 phone=form.cleaned_data["phone"],
-                password=form.cleaned_data.get("password"),
                 challenge=challenge,
                 context=AuditContext.from_request(request),
             )
@@ -126,7 +127,7 @@ def two_factor_sms(request: HttpRequest) -> HttpResponse:
 
 
 @sensitive_post_parameters("code")
-@login_required
+@sudo_required
 @never_cache  # the first backup codes on the page: no copy in any cache
 def two_factor_sms_confirm(request: HttpRequest) -> HttpResponse:
     enrol = request.session.get(ENROL_KEY)
@@ -171,25 +172,24 @@ def _enrolled(request: HttpRequest, form, device) -> HttpResponse:
     _end_others_if_asked(request, form)
     messages.success(request, "Two-factor sign-in is on.")
     if services.backup_codes_left(request.user) == 0:
-        codes = services.backup_codes_regenerate(user=request.user, context=AuditContext.from_request(request))
+        codes = services.backup_codes_regenerate(
+            user=request.user, context=AuditContext.from_request(request), alert=False
+        )
         return render(request, "security/backup_codes.html", {"codes": codes, "first_time": True})
     return redirect("security:security")
 
 
-@sensitive_post_parameters("code", "password")
-@login_required
+@sensitive_post_parameters("code")
+@sudo_required
 @never_cache  # a secret or backup codes on the page: no copy in any cache
 def two_factor_totp(request: HttpRequest) -> HttpResponse:
     user = request.user
     device = TOTPDevice.objects.filter(user=user, confirmed=False).order_by("-id").first()
-    form_class = (
-        ReplaceAuthenticatorForm if TOTPDevice.objects.filter(user=user, confirmed=True).exists() else EnrolCodeForm
-    )
     if request.method == "GET" or device is None:
         device = services.totp_device_start(user=user)
-        form = form_class()
+        form = EnrolCodeForm()
     else:
-        form = form_class(request.POST)
+        form = EnrolCodeForm(request.POST)
         if form.is_valid():
             try:
                 device = services.totp_device_confirm(
@@ -197,7 +197,6 @@ def two_factor_totp(request: HttpRequest) -> HttpResponse:
                     device_id=device.pk,
                     code=form.cleaned_data["code"],
                     context=AuditContext.from_request(request),
-                    password=form.cleaned_data.get("password"),
                 )
             except ApplicationError as exc:
                 apply_form_error(form, exc)
@@ -214,34 +213,21 @@ def two_factor_totp(request: HttpRequest) -> HttpResponse:
     )
 
 
-@sensitive_post_parameters("password")
-@login_required
+@sudo_required
 @never_cache  # a secret or backup codes on the page: no copy in any cache
 def backup_codes(request: HttpRequest) -> HttpResponse:
-    form = PasswordConfirmForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            right = services.password_confirm(user=request.user, password=form.cleaned_data["password"])
-        except ApplicationError as exc:
-            right = False
-            form.add_error(None, exc.detail)
-        if not right:
-            form.add_error("password", "Wrong password.")
-        else:
-            codes = services.backup_codes_regenerate(user=request.user, context=AuditContext.from_request(request))
-            return render(request, "security/backup_codes.html", {"codes": codes})
-    return render(request, "security/backup_codes_confirm.html", {"form": form})
+    if request.method == "POST":
+        codes = services.backup_codes_regenerate(user=request.user, context=AuditContext.from_request(request))
+        return render(request, "security/backup_codes.html", {"codes": codes})
+    return render(request, "security/backup_codes_confirm.html")
 
 
-@sensitive_post_parameters("password")
-@login_required
+@sudo_required
 def two_factor_disable(request: HttpRequest) -> HttpResponse:
-    form = DisableTwoFactorForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
+    form = DisableTwoFactorForm(request.POST if request.method == "POST" else None)  # an unticked box: empty
+    if form.is_bound and form.is_valid():
         try:
-            services.two_factor_disable(
-                user=request.user, password=form.cleaned_data["password"], context=AuditContext.from_request(request)
-            )
+            services.two_factor_disable(user=request.user, context=AuditContext.from_request(request))
         except ApplicationError as exc:
             apply_form_error(form, exc)
         else:

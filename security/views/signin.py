@@ -13,23 +13,21 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from core import ratelimit
 from core.errors import ApplicationError
 from core.forms import apply_form_error
 from core.ip import get_client_ip
-from security import services
+from security import selectors, services
 from security.forms import (
     PolicySetPasswordForm,
     ResetRequestForm,
     SignInCodeForm,
     SignInForm,
 )
-from security.models import SMSDevice
 
 
-def _safe_next(request: HttpRequest, value: str | None) -> str:
+def safe_next(request: HttpRequest, value: str | None) -> str:
     if value and url_has_allowed_host_and_scheme(
         value, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     ):
@@ -58,14 +56,14 @@ def _after_sign_in(request: HttpRequest, user, next_url: str) -> HttpResponse:
             request,
             f"Your password is older than {user.account.password_max_age_days} days. Please change it soon.",
         )
-    return _with_device_cookie(request, redirect(_safe_next(request, next_url)))
+    return _with_device_cookie(request, redirect(safe_next(request, next_url)))
 
 
 @sensitive_post_parameters("password")
 @never_cache
 def sign_in(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
-        return redirect(_safe_next(request, request.GET.get("next")))
+        return redirect(safe_next(request, request.GET.get("next")))
     next_url = request.POST.get("next") or request.GET.get("next") or ""
     form = SignInForm(request, data=request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -93,11 +91,7 @@ def sign_in_verify(request: HttpRequest) -> HttpResponse:
         return redirect("security:login")
     user, pending = found
     method = request.POST.get("method") or request.GET.get("method") or pending["method"]
-    available = {
-        "sms": SMSDevice.objects.filter(user=user, confirmed=True).exists(),
-        "totp": TOTPDevice.objects.filter(user=user, confirmed=True).exists(),
-        "backup": services.backup_codes_left(user) > 0,
-    }
+    available = services.second_factor_methods(user)
     if method not in available or not available[method]:
         method = next((m for m, ok in available.items() if ok), "sms")
     form = SignInCodeForm(initial={"method": method})
@@ -129,11 +123,10 @@ def sign_in_verify(request: HttpRequest) -> HttpResponse:
     if send_error:
         request.session.modified = True
         messages.error(request, send_error)
-    phone = SMSDevice.objects.filter(user=user, confirmed=True).values_list("phone", flat=True).first()
     return render(
         request,
         "security/login_verify.html",
-        {"form": form, "method": method, "available": available, "phone_hint": _mask_phone(phone)},
+        {"form": form, "method": method, "available": available, "phone_hint": mask_phone(selectors.sms_phone(user))},
     )
 
 
@@ -146,7 +139,7 @@ def _second_step_refused(request: HttpRequest, exc: ApplicationError) -> HttpRes
     return redirect("security:login")
 
 
-def _mask_phone(phone: str | None) -> str:
+def mask_phone(phone: str | None) -> str:
     return f"{phone[:3]}•••••{phone[-3:]}" if phone else ""
 
 

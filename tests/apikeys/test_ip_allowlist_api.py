@@ -160,3 +160,25 @@ def test_one_accounts_list_does_not_affect_another(client, owner, make_account, 
     _, other_secret = api.make_token(other)
     allow(owner, "203.0.113.0/24")
     assert client.get(BALANCE, REMOTE_ADDR="192.0.2.50", **api.bearer(other_secret)).status_code == 200
+
+
+@pytest.mark.parametrize("entry", ["::ffff:127.0.0.1", "::ffff:7f00:1/128"])
+def test_an_ipv4_mapped_api_entry_lets_its_ipv4_client_in(client, owner, key, entry):
+    client.force_login(owner)
+    response = client.post(
+        "/accounts/security/ip-allowlist/", {"scope_name": "api", "api-scope": "api", "api-entries": entry}
+    )
+    assert response.status_code == 302
+    client.logout()
+    assert client.get(BALANCE, REMOTE_ADDR="127.0.0.1", **key).status_code == 200
+    api.assert_problem(client.get(BALANCE, REMOTE_ADDR="127.0.0.2", **key), 403, "ip_not_allowed")
+
+
+@pytest.mark.parametrize("entry", ["::ffff:127.0.0.1", "::ffff:7f00:1/128"])
+def test_an_ipv4_mapped_api_row_stored_before_normalising_still_matches(client, owner, key, entry):
+    from security.models import IPAllowlistEntry
+
+    IPAllowlistEntry.objects.create(account=owner.membership.account, scope="api", network=entry)
+    services.ip_allowlist_changed(owner.membership.account_id, "api")
+    assert client.get(BALANCE, REMOTE_ADDR="127.0.0.1", **key).status_code == 200
+    api.assert_problem(client.get(BALANCE, REMOTE_ADDR="192.0.2.1", **key), 403, "ip_not_allowed")

@@ -18,7 +18,7 @@ from apikeys import services
 from apikeys.models import ApiCredential, ApiToken
 from audit.models import AuditEvent
 from core.errors import ApplicationError
-from tests.conftest import PASSWORD, enrol_sms
+from tests.conftest import PASSWORD, enrol_sms, force_login_recent
 
 FORM_NONCE = re.compile(r'name="form_nonce" value="([^"]+)"')
 
@@ -59,7 +59,7 @@ KEY_ID = re.compile(r'data-testid="key-id">([^<]+)</code>')
 
 @pytest.fixture
 def signed_in(client, owner):
-    client.force_login(owner)
+    force_login_recent(client, owner)
     return client
 
 
@@ -164,7 +164,7 @@ def test_test_token_is_listed_apart_from_live_keys(signed_in):
 
 def test_create_refuses_scopes_beyond_the_creators_permissions(client, owner):
     sub = subuser(owner, "dev@example.com", manage_api_tokens=True, send_sms=True, view_messages=False)
-    client.force_login(sub)
+    force_login_recent(client, sub)
     page = client.get("/api-keys/tokens/new/").content.decode()
     assert 'value="messages:send"' in page
     assert 'value="verify"' in page
@@ -199,7 +199,7 @@ def test_create_form_errors_and_no_scopes_state(signed_in, owner, client):
     assert not ApiToken.objects.exists()
 
     nothing = subuser(owner, "keys-only@example.com", manage_api_tokens=True, send_sms=False, view_messages=False)
-    client.force_login(nothing)
+    force_login_recent(client, nothing)
     page = client.get("/api-keys/tokens/new/")
     assert page.status_code == 200
     assert b'data-testid="no-scopes"' in page.content
@@ -383,7 +383,7 @@ def test_subuser_without_manage_api_tokens_and_staff_get_403(client, owner):
     device = enrol_sms(staff, "+447700900778")
     nobody = User.objects.create_user("nobody@example.com", PASSWORD)  # no membership, not staff
     for user in (sub, staff, nobody):
-        client.force_login(user)
+        force_login_recent(client, user)
         if user == staff:  # staff must pass the second step; this session has
             session = client.session
             session[DEVICE_ID_SESSION_KEY] = device.persistent_id
@@ -398,7 +398,7 @@ def test_subuser_without_manage_api_tokens_and_staff_get_403(client, owner):
     assert ApiToken.objects.count() == 1
     assert ApiCredential.objects.count() == 1
 
-    client.force_login(sub)
+    force_login_recent(client, sub)
     assert b'href="/api-keys/"' not in client.get("/").content  # no nav link either
     client.logout()
     assert client.get("/api-keys/").status_code == 302  # to the sign-in page
@@ -407,7 +407,7 @@ def test_subuser_without_manage_api_tokens_and_staff_get_403(client, owner):
 def test_subuser_with_manage_api_tokens_manages_the_accounts_keys(client, owner):
     owners = services.token_create(user=owner, name="Owner's", scopes=["balance:read"]).obj
     sub = subuser(owner, "devops@example.com", manage_api_tokens=True)
-    client.force_login(sub)
+    force_login_recent(client, sub)
     assert owners.prefix.encode() in client.get("/api-keys/").content
     assert b'href="/api-keys/"' in client.get("/").content
     response = post_form(client, "/api-keys/tokens/new/", {"name": "Mine", "scopes": ["messages:send"], "mode": "live"})
@@ -439,7 +439,7 @@ def test_subuser_cannot_reset_a_credential_holding_scopes_it_lacks(client, owner
     new = services.credential_create(user=owner, name="Billing", scopes=["balance:read", "messages:send"])
     credential = new.obj
     sub = subuser(owner, "ops@example.com", manage_api_tokens=True, send_sms=True, view_billing=False)
-    client.force_login(sub)
+    force_login_recent(client, sub)
     response = post_form(client, f"/api-keys/credentials/{credential.pk}/reset/", follow=True)
     assert response.status_code == 200
     assert b'data-testid="secret"' not in response.content
@@ -457,7 +457,7 @@ def test_a_refused_form_can_be_sent_again_and_an_old_form_is_told_apart(client, 
     credential with a scope it lacks) may be sent again once the reason is gone."""
     credential = services.credential_create(user=owner, name="Billing", scopes=["balance:read"]).obj
     sub = subuser(owner, "ops2@example.com", manage_api_tokens=True, view_billing=False)
-    client.force_login(sub)
+    force_login_recent(client, sub)
     path = f"/api-keys/credentials/{credential.pk}/reset/"
     page = client.get(path)
     assert "no-store" in page["Cache-Control"], "the form's nonce must not come back from a cache"

@@ -75,3 +75,9 @@ def test_the_address_is_normalised():
 @pytest.mark.parametrize("peer", ["", "garbage"])
 def test_an_unusable_socket_address_gives_no_ip(peer):
     assert resolve_client_ip(peer, "198.51.100.1") == ""
+
+
+def test_an_ipv4_mapped_trusted_proxy_is_trusted(settings):
+    """TRUSTED_PROXIES are read like allowlist entries: ::ffff:10.0.0.5 is the proxy 10.0.0.5."""
+    settings.TRUSTED_PROXIES = ["::ffff:10.0.0.5"]
+    assert resolve_client_ip("10.0.0.5", "203.0.113.9") == "203.0.113.9"

@@ -349,3 +349,36 @@ def test_sign_in_from_a_new_device_sends_an_email(page, other_page, live_server,
     assert mailoutbox == []
     page.goto(base + "/accounts/security/")
     expect(page.locator("#devices tbody tr")).to_have_count(2)
+
+
+def test_an_old_session_confirms_it_is_you_before_setting_up_an_authenticator(page, live_server, make_account):
+    """Sudo mode in the browser: a session whose sign-in is past the window is sent to the
+    re-authentication page, which comes back to the page after the password."""
+    from security.session_store import SessionStore
+    from security.sudo import AUTHENTICATED_AT_KEY
+
+    base = live_server.url
+    owner = owner_of(make_account())
+    sign_in(page, base, owner.email)
+    expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
+    # The sign-in is made an hour old, as if the browser had been left signed in since.
+    [cookie] = [c for c in page.context.cookies() if c["name"] == "sessionid"]
+    session = SessionStore(cookie["value"])
+    session[AUTHENTICATED_AT_KEY] = (timezone.now() - timedelta(hours=1)).isoformat()
+    session.save()
+
+    page.goto(base + "/accounts/security/two-factor/")
+    page.get_by_role("article").filter(has_text="Authenticator app").get_by_role("button", name="Use an app").click()
+    expect(page.get_by_role("heading", name="Confirm it's you")).to_be_visible()
+    expect(page.locator("svg")).to_have_count(0)  # no QR code, no secret yet
+    page.get_by_label("Your password").fill("Wrong-Password-1")
+    page.get_by_role("button", name="Confirm").click()
+    expect(page.get_by_test_id("field-error")).to_have_text("That password is not right.")
+    page.get_by_label("Your password").fill(PASSWORD)
+    page.get_by_role("button", name="Confirm").click()
+    expect(page).to_have_url(re.compile(r"/accounts/security/two-factor/app/$"))
+    expect(page.get_by_role("heading", name="Authenticator app")).to_be_visible()
+    expect(page.get_by_test_id("totp-secret")).to_be_visible()
+    assert list(
+        AuditEvent.objects.filter(actor=owner, action__startswith="auth.reauth.").order_by("id").values_list("action")
+    ) == [("auth.reauth.failed",), ("auth.reauth.success",)]

@@ -324,3 +324,53 @@ def test_an_ipv6_address_with_an_overlong_zone_id_is_refused_with_a_message(owne
     assert r.status_code == 400  # the form again, with the line's error
     assert "is not an IPv4/IPv6 address" in r.content.decode()
     assert not IPAllowlistEntry.objects.exists()
+
+
+# --- IPv4-mapped IPv6 entries: read as the IPv4 addresses they map, as client addresses are ----
+
+
+@pytest.mark.parametrize(
+    ("text", "stored"),
+    [
+        ("::ffff:127.0.0.1", "127.0.0.1"),
+        ("::ffff:7f00:1/128", "127.0.0.1"),
+        ("::FFFF:192.0.2.77 office", "192.0.2.77"),
+        ("::ffff:10.0.0.0/104", "10.0.0.0/8"),
+        ("::ffff:c000:200/120", "192.0.2.0/24"),
+    ],
+)
+def test_ipv4_mapped_entries_are_stored_as_the_ipv4_they_map(text, stored):
+    entries, errors = services.parse_allowlist(text)
+    assert errors == []
+    assert [network for network, _ in entries] == [stored]
+
+
+def test_an_ipv4_mapped_entry_for_every_address_is_refused_like_0_0_0_0_slash_0():
+    _, errors = services.parse_allowlist("::ffff:0:0/96")
+    assert len(errors) == 1
+    assert "would allow every address" in errors[0]
+
+
+@pytest.mark.parametrize("entry", ["::ffff:127.0.0.1", "::ffff:7f00:1/128"])
+def test_an_ipv4_mapped_portal_entry_lets_its_ipv4_client_sign_in(client, owner, entry):
+    client.force_login(owner)
+    # Saved from 127.0.0.1 with no confirmation asked: the entry is that address.
+    assert save_list(client, entry, ip="127.0.0.1").status_code == 302
+    assert list(IPAllowlistEntry.objects.values_list("network", flat=True)) == ["127.0.0.1"]
+    client.post("/accounts/logout/", REMOTE_ADDR="127.0.0.1")
+    response = client.post("/accounts/login/", {"username": owner.email, "password": PASSWORD}, REMOTE_ADDR="127.0.0.1")
+    assert response.status_code == 302
+    assert response.url == "/"
+    assert client.get("/", REMOTE_ADDR="127.0.0.1").status_code == 200
+    assert is_refused_page(client.get("/", REMOTE_ADDR="127.0.0.2"))
+
+
+@pytest.mark.parametrize("entry", ["::ffff:127.0.0.1", "::ffff:7f00:1/128"])
+def test_an_ipv4_mapped_portal_row_stored_before_normalising_still_matches(client, owner, entry):
+    """A row written as typed (before entries were normalised, or straight into the table)."""
+    IPAllowlistEntry.objects.create(account=owner.membership.account, scope="portal", network=entry)
+    services.ip_allowlist_changed(owner.membership.account_id, "portal")
+    response = client.post("/accounts/login/", {"username": owner.email, "password": PASSWORD}, REMOTE_ADDR="127.0.0.1")
+    assert response.status_code == 302
+    assert response.url == "/"
+    assert is_refused_page(client.get("/", REMOTE_ADDR=ELSEWHERE))

@@ -1,3 +1,4 @@
+import re
 import threading
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -20,7 +21,7 @@ from security import services
 from security.models import BackupCode, SMSDevice, UserSession
 from security.services import otp as otp_services
 from security.session_store import SessionStore
-from tests.conftest import PASSWORD, enrol_sms, latest_sms_code, run_concurrently
+from tests.conftest import PASSWORD, enrol_sms, force_login_recent, latest_sms_code, run_concurrently
 
 pytestmark = pytest.mark.django_db
 
@@ -392,14 +393,17 @@ def test_new_backup_codes_replace_the_old_ones(client, owner):
     assert client.get("/").status_code == 200
 
 
-def test_regenerating_backup_codes_on_the_page_needs_the_password(client, owner):
-    client.force_login(owner)
-    response = client.post("/accounts/security/two-factor/backup-codes/", {"password": "Wrong-Password-1"})
+def test_regenerating_backup_codes_on_the_page_shows_ten_new_ones(client, owner):
+    enrol_sms(owner)
+    old = services.backup_codes_regenerate(user=owner)
+    force_login_recent(client, owner)
+    assert client.get("/accounts/security/two-factor/backup-codes/").status_code == 200
+    assert services.backup_codes_left(owner) == 10  # asking is not making
+    response = client.post("/accounts/security/two-factor/backup-codes/")
     assert response.status_code == 200
-    assert "Wrong password" in response.content.decode()
-    assert services.backup_codes_left(owner) == 0
-    response = client.post("/accounts/security/two-factor/backup-codes/", {"password": PASSWORD})
-    assert response.status_code == 200
+    shown = re.findall(r"<code>([a-z2-9]{5}-[a-z2-9]{5})</code>", response.content.decode())
+    assert len(shown) == 10
+    assert not set(shown) & set(old)
     assert services.backup_codes_left(owner) == 10
 
 
@@ -407,7 +411,7 @@ def test_regenerating_backup_codes_on_the_page_needs_the_password(client, owner)
 
 
 def test_authenticator_enrolment_and_sign_in(client, owner):
-    client.force_login(owner)
+    force_login_recent(client, owner)
     response = client.get("/accounts/security/two-factor/app/")
     assert response.status_code == 200
     assert "<svg" in response.content.decode()
@@ -454,15 +458,16 @@ def test_a_wrong_authenticator_code_pauses_the_next_try(client, owner):
 # --- Changing and turning off 2FA -------------------------------------------------------------
 
 
-def test_turning_off_two_factor_needs_the_password(client, owner):
+def test_turning_off_two_factor_removes_every_second_factor(client, owner):
     enrol_sms(owner)
+    TOTPDevice.objects.create(user=owner, name="Authenticator app", confirmed=True)
     services.backup_codes_regenerate(user=owner)
-    client.force_login(owner)
-    response = client.post("/accounts/security/two-factor/disable/", {"password": "Wrong-Password-1"})
-    assert response.status_code == 200
+    force_login_recent(client, owner)
+    assert client.get("/accounts/security/two-factor/disable/").status_code == 200
     assert SMSDevice.objects.filter(user=owner).exists()
-    response = client.post("/accounts/security/two-factor/disable/", {"password": PASSWORD})
+    response = client.post("/accounts/security/two-factor/disable/")
     assert response.status_code == 302
+    assert not TOTPDevice.objects.filter(user=owner).exists()
     assert not SMSDevice.objects.filter(user=owner).exists()
     assert services.backup_codes_left(owner) == 0
     assert AuditEvent.objects.filter(action="2fa.disabled", actor=owner).exists()
@@ -475,29 +480,17 @@ def test_two_factor_cannot_be_turned_off_when_the_account_requires_it(owner, rf)
     account.save(update_fields=["require_2fa"])
     owner.refresh_from_db()
     with pytest.raises(ApplicationError) as excinfo:
-        services.two_factor_disable(user=owner, password=PASSWORD, context=AuditContext(ip="127.0.0.1"))
+        services.two_factor_disable(user=owner, context=AuditContext(ip="127.0.0.1"))
     assert excinfo.value.code == "two_factor_required"
     assert SMSDevice.objects.filter(user=owner, confirmed=True).exists()
 
 
-def test_changing_the_phone_needs_the_password(owner, rf):
+def test_a_new_phone_replaces_the_old_one_only_once_confirmed(owner, rf):
     device = enrol_sms(owner)
     request = rf.post("/")
-    for password in (None, "", "Wrong-Password-1"):
-        with pytest.raises(ApplicationError) as excinfo:
-            services.sms_device_start(
-                user=owner,
-                phone="+447911123456",
-                password=password,
-                challenge="c",
-                context=AuditContext.from_request(request),
-            )
-        assert excinfo.value.code == "password_required"
-    assert not Message.objects.filter(recipient="+447911123456").exists()
     new = services.sms_device_start(
         user=owner,
         phone="+44 7911 123456",
-        password=PASSWORD,
         challenge="c",
         context=AuditContext.from_request(request),
     )
@@ -518,7 +511,7 @@ def test_changing_the_phone_needs_the_password(owner, rf):
 
 
 def test_sms_enrolment_through_the_pages(client, owner):
-    client.force_login(owner)
+    force_login_recent(client, owner)
     response = client.post("/accounts/security/two-factor/sms/", {"phone": "not a number"})
     assert response.status_code == 200
     assert not SMSDevice.objects.exists()
@@ -627,22 +620,20 @@ def test_a_try_during_the_pause_after_a_wrong_code_says_wait_not_wrong(owner):
 
 
 def test_the_authenticator_and_backup_code_pages_are_never_cached(client, owner):
-    client.force_login(owner)
+    force_login_recent(client, owner)
     r1 = client.get("/accounts/security/two-factor/app/")
-    r2 = client.post("/accounts/security/two-factor/backup-codes/", {"password": PASSWORD})
+    r2 = client.post("/accounts/security/two-factor/backup-codes/")
     assert "no-store" in (r1.get("Cache-Control") or "")
     assert "no-store" in (r2.get("Cache-Control") or "")
 
 
-def test_replacing_a_working_authenticator_needs_the_password(client, owner):
-    TOTPDevice.objects.create(user=owner, name="old", confirmed=True)
-    client.force_login(owner)
+def test_a_new_authenticator_replaces_the_working_one_once_confirmed(client, owner):
+    old = TOTPDevice.objects.create(user=owner, name="old", confirmed=True)
+    force_login_recent(client, owner)
     client.get("/accounts/security/two-factor/app/")
     new = TOTPDevice.objects.get(user=owner, confirmed=False)
+    assert TOTPDevice.objects.get(pk=old.pk).confirmed  # the app in use works until the new one is confirmed
     code = f"{totp(new.bin_key):06d}"
-    refused = client.post("/accounts/security/two-factor/app/", {"code": code, "password": "wrong"})
-    assert b"Enter your password to replace" in refused.content or b"Wrong or missing password" in refused.content
-    assert TOTPDevice.objects.get(pk=new.pk).confirmed is False
-    accepted = client.post("/accounts/security/two-factor/app/", {"code": code, "password": PASSWORD})
+    accepted = client.post("/accounts/security/two-factor/app/", {"code": code})
     assert accepted.status_code == 200  # the backup codes page, or a redirect to security
     assert TOTPDevice.objects.filter(user=owner, confirmed=True).get().pk == new.pk
