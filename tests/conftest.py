@@ -469,3 +469,12 @@ def capture_everything(caplog, capfd, monkeypatch, sms_delivery_inline, django_c
         if type(handler) is logging.StreamHandler:
             monkeypatch.setattr(handler, "stream", sys.stderr)
     return Capture(caplog, capfd, django_capture_on_commit_callbacks)
+
+
+def allow_ips(owner: User, *networks: str, scope: str) -> None:
+    """Replace the owner's account's IP allowlist (`portal` or `api`) with these networks."""
+    from security.services import ip_allowlist_replace
+
+    ip_allowlist_replace(
+        account=owner.membership.account, scope=scope, entries=[(network, "") for network in networks], actor=owner
+    )

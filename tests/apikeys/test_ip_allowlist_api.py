@@ -8,6 +8,7 @@ from accounts.models import User
 from audit.models import AuditEvent
 from security import services
 from tests import api_support as api
+from tests.conftest import allow_ips
 
 pytestmark = pytest.mark.django_db
 
@@ -16,12 +17,7 @@ ALLOWED_LIST = ["203.0.113.7", "198.51.100.0/24", "2001:db8::5", "2001:db8:abcd:
 
 
 def allow(owner: User, *networks: str, scope: str = "api") -> None:
-    services.ip_allowlist_replace(
-        account=owner.membership.account,
-        scope=scope,
-        entries=[(network, "") for network in networks],
-        actor=owner,
-    )
+    allow_ips(owner, *networks, scope=scope)
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from messaging.models import Message
 from security import services
 from security.models import IPAllowlistEntry
 from security.services import allowlist_shared_key, ip_allowlist_networks
-from tests.conftest import PASSWORD, enrol_sms
+from tests.conftest import PASSWORD, allow_ips, enrol_sms
 
 pytestmark = pytest.mark.django_db
 
@@ -19,12 +19,7 @@ ALLOWLIST_URL = "/accounts/security/ip-allowlist/"
 
 
 def allow(owner: User, *networks: str, scope: str = "portal") -> None:
-    services.ip_allowlist_replace(
-        account=owner.membership.account,
-        scope=scope,
-        entries=[(network, "") for network in networks],
-        actor=owner,
-    )
+    allow_ips(owner, *networks, scope=scope)
 
 
 def is_refused_page(response) -> bool:
