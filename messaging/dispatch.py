@@ -9,12 +9,12 @@ load, one publish carries dozens of requests' messages, each waiting at most the
 delay no one sees on an SMS); when idle, the thread sleeps and costs nothing.
 
 Nothing is lost if this process dies with ids in its buffer: the messages are committed as
-`queued`, and the beat job `messages_requeue_stale` enqueues them again. Celery worker processes
-publish at once (`publish_immediately`), since their jobs already work in batches.
+`queued`, and the recovery sweep `messages_requeue_stale` enqueues them again within
+SMS_REQUEUE_AFTER. Celery worker processes publish at once (`publish_immediately`), since their
+jobs already work in batches.
 
 System messages (security codes) skip the buffer: their commit hook calls `publish` itself
-(`enqueue_delivery(..., at_once=True)`), since a code cannot wait for the beat job, which comes
-only after the code has expired.
+(`enqueue_delivery(..., at_once=True)`), since a code should not wait even for the sweep.
 """
 
 import atexit
@@ -32,7 +32,7 @@ DELIVERY_BATCH = 100
 
 def publish(ids: list[str]) -> None:
     """One `deliver_messages` task per DELIVERY_BATCH ids, now. Never raises: a broker outage
-    leaves the messages `queued` for the beat job, and must not fail a committed request."""
+    leaves the messages `queued` for the recovery sweep, and must not fail a committed request."""
     from messaging.tasks import deliver_messages
 
     for start in range(0, len(ids), DELIVERY_BATCH):
@@ -42,7 +42,7 @@ def publish(ids: list[str]) -> None:
         except Exception as exc:
             # The class only: a broker error's text may carry its URL and credentials.
             logger.error(
-                "Could not publish %d message ids for delivery (%s); the requeue job will.",
+                "Could not publish %d message ids for delivery (%s); the recovery sweep will.",
                 len(chunk),
                 type(exc).__name__,
             )

@@ -101,6 +101,9 @@ class Message(models.Model):
     scheduled_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     sending_started_at = models.DateTimeField(null=True, blank=True)
+    # The worker process that last claimed it ("<boot> <pid> <hostname>", messaging/workers.py):
+    # the recovery sweep puts a message back at once when that process is provably gone.
+    claimed_by = models.CharField(max_length=200, blank=True, editable=False)
     sent_at = models.DateTimeField(null=True, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
 

@@ -246,21 +246,22 @@ def member_balance(*, account_id: int, membership_id: int) -> tuple | None:
 # --- Delivery ---------------------------------------------------------------------------------
 
 _MESSAGE_CLAIM = """
-UPDATE {message} SET status = %(sending)s, sending_started_at = %(now)s, attempts = attempts + 1
+UPDATE {message} SET status = %(sending)s, sending_started_at = %(now)s, attempts = attempts + 1,
+    claimed_by = %(claimed_by)s
 WHERE id = %(id)s AND status = %(queued)s
 """
 
 
-def message_claim(*, message_id, now: datetime) -> bool:
-    """queued → sending, one more attempt, in one conditional UPDATE: of two workers holding the
-    same id, one wins (True)."""
+def message_claim(*, message_id, now: datetime, claimed_by: str) -> bool:
+    """queued → sending, one more attempt, by the worker process `claimed_by`, in one conditional
+    UPDATE: of two workers holding the same id, one wins (True)."""
     if native():
         params = {"sending": Message.Status.SENDING, "now": now, "id": _message_pk(message_id),
-                  "queued": Message.Status.QUEUED}  # fmt: skip
+                  "queued": Message.Status.QUEUED, "claimed_by": claimed_by}  # fmt: skip
         _, count = _run(_MESSAGE_CLAIM, params)
         return count == 1
     claimed = Message.objects.filter(pk=message_id, status=Message.Status.QUEUED).update(
-        status=Message.Status.SENDING, sending_started_at=now, attempts=F("attempts") + 1
+        status=Message.Status.SENDING, sending_started_at=now, attempts=F("attempts") + 1, claimed_by=claimed_by
     )
     return claimed == 1
 

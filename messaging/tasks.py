@@ -1,11 +1,12 @@
 import random
 import time
+from datetime import UTC, datetime
 
 from celery import shared_task
 from celery.utils.log import get_task_logger
 from django.conf import settings
 
-from messaging import services
+from messaging import services, workers
 from messaging.services.recovery import RETRY_BACKOFF_MAX_SECONDS
 
 logger = get_task_logger(__name__)
@@ -38,9 +39,16 @@ def recover_stuck_messages() -> int:
     return services.messages_recover_stuck()
 
 
-@shared_task(acks_late=True)
-def requeue_stale_messages() -> int:
-    return services.messages_requeue_stale()
+@shared_task(bind=True, acks_late=True)
+def requeue_stale_messages(self, barrier: float | None = None) -> int:
+    """The recovery sweep (services.messages_requeue_stale). Started without `barrier` (by beat,
+    by a worker as it starts), it first sends itself to the back of the queue with the time it
+    does so: when that copy runs, every task published before it has left the queue."""
+    if barrier is None:
+        self.apply_async(kwargs={"barrier": time.time()})
+        return 0
+    holdings = workers.live_holdings(self.app)
+    return services.messages_requeue_stale(barrier=datetime.fromtimestamp(barrier, tz=UTC), holdings=holdings)
 
 
 @shared_task(acks_late=True)

@@ -1,4 +1,5 @@
-"""Logging filters that keep secrets out of log lines written by code we do not own."""
+"""Logging filters for log lines written by code we do not own: secrets kept out, and the
+routine lines of a frequent beat job left out."""
 
 import logging
 import re
@@ -23,3 +24,21 @@ class RedactSecrets(logging.Filter):
         if isinstance(record.args, tuple):
             record.args = tuple(redact(arg) if isinstance(arg, str) else arg for arg in record.args)
         return True
+
+
+RECOVERY_SWEEP = "messaging.tasks.requeue_stale_messages"
+
+
+class QuietRecoverySweep(logging.Filter):
+    """For Celery's beat and worker loggers: the recovery sweep runs every few seconds
+    (SMS_REQUEUE_AFTER), so its routine INFO lines (sent by beat, received, succeeded) would
+    bury the rest, `make run`'s printed SMS among them. It logs a warning itself whenever it
+    puts work back; its failures still show."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno > logging.INFO:
+            return True
+        data = getattr(record, "data", None)  # Celery's "received" and "succeeded" lines
+        if isinstance(data, dict) and data.get("name") == RECOVERY_SWEEP:
+            return False
+        return not (isinstance(record.args, tuple) and RECOVERY_SWEEP in record.args)  # beat's

@@ -396,9 +396,15 @@ SPECTACULAR_SETTINGS = {
 
 # --- Celery ---
 if REDIS_URL:
+    # Redis by default; RabbitMQ (`amqp://…`) hands a dead worker's unacknowledged tasks to
+    # another worker at once (docs/operations.md).
     CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL)
-    # Longer than any task may take; long delays live in the database, never in countdowns.
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+    # Redis hands a task out again when a worker has held it unacknowledged this long: longer than
+    # a task may be held alive (the longest retry countdown, 10 minutes, plus CELERY_TASK_TIME_LIMIT;
+    # long delays live in the database, never in countdowns), and short enough that the tasks of
+    # a killed worker come back within a quarter of an hour (its messages, much sooner: the
+    # recovery sweep, SMS_REQUEUE_AFTER). RabbitMQ needs no such option.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 900} if CELERY_BROKER_URL.startswith("redis") else {}
 else:
     CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://localhost/")
     _broker_dir = VAR_DIR / "celery-broker"
@@ -427,6 +433,15 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+# A `queued` message that no live worker holds (its task lost with a killed process) goes back to
+# the queue within this long: the recovery sweep (messaging/services/recovery.py) runs every half
+# of it and takes what has waited longer than that half; a worker that starts sweeps at once.
+_requeue_after = env.int("SMS_REQUEUE_AFTER_SECONDS", default=10)
+if _requeue_after < 2:
+    # Each sweep waits a second for the workers' answers: more often, sweeps would overlap.
+    raise ImproperlyConfigured("SMS_REQUEUE_AFTER_SECONDS must be at least 2.")
+SMS_REQUEUE_AFTER = timedelta(seconds=_requeue_after)
+SMS_REQUEUE_SWEEP = SMS_REQUEUE_AFTER / 2
 CELERY_BEAT_SCHEDULE = {
     "accounts-password-age-reminders": {
         "task": "security.tasks.send_password_age_reminders",
@@ -446,7 +461,9 @@ CELERY_BEAT_SCHEDULE = {
     },
     "messaging-requeue-stale": {
         "task": "messaging.tasks.requeue_stale_messages",
-        "schedule": timedelta(minutes=1).total_seconds(),
+        "schedule": SMS_REQUEUE_SWEEP.total_seconds(),
+        # Behind a backlog, sweeps would pile up: one that waited longer than its period is dropped.
+        "options": {"expires": SMS_REQUEUE_SWEEP.total_seconds()},
     },
     "messaging-recover-stuck": {
         "task": "messaging.tasks.recover_stuck_messages",
@@ -488,7 +505,10 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"line": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "filters": {"redact": {"()": "portal.log_filters.RedactSecrets"}},
+    "filters": {
+        "redact": {"()": "portal.log_filters.RedactSecrets"},
+        "quiet_sweep": {"()": "portal.log_filters.QuietRecoverySweep"},
+    },
     "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "line"}},
     "root": {"handlers": ["stderr"], "level": env.str("LOG_LEVEL", default="INFO")},
     # urllib3 logs whole request URLs at DEBUG, and a sendsms URL carries the Kannel password.
@@ -498,5 +518,9 @@ LOGGING = {
         "urllib3": {"level": "WARNING"},
         # The development server (`make run`) logs request lines with their query strings.
         "django.server": {"handlers": ["stderr"], "filters": ["redact"], "level": "INFO", "propagate": False},
+        # The recovery sweep's routine lines, every few seconds (portal/log_filters.py).
+        "celery.beat": {"filters": ["quiet_sweep"]},
+        "celery.worker.strategy": {"filters": ["quiet_sweep"]},
+        "celery.app.trace": {"filters": ["quiet_sweep"]},
     },
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Makes sure what the test suite needs is installed and running: PostgreSQL and Redis (started
-# when stopped), Kannel with its fake SMSC, and Chromium. Installs from Debian's packages when
+# Makes sure what the test suite needs is installed and running: PostgreSQL, Redis and RabbitMQ
+# (started when stopped), Kannel with its fake SMSC, and Chromium. Installs from Debian's packages when
 # missing. A service that cannot be had is an error: the suite never skips it.
 set -euo pipefail
 
@@ -15,7 +15,7 @@ apt_install() {
 need_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 
 missing=()
-for pkg in postgresql redis-server chromium chromium-driver kannel kannel-extras; do
+for pkg in postgresql redis-server rabbitmq-server chromium chromium-driver kannel kannel-extras; do
   need_pkg "$pkg" || missing+=("$pkg")
 done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -60,4 +60,14 @@ if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
   for _ in $(seq 30); do redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 && break; sleep 0.5; done
 fi
 redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null || { echo "ERROR: Redis is not reachable" >&2; exit 1; }
-echo "Services ready: PostgreSQL, Redis, Kannel, Chromium."
+
+# RabbitMQ on 127.0.0.1:5672 (its default guest user, allowed from this machine only): the second
+# broker the worker-recovery tests run on. Debian's wrapper switches to the rabbitmq user.
+rabbitmq_up() { (exec 3<>/dev/tcp/127.0.0.1/5672) 2>/dev/null; }
+if ! rabbitmq_up; then
+  echo "Starting RabbitMQ"
+  $SUDO rabbitmq-server -detached || true
+  for _ in $(seq 60); do rabbitmq_up && break; sleep 1; done
+fi
+rabbitmq_up || { echo "ERROR: RabbitMQ is not reachable on 127.0.0.1:5672" >&2; exit 1; }
+echo "Services ready: PostgreSQL, Redis, RabbitMQ, Kannel, Chromium."

@@ -1,3 +1,4 @@
+import json
 import logging
 import os
 import re
@@ -170,19 +171,22 @@ def run_concurrently(*targets, timeout: float = 60) -> list:
 class Worker:
     """A real Celery worker process on the suite's Redis queue, sharing the test database."""
 
-    def __init__(self, env: dict[str, str], log_path: Path, concurrency: int = 2) -> None:
+    def __init__(self, env: dict[str, str], log_path: Path, concurrency: int = 2, beat: bool = False) -> None:
         self.env, self.log_path, self.concurrency = env, log_path, concurrency
         self.hostname = f"test-worker-{os.getpid()}-{id(self)}@localhost"
         self.process: subprocess.Popen | None = None
+        # With Celery beat inside (as `make run` has it), its schedule kept beside the log.
+        self.beat = ["--beat", "--schedule", str(log_path.with_suffix(".beat"))] if beat else []
 
     def start(self) -> "Worker":
+        """Start the worker (again, after kill(): under the same name, as a restart does)."""
         from portal.celery import app
 
         log = self.log_path.open("a")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "portal", "worker", "--loglevel", "INFO",
              "--concurrency", str(self.concurrency), "--hostname", self.hostname, "--without-gossip",
-             "--without-mingle"],
+             "--without-mingle", *self.beat],
             cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
         log.close()
@@ -230,8 +234,8 @@ def worker_factory(transactional_db, tmp_path):
     }
     started: list[Worker] = []
 
-    def start(concurrency: int = 2, **env: str) -> Worker:
-        worker = Worker({**base, **env}, tmp_path / f"worker{len(started)}.log", concurrency)
+    def start(concurrency: int = 2, *, beat: bool = False, **env: str) -> Worker:
+        worker = Worker({**base, **env}, tmp_path / f"worker{len(started)}.log", concurrency, beat)
         started.append(worker)
         return worker.start()
 
@@ -315,6 +319,16 @@ def queue_length() -> int:
 
     with app.connection_for_read() as conn:
         return conn.default_channel.client.llen(settings.CELERY_TASK_DEFAULT_QUEUE)
+
+
+def queued_task_names() -> list[str]:
+    """The names of the tasks waiting in the suite's Redis queue (a worker's own, such as the
+    recovery sweep it starts with, among them)."""
+    from portal.celery import app
+
+    with app.connection_for_read() as conn:
+        entries = conn.default_channel.client.lrange(settings.CELERY_TASK_DEFAULT_QUEUE, 0, -1)
+    return [json.loads(entry)["headers"]["task"] for entry in entries]
 
 
 def worker_is_idle() -> bool:

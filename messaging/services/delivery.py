@@ -21,6 +21,7 @@ from messaging.backends.testmode import TestModeBackend
 from messaging.dispatch import dispatcher, publish
 from messaging.models import LedgerEntry, Message, MessageEvent
 from messaging.services.ledger import _ledger_write
+from messaging.workers import claim_tag
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +34,7 @@ def enqueue_delivery(message_ids: list, *, at_once: bool = False) -> None:
     publishes them in batches; `at_once`, publish them now as their own task, the same task
     without the buffer (system messages: a security code must not wait where a killed process
     loses it). Robust: a broker hiccup after the commit must not turn an accepted request into a
-    500; the message stays `queued` and the beat job re-enqueues it (messages_requeue_stale)."""
+    500; the message stays `queued` and the recovery sweep re-enqueues it (messages_requeue_stale)."""
     ids = [str(message_id) for message_id in message_ids]
     if ids:
         transaction.on_commit(partial(publish if at_once else dispatcher.add, ids), robust=True)
@@ -94,9 +95,10 @@ def message_send_test(*, user: User) -> Message:
 HANDED_OVER = "handed to the gateway"
 
 
-def message_claim(message_id) -> bool:
-    """queued → sending in one conditional UPDATE: of two workers holding the same id, one wins."""
-    return sql.message_claim(message_id=message_id, now=timezone.now())
+def message_claim(message_id, *, claimed_by: str) -> bool:
+    """queued → sending in one conditional UPDATE: of two workers holding the same id, one wins.
+    `claimed_by` names this worker process (messaging/workers.py), for the recovery sweep."""
+    return sql.message_claim(message_id=message_id, now=timezone.now(), claimed_by=claimed_by)
 
 
 def message_record_result(message_id, result: SendResult, *, sensitive: bool = False) -> None:
@@ -149,6 +151,7 @@ def message_deliver(*, message_ids: list[str], deadline: float | None = None) ->
     alone spend the task's retries and wait for its backoff.
     """
     live_backend, test_backend = get_backend(), TestModeBackend()
+    claimed_by = claim_tag()
     retry: list[str] = []
     try:
         rows = {
@@ -188,7 +191,7 @@ def message_deliver(*, message_ids: list[str], deadline: float | None = None) ->
             return retry
         try:
             message = rows.get(str(message_id))
-            if message is None or not message_claim(message.pk):
+            if message is None or not message_claim(message.pk, claimed_by=claimed_by):
                 continue  # already handed over, canceled, or claimed by another worker
             sms = OutgoingSms(
                 id=str(message.pk),

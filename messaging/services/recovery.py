@@ -1,8 +1,10 @@
 """The beat jobs that keep delivery moving: scheduled messages released, hand-overs in doubt
-settled, lost tasks re-enqueued (a security code past its life failed instead)."""
+settled, the work of a dead process put back in the queue (a security code past its life failed
+instead)."""
 
 import logging
-from datetime import timedelta
+from collections.abc import Collection
+from datetime import datetime
 
 from django.conf import settings
 from django.db import transaction
@@ -12,6 +14,7 @@ from django.utils import timezone
 from accounts.models import Account
 from messaging.models import Message
 from messaging.services.delivery import enqueue_delivery, hold_for_suspension, message_fail, status_events
+from messaging.workers import Holdings
 
 logger = logging.getLogger(__name__)
 
@@ -42,34 +45,42 @@ MAX_HANDOVER_ATTEMPTS = 3
 # The error code of a message the watchdog gave up on (failed, refunded).
 HANDOVER_UNKNOWN = "handover_unknown"
 
+IN_DOUBT = "hand-over in doubt: queued again, possibly a duplicate"
+WORKER_GONE = "its worker stopped during the hand-over: queued again, possibly a duplicate"
 
-def messages_recover_stuck() -> int:
-    """Messages left in `sending` past the grace period: a worker died mid-hand-over.
 
-    Such a message goes back to the queue flagged as a possible duplicate, at most
-    MAX_HANDOVER_ATTEMPTS hand-overs in doubt in all (`attempts`: a claim whose request provably
-    never reached the gateway gives its attempt back); after that it fails (refunded) rather than
-    crash workers forever. A delivery report for the earlier hand-over that arrives while it waits
-    in the queue still counts (dlr_record), so it is not sent again. A security code is never sent
-    again: by now it has expired, and its text may already be redacted.
+def messages_recover_stuck(
+    *, claimed_by: Collection[str] | None = None, before: datetime | None = None, detail: str = IN_DOUBT
+) -> int:
+    """Messages left in `sending`: a worker died mid-hand-over, or the gateway's answer never came.
+
+    By default (the watchdog) those claimed before the grace period (SMS_SENDING_GRACE); with
+    `claimed_by`, those claimed before `before` by these worker processes, which the recovery
+    sweep found gone. Such a message goes back to the queue flagged as a possible duplicate, at
+    most MAX_HANDOVER_ATTEMPTS hand-overs in doubt in all (`attempts`: a claim whose request
+    provably never reached the gateway gives its attempt back); after that it fails (refunded)
+    rather than crash workers forever. A delivery report for the earlier hand-over that arrives
+    while it waits in the queue still counts (dlr_record), so it is not sent again. A security
+    code is never sent again: it may have reached the phone, and its text may already be redacted.
     """
-    cutoff = timezone.now() - settings.SMS_SENDING_GRACE
+    cutoff = before or timezone.now() - settings.SMS_SENDING_GRACE
     with transaction.atomic():
-        stuck = list(
-            Message.objects.select_for_update(skip_locked=True)
-            .filter(status=Message.Status.SENDING, sending_started_at__lt=cutoff)
-            .values_list("pk", "attempts", "sensitive")[:1000]
+        query = Message.objects.select_for_update(skip_locked=True).filter(
+            status=Message.Status.SENDING, sending_started_at__lt=cutoff
         )
+        if claimed_by is not None:
+            query = query.filter(claimed_by__in=list(claimed_by))
+        stuck = list(query.values_list("pk", "attempts", "sensitive")[:1000])
         if not stuck:
             return 0
         retry = [pk for pk, attempts, sensitive in stuck if attempts < MAX_HANDOVER_ATTEMPTS and not sensitive]
         give_up = [pk for pk, attempts, sensitive in stuck if attempts >= MAX_HANDOVER_ATTEMPTS or sensitive]
         Message.objects.filter(pk__in=retry).update(status=Message.Status.QUEUED, possible_duplicate=True)
         if retry:
-            status_events(retry, Message.Status.QUEUED, "hand-over in doubt: queued again, possibly a duplicate")
+            status_events(retry, Message.Status.QUEUED, detail)
             enqueue_delivery(retry)
     messages_give_up(give_up, error_code=HANDOVER_UNKNOWN, still=Message.Status.SENDING)
-    logger.warning("stuck in sending: %d requeued, %d failed", len(retry), len(give_up))
+    logger.warning("stuck in sending (%s): %d requeued, %d failed", detail, len(retry), len(give_up))
     return len(stuck)
 
 
@@ -81,40 +92,59 @@ def messages_give_up(message_ids: list, *, error_code: str, still: str) -> None:
         message_fail(message_id=pk, error_code=error_code, only_if=(still,))
 
 
-# The error code of a security code the stale-queue job will not send: its life is over.
+# The error code of a security code the recovery sweep will not send: its life is over.
 CODE_EXPIRED = "code_expired"
 
+REQUEUE_LIMIT = 5000
 
-STALE_QUEUED_AFTER = timedelta(minutes=5)
 
-
-# A message put back in the queue after a failed attempt waits for its task's retry (a backoff of
-# up to RETRY_BACKOFF_MAX_SECONDS, messaging/tasks.py): the beat job leaves it alone until that
-# retry is overdue too, so a gateway outage is not hammered ahead of the backoff.
+# A message put back in the queue after a failed attempt waits for its task's retry, a backoff of
+# up to this many seconds (messaging/tasks.py), held by a worker (Celery's countdown), and so
+# left alone by the sweep. The broker's visibility timeout is longer (portal/settings.py).
 RETRY_BACKOFF_MAX_SECONDS = 600
 
 
-STALE_RETRY_AFTER = timedelta(seconds=RETRY_BACKOFF_MAX_SECONDS) + STALE_QUEUED_AFTER
+def messages_requeue_stale(*, barrier: datetime, holdings: Holdings) -> int:
+    """The recovery sweep (beat, every SMS_REQUEUE_SWEEP, half of SMS_REQUEUE_AFTER, and each
+    worker as it starts): the delivery work of a process that died goes back to the queue.
 
-
-def messages_requeue_stale() -> int:
-    """`queued` messages whose task was lost (broker down at commit, worker killed before its
-    retry was published) are enqueued again; the claim makes a double enqueue harmless. A security
-    code older than a code lives (OTP_SMS_CODE_VALIDITY) is failed instead: it would arrive
-    expired."""
+    It runs as a barrier: its task was published at `barrier` and is running now, so every task
+    published before then has left the broker's queue (first in, first out) for some worker.
+    So a `queued` message waiting since before `barrier - SMS_REQUEUE_SWEEP` (time enough for a
+    commit's publish) that no live worker holds (`holdings`, messaging/workers.py) has lost its
+    task: a web process died before publishing it, the broker was down at the commit, or a
+    killed worker held it unacknowledged (Redis hands such a task out again only after its
+    visibility timeout). It is enqueued again; the claim makes that harmless if its task was
+    alive after all. A security code older than a code lives (OTP_SMS_CODE_VALIDITY) is failed
+    instead: it would arrive expired. A message a process that is provably gone left in
+    `sending` goes back flagged as a possible duplicate (messages_recover_stuck), without
+    waiting for the watchdog's grace period.
+    """
     now = timezone.now()
-    cutoff = now - STALE_QUEUED_AFTER
-    # A released scheduled message has been queued since its scheduled time, not since it was made;
-    # one that was tried already, since its last attempt (sending_started_at).
+    cutoff = barrier - settings.SMS_REQUEUE_SWEEP
+    # Waiting since: its creation, its scheduled time, or its last attempt.
     rows = list(
         Message.objects.filter(status=Message.Status.QUEUED, created_at__lt=cutoff)
         .filter(Q(scheduled_at__isnull=True) | Q(scheduled_at__lt=cutoff))
-        .filter(Q(sending_started_at__isnull=True) | Q(sending_started_at__lt=now - STALE_RETRY_AFTER))
+        .filter(Q(sending_started_at__isnull=True) | Q(sending_started_at__lt=cutoff))
         .values_list("pk", "sensitive", "created_at")
-        .order_by("created_at")[:5000]
+        .order_by("created_at")[: REQUEUE_LIMIT + len(holdings.messages)]
     )
+    lost = [(pk, sensitive, created_at) for pk, sensitive, created_at in rows if str(pk) not in holdings.messages]
+    lost = lost[:REQUEUE_LIMIT]
     oldest_live_code = now - settings.OTP_SMS_CODE_VALIDITY
-    expired = {pk for pk, sensitive, created_at in rows if sensitive and created_at < oldest_live_code}
-    enqueue_delivery([pk for pk, _sensitive, _created_at in rows if pk not in expired])
+    expired = {pk for pk, sensitive, created_at in lost if sensitive and created_at < oldest_live_code}
+    enqueue_delivery([pk for pk, _sensitive, _created_at in lost if pk not in expired])
     messages_give_up(list(expired), error_code=CODE_EXPIRED, still=Message.Status.QUEUED)
-    return len(rows)
+    claimers = (
+        Message.objects.filter(status=Message.Status.SENDING, sending_started_at__lt=cutoff)
+        .exclude(claimed_by="")
+        .order_by()
+        .values_list("claimed_by", flat=True)
+        .distinct()
+    )
+    gone = [tag for tag in claimers if holdings.claim_is_orphaned(tag)]
+    in_doubt = messages_recover_stuck(claimed_by=gone, before=cutoff, detail=WORKER_GONE) if gone else 0
+    if lost or in_doubt:
+        logger.warning("recovery sweep: %d queued messages had lost their task, %d in doubt", len(lost), in_doubt)
+    return len(lost) + in_doubt

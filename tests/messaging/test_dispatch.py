@@ -108,8 +108,8 @@ def test_publish_survives_a_broker_failure(monkeypatch, caplog):
         raise ConnectionError("broker down")
 
     monkeypatch.setattr(tasks.deliver_messages, "delay", broken)
-    dispatch.publish(["a"])  # logged, not raised: the requeue job picks the message up
-    assert "requeue job" in caplog.text
+    dispatch.publish(["a"])  # logged, not raised: the recovery sweep picks the message up
+    assert "recovery sweep" in caplog.text
 
 
 class WatchedDispatcher(Dispatcher):
@@ -146,7 +146,7 @@ def test_a_security_code_the_broker_refuses_stays_queued_and_the_log_names_only_
     assert "ConnectionError" in caplog.text
     assert "731946" not in caplog.text
     assert "hunter2" not in caplog.text
-    # Not lost: still queued, for the beat job.
+    # Not lost: still queued, for the recovery sweep.
     assert Message.objects.get(pk=code.pk).status == Message.Status.QUEUED
 
 
@@ -154,8 +154,8 @@ def test_a_security_code_the_broker_refuses_stays_queued_and_the_log_names_only_
 def test_a_security_code_is_published_at_commit_while_the_buffer_holds_customer_sends(
     settings, worker_factory, tmp_path, make_account, monkeypatch
 ):
-    """A code never waits in the buffer, where a killed web process would lose it (and the beat
-    job that finds lost work comes only after the code has expired)."""
+    """A code never waits in the buffer, where a killed web process would lose it until the
+    recovery sweep finds it."""
     settings.SMS_DISPATCH_INTERVAL = 3600  # after a publish, the buffer holds new ids for an hour
     buffer = Dispatcher()
     monkeypatch.setattr(delivery, "dispatcher", buffer)

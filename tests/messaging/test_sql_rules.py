@@ -185,11 +185,13 @@ def test_messages_are_stored_as_the_models_hold_them(path, owner, monkeypatch, c
 
 def test_a_queued_message_is_claimed_once(path, owner):
     queued, scheduled = message(owner), message(owner, status=Message.Status.SCHEDULED)
-    assert sql.message_claim(message_id=str(queued.pk), now=NOW) is True  # workers hold ids as text
-    assert sql.message_claim(message_id=queued.pk, now=NOW) is False
-    assert sql.message_claim(message_id=scheduled.pk, now=NOW) is False
+    tag = "b00t 42 celery@host"
+    assert sql.message_claim(message_id=str(queued.pk), now=NOW, claimed_by=tag) is True  # ids as text
+    assert sql.message_claim(message_id=queued.pk, now=NOW, claimed_by="other") is False
+    assert sql.message_claim(message_id=scheduled.pk, now=NOW, claimed_by=tag) is False
     queued.refresh_from_db()
     assert (queued.status, queued.sending_started_at, queued.attempts) == (Message.Status.SENDING, NOW, 1)
+    assert queued.claimed_by == tag
     assert Message.objects.get(pk=scheduled.pk).status == Message.Status.SCHEDULED
 
 
@@ -302,7 +304,7 @@ def test_on_postgresql_each_rule_is_one_statement(owner, monkeypatch):
         ),
         lambda: sql.membership_spend(membership_id=owner.membership.pk, month=date(2026, 5, 1), total=Decimal("1")),
         lambda: sql.member_balance(account_id=account_id, membership_id=owner.membership.pk),
-        lambda: sql.message_claim(message_id=queued.pk, now=NOW),
+        lambda: sql.message_claim(message_id=queued.pk, now=NOW, claimed_by="b00t 42 celery@host"),
         lambda: sql.message_record_sent(message_id=sending.pk, status="sent", provider_id="p", detail="d", now=NOW),
         lambda: sql.message_report_progress(message_id=sent.pk, redacted=REDACTED, now=NOW, **DELIVERED),
         lambda: sql.messages_insert([Message(account_id=account_id, sender="A", recipient="+447400123456", text="t")]),

@@ -91,12 +91,13 @@ def test_stuck_messages_are_requeued_then_failed_after_three_hand_overs(owner, s
 
 def test_stale_queued_messages_are_enqueued_again(owner, django_capture_on_commit_callbacks):
     from messaging.services import messages_requeue_stale
+    from messaging.workers import Holdings
 
     message = message_send_test(user=owner)
-    assert messages_requeue_stale() == 0  # fresh: its own task is on the way
-    Message.objects.filter(pk=message.pk).update(created_at=timezone.now() - timezone.timedelta(minutes=6))
+    assert messages_requeue_stale(barrier=timezone.now(), holdings=Holdings()) == 0  # fresh: its task is on the way
+    Message.objects.filter(pk=message.pk).update(created_at=timezone.now() - timezone.timedelta(seconds=6))
     with django_capture_on_commit_callbacks() as callbacks:
-        assert messages_requeue_stale() == 1
+        assert messages_requeue_stale(barrier=timezone.now(), holdings=Holdings()) == 1
     assert len(callbacks) == 1
 
 

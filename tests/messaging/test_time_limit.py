@@ -1,6 +1,6 @@
 """Celery's soft time limit can land anywhere in a delivery batch, and a failed attempt's backoff
-is not cut short by the beat job that re-enqueues lost work, which never sends a security code
-past its life."""
+is not cut short by the recovery sweep that re-enqueues lost work, which never sends a security
+code past its life."""
 
 from datetime import timedelta
 from decimal import Decimal
@@ -20,6 +20,7 @@ from messaging.services import (
     messages_requeue_stale,
     recovery,
 )
+from messaging.workers import Holdings
 
 pytestmark = pytest.mark.django_db
 
@@ -103,11 +104,11 @@ def test_a_limit_before_the_hand_over_puts_the_message_back(three, monkeypatch, 
     real_claim = delivery.message_claim
     claims = []
 
-    def claim(message_id):
+    def claim(message_id, **kwargs):
         claims.append(message_id)
         if len(claims) == 2:
             raise SoftTimeLimitExceeded()  # before its UPDATE ran
-        return real_claim(message_id)
+        return real_claim(message_id, **kwargs)
 
     monkeypatch.setattr(delivery, "message_claim", claim)
     retry = message_deliver(message_ids=three)
@@ -136,24 +137,23 @@ def test_a_limit_while_reading_the_batch_puts_it_all_back(three, monkeypatch, re
     assert (message_deliver(message_ids=three), requeued) == ([], three)
 
 
-def test_the_stale_queue_job_waits_for_a_retry_s_backoff(three, monkeypatch):
+def test_the_recovery_sweep_leaves_a_retry_a_live_worker_holds_for_its_backoff(three, monkeypatch):
     monkeypatch.setattr(delivery, "get_backend", lambda: Gateway(status="failed", retryable=True))
     assert message_deliver(message_ids=three[:1]) == three[:1]  # tried, put back, retry on its way
     long_ago = timezone.now() - timedelta(hours=1)
     Message.objects.filter(pk__in=three).update(created_at=long_ago)
-    # Only the two never tried are lost work; the tried one waits for its task's retry ...
-    assert messages_requeue_stale() == 2
-    # ... unless that retry is overdue too (its task was lost).
-    Message.objects.filter(pk=three[0]).update(
-        sending_started_at=timezone.now() - recovery.STALE_RETRY_AFTER - timedelta(seconds=1)
-    )
-    assert messages_requeue_stale() == 3
+    Message.objects.filter(pk=three[0]).update(sending_started_at=long_ago)
+    # A live worker holds the retry's countdown: only the two never tried are lost work ...
+    retry_held = Holdings(messages=frozenset(three[:1]))
+    assert messages_requeue_stale(barrier=timezone.now(), holdings=retry_held) == 2
+    # ... unless no live worker holds that retry either (its worker died).
+    assert messages_requeue_stale(barrier=timezone.now(), holdings=Holdings()) == 3
 
 
-def test_the_stale_queue_job_fails_a_security_code_past_its_life_and_requeues_one_within_it(
+def test_the_recovery_sweep_fails_a_security_code_past_its_life_and_requeues_one_within_it(
     owner, settings, monkeypatch, requeued
 ):
-    # Codes live longer than the job waits here, so a code it finds may still be alive.
+    # Codes live longer than the sweep waits here, so a code it finds may still be alive.
     settings.OTP_SMS_CODE_VALIDITY = timedelta(minutes=10)
     gateway = Gateway()
     monkeypatch.setattr(delivery, "get_backend", lambda: gateway)
@@ -166,7 +166,7 @@ def test_the_stale_queue_job_fails_a_security_code_past_its_life_and_requeues_on
     now = timezone.now()
     Message.objects.filter(pk=expired.pk).update(created_at=now - timedelta(minutes=11))
     Message.objects.filter(pk=alive.pk).update(created_at=now - timedelta(minutes=6))
-    assert messages_requeue_stale() == 2
+    assert messages_requeue_stale(barrier=now, holdings=Holdings()) == 2
     assert requeued == [str(alive.pk)]
     expired.refresh_from_db()
     assert (expired.status, expired.error_code) == (Message.Status.FAILED, recovery.CODE_EXPIRED)
@@ -176,13 +176,18 @@ def test_the_stale_queue_job_fails_a_security_code_past_its_life_and_requeues_on
     assert gateway.sent == ["+447400100002"]
 
 
-def test_the_backoff_never_exceeds_what_the_stale_job_waits_for():
+def test_a_task_is_held_unacknowledged_for_less_than_the_brokers_visibility_timeout(settings):
+    """Redis hands a task out again once a worker has held it this long: no live task may be held
+    longer (a retry's countdown, then its run), or it would run twice while alive."""
+    from accounts.tasks import EMAIL_RETRY_BACKOFF_MAX_SECONDS
     from messaging.tasks import MAX_RETRIES, backoff_seconds
 
-    assert (
-        max(backoff_seconds(n) for n in range(MAX_RETRIES + 1) for _ in range(50))
-        <= (recovery.STALE_RETRY_AFTER - recovery.STALE_QUEUED_AFTER).total_seconds()
+    longest_countdown = max(
+        EMAIL_RETRY_BACKOFF_MAX_SECONDS,
+        max(backoff_seconds(n) for n in range(MAX_RETRIES + 1) for _ in range(50)),
     )
+    visibility = settings.CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"]
+    assert longest_countdown + settings.CELERY_TASK_TIME_LIMIT < visibility <= 15 * 60
 
 
 @pytest.mark.parametrize("native", [True, False], ids=["postgresql", "orm"])

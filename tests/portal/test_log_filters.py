@@ -21,3 +21,30 @@ def test_the_development_server_log_never_holds_an_sms_key_or_reset_token(caplog
     assert "smsKey=[redacted]&to=%2B44" in text
     assert "smsUser=ak_0123456789abcdef" in text  # the key id is no secret
     assert "/accounts/reset/[redacted]/" in text
+
+
+def test_the_recovery_sweep_s_routine_lines_are_left_out_and_what_it_does_is_kept(caplog):
+    """The sweep runs every few seconds: beat's "sending" and the worker's "received" and
+    "succeeded" lines for it would bury the rest (in `make run`, the printed SMS)."""
+    from portal.log_filters import RECOVERY_SWEEP, QuietRecoverySweep
+
+    trace, strategy, beat = (
+        logging.getLogger(name) for name in ("celery.app.trace", "celery.worker.strategy", "celery.beat")
+    )
+    assert all(any(isinstance(f, QuietRecoverySweep) for f in logger.filters) for logger in (trace, strategy, beat))
+    sweep = {"name": RECOVERY_SWEEP, "id": "1", "runtime": 0.1, "return_value": 0}
+    delivery = {**sweep, "name": "messaging.tasks.deliver_messages"}
+    with caplog.at_level(logging.INFO):
+        trace.info("Task %(name)s[%(id)s] succeeded in %(runtime)ss: %(return_value)s", sweep, extra={"data": sweep})
+        strategy.info("Task %(name)s[%(id)s] received", sweep, extra={"data": sweep})
+        beat.info("Scheduler: Sending due task %s (%s)", "messaging-requeue-stale", RECOVERY_SWEEP)
+        trace.info(
+            "Task %(name)s[%(id)s] succeeded in %(runtime)ss: %(return_value)s", delivery, extra={"data": delivery}
+        )
+        beat.info("Scheduler: Sending due task %s (%s)", "messaging-release-scheduled", "messaging.tasks.x")
+        trace.error("Task %(name)s[%(id)s] raised", sweep, extra={"data": sweep})
+    assert [record.getMessage() for record in caplog.records] == [
+        "Task messaging.tasks.deliver_messages[1] succeeded in 0.1s: 0",
+        "Scheduler: Sending due task messaging-release-scheduled (messaging.tasks.x)",
+        f"Task {RECOVERY_SWEEP}[1] raised",
+    ]
