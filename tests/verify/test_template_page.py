@@ -75,3 +75,12 @@ def test_staff_see_verifications_read_only_and_never_the_codes_digest(client, ow
     assert admin.get("/admin/verify/verification/add/").status_code == 403
     assert admin.post(f"/admin/verify/verification/{verification.pk}/delete/", {"post": "yes"}).status_code == 403
     assert Verification.objects.filter(pk=verification.pk).exists()
+
+
+def test_the_labels_name_what_manage_security_and_the_verify_scope_give(signed_in):
+    """The invitation's permission and the key form's scope say what they open: the Verify page
+    (above, gated by manage_security) and the Verify API (a charged SMS per code)."""
+    invite = signed_in.get("/accounts/users/invite/").content.decode()
+    assert "Manage security (IP lists, policies, webhooks, the verification SMS)" in invite
+    key_form = signed_in.get("/api-keys/tokens/new/").content.decode()
+    assert "verify: Send verification codes by SMS (charged like any message) and check them" in key_form
