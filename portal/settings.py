@@ -359,6 +359,8 @@ SPECTACULAR_SETTINGS = {
     "AUTHENTICATION_WHITELIST": [],
     "COMPONENT_SPLIT_REQUEST": True,
     "PREPROCESSING_HOOKS": ["core.api.only_versioned_endpoints"],
+    # Two resources have a `status` of their own: each enum gets its own name.
+    "ENUM_NAME_OVERRIDES": {"VerificationStatusEnum": "verify.models.Verification.Status"},
 }
 
 # --- Celery ---
