@@ -67,6 +67,9 @@ def test_staff_see_verifications_read_only_and_never_the_codes_digest(client, ow
     listing = admin.get("/admin/verify/verification/")
     assert listing.status_code == 200
     assert verification.to in listing.content.decode()
+    for term in (str(verification.pk), verification.to[-6:], "not-a-uuid"):
+        assert admin.get("/admin/verify/verification/", {"q": term}).status_code == 200
+    assert verification.to in admin.get("/admin/verify/verification/", {"q": str(verification.pk)}).content.decode()
     page = admin.get(f"/admin/verify/verification/{verification.pk}/change/")
     assert page.status_code == 200
     assert verification.code_digest not in page.content.decode()

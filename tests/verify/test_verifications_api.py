@@ -220,3 +220,14 @@ def test_approval_is_published_once_with_the_verification_as_the_api_shows_it(cl
     assert representations(owner.membership.account_id, [verification_id]) == {verification_id: shown}
     # Scoped to the account: another account gets nothing for the same id.
     assert representations(owner.membership.account_id + 1, [verification_id]) == {}
+
+
+def test_a_start_and_a_check_cost_a_few_queries(client, owner, live, django_assert_max_num_queries):
+    start(client, live)  # the first request of a process warms what it keeps
+    # The key, the template, the lock, the two caps, the send (prices, senders, the message, the
+    # traffic count, the debit, the monthly spend), the verification, and their savepoints.
+    with django_assert_max_num_queries(16):
+        verification_id = start(client, live, to="+447400123457").json()["id"]
+    # The key, the locked row, its update, and the savepoint.
+    with django_assert_max_num_queries(5):
+        assert check(client, live, verification_id, "000000").status_code == 200
