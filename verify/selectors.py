@@ -1,6 +1,8 @@
 """Reads of an account's verifications and Verify settings. Every query is scoped to the account
 (and to the key's mode: test and live never mix): another account's id is simply not found."""
 
+import uuid
+
 from django.conf import settings
 
 from verify.models import Verification, VerifySettings
@@ -12,8 +14,14 @@ def verification_get(*, account_id: int, is_test: bool, verification_id) -> Veri
 
 def verifications_by_id(*, account_id: int, ids) -> list[Verification]:
     """The account's verifications among `ids` (test and live alike: an event names one by id), in
-    one query."""
-    return list(Verification.objects.filter(account_id=account_id, pk__in=list(ids)))
+    one query. What is not a verification id at all finds nothing."""
+    valid = []
+    for value in ids:
+        try:
+            valid.append(uuid.UUID(str(value)))
+        except ValueError:
+            continue
+    return list(Verification.objects.filter(account_id=account_id, pk__in=valid))
 
 
 def template_for(*, account_id: int) -> str:

@@ -220,6 +220,7 @@ def test_approval_is_published_once_with_the_verification_as_the_api_shows_it(cl
     assert representations(owner.membership.account_id, [verification_id]) == {verification_id: shown}
     # Scoped to the account: another account gets nothing for the same id.
     assert representations(owner.membership.account_id + 1, [verification_id]) == {}
+    assert representations(owner.membership.account_id, ["not-an-id", verification_id]) == {verification_id: shown}
 
 
 def test_a_start_and_a_check_cost_a_few_queries(client, owner, live, django_assert_max_num_queries):
