@@ -15,7 +15,7 @@ SCOPES = {
     "contacts:read": "Read contacts and groups",
     "contacts:write": "Create, change and delete contacts and groups",
     "balance:read": "Read the balance and limits",
-    "verify": "Send and check verification codes",
+    "verify": "Send verification codes by SMS (charged like any message) and check them",
 }
 # The sub-user permission each scope needs: a token never does more than its creator may.
 SCOPE_PERMISSION = {

@@ -11,7 +11,7 @@ PERMISSION_LABELS = {
     "manage_contacts": ("Manage contacts", "Edit contacts"),
     "manage_api_tokens": ("Manage API keys", "API keys"),
     "manage_users": ("Manage users", "Users"),
-    "manage_security": ("Manage security (IP lists, webhooks, policies)", "Security"),
+    "manage_security": ("Manage security (IP lists, policies, webhooks, the verification SMS)", "Security"),
     "view_billing": ("View billing and balance", "Billing"),
 }
 

@@ -392,6 +392,8 @@ SPECTACULAR_SETTINGS = {
     "AUTHENTICATION_WHITELIST": [],
     "COMPONENT_SPLIT_REQUEST": True,
     "PREPROCESSING_HOOKS": ["core.api.only_versioned_endpoints"],
+    # Two resources have a `status` of their own: each enum gets its own name.
+    "ENUM_NAME_OVERRIDES": {"VerificationStatusEnum": "verify.models.Verification.Status"},
 }
 
 # --- Celery ---
@@ -499,6 +501,15 @@ KANNEL_TIMEOUT_SECONDS = env.int("KANNEL_TIMEOUT_SECONDS", default=10)
 KANNEL_DLR_ALLOWED_IPS = env.list("KANNEL_DLR_ALLOWED_IPS", default=["127.0.0.1", "::1"])
 # A message left in `sending` longer than this is looked at by the watchdog.
 SMS_SENDING_GRACE = timedelta(seconds=env.int("SMS_SENDING_GRACE_SECONDS", default=300))
+
+# --- The Verify API (SPEC §5) ---
+VERIFY_CODE_VALIDITY = timedelta(minutes=10)
+VERIFY_MAX_WRONG_CODES = 5
+VERIFY_PER_NUMBER = 5  # verifications of one number in VERIFY_PER_NUMBER_WINDOW, per account
+VERIFY_PER_NUMBER_WINDOW = timedelta(minutes=10)
+# Verifications an account may start in an hour (SMS pumping: each costs it an SMS).
+VERIFY_ACCOUNT_HOURLY_CAP = env.int("VERIFY_ACCOUNT_HOURLY_CAP", default=500)
+VERIFY_DEFAULT_TEMPLATE = "Your verification code is {code}"
 
 # --- Logging: one line per event, to stderr. Never log a secret. ---
 LOGGING = {

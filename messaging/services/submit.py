@@ -232,6 +232,7 @@ def message_submit(
     response_builder=None,
     test_mode: bool = False,
     account: Account | None = None,
+    sensitive: bool = False,
 ) -> SubmitResult:
     """Accept a batch of messages, or refuse it whole with an ApplicationError.
 
@@ -245,6 +246,10 @@ def message_submit(
     key is a 409 conflict. `response_builder(result) -> dict` makes the stored response.
     `to_groups` adds the numbers of the contacts in those groups of the account (an id that is
     not one of its groups is a 400 naming it); with `to`, each number is sent once.
+    `sensitive`: the text holds a security code (the Verify API's): it is charged like any
+    message, but published at once (never held in the dispatch buffer) and redacted once handed
+    over, and it is never deferred or held, where it would wait past its life (a sub-user outside
+    its sending window, a link on the blocklist): that is refused instead.
     """
     _refuse_unstorable(text=text, sender=sender, reference=reference, idempotency_key=idempotency_key)
     fingerprint = ""
@@ -297,6 +302,7 @@ def message_submit(
                 blocked=blocked,
                 now=now,
                 test_mode=test_mode,
+                sensitive=sensitive,
             )
             if idempotency_key:
                 # A record past its 24 hours no longer answers; make room for this one.
@@ -368,6 +374,7 @@ def _submit_locked(
     blocked,
     now,
     test_mode,
+    sensitive=False,
 ):
     # The checks that need no lock read what the request chain loaded (at most a second ago), or
     # the database now. Test mode moves no money and takes no lock at all (test traffic never
@@ -387,6 +394,8 @@ def _submit_locked(
     sender_name = _sender(account=account, membership=membership, sender=sender)
 
     opening = sending_window_opening(membership, scheduled_at or now)
+    if sensitive and (opening is not None or blocked):
+        raise _sensitive_refusal(opening, blocked)
     if opening is not None:
         scheduled_at = opening
     batch_id = uuid7()
@@ -414,6 +423,7 @@ def _submit_locked(
                 scheduled_at=scheduled_at,
                 created_at=now,
                 is_test=test_mode,
+                sensitive=sensitive,
             )
         )
     if user is not None:
@@ -423,7 +433,7 @@ def _submit_locked(
     if test_mode:
         sql.messages_insert(messages)
         if status == Message.Status.QUEUED:
-            enqueue_delivery([m.id for m in messages])
+            enqueue_delivery([m.id for m in messages], at_once=sensitive)
         return SubmitResult(batch_id=batch_id, messages=messages, total_cost=total, balance=account.balance)
 
     if len(messages) > PRECHECK_ABOVE:
@@ -433,7 +443,7 @@ def _submit_locked(
         account=account, membership=membership, user=user, total=total, count=len(messages), batch_id=batch_id, now=now
     )
     if status == Message.Status.QUEUED:
-        enqueue_delivery([m.id for m in messages])
+        enqueue_delivery([m.id for m in messages], at_once=sensitive)
     if blocked:
         audit_record(
             action="messages.held",
@@ -442,6 +452,20 @@ def _submit_locked(
             data={"batch_id": str(batch_id), "domain": blocked, "count": len(messages)},
         )
     return SubmitResult(batch_id=batch_id, messages=messages, total_cost=total, balance=balance)
+
+
+def _sensitive_refusal(opening: datetime | None, blocked: str | None) -> ApplicationError:
+    if opening is not None:
+        return Forbidden(
+            f"You may send only within your sending window (it opens {opening:%Y-%m-%d %H:%M} UTC); a security code "
+            "cannot wait for it.",
+            code="outside_sending_window",
+        )
+    return ApplicationError(
+        f"The text links to {blocked}, a domain that is held for review; a security code cannot wait for it.",
+        code="blocked_domain",
+        errors={"text": [f"Links to a blocked domain ({blocked})."]},
+    )
 
 
 # --- Charging a live request ------------------------------------------------------------------

@@ -17,6 +17,7 @@ def test_every_scoped_operation_names_its_scope():
             .replace("{token_id}", "01a23722-709e-721f-b010-d1863440b0a1")
             .replace("{contact_id}", "1")
             .replace("{group_id}", "1")
+            .replace("{verification_id}", "01a23722-709e-721f-b010-d1863440b0a1")
         ).func.view_class
         for method, operation in item.items():
             scope = view.required_scopes.get(method.upper())

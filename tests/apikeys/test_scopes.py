@@ -38,6 +38,9 @@ EXPECTED_ROUTES = {
     ("groups/<int:group_id>", "get"): "contacts:read",
     ("groups/<int:group_id>", "patch"): "contacts:write",
     ("groups/<int:group_id>", "delete"): "contacts:write",
+    ("verifications", "post"): "verify",
+    ("verifications/<uuid:verification_id>", "get"): "verify",
+    ("verifications/<uuid:verification_id>/check", "post"): "verify",
     ("schema/", "get"): PUBLIC,
 }
 

@@ -21,6 +21,8 @@ from core.serializers import Representation
 from messaging.apis import BalanceOut, MessageOut, SendResponse, Sent, balance_json, message_json, send_json
 from messaging.models import Message
 from messaging.selectors import BalanceNow
+from verify.apis import CheckOut, VerificationOut, check_json, verification_json
+from verify.models import Verification
 
 RENDERER = ApiJSONRenderer()
 
@@ -77,6 +79,17 @@ sends = st.builds(
     balance=points,
     test=st.booleans(),
 )
+verifications = st.builds(
+    Verification,
+    id=st.uuids(),
+    to=texts,
+    status=st.sampled_from(Verification.Status.values),
+    created_at=times,
+    expires_at=times,
+    approved_at=st.none() | times,
+    message_id=st.none() | st.uuids(),
+    is_test=st.booleans(),
+)
 tokens = st.fixed_dictionaries(
     {
         "id": st.uuids(),
@@ -100,6 +113,8 @@ ANSWERS = {
     "group": (GroupOut, group_json, groups, 200),
     "balance": (BalanceOut, balance_json, balances, 200),
     "access token": (TokenResponse, token_json, tokens, 100),
+    "verification": (VerificationOut, verification_json, verifications, 200),
+    "verification check": (CheckOut, check_json, verifications, 100),
 }
 
 
