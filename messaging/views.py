@@ -17,6 +17,7 @@ from messaging import selectors
 from messaging.forms import MessageFilterForm, SenderNameForm, SendForm
 from messaging.pricing import PriceList
 from messaging.services import message_cancel, message_send_test, message_submit, sender_name_request
+from messaging.services.submit import OPTED_OUT
 
 
 def _membership(request: HttpRequest):
@@ -42,6 +43,20 @@ def _points(amount: Decimal) -> str:
     """An amount of points as plain digits without trailing zeros: 10, 0.5, 99.25 (never 1E+1,
     which is what Decimal.normalize() alone writes for round numbers)."""
     return f"{amount.normalize():f}"
+
+
+def send_summary(sent: list, total_cost: Decimal) -> str:
+    """What the page says after a send: how many went ahead (in what state), what it cost, and how
+    many were skipped because the number opted out."""
+    skipped = sum(1 for message in sent if message.error_code == OPTED_OUT)
+    going = [message for message in sent if message.error_code != OPTED_OUT]
+    if not going:
+        return f"Nothing sent: {'the recipient has' if skipped == 1 else f'all {skipped} recipients have'} opted out."
+    state = going[0].get_status_display().lower()
+    done = f"{len(going)} message{'s' if len(going) != 1 else ''} {state}: {_points(total_cost)} points."
+    if skipped:
+        done += f" {skipped} skipped: opted out (not charged)."
+    return done
 
 
 @login_required
@@ -78,9 +93,7 @@ def send(request: HttpRequest) -> HttpResponse:
             if not exc.errors or exc.code in ("insufficient_credit", "monthly_limit_reached", "sender_not_allowed"):
                 form.add_error(None, exc.detail)
         else:
-            count = len(result.messages)
-            state = result.messages[0].get_status_display().lower() if result.messages else "accepted"
-            done = f"{count} message{'s' if count != 1 else ''} {state}: {_points(result.total_cost)} points."
+            done = send_summary(result.messages, result.total_cost)
             if show_balance:
                 done += f" Balance {_points(result.balance)}."
             messages.success(request, done)
