@@ -38,6 +38,11 @@ EXPECTED_ROUTES = {
     ("groups/<int:group_id>", "get"): "contacts:read",
     ("groups/<int:group_id>", "patch"): "contacts:write",
     ("groups/<int:group_id>", "delete"): "contacts:write",
+    ("opt-outs", "get"): "contacts:read",
+    ("opt-outs", "post"): "contacts:write",
+    ("opt-outs/<str:phone>", "delete"): "contacts:write",
+    ("inbound", "get"): "messages:read",
+    ("inbound/<uuid:message_id>", "get"): "messages:read",
     ("schema/", "get"): PUBLIC,
 }
 
