@@ -36,9 +36,14 @@ class ContactFilterForm(forms.Form):
 
 
 class CsvUploadForm(forms.Form):
-    """An uploaded CSV file read into rows (contacts, opt-outs)."""
+    """An uploaded CSV file read into rows (contacts, opt-outs); `help_text` says what it holds."""
 
     file = forms.FileField(label="CSV file")
+    help_text = ""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["file"].help_text = self.help_text
 
     def clean_file(self) -> list[tuple[int, list[str]]]:
         """The file's rows as (line number, cells), the header left out. Anything that is not a
@@ -76,21 +81,16 @@ class CsvUploadForm(forms.Form):
 
 
 class ImportForm(CsvUploadForm):
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["file"].help_text = (
-            f"Columns: phone, name, groups (names separated by ; ). A header row is optional. "
-            f"Up to {IMPORT_MAX_ROWS:,} rows."
-        )
+    help_text = "Columns: phone, name, groups (names separated by ; ). A header row is optional. " + (
+        f"Up to {IMPORT_MAX_ROWS:,} rows."
+    )
 
 
 class OptOutImportForm(CsvUploadForm):
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["file"].help_text = (
-            f"One number per row in the first column (an export of this list works as it is). A header row "
-            f"is optional. Up to {IMPORT_MAX_ROWS:,} rows."
-        )
+    help_text = (
+        f"One number per row in the first column (an export of this list works as it is). A header row is "
+        f"optional. Up to {IMPORT_MAX_ROWS:,} rows."
+    )
 
 
 class OptOutForm(forms.Form):

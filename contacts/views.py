@@ -5,7 +5,6 @@ from functools import partial
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
@@ -25,6 +24,7 @@ from contacts.models import OptOut
 from core.csv_export import streaming_csv
 from core.errors import ApplicationError, raise_for_page
 from core.forms import form_submit
+from core.pagination import portal_page
 
 
 def _account_id(request: HttpRequest, *, write: bool) -> int:
@@ -62,21 +62,19 @@ def contact_list(request: HttpRequest) -> HttpResponse:
     contacts = selectors.contact_list(
         account_id=account_id, group_id=filters.get("group"), search=filters.get("q") or ""
     )
-    page = Paginator(contacts, 50).get_page(request.GET.get("page"))
+    page, query = portal_page(request, contacts)
     page.object_list = list(page.object_list)  # one query, and the group ids stay on these objects
     selectors.contact_group_ids(page.object_list)
     names = {g.pk: g.name for g in groups}
     for contact in page.object_list:
         contact.group_names = [names[pk] for pk in contact.group_ids if pk in names]
-    query = request.GET.copy()
-    query.pop("page", None)
     return render(
         request,
         "contacts/list.html",
         {
             "form": form,
             "page": page,
-            "query": query.urlencode(),
+            "query": query,
             "groups": groups,
             "filtered": bool(filters.get("group") or filters.get("q")),
             "can_manage": _can_manage(request),
@@ -217,9 +215,7 @@ def opt_out_list(request: HttpRequest) -> HttpResponse:
     if request.GET.get("format") == "csv":
         rows = opt_outs.values_list(*OPT_OUT_CSV_COLUMNS).iterator(chunk_size=2000)
         return streaming_csv("opt-outs.csv", OPT_OUT_CSV_COLUMNS, rows)
-    page = Paginator(opt_outs, 50).get_page(request.GET.get("page"))
-    query = request.GET.copy()
-    query.pop("page", None)
+    page, query = portal_page(request, opt_outs)
     return render(
         request,
         "contacts/opt_outs.html",
@@ -227,7 +223,7 @@ def opt_out_list(request: HttpRequest) -> HttpResponse:
             "form": form,
             "search": search,
             "page": page,
-            "query": query.urlencode(),
+            "query": query,
             "filtered": bool(query_text),
             "can_manage": _can_manage(request),
         },

@@ -5,13 +5,13 @@ conversation with its sender and a reply (`send_sms`); the STOP/START reply sett
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
 from audit.context import AuditContext
 from core.errors import ApplicationError, raise_for_page
 from core.forms import apply_form_error, form_submit
+from core.pagination import portal_page
 from core.phone import parse_recipient
 from inbound import selectors
 from inbound.forms import InboxFilterForm, ReplyForm, ReplySettingsForm
@@ -47,16 +47,14 @@ def inbox(request: HttpRequest) -> HttpResponse:
         since=filters.get("since"),
         until=filters.get("until"),
     )
-    page = Paginator(received, 50).get_page(request.GET.get("page"))
-    query = request.GET.copy()
-    query.pop("page", None)
+    page, query = portal_page(request, received)
     return render(
         request,
         "inbound/inbox.html",
         {
             "form": form,
             "page": page,
-            "query": query.urlencode(),
+            "query": query,
             "numbers": numbers,
             "filtered": any(filters.values()),
             "can_configure": membership.has_permission("manage_contacts"),

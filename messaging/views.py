@@ -4,7 +4,6 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -13,6 +12,7 @@ from django.views.decorators.http import require_POST
 from contacts import selectors as contact_selectors
 from core.csv_export import streaming_csv
 from core.errors import ApplicationError
+from core.pagination import portal_page
 from messaging import selectors
 from messaging.forms import MessageFilterForm, SenderNameForm, SendForm
 from messaging.pricing import PriceList
@@ -124,10 +124,8 @@ def message_log(request: HttpRequest) -> HttpResponse:
     )
     if request.GET.get("format") == "csv":
         return _csv(messages_qs)
-    page = Paginator(messages_qs.only(*LIST_FIELDS), 50).get_page(request.GET.get("page"))
-    query = request.GET.copy()
-    query.pop("page", None)
-    return render(request, "messaging/log.html", {"form": form, "page": page, "query": query.urlencode()})
+    page, query = portal_page(request, messages_qs.only(*LIST_FIELDS))
+    return render(request, "messaging/log.html", {"form": form, "page": page, "query": query})
 
 
 LIST_FIELDS = ("id", "created_at", "recipient", "sender", "status", "segments", "cost", "batch_id", "scheduled_at")

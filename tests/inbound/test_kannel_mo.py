@@ -22,14 +22,7 @@ def gateway(tmp_path, live_server, worker_factory):
     stack = KannelStack(tmp_path / "kannel", mo_url=f"{live_server.url}/hooks/kannel/mo?secret={MO_SECRET}")
     stack.start_bearerbox()
     stack.start_smsbox()
-    worker_factory(
-        SMS_BACKEND="kannel",
-        KANNEL_URL=stack.sendsms_url,
-        KANNEL_USERNAME=stack.username,
-        KANNEL_PASSWORD=stack.password,
-        KANNEL_TIMEOUT_SECONDS="3",
-        PUBLIC_URL=live_server.url,
-    )
+    worker_factory(**stack.worker_env(live_server.url))
     yield stack
     stack.stop_all()
 

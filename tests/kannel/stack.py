@@ -70,6 +70,17 @@ class KannelStack:
     def sendsms_url(self) -> str:
         return f"http://127.0.0.1:{self.ports['sendsms_port']}/cgi-bin/sendsms"
 
+    def worker_env(self, public_url: str) -> dict[str, str]:
+        """A Celery worker's settings for sending through this Kannel, reports back to `public_url`."""
+        return {
+            "SMS_BACKEND": "kannel",
+            "KANNEL_URL": self.sendsms_url,
+            "KANNEL_USERNAME": self.username,
+            "KANNEL_PASSWORD": self.password,
+            "KANNEL_TIMEOUT_SECONDS": "3",
+            "PUBLIC_URL": public_url,
+        }
+
     def _spawn(self, name: str, args: list[str], output: Path) -> None:
         handle = output.open("a")
         self.processes[name] = subprocess.Popen(args, stdout=handle, stderr=subprocess.STDOUT, cwd=self.dir)
