@@ -138,3 +138,18 @@ def test_an_sms_to_an_unassigned_number_is_kept_for_staff_only(client, owner, nu
     listed = staff_client.get("/admin/inbound/inboundmessage/", {"account__isempty": "1"})
     assert listed.status_code == 200
     assert b"Who is this?" in listed.content
+
+
+def test_no_secret_or_text_reaches_the_logs(client, number, capture_everything):
+    capture_everything(lambda: mo(client, text="Your code is 918273"))
+    capture_everything(lambda: mo(client, secret="guessed-secret-5531"))
+    texts = capture_everything.texts()
+    for where, text in texts.items():
+        assert "mo-secret-for-the-suite" not in text, where
+        assert "918273" not in text, where
+    # A wrong guess is no secret of ours: only Django's record of the 403 holds it, in the request
+    # object it carries, which no formatted line prints. (Not checked on stderr: a handler left with
+    # a closed stream by the capture prints tracebacks there that quote this test's own source.)
+    for where in ("log text", "stdout"):
+        assert "guessed-secret-5531" not in texts[where], where
+    assert "inbound SMS refused" in texts["log records"]  # the refusal itself is logged
