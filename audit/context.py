@@ -22,5 +22,17 @@ class AuditContext:
             user_agent=request.META.get("HTTP_USER_AGENT", "")[:300],
         )
 
+    @classmethod
+    def from_api_request(cls, request) -> "AuditContext":
+        """An API request's: the key's holder acting through the key (its public label, never
+        the secret), from the client's address."""
+        auth = request.auth
+        return cls(
+            actor=auth.user,
+            actor_token=auth.label,
+            ip=get_client_ip(request) or None,
+            user_agent=request.META.get("HTTP_USER_AGENT", "")[:300],
+        )
+
 
 NO_CONTEXT = AuditContext()

@@ -7,8 +7,11 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from apikeys.api import PROBLEM_MEDIA_TYPE, RATE_LIMIT_HEADERS, ApiView, Problem, problems
+from audit.context import AuditContext
 from contacts import selectors, services
-from contacts.filters import ContactFilter
+from contacts.filters import ContactFilter, OptOutFilter
+from contacts.models import OptOut
+from contacts.serializers import OptOutOut, opt_out_json
 from core.errors import not_found
 from core.ids import MAX_ID
 from core.pagination import KeysetPagination, page_of
@@ -50,6 +53,10 @@ class ContactPatch(serializers.Serializer):
     )
 
 
+class OptOutIn(serializers.Serializer):
+    phone = serializers.CharField(max_length=32, help_text="E.164, e.g. +447400123456 (normalised).")
+
+
 class GroupIn(serializers.Serializer):
     name = serializers.CharField(max_length=100, help_text="Unique in the account, whatever the case.")
 
@@ -73,6 +80,7 @@ class GroupOut(serializers.Serializer):
 
 ContactPage = page_of(ContactOut, "ContactPage")
 GroupPage = page_of(GroupOut, "GroupPage")
+OptOutPage = page_of(OptOutOut, "OptOutPage")
 contact_json = Representation(ContactOut)  # a contact with its `group_ids` (selectors.contact_group_ids)
 group_json = Representation(GroupOut)  # a group with its `contact_count` (selectors.group_list)
 
@@ -83,6 +91,10 @@ class ContactPagination(KeysetPagination):
 
 class GroupPagination(KeysetPagination):
     ordering = ("name", "id")
+
+
+class OptOutPagination(KeysetPagination):
+    ordering = ("-id",)
 
 
 # --- Views ------------------------------------------------------------------------------------
@@ -296,4 +308,78 @@ class GroupApi(ApiView):
     )
     def delete(self, request, group_id):
         services.group_delete(account_id=request.auth.account.pk, group_id=group_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class OptOutsApi(ApiView):
+    required_scopes = {"GET": "contacts:read", "POST": "contacts:write"}
+
+    @extend_schema(
+        operation_id="opt_outs_list",
+        summary="List opt-outs",
+        description="The numbers that asked (STOP) or were set not to receive the account's messages, newest "
+        "first, cursor-paginated; `search` keeps those whose number holds the digits given. "
+        "Requires the `contacts:read` scope.",
+        parameters=[
+            OpenApiParameter("search", OpenApiTypes.STR, description="Part of a number."),
+            *OptOutPagination.parameters(),
+            *RATE_LIMIT_HEADERS,
+        ],
+        responses={200: OptOutPage, **problems(400)},
+        tags=["contacts"],
+    )
+    def get(self, request):
+        opt_outs = OptOutFilter.filtered(
+            request.query_params, selectors.opt_out_list(account_id=request.auth.account.pk)
+        )
+        paginator = OptOutPagination()
+        page = paginator.paginate_queryset(opt_outs, request, view=self)
+        return paginator.get_paginated_response(opt_out_json.many(page))
+
+    @extend_schema(
+        operation_id="opt_outs_create",
+        summary="Opt a number out",
+        description="Messages to the number are then `rejected` with `opted_out`, free. 201 for a new opt-out, "
+        "200 with the same body when the number is already opted out. Requires the `contacts:write` scope.",
+        request=OptOutIn,
+        parameters=RATE_LIMIT_HEADERS,
+        responses={201: OptOutOut, 200: OptOutOut, **problems(400), **UNSUPPORTED_BODY},
+        examples=[
+            OpenApiExample("A number", value={"phone": "+447400123456"}, request_only=True),
+            OpenApiExample(
+                "Opted out",
+                value={"phone": "+447400123456", "source": "api", "created_at": "2026-05-01T09:00:00Z"},
+                response_only=True,
+                status_codes=["201"],
+            ),
+        ],
+        tags=["contacts"],
+    )
+    def post(self, request):
+        data = OptOutIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        opt_out, created = services.opt_out_add(
+            account_id=request.auth.account.pk,
+            phone=data.validated_data["phone"],
+            source=OptOut.Source.API,
+            context=AuditContext.from_api_request(request),
+        )
+        return Response(opt_out_json(opt_out), status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+
+class OptOutApi(ApiView):
+    required_scopes = {"DELETE": "contacts:write"}
+
+    @extend_schema(
+        operation_id="opt_outs_delete",
+        summary="Remove an opt-out",
+        description="The number may be sent to again. Requires the `contacts:write` scope.",
+        parameters=RATE_LIMIT_HEADERS,
+        responses={204: None, **problems(404)},
+        tags=["contacts"],
+    )
+    def delete(self, request, phone):
+        services.opt_out_remove(
+            account_id=request.auth.account.pk, phone=phone, context=AuditContext.from_api_request(request)
+        )
         return Response(status=status.HTTP_204_NO_CONTENT)

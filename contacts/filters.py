@@ -13,3 +13,10 @@ class ContactFilter(ApiFilterSet):
 
     def filter_group(self, queryset, name, value):
         return selectors.contacts_in_group(queryset, value)
+
+
+class OptOutFilter(ApiFilterSet):
+    search = TextFilter(method="filter_search", max_length=100)
+
+    def filter_search(self, queryset, name, value):
+        return selectors.opt_outs_matching(queryset, value)

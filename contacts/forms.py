@@ -35,12 +35,15 @@ class ContactFilterForm(forms.Form):
         self.fields["group"].choices = [("", "All contacts"), *((g.pk, g.name) for g in groups)]
 
 
-class ImportForm(forms.Form):
-    file = forms.FileField(
-        label="CSV file",
-        help_text=f"Columns: phone, name, groups (names separated by ; ). A header row is optional. "
-        f"Up to {IMPORT_MAX_ROWS:,} rows and {IMPORT_MAX_BYTES // (1024 * 1024)} MB.",
-    )
+class CsvUploadForm(forms.Form):
+    """An uploaded CSV file read into rows (contacts, opt-outs); `help_text` says what it holds."""
+
+    file = forms.FileField(label="CSV file")
+    help_text = ""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["file"].help_text = self.help_text
 
     def clean_file(self) -> list[tuple[int, list[str]]]:
         """The file's rows as (line number, cells), the header left out. Anything that is not a
@@ -75,3 +78,26 @@ class ImportForm(forms.Form):
         if len(rows) > IMPORT_MAX_ROWS:
             raise forms.ValidationError(f"The file has more than {IMPORT_MAX_ROWS:,} rows.")
         return rows
+
+
+class ImportForm(CsvUploadForm):
+    help_text = "Columns: phone, name, groups (names separated by ; ). A header row is optional. " + (
+        f"Up to {IMPORT_MAX_ROWS:,} rows and {IMPORT_MAX_BYTES // (1024 * 1024)} MB."
+    )
+
+
+class OptOutImportForm(CsvUploadForm):
+    help_text = (
+        f"One number per row in the first column (an export of this list works as it is). A header row is "
+        f"optional. Up to {IMPORT_MAX_ROWS:,} rows and {IMPORT_MAX_BYTES // (1024 * 1024)} MB."
+    )
+
+
+class OptOutForm(forms.Form):
+    phone = forms.CharField(
+        label="Phone", max_length=32, help_text="International format, e.g. +447400123456.", strip=True
+    )
+
+
+class OptOutFilterForm(forms.Form):
+    q = forms.CharField(label="Search", required=False, max_length=100, help_text="Part of a number.")

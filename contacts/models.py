@@ -42,3 +42,28 @@ class Contact(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} {self.phone}".strip()
+
+
+class OptOut(models.Model):
+    """A number that asked (STOP) or was set (portal, API) not to receive the account's messages:
+    a send to it is `rejected` with `opted_out`, free, never handed to a gateway (SPEC §3)."""
+
+    class Source(models.TextChoices):
+        SMS = "sms", "SMS keyword"
+        PORTAL = "portal", "Portal"
+        API = "api", "API"
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="opt_outs")
+    phone = models.CharField(max_length=16, help_text="E.164")
+    source = models.CharField(max_length=8, choices=Source.choices)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name = "opt-out"
+        constraints = [models.UniqueConstraint(fields=["account", "phone"], name="contacts_optout_unique_phone")]
+        # The unique constraint's index serves a send's lookup (account, phone IN …); this one the list.
+        indexes = [models.Index(fields=["account", "-id"], name="contacts_optout_account_id")]
+
+    def __str__(self) -> str:
+        return self.phone

@@ -7,7 +7,7 @@ from collections import defaultdict
 from django.conf import settings
 from django.db.models import Count, Q, QuerySet
 
-from contacts.models import Contact, Group
+from contacts.models import Contact, Group, OptOut
 from core.errors import ApplicationError, TooLarge
 from core.ids import valid_id
 
@@ -106,3 +106,26 @@ def group_numbers(*, account_id: int, group_ids: list[int]) -> list[str]:
             errors={"to_groups": [f"No group with id {group_id}." for group_id in unknown[:100]]},
         )
     return list(numbers)
+
+
+def opt_out_list(*, account_id: int, search: str = "") -> QuerySet[OptOut]:
+    """The account's opt-outs, newest first; with `search`, those whose number holds its digits."""
+    opt_outs = OptOut.objects.filter(account_id=account_id)
+    return opt_outs_matching(opt_outs, search).order_by("-id")
+
+
+def opt_outs_matching(opt_outs: QuerySet[OptOut], search: str) -> QuerySet[OptOut]:
+    """Those whose number holds the digits of `search` ("+44 7400" finds +447400…); a search
+    with no digits finds none."""
+    digits = re.sub(r"\D", "", search)
+    if not search.strip():
+        return opt_outs
+    return opt_outs.filter(phone__contains=digits) if digits else opt_outs.none()
+
+
+def opted_out(*, account_id: int, phones: list[str]) -> set[str]:
+    """Which of these E.164 numbers are opted out of the account's messages: one query, whatever
+    their number (the send's check, SPEC §3)."""
+    if not phones:
+        return set()
+    return set(OptOut.objects.filter(account_id=account_id, phone__in=phones).values_list("phone", flat=True))

@@ -11,8 +11,12 @@ from django.db.models import CharField, Value
 from django.db.models.functions import Lower
 
 from accounts.models import Account
-from contacts.models import Contact, Group
-from core.errors import ApplicationError, Conflict, not_found
+from audit import hub
+from audit.context import NO_CONTEXT, AuditContext
+from audit.services import audit_record
+from contacts.models import Contact, Group, OptOut
+from contacts.serializers import opt_out_json
+from core.errors import ApplicationError, Conflict, NotFound, not_found
 from core.ids import valid_id
 from core.phone import parse_recipient
 from core.text import UNSTORABLE
@@ -318,3 +322,124 @@ def _database_lower(account_id: int, names: list[str]) -> dict[str, str]:
         row = account.values_list(*(Lower(Value(name, output_field=CharField())) for name in chunk)).get()
         folded.update(zip(chunk, row, strict=True))
     return folded
+
+
+# --- Opt-outs ---------------------------------------------------------------------------------
+# Each change is audited and published on the hub as `opt_out.created` / `opt_out.removed` (the
+# webhooks' events: KIND `opt_out`, ID the number, DATA the opt-out as the API answers it, since
+# a removed one can no longer be read when the webhook is sent).
+
+OPT_OUT_CREATED = "opt_out.created"
+OPT_OUT_REMOVED = "opt_out.removed"
+
+
+def _opt_out_published(action: str, opt_out: OptOut) -> None:
+    hub.publish(
+        hub.Event(
+            action=action,
+            account_id=opt_out.account_id,
+            object_type="opt_out",
+            object_id=opt_out.phone,
+            data=opt_out_json(opt_out),
+        )
+    )
+
+
+def opt_out_add(*, account_id: int, phone: str, source: str, context: AuditContext = NO_CONTEXT) -> tuple[OptOut, bool]:
+    """The number's opt-out in the account, and whether it is new: adding one that exists
+    answers it, unchanged (idempotent). A number given in any international form is stored
+    E.164."""
+    phone = _phone(phone)
+    with transaction.atomic():
+        opt_out, created = OptOut.objects.get_or_create(
+            account_id=account_id, phone=phone, defaults={"source": OptOut.Source(source)}
+        )
+        if created:
+            audit_record(
+                action="contacts.opt_out_added",
+                account=Account(pk=account_id),
+                context=context,
+                target=opt_out,
+                data={"phone": phone, "source": opt_out.source},
+            )
+            _opt_out_published(OPT_OUT_CREATED, opt_out)
+    return opt_out, created
+
+
+def opt_out_remove(
+    *, account_id: int, phone: str, context: AuditContext = NO_CONTEXT, missing_ok: bool = False
+) -> bool:
+    """The number may be sent to again. An unknown number is a 404, or with `missing_ok` an
+    answer of False (START from someone who never sent STOP)."""
+    parsed = parse_recipient(phone) if isinstance(phone, str) and not UNSTORABLE.search(phone) else None
+    with transaction.atomic():
+        opt_out = None
+        if parsed is not None:
+            opt_out = OptOut.objects.select_for_update().filter(account_id=account_id, phone=parsed[0]).first()
+        if opt_out is None:
+            if missing_ok:
+                return False
+            raise not_found("opt-out") if parsed is None else NotFound(f"{parsed[0]} is not opted out.")
+        opt_out.delete()
+        opt_out.account_id = account_id  # (delete() keeps the fields; the event reads them)
+        audit_record(
+            action="contacts.opt_out_removed",
+            account=Account(pk=account_id),
+            context=context,
+            data={"phone": opt_out.phone, "source": opt_out.source},
+        )
+        _opt_out_published(OPT_OUT_REMOVED, opt_out)
+    return True
+
+
+@dataclass
+class OptOutImportReport:
+    created: int = 0
+    existing: int = 0
+    refused: list[tuple[int, str]] = field(default_factory=list)  # (line, reason)
+
+
+def opt_outs_import(*, account_id: int, rows: list[tuple[int, list[str]]], context: AuditContext) -> OptOutImportReport:
+    """Import (line number, [phone, …]) rows (the first column; an export's other columns are
+    ignored) as portal opt-outs: the valid rows together, in a few queries for the whole file;
+    numbers already opted out stay as they are. One audit event for the file, one hub event per
+    new opt-out."""
+    report = OptOutImportReport()
+    if len(rows) > IMPORT_MAX_ROWS:
+        raise ApplicationError(f"At most {IMPORT_MAX_ROWS:,} rows per file; this one has {len(rows):,}.")
+    phones: dict[str, int] = {}
+    for line, cells in rows:
+        raw = cells[0].strip() if cells else ""
+        if not raw and not any(cell.strip() for cell in cells):
+            continue
+        parsed = parse_recipient(raw) if not UNSTORABLE.search(raw) else None
+        if parsed is None:
+            report.refused.append((line, f"Not a valid number in international format: {raw[:32] or '(empty)'}."))
+        elif parsed[0] in phones:
+            report.refused.append((line, f"{parsed[0]} is already on line {phones[parsed[0]]}."))
+        else:
+            phones[parsed[0]] = line
+    if not phones:
+        return report
+    with transaction.atomic():
+        existing = set(
+            OptOut.objects.filter(account_id=account_id, phone__in=list(phones)).values_list("phone", flat=True)
+        )
+        OptOut.objects.bulk_create(
+            [OptOut(account_id=account_id, phone=p, source=OptOut.Source.PORTAL) for p in phones if p not in existing],
+            batch_size=2000,
+            ignore_conflicts=True,  # opted out a moment ago by other means: it is there, as wanted
+        )
+        new = [p for p in phones if p not in existing]
+        created = list(OptOut.objects.filter(account_id=account_id, phone__in=new)) if new else []
+        report.created, report.existing = len(created), len(phones) - len(created)
+        if created:
+            audit_record(
+                action="contacts.opt_outs_imported",
+                account=Account(pk=account_id),
+                context=context,
+                data={"count": len(created)},
+            )
+        for opt_out in created:
+            _opt_out_published(OPT_OUT_CREATED, opt_out)
+    return report

@@ -1,18 +1,32 @@
 """The Contacts pages: members with `view_contacts` read, with `manage_contacts` change."""
 
+from functools import partial
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from audit.context import AuditContext
 from contacts import selectors, services
-from contacts.forms import IMPORT_MAX_BYTES, ContactFilterForm, ContactForm, GroupForm, ImportForm
+from contacts.forms import (
+    IMPORT_MAX_BYTES,
+    ContactFilterForm,
+    ContactForm,
+    GroupForm,
+    ImportForm,
+    OptOutFilterForm,
+    OptOutForm,
+    OptOutImportForm,
+)
+from contacts.models import OptOut
+from core.csv_export import streaming_csv
 from core.errors import ApplicationError, raise_for_page
 from core.forms import form_submit
 from core.http import accepts_upload
+from core.pagination import portal_page
 
 
 def _account_id(request: HttpRequest, *, write: bool) -> int:
@@ -50,21 +64,19 @@ def contact_list(request: HttpRequest) -> HttpResponse:
     contacts = selectors.contact_list(
         account_id=account_id, group_id=filters.get("group"), search=filters.get("q") or ""
     )
-    page = Paginator(contacts, 50).get_page(request.GET.get("page"))
+    page, query = portal_page(request, contacts)
     page.object_list = list(page.object_list)  # one query, and the group ids stay on these objects
     selectors.contact_group_ids(page.object_list)
     names = {g.pk: g.name for g in groups}
     for contact in page.object_list:
         contact.group_names = [names[pk] for pk in contact.group_ids if pk in names]
-    query = request.GET.copy()
-    query.pop("page", None)
     return render(
         request,
         "contacts/list.html",
         {
             "form": form,
             "page": page,
-            "query": query.urlencode(),
+            "query": query,
             "groups": groups,
             "filtered": bool(filters.get("group") or filters.get("q")),
             "can_manage": _can_manage(request),
@@ -174,3 +186,74 @@ def contact_import(request: HttpRequest) -> HttpResponse:
         except ApplicationError as exc:
             form.add_error("file", exc.detail)
     return render(request, "contacts/import.html", {"form": form, "report": report})
+
+
+# --- Opt-outs ---------------------------------------------------------------------------------
+
+OPT_OUT_CSV_COLUMNS = ["phone", "source", "created_at"]
+
+
+@login_required
+def opt_out_list(request: HttpRequest) -> HttpResponse:
+    """The list (search, pages, CSV export) and, for `manage_contacts`, the add form (POST)."""
+    account_id = _account_id(request, write=request.method == "POST")
+    form = OptOutForm(request.POST or None)
+    added = form_submit(
+        request,
+        form,
+        lambda data: services.opt_out_add(
+            account_id=account_id,
+            phone=data["phone"],
+            source=OptOut.Source.PORTAL,
+            context=AuditContext.from_request(request),
+        ),
+        done=lambda answer: f"{answer[0].phone} {'opted out' if answer[1] else 'was already opted out'}.",
+        to="contacts:opt-outs",
+    )
+    if added:
+        return added
+    search = OptOutFilterForm(request.GET or None)
+    query_text = (search.cleaned_data.get("q") or "") if search.is_valid() else ""
+    opt_outs = selectors.opt_out_list(account_id=account_id, search=query_text)
+    if request.GET.get("format") == "csv":
+        rows = opt_outs.values_list(*OPT_OUT_CSV_COLUMNS).iterator(chunk_size=2000)
+        return streaming_csv("opt-outs.csv", OPT_OUT_CSV_COLUMNS, rows)
+    page, query = portal_page(request, opt_outs)
+    return render(
+        request,
+        "contacts/opt_outs.html",
+        {
+            "form": form,
+            "search": search,
+            "page": page,
+            "query": query,
+            "filtered": bool(query_text),
+            "can_manage": _can_manage(request),
+        },
+    )
+
+
+@login_required
+@require_POST
+def opt_out_remove(request: HttpRequest) -> HttpResponse:
+    phone = request.POST.get("phone", "")
+    remove = partial(services.opt_out_remove, context=AuditContext.from_request(request))
+    return _delete(
+        request, remove, done=f"{phone} may receive your messages again.", to="contacts:opt-outs", phone=phone
+    )
+
+
+@accepts_upload(IMPORT_MAX_BYTES)
+@login_required
+def opt_out_import(request: HttpRequest) -> HttpResponse:
+    account_id = _account_id(request, write=True)
+    form = OptOutImportForm(request.POST or None, request.FILES or None)
+    report = None
+    if request.method == "POST" and form.is_valid():
+        try:
+            report = services.opt_outs_import(
+                account_id=account_id, rows=form.cleaned_data["file"], context=AuditContext.from_request(request)
+            )
+        except ApplicationError as exc:
+            form.add_error("file", exc.detail)
+    return render(request, "contacts/opt_out_import.html", {"form": form, "report": report})

@@ -18,6 +18,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.core.paginator import Paginator
 from django.db import models
 from django.db.models.fields import AutoFieldMixin
 from drf_spectacular.types import OpenApiTypes
@@ -168,3 +169,12 @@ def page_of(item: type[serializers.Serializer], name: str) -> type[serializers.S
             "next_cursor": serializers.CharField(allow_null=True),
         },
     )
+
+
+def portal_page(request, items, per_page: int = 50):
+    """A portal list's page of `items` (the `page` query parameter; out of range: the last) and
+    the request's other query parameters, for the page links (templates/_pagination.html)."""
+    page = Paginator(items, per_page).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return page, query.urlencode()

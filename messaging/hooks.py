@@ -15,7 +15,9 @@ from messaging.services import dlr_record
 logger = logging.getLogger(__name__)
 
 
-def _source_allowed(request: HttpRequest) -> bool:
+def kannel_source_allowed(request: HttpRequest) -> bool:
+    """Whether the request comes from one of Kannel's hosts (`KANNEL_DLR_ALLOWED_IPS`, by the one
+    client-IP resolver): the check of both gateway hooks, delivery reports and inbound SMS."""
     return contains(parse_networks(settings.KANNEL_DLR_ALLOWED_IPS), parse_ip(get_client_ip(request)))
 
 
@@ -23,7 +25,7 @@ def _source_allowed(request: HttpRequest) -> bool:
 @require_http_methods(["GET", "POST"])
 def kannel_dlr(request: HttpRequest) -> HttpResponse:
     """Kannel's dlr-url callback: ?id=<message>&t=<token>&status=<%d>."""
-    if not _source_allowed(request):
+    if not kannel_source_allowed(request):
         logger.warning("delivery report refused from %s", get_client_ip(request))
         return HttpResponse("forbidden\n", status=403, content_type="text/plain")
     params = request.GET if request.method == "GET" else request.POST

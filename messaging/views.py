@@ -4,7 +4,6 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -13,10 +12,12 @@ from django.views.decorators.http import require_POST
 from contacts import selectors as contact_selectors
 from core.csv_export import streaming_csv
 from core.errors import ApplicationError
+from core.pagination import portal_page
 from messaging import selectors
 from messaging.forms import MessageFilterForm, SenderNameForm, SendForm
 from messaging.pricing import PriceList
 from messaging.services import message_cancel, message_send_test, message_submit, sender_name_request
+from messaging.services.submit import OPTED_OUT
 
 
 def _membership(request: HttpRequest):
@@ -42,6 +43,20 @@ def _points(amount: Decimal) -> str:
     """An amount of points as plain digits without trailing zeros: 10, 0.5, 99.25 (never 1E+1,
     which is what Decimal.normalize() alone writes for round numbers)."""
     return f"{amount.normalize():f}"
+
+
+def send_summary(sent: list, total_cost: Decimal) -> str:
+    """What the page says after a send: how many went ahead (in what state), what it cost, and how
+    many were skipped because the number opted out."""
+    skipped = sum(1 for message in sent if message.error_code == OPTED_OUT)
+    going = [message for message in sent if message.error_code != OPTED_OUT]
+    if not going:
+        return f"Nothing sent: {'the recipient has' if skipped == 1 else f'all {skipped} recipients have'} opted out."
+    state = going[0].get_status_display().lower()
+    done = f"{len(going)} message{'s' if len(going) != 1 else ''} {state}: {_points(total_cost)} points."
+    if skipped:
+        done += f" {skipped} skipped: opted out (not charged)."
+    return done
 
 
 @login_required
@@ -78,9 +93,7 @@ def send(request: HttpRequest) -> HttpResponse:
             if not exc.errors or exc.code in ("insufficient_credit", "monthly_limit_reached", "sender_not_allowed"):
                 form.add_error(None, exc.detail)
         else:
-            count = len(result.messages)
-            state = result.messages[0].get_status_display().lower() if result.messages else "accepted"
-            done = f"{count} message{'s' if count != 1 else ''} {state}: {_points(result.total_cost)} points."
+            done = send_summary(result.messages, result.total_cost)
             if show_balance:
                 done += f" Balance {_points(result.balance)}."
             messages.success(request, done)
@@ -111,10 +124,8 @@ def message_log(request: HttpRequest) -> HttpResponse:
     )
     if request.GET.get("format") == "csv":
         return _csv(messages_qs)
-    page = Paginator(messages_qs.only(*LIST_FIELDS), 50).get_page(request.GET.get("page"))
-    query = request.GET.copy()
-    query.pop("page", None)
-    return render(request, "messaging/log.html", {"form": form, "page": page, "query": query.urlencode()})
+    page, query = portal_page(request, messages_qs.only(*LIST_FIELDS))
+    return render(request, "messaging/log.html", {"form": form, "page": page, "query": query})
 
 
 LIST_FIELDS = ("id", "created_at", "recipient", "sender", "status", "segments", "cost", "batch_id", "scheduled_at")

@@ -1,16 +1,19 @@
 from django.conf import settings
 from django.core.handlers.base import BaseHandler
 
+from inbound import hooks as inbound_hooks
 from messaging import hooks
 from portal import views
 
 # Machine endpoints answered before the rest of the middleware: no session, user, CSRF or
 # security policy applies to them, and skipping all that keeps them cheap (a load balancer polls
-# the probes; Kannel calls the delivery-report hook twice for every message).
+# the probes; Kannel calls the delivery-report hook twice for every message, and the inbound hook
+# for every SMS received).
 EARLY = {
     "/healthz": views.healthz,
     "/readyz": views.readyz,
     "/hooks/kannel/dlr": hooks.kannel_dlr,
+    "/hooks/kannel/mo": inbound_hooks.kannel_mo,
 }
 
 

@@ -499,6 +499,14 @@ KANNEL_PASSWORD = env.str("KANNEL_PASSWORD", default="")
 KANNEL_TIMEOUT_SECONDS = env.int("KANNEL_TIMEOUT_SECONDS", default=10)
 # Where delivery reports may come from (Kannel's smsbox hosts); addresses or CIDR ranges.
 KANNEL_DLR_ALLOWED_IPS = env.list("KANNEL_DLR_ALLOWED_IPS", default=["127.0.0.1", "::1"])
+# Inbound SMS (SPEC §6): the secret Kannel's sms-service puts in its get-url to /hooks/kannel/mo
+# (empty: the hook refuses every call), from the hosts of KANNEL_DLR_ALLOWED_IPS.
+KANNEL_MO_SECRET = env.str("KANNEL_MO_SECRET", default="")
+# Whole-text keywords (any case, trailing punctuation ignored) that opt the sender out or back in.
+SMS_OPT_OUT_KEYWORDS = env.list(
+    "SMS_OPT_OUT_KEYWORDS", default=["STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"]
+)
+SMS_OPT_IN_KEYWORDS = env.list("SMS_OPT_IN_KEYWORDS", default=["START", "UNSTOP", "YES"])
 # A message left in `sending` longer than this is looked at by the watchdog.
 SMS_SENDING_GRACE = timedelta(seconds=env.int("SMS_SENDING_GRACE_SECONDS", default=300))
 

@@ -8,6 +8,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from apikeys.apis import AccessTokenCreateApi, AccessTokenDeleteApi
 from contacts.urls import api_patterns as contacts_api_patterns
 from core.api import ApiNotFoundView
+from inbound import hooks as inbound_hooks
 from inbound.urls import api_patterns as inbound_api_patterns
 from messaging import hooks
 from messaging.apis import BalanceApi, MessageApi, MessagesApi
@@ -49,6 +50,7 @@ urlpatterns = [
     path("verify/", include("verify.urls")),
     path("webhooks/", include("webhooks.urls")),
     path("hooks/kannel/dlr", hooks.kannel_dlr, name="kannel-dlr"),
+    path("hooks/kannel/mo", inbound_hooks.kannel_mo, name="kannel-mo"),
     path("", views.dashboard, name="dashboard"),
     # Last: any other path under the API's prefixes (`api`, `smsapi`, … as a whole first segment,
     # followed by anything at all: `[\s\S]`, since `.` stops at a newline) is a problem document,

@@ -43,14 +43,19 @@ def enqueue_delivery(message_ids: list, *, at_once: bool = False) -> None:
 REDACTED_TEXT = "[redacted: contained a security code]"
 
 
-def message_send_system(*, account: Account | None, user: User, to: str, text: str, sensitive: bool = False) -> Message:
-    """A free system message (2FA codes and the like): never charged, published at its commit."""
+def message_send_system(
+    *, account: Account | None, user: User | None, to: str, text: str, sensitive: bool = False, sender: str = ""
+) -> Message:
+    """A free system message (2FA codes, an opt-out's confirmation reply): never charged, never
+    subject to the account's opt-outs (it is not a send of the account's: message_submit's rule),
+    published at its commit. From `sender` (an inbound number replying), else the product's
+    system sender."""
     message = Message.objects.create(
         account=account,
         submitted_by=user,
         is_system=True,
         sensitive=sensitive,
-        sender=settings.SMS_SYSTEM_SENDER,
+        sender=sender or settings.SMS_SYSTEM_SENDER,
         recipient=to,
         text=text,
     )

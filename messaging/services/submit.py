@@ -21,6 +21,7 @@ from django.utils.text import normalize_newlines
 from accounts.models import Account, Membership, User
 from audit.services import audit_record
 from contacts.selectors import group_numbers as group_numbers_of
+from contacts.selectors import opted_out as opted_out_numbers
 from core.errors import ApplicationError, Conflict, Forbidden, TooLarge
 from core.ids import uuid7
 from core.phone import parse_recipient
@@ -37,6 +38,7 @@ from messaging.services.screening import screen_text
 SENDER_ALNUM = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 .&_-]{0,10}$")
 SENDER_NUMERIC = re.compile(r"^\+?[0-9]{3,15}$")
 IDEMPOTENCY_TTL = timedelta(hours=24)
+OPTED_OUT = "opted_out"  # the error code of a message to a number opted out of the account's messages
 
 
 @dataclass
@@ -110,7 +112,15 @@ def _text(text: str):
     return info
 
 
-def _sender(*, account: Account, membership: Membership | None, sender: str | None) -> str:
+def _sender(
+    *, account: Account, membership: Membership | None, sender: str | None, own_numbers: frozenset[str] = frozenset()
+) -> str:
+    """What the messages go out as: an approved sender name the member may use (SPEC §3), or one
+    of the account's own inbound numbers (`own_numbers`, which the inbound app looks up for a
+    reply from its inbox: the number the conversation is with, whatever names a sub-user is
+    limited to)."""
+    if sender and sender.strip() in own_numbers:
+        return sender.strip()
     names = sender_names_allowed(account_id=account.pk, membership=membership)
     if not sender:
         if names.default is None:
@@ -233,6 +243,7 @@ def message_submit(
     test_mode: bool = False,
     account: Account | None = None,
     sensitive: bool = False,
+    own_numbers: frozenset[str] = frozenset(),
 ) -> SubmitResult:
     """Accept a batch of messages, or refuse it whole with an ApplicationError.
 
@@ -250,6 +261,7 @@ def message_submit(
     message, but published at once (never held in the dispatch buffer) and redacted once handed
     over, and it is never deferred or held, where it would wait past its life (a sub-user outside
     its sending window, a link on the blocklist): that is refused instead.
+    `own_numbers` are the account's inbound numbers, allowed as the `sender` (see _sender).
     """
     _refuse_unstorable(text=text, sender=sender, reference=reference, idempotency_key=idempotency_key)
     fingerprint = ""
@@ -303,6 +315,7 @@ def message_submit(
                 now=now,
                 test_mode=test_mode,
                 sensitive=sensitive,
+                own_numbers=own_numbers,
             )
             if idempotency_key:
                 # A record past its 24 hours no longer answers; make room for this one.
@@ -374,6 +387,7 @@ def _submit_locked(
     blocked,
     now,
     test_mode,
+    own_numbers,
     sensitive=False,
 ):
     # The checks that need no lock read what the request chain loaded (at most a second ago), or
@@ -391,7 +405,7 @@ def _submit_locked(
             raise Forbidden("This user cannot send for the account.", code="forbidden")
         if not membership.has_permission("send_sms"):
             raise Forbidden("You do not have permission to send messages.", code="forbidden")
-    sender_name = _sender(account=account, membership=membership, sender=sender)
+    sender_name = _sender(account=account, membership=membership, sender=sender, own_numbers=own_numbers)
 
     opening = sending_window_opening(membership, scheduled_at or now)
     if sensitive and (opening is not None or blocked):
@@ -402,8 +416,13 @@ def _submit_locked(
     messages: list[Message] = []
     total = Decimal("0")
     status = Message.Status.HELD if blocked else Message.Status.SCHEDULED if scheduled_at else Message.Status.QUEUED
+    error_code = f"blocked_domain:{blocked}"[:64] if blocked else ""
+    # Numbers opted out of the account's messages (one query for all of them) are `rejected`, free,
+    # never handed over; the rest of the request goes ahead (SPEC §3).
+    opted_out = opted_out_numbers(account_id=account.pk, phones=[number for number, _ in recipients])
     for number, country in recipients:
-        cost = prices.per_segment(country) * info.segments
+        skipped = number in opted_out
+        cost = Decimal("0") if skipped else prices.per_segment(country) * info.segments
         total += cost
         messages.append(
             new_message(
@@ -416,8 +435,8 @@ def _submit_locked(
                 encoding=info.encoding,
                 segments=info.segments,
                 cost=cost,
-                status=status,
-                error_code=f"blocked_domain:{blocked}"[:64] if blocked else "",
+                status=Message.Status.REJECTED if skipped else status,
+                error_code=OPTED_OUT if skipped else error_code,
                 reference=reference,
                 batch_id=batch_id,
                 scheduled_at=scheduled_at,
@@ -430,26 +449,27 @@ def _submit_locked(
         submitter = Message._meta.get_field("submitted_by")
         for message in messages:
             submitter.set_cached_value(message, user)  # message.submitted_by without a query
+    going = [m for m in messages if m.recipient not in opted_out] if opted_out else messages
     if test_mode:
         sql.messages_insert(messages)
         if status == Message.Status.QUEUED:
-            enqueue_delivery([m.id for m in messages], at_once=sensitive)
+            enqueue_delivery([m.id for m in going], at_once=sensitive)
         return SubmitResult(batch_id=batch_id, messages=messages, total_cost=total, balance=account.balance)
 
-    if len(messages) > PRECHECK_ABOVE:
-        precheck(account=account, membership=membership, total=total, count=len(messages), now=now)
+    if len(going) > PRECHECK_ABOVE:
+        precheck(account=account, membership=membership, total=total, count=len(going), now=now)
     sql.messages_insert(messages)  # first: it waits for no lock, so the account's lock is held the shorter
     balance = charge(
-        account=account, membership=membership, user=user, total=total, count=len(messages), batch_id=batch_id, now=now
+        account=account, membership=membership, user=user, total=total, count=len(going), batch_id=batch_id, now=now
     )
     if status == Message.Status.QUEUED:
-        enqueue_delivery([m.id for m in messages], at_once=sensitive)
+        enqueue_delivery([m.id for m in going], at_once=sensitive)
     if blocked:
         audit_record(
             action="messages.held",
             account=account,
             actor=user,
-            data={"batch_id": str(batch_id), "domain": blocked, "count": len(messages)},
+            data={"batch_id": str(batch_id), "domain": blocked, "count": len(going)},
         )
     return SubmitResult(batch_id=batch_id, messages=messages, total_cost=total, balance=balance)
 

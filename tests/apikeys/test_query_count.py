@@ -2,11 +2,12 @@
 queries whatever the number of recipients, and a balance read takes one.
 
 Measured on this code, with the suite's per-process caches off (in production the key, the
-prices and the sender names come from the process for up to a second): a live send is 9
+prices and the sender names come from the process for up to a second): a live send is 10
 statements here: key lookup, prices, SAVEPOINT (its transaction inside the test's own), sender
-names, one insert of the messages, the debit with its ledger row (one statement), the hour's
-traffic upsert, the sub-user's spend, RELEASE. A test-mode send is key, prices, sender names and
-the insert, with no transaction: 4 (in production, the insert alone). Each request is measured
+names, the recipients' opt-outs (one query for all of them), one insert of the messages, the
+debit with its ledger row (one statement), the hour's traffic upsert, the sub-user's spend,
+RELEASE. A test-mode send is key, prices, sender names, opt-outs and the insert, with no
+transaction: 5 (in production, the opt-outs and the insert). Each request is measured
 after a first one with the same key, so the once-a-minute `last_used` write and the
 first-use-from-an-address audit are not counted.
 """
@@ -22,8 +23,8 @@ from tests.api_support import basic, bearer, issue_access, make_credential, make
 
 pytestmark = pytest.mark.django_db
 
-LIVE_SEND_QUERIES = 9
-TEST_SEND_QUERIES = 4
+LIVE_SEND_QUERIES = 10
+TEST_SEND_QUERIES = 5
 BALANCE_QUERIES = 1
 
 
@@ -78,3 +79,20 @@ def test_balance_takes_one_query(client, owner, django_assert_max_num_queries, s
         assert client.get("/api/v1/balance", **headers).status_code == 200
         with django_assert_max_num_queries(BALANCE_QUERIES + (kind == "access")):
             assert client.get("/api/v1/balance", **headers).status_code == 200
+
+
+def test_a_send_with_opted_out_recipients_takes_as_many_queries(client, make_account):
+    """The opt-outs of all the recipients are one query, however many of them there are and
+    however many are opted out."""
+    from contacts.models import OptOut
+
+    owner = make_account(credit=10_000).memberships.get().user
+    headers = keys(client, owner, is_test=False)["token"]
+    send(client, headers)  # warm
+    many = recipients(500)
+    OptOut.objects.bulk_create(
+        [OptOut(account_id=owner.membership.account_id, phone=number, source="api") for number in many[::2]]
+    )
+    one, fifty, many = count_send(client, headers, 1), count_send(client, headers, 50), count_send(client, headers, 500)
+    assert one <= LIVE_SEND_QUERIES
+    assert fifty == many == one + 1  # the precheck of a request of more than 20

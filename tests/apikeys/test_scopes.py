@@ -41,6 +41,11 @@ EXPECTED_ROUTES = {
     ("verifications", "post"): "verify",
     ("verifications/<uuid:verification_id>", "get"): "verify",
     ("verifications/<uuid:verification_id>/check", "post"): "verify",
+    ("opt-outs", "get"): "contacts:read",
+    ("opt-outs", "post"): "contacts:write",
+    ("opt-outs/<str:phone>", "delete"): "contacts:write",
+    ("inbound", "get"): "messages:read",
+    ("inbound/<uuid:message_id>", "get"): "messages:read",
     ("schema/", "get"): PUBLIC,
 }
 

@@ -33,8 +33,24 @@ def wait_port(port: int, timeout: float = 20) -> None:
     raise AssertionError(f"nothing listens on 127.0.0.1:{port} after {timeout}s")
 
 
+# Without an inbound hook: fakesmsc's own start message is answered with nothing.
+SMS_SERVICE_SILENT = """group = sms-service
+keyword = default
+text = ""
+omit-empty = true
+"""
+# With one: every inbound SMS goes to the portal's MO hook, as docs/inbound.md shows it.
+SMS_SERVICE_HOOK = """group = sms-service
+keyword = default
+get-url = "{url}&from=%p&to=%P&text=%a&ts=%T&smsc=%i"
+max-messages = 0
+omit-empty = true
+"""
+
+
 class KannelStack:
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, mo_url: str | None = None) -> None:
+        """`mo_url`: the inbound hook with its secret (`…/hooks/kannel/mo?secret=…`)."""
         self.dir = directory
         self.dir.mkdir(parents=True, exist_ok=True)
         self.ports = {name: free_port() for name in ("admin_port", "smsbox_port", "smsc_port", "sendsms_port")}
@@ -44,7 +60,7 @@ class KannelStack:
         self.config.write_text(
             TEMPLATE.read_text().format(
                 dir=self.dir, username=self.username, password=self.password, admin_password=secrets.token_urlsafe(8),
-                **self.ports,
+                sms_service=SMS_SERVICE_HOOK.format(url=mo_url) if mo_url else SMS_SERVICE_SILENT, **self.ports,
             )
         )  # fmt: skip
         self.processes: dict[str, subprocess.Popen] = {}
@@ -53,6 +69,17 @@ class KannelStack:
     @property
     def sendsms_url(self) -> str:
         return f"http://127.0.0.1:{self.ports['sendsms_port']}/cgi-bin/sendsms"
+
+    def worker_env(self, public_url: str) -> dict[str, str]:
+        """A Celery worker's settings for sending through this Kannel, reports back to `public_url`."""
+        return {
+            "SMS_BACKEND": "kannel",
+            "KANNEL_URL": self.sendsms_url,
+            "KANNEL_USERNAME": self.username,
+            "KANNEL_PASSWORD": self.password,
+            "KANNEL_TIMEOUT_SECONDS": "3",
+            "PUBLIC_URL": public_url,
+        }
 
     def _spawn(self, name: str, args: list[str], output: Path) -> None:
         handle = output.open("a")
@@ -73,11 +100,17 @@ class KannelStack:
         self._spawn("smsbox", [SMSBOX, str(self.config)], self.dir / "smsbox.out")
         wait_port(self.ports["sendsms_port"])
 
-    def start_smsc(self) -> None:
-        # One message of its own to start with, then it just listens (a long interval).
-        args = [FAKESMSC, "-H", "127.0.0.1", "-r", str(self.ports["smsc_port"]), "-i", "100000", "-m", "1",
-                "100 200 text start"]  # fmt: skip
+    def start_smsc(self, message: str = "100 200 text start") -> None:
+        """fakesmsc, which sends `message` (its own format: "sender receiver text words") as an
+        inbound SMS, then just listens (a long interval)."""
+        args = [FAKESMSC, "-H", "127.0.0.1", "-r", str(self.ports["smsc_port"]), "-i", "100000", "-m", "1", message]
         self._spawn("fakesmsc", args, self.smsc_output)
+
+    def inject(self, sender: str, receiver: str, text: str) -> None:
+        """A mobile-originated SMS from `sender` to `receiver`: a new fakesmsc run with it as its
+        one message (with several, fakesmsc picks among them at random)."""
+        self.stop("fakesmsc")
+        self.start_smsc(f"{sender} {receiver} text {text}")
 
     def stop(self, name: str) -> None:
         process = self.processes.pop(name, None)

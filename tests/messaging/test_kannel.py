@@ -31,15 +31,7 @@ def kannel_worker(worker_factory, kannel, live_server, settings):
     settings.KANNEL_DLR_ALLOWED_IPS = ["127.0.0.1"]
 
     def start(concurrency: int = 2):
-        return worker_factory(
-            concurrency=concurrency,
-            SMS_BACKEND="kannel",
-            KANNEL_URL=kannel.sendsms_url,
-            KANNEL_USERNAME=kannel.username,
-            KANNEL_PASSWORD=kannel.password,
-            KANNEL_TIMEOUT_SECONDS="3",
-            PUBLIC_URL=live_server.url,
-        )
+        return worker_factory(concurrency=concurrency, **kannel.worker_env(live_server.url))
 
     return start
 
