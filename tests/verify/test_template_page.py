@@ -6,7 +6,7 @@ from django.test import Client
 
 from audit.models import AuditEvent
 from tests import api_support as api
-from tests.conftest import verified_staff_client
+from tests.conftest import force_login_recent, verified_staff_client
 from tests.verify.support import start
 from verify.models import Verification, VerifySettings
 
@@ -15,7 +15,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def signed_in(client, owner):
-    client.force_login(owner)
+    force_login_recent(client, owner)  # the key form is a sudo-mode page
     return client
 
 
