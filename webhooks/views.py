@@ -101,22 +101,19 @@ def _act(request: HttpRequest, endpoint_id, action, done: str) -> HttpResponse:
     return redirect(_detail(endpoint_id))
 
 
-@require_POST
-@login_required
-def endpoint_enable(request: HttpRequest, endpoint_id) -> HttpResponse:
-    def enable(**kwargs):
-        return services.endpoint_set_enabled(enabled=True, **kwargs)
-
-    return _act(request, endpoint_id, enable, "The endpoint is enabled; events waiting for it go out now.")
+ENABLED_DONE = {
+    True: "The endpoint is enabled; events waiting for it go out now.",
+    False: "The endpoint is disabled: no event goes to it until you enable it.",
+}
 
 
 @require_POST
 @login_required
-def endpoint_disable(request: HttpRequest, endpoint_id) -> HttpResponse:
-    def disable(**kwargs):
-        return services.endpoint_set_enabled(enabled=False, **kwargs)
+def endpoint_set_enabled(request: HttpRequest, endpoint_id, enabled: bool) -> HttpResponse:
+    def switch(**kwargs):
+        return services.endpoint_set_enabled(enabled=enabled, **kwargs)
 
-    return _act(request, endpoint_id, disable, "The endpoint is disabled: no event goes to it until you enable it.")
+    return _act(request, endpoint_id, switch, ENABLED_DONE[enabled])
 
 
 @require_POST
@@ -163,10 +160,11 @@ def endpoint_rotate(request: HttpRequest, endpoint_id) -> HttpResponse:
         return _secret_page(request, new.endpoint, new.secret, created=False)
     return render(
         request,
-        "webhooks/confirm.html",
+        "_confirm.html",
         {
             "title": "Rotate this endpoint's secret?",
-            "endpoint": endpoint,
+            "label": str(endpoint),
+            "cancel_url": _detail(endpoint.pk),
             "warning": "A new secret is shown once. For the next 24 hours every event is signed with both the new "
             "and the current secret, so you can update your receiver without missing one.",
             "button": "Rotate secret",
@@ -192,10 +190,11 @@ def endpoint_delete(request: HttpRequest, endpoint_id) -> HttpResponse:
         return redirect("webhooks:list")
     return render(
         request,
-        "webhooks/confirm.html",
+        "_confirm.html",
         {
             "title": "Delete this endpoint?",
-            "endpoint": endpoint,
+            "label": str(endpoint),
+            "cancel_url": _detail(endpoint.pk),
             "warning": "No further event goes to it, and its delivery log is deleted with it. This cannot be undone.",
             "button": "Delete endpoint",
         },

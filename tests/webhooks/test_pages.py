@@ -1,36 +1,21 @@
 """The portal's Webhooks pages (security section, `manage_security`)."""
 
-import re
-
 import pytest
 from standardwebhooks.webhooks import Webhook
 
 from audit.models import AuditEvent
 from tests import api_support as api
+from tests.page_support import FORM_NONCE, post_form, shown_secret
 from webhooks.models import Delivery, Endpoint
 from webhooks.services import deliveries_send
 
 pytestmark = pytest.mark.django_db
-
-FORM_NONCE = re.compile(r'name="form_nonce" value="([^"]+)"')
-SECRET = re.compile(r'data-testid="secret">([^<]+)</code>')
 
 
 @pytest.fixture
 def signed_in(client, account_owner):
     client.force_login(account_owner)
     return client
-
-
-def post_form(client, path, data=None):
-    match = FORM_NONCE.search(client.get(path).content.decode())
-    return client.post(path, {**(data or {}), "form_nonce": match.group(1)})
-
-
-def shown_secret(response) -> str:
-    found = SECRET.findall(response.content.decode())
-    assert len(found) == 1, "the secret must be on the page exactly once"
-    return found[0]
 
 
 def test_the_security_page_links_to_webhooks(signed_in):
