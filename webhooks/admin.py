@@ -35,4 +35,5 @@ class DeliveryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_select_related = ["endpoint"]
     date_hierarchy = "created_at"
     inlines = [AttemptInline]
-    readonly_fields = [f.name for f in Delivery._meta.fields]
+    # Not `data`: the resource a test or an opt-out carried (a test carries the endpoint's full URL).
+    fields = readonly_fields = [f.name for f in Delivery._meta.fields if f.name != "data"]
