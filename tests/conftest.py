@@ -399,6 +399,7 @@ def sms_delivery_inline(monkeypatch):
 CANARY_LOGGERS = (
     "axes", "django", "django.request", "django.security", "django.server", "rest_framework",
     "core", "audit", "accounts", "security", "apikeys", "contacts", "messaging", "members", "portal",
+    "webhooks",
 )  # fmt: skip
 
 

@@ -143,3 +143,14 @@ def test_an_accounts_events_reach_only_its_own_enabled_subscribed_endpoints(
     with django_capture_on_commit_callbacks(execute=True):
         message_deliver(message_ids=[str(submit(account_owner).pk)])
     assert Delivery.objects.count() == 2
+
+
+@pytest.mark.django_db(transaction=True)  # the foreign key is checked when the insert commits
+def test_an_endpoint_deleted_behind_the_cached_index_is_skipped(account_owner, receiver, queued_tasks):
+    kept = subscribe(account_owner, receiver, "message.delivered")
+    gone = subscribe(account_owner, receiver, "message.delivered")
+    account_id = account_owner.membership.account_id
+    assert len(endpoint_index(account_id)["message.delivered"]) == 2  # cached with both
+    type(gone.endpoint).objects.filter(pk=gone.endpoint.pk).delete()  # a raw delete: the index is stale
+    on_event(hub.Event(action="message.delivered", account_id=account_id, object_type="message", object_id="x"))
+    assert list(Delivery.objects.values_list("endpoint_id", flat=True)) == [kept.endpoint.pk]
