@@ -16,6 +16,7 @@ SCOPES = {
     "contacts:write": "Create, change and delete contacts and groups",
     "balance:read": "Read the balance and limits",
     "verify": "Send verification codes by SMS (charged like any message) and check them",
+    "webhooks:manage": "List, create and delete webhook endpoints",
 }
 # The sub-user permission each scope needs: a token never does more than its creator may.
 SCOPE_PERMISSION = {
@@ -25,6 +26,7 @@ SCOPE_PERMISSION = {
     "contacts:write": "manage_contacts",
     "balance:read": "view_billing",
     "verify": "send_sms",
+    "webhooks:manage": "manage_security",
 }
 
 

@@ -7,7 +7,6 @@ cannot make a second key or reset a credential again, each form that makes a sec
 one-use nonce: a form sent twice leads back to the list with a note.
 """
 
-import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -27,13 +26,10 @@ from apikeys import selectors, services
 from apikeys.forms import CredentialCreateForm, TokenCreateForm
 from apikeys.models import ApiCredential, ApiToken
 from audit.context import AuditContext
-from core import ratelimit
 from core.errors import ApplicationError, raise_for_page
-from core.forms import apply_form_error
+from core.forms import apply_form_error, form_nonce_first, form_nonce_key, form_nonce_new, form_nonce_release
 from security.sudo import sudo_required
 
-FORM_NONCE = "form_nonce"
-FORM_NONCE_SECONDS = 24 * 3600
 ALREADY_SENT = (
     "That form was already sent, so nothing more was done: what it made is in the list, and a secret is "
     "shown only once. If you did not see the secret, reset the credential (or delete the token and create "
@@ -42,31 +38,8 @@ ALREADY_SENT = (
 FORM_EXPIRED = "The form had expired: please check it and send it again."
 
 
-def _new_nonce() -> str:
-    return secrets.token_urlsafe(16)
-
-
-def _nonce_key(request: HttpRequest) -> str | None:
-    nonce = request.POST.get(FORM_NONCE, "")
-    return f"apikeys-form:{request.user.pk}:{nonce}" if 16 <= len(nonce) <= 64 else None
-
-
-def _first_submission(request: HttpRequest) -> bool:
-    """True the first time a form's nonce comes back; False for a re-post (a reload). Not a
-    security check (CSRF is): it only keeps a reload from acting twice."""
-    key = _nonce_key(request)
-    return key is not None and ratelimit.once(key, seconds=FORM_NONCE_SECONDS)
-
-
-def _release_nonce(request: HttpRequest) -> None:
-    """The action was refused (nothing was made): sending the same form again may act."""
-    key = _nonce_key(request)
-    if key is not None:
-        ratelimit.forget_once(key)
-
-
 def _refuse_resend(request: HttpRequest, to: str) -> HttpResponse:
-    messages.info(request, ALREADY_SENT if _nonce_key(request) else FORM_EXPIRED)
+    messages.info(request, ALREADY_SENT if form_nonce_key(request) else FORM_EXPIRED)
     return redirect(to)
 
 
@@ -170,7 +143,7 @@ def key_create(request: HttpRequest, kind: KeyKind) -> HttpResponse:
     scopes = services.allowed_scopes(request.user)
     form = kind.form(request.POST or None, scopes=scopes, initial=_initial(request))
     if request.method == "POST" and form.is_valid():
-        if not _first_submission(request):
+        if not form_nonce_first(request):
             return _refuse_resend(request, reverse("apikeys:list"))
         try:
             new = kind.create(
@@ -182,14 +155,14 @@ def key_create(request: HttpRequest, kind: KeyKind) -> HttpResponse:
                 **{field: form.cleaned_data[field] for field in kind.create_fields},
             )
         except ApplicationError as exc:
-            _release_nonce(request)
+            form_nonce_release(request)
             apply_form_error(form, exc)
         else:
             return _secret_page(request, {"obj": new.obj, "kind": kind.name, "secret": new.secret, "created": True})
     return render(
         request,
         "apikeys/key_form.html",
-        {"form": form, "kind": kind.name, "scopes_left": bool(scopes), "form_nonce": _new_nonce()},
+        {"form": form, "kind": kind.name, "scopes_left": bool(scopes), "form_nonce": form_nonce_new()},
     )
 
 
@@ -254,14 +227,14 @@ def key_delete(request: HttpRequest, pk: int, kind: KeyKind) -> HttpResponse:
 def credential_reset(request: HttpRequest, credential_id: int) -> HttpResponse:
     credential = _key(request, CREDENTIAL, credential_id)
     if request.method == "POST":
-        if not _first_submission(request):
+        if not form_nonce_first(request):
             return _refuse_resend(request, _list_url(credential))
         try:
             new = services.credential_reset(
                 user=request.user, credential_id=credential.pk, context=AuditContext.from_request(request)
             )
         except ApplicationError as exc:
-            _release_nonce(request)
+            form_nonce_release(request)
             raise_for_page(exc, forbidden=True)
             messages.error(request, exc.detail)
             return redirect(_list_url(credential))
@@ -276,6 +249,6 @@ def credential_reset(request: HttpRequest, credential_id: int) -> HttpResponse:
             "warning": "A new secret is shown once. The current secret, and any access token issued with it, "
             "stop working at once: update every system that uses it.",
             "button": "Reset secret",
-            "form_nonce": _new_nonce(),
+            "form_nonce": form_nonce_new(),
         },
     )

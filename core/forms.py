@@ -1,5 +1,8 @@
 """Helpers for the portal's HTML forms."""
 
+import secrets
+
+from core import ratelimit
 from core.errors import ApplicationError
 
 
@@ -38,3 +41,33 @@ def form_submit(request, form, action, *, done, to: str, detail_on_field: bool =
         return None
     messages.success(request, done(result) if callable(done) else done)
     return redirect(to)
+
+
+# --- One-use form nonces: a page that shows a secret once must not act twice on a reload ---------
+
+FORM_NONCE = "form_nonce"
+FORM_NONCE_SECONDS = 24 * 3600
+
+
+def form_nonce_new() -> str:
+    """A nonce for a form's hidden `form_nonce` field."""
+    return secrets.token_urlsafe(16)
+
+
+def form_nonce_key(request) -> str | None:
+    nonce = request.POST.get(FORM_NONCE, "")
+    return f"form-nonce:{request.user.pk}:{nonce}" if 16 <= len(nonce) <= 64 else None
+
+
+def form_nonce_first(request) -> bool:
+    """True the first time a form's nonce comes back; False for a re-post (a reload). Not a
+    security check (CSRF is): it only keeps a reload from acting twice."""
+    key = form_nonce_key(request)
+    return key is not None and ratelimit.once(key, seconds=FORM_NONCE_SECONDS)
+
+
+def form_nonce_release(request) -> None:
+    """The action was refused (nothing was made): sending the same form again may act."""
+    key = form_nonce_key(request)
+    if key is not None:
+        ratelimit.forget_once(key)

@@ -21,7 +21,7 @@ from core.serializers import PointsField, Representation, UtcDateTimeField
 from core.text import UNSTORABLE
 from messaging.filters import MessageFilter
 from messaging.models import Message
-from messaging.selectors import balance_now, visible_messages
+from messaging.selectors import balance_now, messages_by_id, visible_messages
 from messaging.services import message_cancel, message_submit
 
 
@@ -165,6 +165,12 @@ class BalanceOut(serializers.Serializer):
 message_json = Representation(MessageOut)
 balance_json = Representation(BalanceOut)
 _send_json = Representation(SendResponse)
+
+
+def representations(account_id: int, ids) -> dict[str, dict]:
+    """The account's messages among `ids`, each exactly as `GET /messages/{id}` answers it, in one
+    query: what a webhook's `data` is (webhooks render it when they send)."""
+    return {str(message.pk): message_json(message) for message in messages_by_id(account_id=account_id, ids=ids)}
 
 
 class Sent(NamedTuple):

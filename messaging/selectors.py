@@ -134,6 +134,11 @@ def visible_messages(*, user, is_test: bool = False) -> QuerySet[Message]:
     return messages
 
 
+def messages_by_id(*, account_id: int, ids) -> QuerySet[Message]:
+    """The account's messages among `ids`, as the API shows them (never a system message)."""
+    return Message.objects.filter(account_id=account_id, pk__in=list(ids), is_system=False)
+
+
 def message_list(*, user, status="", recipient="", batch_id=None, since=None, until=None):
     messages = visible_messages(user=user)
     if status:

@@ -302,7 +302,7 @@ def message_record_sent(*, message_id, status: str, provider_id: str, detail: st
 # the row, moves the status forward if it may, redacts a security code and writes the event.
 _MESSAGE_REPORT_PROGRESS = """
 WITH old AS (
-    SELECT id, status AS actual, error_code, possible_duplicate,
+    SELECT id, status AS actual, error_code, possible_duplicate, account_id, is_system,
            CASE WHEN status = %(queued)s AND possible_duplicate THEN %(sending)s ELSE status END AS status
     FROM {message} WHERE id = %(id)s FOR UPDATE
 ), moved AS (
@@ -319,7 +319,7 @@ WITH old AS (
     SELECT id, %(to)s, %(detail)s, %(now)s FROM old WHERE old.status = ANY(%(event_from)s)
     RETURNING id
 )
-SELECT status, actual, error_code, possible_duplicate FROM old
+SELECT status, actual, error_code, possible_duplicate, account_id, is_system FROM old
 """
 
 
@@ -332,13 +332,14 @@ def message_report_progress(
     event_from: list[str],
     redacted: str,
     now: datetime,
-) -> tuple[str, str, str, bool] | None:
+) -> tuple[str, str, str, bool, int | None, bool] | None:
     """Apply a report of progress to a message under its row lock. Its status (one requeued in
     doubt, `queued` with possible_duplicate, counts as `sending`) moves to `to` if it is one of
     `moves_from` (sent_at set if it was not, delivered_at when `to` is delivered); the event
     (`to`, `detail`) is written if it is one of `event_from`; a security code's text becomes
     `redacted` in any case. Returns (that status, the actual status, error code, possible
-    duplicate) as they were before, or None when there is no such message."""
+    duplicate, account id, is system) as they were before, or None when there is no such message
+    (the last two say whom a move is published for, without a query of its own)."""
     if native():
         params = {"id": _message_pk(message_id), "queued": Message.Status.QUEUED, "sending": Message.Status.SENDING,
                   "redacted": redacted, "from": [str(s) for s in moves_from], "to": str(to), "now": now,
@@ -350,12 +351,12 @@ def message_report_progress(
         row = (
             Message.objects.select_for_update()
             .filter(pk=message_id)
-            .values_list("status", "error_code", "possible_duplicate", "sensitive", "text")
+            .values_list("status", "error_code", "possible_duplicate", "sensitive", "text", "account_id", "is_system")
             .first()
         )
         if row is None:
             return None
-        actual, error_code, possible_duplicate, sensitive, text = row
+        actual, error_code, possible_duplicate, sensitive, text, account_id, is_system = row
         requeued_in_doubt = actual == Message.Status.QUEUED and possible_duplicate
         status = Message.Status.SENDING if requeued_in_doubt else actual
         changes = {}
@@ -369,4 +370,4 @@ def message_report_progress(
             Message.objects.filter(pk=message_id).update(**changes)
         if status in event_from:
             MessageEvent.objects.create(message_id=message_id, status=to, detail=detail, created_at=now)
-    return str(status), actual, error_code, possible_duplicate
+    return str(status), actual, error_code, possible_duplicate, account_id, is_system

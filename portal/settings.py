@@ -471,6 +471,14 @@ CELERY_BEAT_SCHEDULE = {
         "task": "messaging.tasks.recover_stuck_messages",
         "schedule": timedelta(minutes=1).total_seconds(),
     },
+    "webhooks-send-due": {
+        "task": "webhooks.tasks.send_due_deliveries",
+        "schedule": 30.0,
+    },
+    "webhooks-purge-old-deliveries": {
+        "task": "webhooks.tasks.purge_old_deliveries",
+        "schedule": crontab(hour=4, minute=30),
+    },
 }
 
 # --- SMS delivery (SPEC §6) ---
@@ -518,6 +526,19 @@ VERIFY_PER_NUMBER_WINDOW = timedelta(minutes=10)
 # Verifications an account may start in an hour (SMS pumping: each costs it an SMS).
 VERIFY_ACCOUNT_HOURLY_CAP = env.int("VERIFY_ACCOUNT_HOURLY_CAP", default=500)
 VERIFY_DEFAULT_TEMPLATE = "Your verification code is {code}"
+
+# --- Webhooks (SPEC §7) ---
+# The key that encrypts endpoints' signing secrets at rest (they must stay usable to sign, so they
+# cannot be hashed); by default derived from SECRET_KEY. Earlier keys decrypt while rotating it.
+WEBHOOK_SECRET_KEY = env.str("WEBHOOK_SECRET_KEY", default="") or SECRET_KEY
+WEBHOOK_SECRET_KEY_FALLBACKS = env.list("WEBHOOK_SECRET_KEY_FALLBACKS", default=SECRET_KEY_FALLBACKS)
+# Development and tests only: endpoints on 127.0.0.1, ::1 and localhost. Private, link-local and
+# metadata addresses stay refused even then (webhooks/ssrf.py).
+WEBHOOK_ALLOW_LOOPBACK = env.bool("WEBHOOK_ALLOW_LOOPBACK", default=False)
+if PRODUCTION and WEBHOOK_ALLOW_LOOPBACK:
+    raise ImproperlyConfigured("WEBHOOK_ALLOW_LOOPBACK is for development and tests only.")
+# Seconds one delivery attempt may take, connection and answer together; redirects are never followed.
+WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=10)
 
 # --- Logging: one line per event, to stderr. Never log a secret. ---
 LOGGING = {

@@ -440,7 +440,8 @@ def sms_delivery_inline(monkeypatch):
 # Every logger the product writes to, at DEBUG, for the log canary tests.
 CANARY_LOGGERS = (
     "axes", "django", "django.request", "django.security", "django.server", "rest_framework",
-    "core", "audit", "accounts", "security", "apikeys", "contacts", "messaging", "verify", "members", "portal",
+    "core", "audit", "accounts", "security", "apikeys", "contacts", "messaging", "inbound", "verify", "members",
+    "webhooks", "portal",
 )  # fmt: skip
 
 

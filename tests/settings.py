@@ -9,6 +9,8 @@ os.environ.setdefault("DATABASE_URL", "postgres://portal:portal@127.0.0.1:5432/p
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/9")
 os.environ.setdefault("SMS_BACKEND", "locmem")
 os.environ.setdefault("EMAIL_URL", "consolemail://")
+# The tests' webhook receivers listen on loopback (tests/webhooks/): inherited by their workers.
+os.environ.setdefault("WEBHOOK_ALLOW_LOOPBACK", "true")
 # One id per test run, inherited by the worker processes a test starts: runs side by side on
 # one machine (two developers, CI) get their own database, queue and cache keys.
 RUN_ID = os.environ.setdefault("TEST_RUN_ID", str(os.getpid()))

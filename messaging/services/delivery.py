@@ -13,6 +13,7 @@ from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from accounts.models import Account, Membership, User
+from audit import hub
 from audit.services import audit_record
 from core.errors import ApplicationError, Conflict, Forbidden, NotFound, RateLimited
 from messaging import sql
@@ -96,6 +97,23 @@ def message_send_test(*, user: User) -> Message:
 
 # --- Delivery ----------------------------------------------------------------------------------
 
+# The statuses a customer hears about (SPEC §7), published on the audit hub where a message reaches
+# them; the webhooks app subscribes. Nothing is published for system messages (sign-in codes,
+# test SMS: never shown through the API), and the hub does nothing when nobody subscribed.
+STATUS_EVENTS = {
+    Message.Status.SENT: "message.sent",
+    Message.Status.DELIVERED: "message.delivered",
+    Message.Status.UNDELIVERED: "message.undelivered",
+    Message.Status.FAILED: "message.failed",
+}
+
+
+def message_status_published(*, account_id: int | None, message_id, status: str) -> None:
+    """Tell the hub's subscribers that a customer's message reached `status` (after the commit)."""
+    action = STATUS_EVENTS.get(status)
+    if action is not None and account_id is not None:
+        hub.publish(hub.Event(action=action, account_id=account_id, object_type="message", object_id=str(message_id)))
+
 
 HANDED_OVER = "handed to the gateway"
 
@@ -106,22 +124,27 @@ def message_claim(message_id, *, claimed_by: str) -> bool:
     return sql.message_claim(message_id=message_id, now=timezone.now(), claimed_by=claimed_by)
 
 
-def message_record_result(message_id, result: SendResult, *, sensitive: bool = False) -> None:
+def message_record_result(
+    message_id, result: SendResult, *, sensitive: bool = False, account_id: int | None = None
+) -> None:
     """The gateway's answer for a claimed message: handed over, in doubt (left `sending`), back to
-    the queue (provably never handed over) or failed for good."""
+    the queue (provably never handed over) or failed for good. `account_id` is the customer's
+    whose message it is (None for a system message): a hand-over is published for it."""
     if sensitive and not result.retryable:
         # Handed over (or refused for good): a security code has no reason to stay at rest, whatever
         # state a delivery report has already moved the message to.
         Message.objects.filter(pk=message_id, sensitive=True).update(text=REDACTED_TEXT)
     if result.status in ("sent", "delivered"):
         # The hand-over and its event, in one statement on PostgreSQL: the hot path of delivery.
-        sql.message_record_sent(
+        moved = sql.message_record_sent(
             message_id=message_id,
             status=result.status,
             provider_id=result.provider_id,
             detail=HANDED_OVER,
             now=timezone.now(),
         )
+        if moved:
+            message_status_published(account_id=account_id, message_id=message_id, status=result.status)
     elif result.status == "unknown":
         # The gateway may or may not have taken it (a read timeout, a dropped connection): it stays
         # `sending`, so a delivery report can prove the hand-over, or the watchdog resends it.
@@ -139,6 +162,11 @@ def message_record_result(message_id, result: SendResult, *, sensitive: bool = F
         message_fail(message_id=message_id, error_code=result.error_code, status=Message.Status.UNDELIVERED)
     else:
         message_fail(message_id=message_id, error_code=result.error_code or "gateway_rejected")
+
+
+def customer(message: Message) -> int | None:
+    """The account a message's status events are published for: None for a system message."""
+    return None if message.is_system else message.account_id
 
 
 def message_deliver(*, message_ids: list[str], deadline: float | None = None) -> list[str]:
@@ -216,7 +244,7 @@ def message_deliver(*, message_ids: list[str], deadline: float | None = None) ->
                 logger.error("SMS backend raised %s for message %s", type(exc).__name__, message_id)
                 result = SendResult(id=sms.id, status="failed", error_code="backend_error", retryable=True)
             stage = "record"
-            message_record_result(message.pk, result, sensitive=message.sensitive)
+            message_record_result(message.pk, result, sensitive=message.sensitive, account_id=customer(message))
         except SoftTimeLimitExceeded:
             # Out of time (the hard limit follows): wrap up this one and put the rest back.
             unsent = [str(i) for i in message_ids[position + 1 :]]
@@ -226,7 +254,7 @@ def message_deliver(*, message_ids: list[str], deadline: float | None = None) ->
             elif stage == "record":
                 try:
                     # Each of its steps is conditional: running it again is safe.
-                    message_record_result(message.pk, result, sensitive=message.sensitive)
+                    message_record_result(message.pk, result, sensitive=message.sensitive, account_id=customer(message))
                 except Exception as exc:  # the interrupted statement may have left the connection unusable
                     logger.error("Could not record message %s past the time limit (%s)", message_id, type(exc).__name__)
                 else:
@@ -287,6 +315,7 @@ def message_fail(
     status_event(message.pk, status, error_code)
     if status in Message.REFUNDED_STATUSES:
         _refund(message, f"Refund for {status} message {message.pk}")
+    message_status_published(account_id=customer(message), message_id=message.pk, status=status)
     return True
 
 

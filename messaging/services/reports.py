@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from messaging import sql
 from messaging.models import Message, MessageEvent
-from messaging.services.delivery import REDACTED_TEXT, message_fail, status_event
+from messaging.services.delivery import REDACTED_TEXT, message_fail, message_status_published, status_event
 from messaging.services.recovery import HANDOVER_UNKNOWN
 
 logger = logging.getLogger(__name__)
@@ -124,8 +124,9 @@ def dlr_progress(*, message_id: uuid.UUID, kannel_status: int, now) -> str:
     )
     if row is None:
         return "ignored"
-    status, actual, error_code, possible_duplicate = row
+    status, actual, error_code, possible_duplicate, account_id, is_system = row
     if status in moves_from:
+        message_status_published(account_id=None if is_system else account_id, message_id=message_id, status=to)
         return "applied"
     if actual == Message.Status.FAILED and (error_code == HANDOVER_UNKNOWN or possible_duplicate):
         return report_after_give_up(message_id=message_id, kannel_status=kannel_status)

@@ -1,6 +1,5 @@
 """The portal's and the API's IP allowlists, cached per process and in Redis under a version."""
 
-from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
@@ -19,32 +18,20 @@ def allowlist_cache_key(account_id: int, scope: str) -> str:
 
 
 def allowlist_shared_key(account_id: int, scope: str) -> str:
-    """The shared cache's key for the list as of its current version. A change bumps the version
-    after it commits: a reader that read the old rows before the commit, and stores them after
-    it, stores them under a key no one reads any more (deleting a single key instead would let
-    that late write bring the old list back for a minute)."""
-    key = allowlist_cache_key(account_id, scope)
-    return f"{key}:{cache.get(key + ':version', 0)}"
+    return localcache.shared_key(allowlist_cache_key(account_id, scope))
 
 
 def ip_allowlist_changed(account_id: int, scope: str) -> None:
-    version_key = allowlist_cache_key(account_id, scope) + ":version"
-    cache.add(version_key, 0, timeout=None)
-    cache.incr(version_key)
-    localcache.clear()
+    localcache.shared_changed(allowlist_cache_key(account_id, scope))
 
 
 def ip_allowlist_networks(*, account_id: int, scope: str) -> list[str]:
     """The account's list for `scope`, cached until it changes (a hot path: every page and API
     request), and for at most a second in this process."""
-    return localcache.remember(
+    return localcache.shared_remember(
         allowlist_cache_key(account_id, scope),
-        lambda: cache.get_or_set(  # short: a stale shared copy can only live a minute
-            allowlist_shared_key(account_id, scope),
-            lambda: list(
-                IPAllowlistEntry.objects.filter(account_id=account_id, scope=scope).values_list("network", flat=True)
-            ),
-            60,
+        lambda: list(
+            IPAllowlistEntry.objects.filter(account_id=account_id, scope=scope).values_list("network", flat=True)
         ),
     )
 

@@ -19,14 +19,7 @@ from apikeys.models import ApiCredential, ApiToken
 from audit.models import AuditEvent
 from core.errors import ApplicationError
 from tests.conftest import PASSWORD, enrol_sms, force_login_recent
-
-FORM_NONCE = re.compile(r'name="form_nonce" value="([^"]+)"')
-
-
-def post_form(client, path, data=None, **extra):
-    """POST a form as a browser does: with the one-use nonce of the page that showed it."""
-    match = FORM_NONCE.search(client.get(path).content.decode())
-    return client.post(path, {**(data or {}), **({"form_nonce": match.group(1)} if match else {})}, **extra)
+from tests.page_support import FORM_NONCE, post_form, shown_secret
 
 
 def test_reloading_the_secret_page_makes_no_second_key_and_no_second_reset(signed_in, owner):
@@ -53,7 +46,6 @@ def test_reloading_the_secret_page_makes_no_second_key_and_no_second_reset(signe
 
 pytestmark = pytest.mark.django_db
 
-SECRET = re.compile(r'data-testid="secret">([^<]+)</code>')
 KEY_ID = re.compile(r'data-testid="key-id">([^<]+)</code>')
 
 
@@ -67,12 +59,6 @@ def subuser(owner: User, email: str, **permissions) -> User:
     user = User.objects.create_user(email, PASSWORD)
     Membership.objects.create(user=user, account=owner.membership.account, role="subuser", **permissions)
     return User.objects.get(pk=user.pk)
-
-
-def shown_secret(response) -> str:
-    found = SECRET.findall(response.content.decode())
-    assert len(found) == 1, "the secret must be on the page exactly once"
-    return found[0]
 
 
 def bearer(client, secret: str):

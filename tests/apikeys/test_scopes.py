@@ -46,14 +46,19 @@ EXPECTED_ROUTES = {
     ("opt-outs/<str:phone>", "delete"): "contacts:write",
     ("inbound", "get"): "messages:read",
     ("inbound/<uuid:message_id>", "get"): "messages:read",
+    ("webhooks", "get"): "webhooks:manage",
+    ("webhooks", "post"): "webhooks:manage",
+    ("webhooks/<uuid:endpoint_id>", "delete"): "webhooks:manage",
+    ("webhooks/<uuid:endpoint_id>/test", "post"): "webhooks:manage",
     ("schema/", "get"): PUBLIC,
 }
 
 # Words that would mean an API route touches account management (SPEC §5: no token can manage
 # users, tokens, IP lists or billing). `auth/token` is the access-token endpoint, checked above.
+# Webhook endpoints are the one exception SPEC §5 makes: `/webhooks`, with `webhooks:manage`.
 MANAGEMENT_WORDS = re.compile(
     r"user|member|invite|api-?key|credential|allowlist|ip-|security|billing|top-?up|ledger|price|"
-    r"webhook|session|password|two-factor|otp|admin|account|policy",
+    r"session|password|two-factor|otp|admin|account|policy",
     re.I,
 )
 
@@ -122,6 +127,7 @@ def test_no_api_route_exposes_account_management():
         "contacts:write",
         "balance:read",
         "verify",
+        "webhooks:manage",
     }
 
 

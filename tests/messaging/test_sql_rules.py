@@ -258,7 +258,8 @@ BUFFERED = {**ACCEPTED, "detail": "buffered by the SMSC", "event_from": IN_FLIGH
 @pytest.mark.parametrize("sensitive", [False, True], ids=["plain", "security-code"])
 def test_a_progress_report_moves_a_message_forward_only(path, owner, sensitive, before, report, answer, after, event):
     reported = message(owner, sensitive=sensitive, text="Your code is 123456", **before)
-    assert sql.message_report_progress(message_id=reported.pk, redacted=REDACTED, now=NOW, **report) == answer
+    row = sql.message_report_progress(message_id=reported.pk, redacted=REDACTED, now=NOW, **report)
+    assert row == (*answer, reported.account_id, False)  # whom a move is published for, too
     reported.refresh_from_db()
     assert {name: getattr(reported, name) for name in after} == after
     assert reported.text == (REDACTED if sensitive else "Your code is 123456")  # moved or not

@@ -30,6 +30,7 @@ def run_manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
             "REDIS_URL",
             "SMS_BACKEND",
             "EMAIL_URL",
+            "WEBHOOK_ALLOW_LOOPBACK",  # the suite's own (tests/settings.py), refused in production
         )
     }
     return subprocess.run(
@@ -57,6 +58,7 @@ def test_production_refuses_to_start_without_secret_key():
         ({"SMS_BACKEND": "console"}, "SMS_BACKEND=console is for development"),
         ({"SMS_BACKEND": "file"}, "SMS_BACKEND=file is for development"),  # sign-in codes in clear
         ({"TRUSTED_PROXIES": "10.0.0.0/33"}, "TRUSTED_PROXIES has an entry"),
+        ({"WEBHOOK_ALLOW_LOOPBACK": "true"}, "WEBHOOK_ALLOW_LOOPBACK is for development"),
     ],
 )
 def test_production_refuses_local_defaults(override, message):

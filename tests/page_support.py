@@ -1,0 +1,18 @@
+"""Helpers shared by the tests of portal pages that show a secret once (API keys, webhooks)."""
+
+import re
+
+FORM_NONCE = re.compile(r'name="form_nonce" value="([^"]+)"')
+SECRET = re.compile(r'data-testid="secret">([^<]+)</code>')
+
+
+def post_form(client, path, data=None, **extra):
+    """POST a form as a browser does: with the one-use nonce of the page that showed it."""
+    match = FORM_NONCE.search(client.get(path).content.decode())
+    return client.post(path, {**(data or {}), **({"form_nonce": match.group(1)} if match else {})}, **extra)
+
+
+def shown_secret(response) -> str:
+    found = SECRET.findall(response.content.decode())
+    assert len(found) == 1, "the secret must be on the page exactly once"
+    return found[0]
