@@ -154,3 +154,35 @@ def test_an_endpoint_deleted_behind_the_cached_index_is_skipped(account_owner, r
     type(gone.endpoint).objects.filter(pk=gone.endpoint.pk).delete()  # a raw delete: the index is stale
     on_event(hub.Event(action="message.delivered", account_id=account_id, object_type="message", object_id="x"))
     assert list(Delivery.objects.values_list("endpoint_id", flat=True)) == [kept.endpoint.pk]
+
+
+def test_the_other_parts_events_arrive_with_their_resources_as_the_api_answers_them(
+    account_owner, receiver, client, queued_tasks, django_capture_on_commit_callbacks
+):
+    """The event contract end to end: an SMS to the account's inbound number (`message.received`),
+    its STOP (`opt_out.created`) and an approved verification (`verification.approved`) each reach
+    a subscribed endpoint, signed, with `data` equal to what the API answers for that resource."""
+    from inbound.services import inbound_number_assign, inbound_receive
+
+    account_id = account_owner.membership.account_id
+    new = subscribe(account_owner, receiver, "message.received", "opt_out.created", "verification.approved")
+    _, token = api.make_token(account_owner, scopes=["messages:read", "contacts:read", "verify"], is_test=True)
+    headers = api.bearer(token)
+    inbound_number_assign(number="+447400900500", account_id=account_id)
+    with django_capture_on_commit_callbacks(execute=True):
+        received = inbound_receive(sender="+447400123456", recipient="+447400900500", text="STOP")
+    started = api.post_json(client, "/api/v1/verifications", {"to": "+447400123457"}, **headers).json()
+    with django_capture_on_commit_callbacks(execute=True):
+        checked = api.post_json(client, f"/api/v1/verifications/{started['id']}/check", {"code": "123456"}, **headers)
+    assert checked.json()["status"] == "approved"
+    deliveries_send(endpoint_id=new.endpoint.pk)
+
+    payloads = {}
+    for request in receiver.requests:
+        payload = Webhook(new.secret).verify(request.body, request.headers)
+        payloads[payload["type"]] = payload["data"]
+    assert set(payloads) == {"message.received", "opt_out.created", "verification.approved"}
+    assert payloads["message.received"] == client.get(f"/api/v1/inbound/{received.pk}", **headers).json()
+    [opt_out] = client.get("/api/v1/opt-outs", **headers).json()["results"]
+    assert payloads["opt_out.created"] == opt_out
+    assert payloads["verification.approved"] == client.get(f"/api/v1/verifications/{started['id']}", **headers).json()
