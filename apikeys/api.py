@@ -3,7 +3,7 @@ OpenAPI description of the errors every operation can answer."""
 
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.views import APIView
 
@@ -87,6 +87,19 @@ def problems(*statuses: int) -> dict:
         (status, PROBLEM_MEDIA_TYPE): OpenApiResponse(Problem, description=PROBLEM_DESCRIPTIONS[status])
         for status in sorted({*statuses, 401, 403, 429, 503})
     }
+
+
+def operation(operation_id: str, summary: str, *, responses: dict, tag: str, parameters=(), **documented):
+    """`extend_schema` for one operation of the API, with what every operation has: its tag, and
+    the rate-limit headers after its own `parameters` (any other keyword goes to extend_schema)."""
+    return extend_schema(
+        operation_id=operation_id,
+        summary=summary,
+        responses=responses,
+        tags=[tag],
+        parameters=[*parameters, *RATE_LIMIT_HEADERS],
+        **documented,
+    )
 
 
 RATE_LIMIT_HEADERS = [

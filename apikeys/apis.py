@@ -1,9 +1,9 @@
-from drf_spectacular.utils import OpenApiExample, extend_schema
+from drf_spectacular.utils import OpenApiExample
 from rest_framework import serializers, status
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.response import Response
 
-from apikeys.api import RATE_LIMIT_HEADERS, ApiView, problems
+from apikeys.api import ApiView, operation, problems
 from apikeys.models import SCOPES
 from apikeys.services import KeyChanged, access_token_issue, access_token_revoke, access_token_secret
 from core.serializers import Representation, UtcDateTimeField
@@ -42,16 +42,15 @@ def _parent(request):
 class AccessTokenCreateApi(ApiView):
     required_scopes: dict[str, str] = {}
 
-    @extend_schema(
-        operation_id="auth_token_create",
-        summary="Issue an access token",
+    @operation(
+        "auth_token_create",
+        "Issue an access token",
+        responses={201: TokenResponse, **problems(400, 413, 415)},
+        tag="auth",
+        request=TokenRequest,
         description="A short-lived Bearer token for a subset of the caller's scopes. The same request (same "
         "caller, scopes and ttl) returns the same token while more than 1/24 of its life is left.",
-        request=TokenRequest,
-        parameters=RATE_LIMIT_HEADERS,
-        responses={201: TokenResponse, **problems(400, 413, 415)},
         examples=[OpenApiExample("One hour, send only", value={"ttl": 3600, "scopes": ["messages:send"]})],
-        tags=["auth"],
     )
     def post(self, request):
         data = TokenRequest(data=request.data)
@@ -75,13 +74,7 @@ class AccessTokenCreateApi(ApiView):
 
 
 class AccessTokenDeleteApi(ApiView):
-    @extend_schema(
-        operation_id="auth_token_revoke",
-        summary="Revoke an access token",
-        parameters=RATE_LIMIT_HEADERS,
-        responses={204: None, **problems(404)},
-        tags=["auth"],
-    )
+    @operation("auth_token_revoke", "Revoke an access token", responses={204: None, **problems(404)}, tag="auth")
     def delete(self, request, token_id):
         access_token_revoke(parent=_parent(request), access_id=token_id)
         return Response(status=status.HTTP_204_NO_CONTENT)

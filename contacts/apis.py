@@ -2,11 +2,11 @@
 contacts.services and contacts.selectors."""
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
-from apikeys.api import PROBLEM_MEDIA_TYPE, RATE_LIMIT_HEADERS, ApiView, Problem, problems
+from apikeys.api import PROBLEM_MEDIA_TYPE, ApiView, Problem, operation, problems
 from audit.context import AuditContext
 from contacts import selectors, services
 from contacts.filters import ContactFilter, OptOutFilter
@@ -103,19 +103,18 @@ class OptOutPagination(KeysetPagination):
 class ContactsApi(ApiView):
     required_scopes = {"GET": "contacts:read", "POST": "contacts:write"}
 
-    @extend_schema(
-        operation_id="contacts_list",
-        summary="List contacts",
+    @operation(
+        "contacts_list",
+        "List contacts",
+        responses={200: ContactPage, **problems(400)},
+        tag="contacts",
         description="Newest first, cursor-paginated; `group` keeps the contacts of one group, `search` those "
         "whose name (any case) or number holds the text. Requires the `contacts:read` scope.",
         parameters=[
             OpenApiParameter("group", OpenApiTypes.INT, description="A group id: only its contacts."),
             OpenApiParameter("search", OpenApiTypes.STR, description="Part of a name or a number."),
             *ContactPagination.parameters(),
-            *RATE_LIMIT_HEADERS,
         ],
-        responses={200: ContactPage, **problems(400)},
-        tags=["contacts"],
     )
     def get(self, request):
         contacts = ContactFilter.filtered(
@@ -126,14 +125,14 @@ class ContactsApi(ApiView):
         selectors.contact_group_ids(page)
         return paginator.get_paginated_response(contact_json.many(page))
 
-    @extend_schema(
-        operation_id="contacts_create",
-        summary="Create a contact",
+    @operation(
+        "contacts_create",
+        "Create a contact",
+        responses={201: ContactOut, **problems(400), **CONFLICT, **UNSUPPORTED_BODY},
+        tag="contacts",
+        request=ContactIn,
         description="The number is normalised to E.164; one contact per number in an account. "
         "Requires the `contacts:write` scope.",
-        request=ContactIn,
-        parameters=RATE_LIMIT_HEADERS,
-        responses={201: ContactOut, **problems(400), **CONFLICT, **UNSUPPORTED_BODY},
         examples=[
             OpenApiExample(
                 "A contact in two groups",
@@ -153,7 +152,6 @@ class ContactsApi(ApiView):
                 status_codes=["201"],
             ),
         ],
-        tags=["contacts"],
     )
     def post(self, request):
         data = ContactIn(data=request.data)
@@ -168,13 +166,7 @@ class ContactsApi(ApiView):
 class ContactApi(ApiView):
     required_scopes = {"GET": "contacts:read", "PATCH": "contacts:write", "DELETE": "contacts:write"}
 
-    @extend_schema(
-        operation_id="contacts_get",
-        summary="Get a contact",
-        parameters=RATE_LIMIT_HEADERS,
-        responses={200: ContactOut, **problems(404)},
-        tags=["contacts"],
-    )
+    @operation("contacts_get", "Get a contact", responses={200: ContactOut, **problems(404)}, tag="contacts")
     def get(self, request, contact_id):
         contact = selectors.contact_get(account_id=request.auth.account.pk, contact_id=contact_id)
         if contact is None:
@@ -182,16 +174,15 @@ class ContactApi(ApiView):
         selectors.contact_group_ids([contact])
         return Response(contact_json(contact))
 
-    @extend_schema(
-        operation_id="contacts_update",
-        summary="Change a contact",
+    @operation(
+        "contacts_update",
+        "Change a contact",
+        responses={200: ContactOut, **problems(400, 404), **CONFLICT, **UNSUPPORTED_BODY},
+        tag="contacts",
+        request=ContactPatch,
         description="Changes the fields given; `groups` replaces the contact's groups. "
         "Requires the `contacts:write` scope.",
-        request=ContactPatch,
-        parameters=RATE_LIMIT_HEADERS,
-        responses={200: ContactOut, **problems(400, 404), **CONFLICT, **UNSUPPORTED_BODY},
         examples=[OpenApiExample("Rename, and only one group", value={"name": "Ada King", "groups": [3]})],
-        tags=["contacts"],
     )
     def patch(self, request, contact_id):
         data = ContactPatch(data=request.data)
@@ -208,13 +199,7 @@ class ContactApi(ApiView):
             selectors.contact_group_ids([contact])
         return Response(contact_json(contact))
 
-    @extend_schema(
-        operation_id="contacts_delete",
-        summary="Delete a contact",
-        parameters=RATE_LIMIT_HEADERS,
-        responses={204: None, **problems(404)},
-        tags=["contacts"],
-    )
+    @operation("contacts_delete", "Delete a contact", responses={204: None, **problems(404)}, tag="contacts")
     def delete(self, request, contact_id):
         services.contact_delete(account_id=request.auth.account.pk, contact_id=contact_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -223,13 +208,13 @@ class ContactApi(ApiView):
 class GroupsApi(ApiView):
     required_scopes = {"GET": "contacts:read", "POST": "contacts:write"}
 
-    @extend_schema(
-        operation_id="groups_list",
-        summary="List contact groups",
-        description="By name, each with its number of contacts, cursor-paginated. Requires the `contacts:read` scope.",
-        parameters=[*GroupPagination.parameters(), *RATE_LIMIT_HEADERS],
+    @operation(
+        "groups_list",
+        "List contact groups",
         responses={200: GroupPage, **problems(400)},
-        tags=["contacts"],
+        tag="contacts",
+        description="By name, each with its number of contacts, cursor-paginated. Requires the `contacts:read` scope.",
+        parameters=[*GroupPagination.parameters()],
     )
     def get(self, request):
         groups = selectors.group_list(account_id=request.auth.account.pk)
@@ -237,13 +222,13 @@ class GroupsApi(ApiView):
         page = paginator.paginate_queryset(groups, request, view=self)
         return paginator.get_paginated_response(group_json.many(page))
 
-    @extend_schema(
-        operation_id="groups_create",
-        summary="Create a contact group",
-        description="Send to it with `to_groups` in `POST /messages`. Requires the `contacts:write` scope.",
-        request=GroupIn,
-        parameters=RATE_LIMIT_HEADERS,
+    @operation(
+        "groups_create",
+        "Create a contact group",
         responses={201: GroupOut, **problems(400), **CONFLICT, **UNSUPPORTED_BODY},
+        tag="contacts",
+        request=GroupIn,
+        description="Send to it with `to_groups` in `POST /messages`. Requires the `contacts:write` scope.",
         examples=[
             OpenApiExample("A group", value={"name": "Newsletter"}, request_only=True),
             OpenApiExample(
@@ -253,7 +238,6 @@ class GroupsApi(ApiView):
                 status_codes=["201"],
             ),
         ],
-        tags=["contacts"],
     )
     def post(self, request):
         data = GroupIn(data=request.data)
@@ -265,27 +249,20 @@ class GroupsApi(ApiView):
 class GroupApi(ApiView):
     required_scopes = {"GET": "contacts:read", "PATCH": "contacts:write", "DELETE": "contacts:write"}
 
-    @extend_schema(
-        operation_id="groups_get",
-        summary="Get a contact group",
-        parameters=RATE_LIMIT_HEADERS,
-        responses={200: GroupOut, **problems(404)},
-        tags=["contacts"],
-    )
+    @operation("groups_get", "Get a contact group", responses={200: GroupOut, **problems(404)}, tag="contacts")
     def get(self, request, group_id):
         group = selectors.group_get(account_id=request.auth.account.pk, group_id=group_id)
         if group is None:
             raise not_found("group")
         return Response(group_json(group))
 
-    @extend_schema(
-        operation_id="groups_update",
-        summary="Rename a contact group",
-        request=GroupIn,
-        parameters=RATE_LIMIT_HEADERS,
+    @operation(
+        "groups_update",
+        "Rename a contact group",
         responses={200: GroupOut, **problems(400, 404), **CONFLICT, **UNSUPPORTED_BODY},
+        tag="contacts",
+        request=GroupIn,
         examples=[OpenApiExample("Rename", value={"name": "Customers"})],
-        tags=["contacts"],
     )
     def patch(self, request, group_id):
         data = GroupIn(data=request.data, partial=True)  # as the document says: every field optional
@@ -298,13 +275,12 @@ class GroupApi(ApiView):
             raise not_found("contact group")
         return Response(group_json(group))
 
-    @extend_schema(
-        operation_id="groups_delete",
-        summary="Delete a contact group",
-        description="Its contacts stay. Requires the `contacts:write` scope.",
-        parameters=RATE_LIMIT_HEADERS,
+    @operation(
+        "groups_delete",
+        "Delete a contact group",
         responses={204: None, **problems(404)},
-        tags=["contacts"],
+        tag="contacts",
+        description="Its contacts stay. Requires the `contacts:write` scope.",
     )
     def delete(self, request, group_id):
         services.group_delete(account_id=request.auth.account.pk, group_id=group_id)
@@ -314,19 +290,18 @@ class GroupApi(ApiView):
 class OptOutsApi(ApiView):
     required_scopes = {"GET": "contacts:read", "POST": "contacts:write"}
 
-    @extend_schema(
-        operation_id="opt_outs_list",
-        summary="List opt-outs",
+    @operation(
+        "opt_outs_list",
+        "List opt-outs",
+        responses={200: OptOutPage, **problems(400)},
+        tag="contacts",
         description="The numbers that asked (STOP) or were set not to receive the account's messages, newest "
         "first, cursor-paginated; `search` keeps those whose number holds the digits given. "
         "Requires the `contacts:read` scope.",
         parameters=[
             OpenApiParameter("search", OpenApiTypes.STR, description="Part of a number."),
             *OptOutPagination.parameters(),
-            *RATE_LIMIT_HEADERS,
         ],
-        responses={200: OptOutPage, **problems(400)},
-        tags=["contacts"],
     )
     def get(self, request):
         opt_outs = OptOutFilter.filtered(
@@ -336,14 +311,14 @@ class OptOutsApi(ApiView):
         page = paginator.paginate_queryset(opt_outs, request, view=self)
         return paginator.get_paginated_response(opt_out_json.many(page))
 
-    @extend_schema(
-        operation_id="opt_outs_create",
-        summary="Opt a number out",
+    @operation(
+        "opt_outs_create",
+        "Opt a number out",
+        responses={201: OptOutOut, 200: OptOutOut, **problems(400), **UNSUPPORTED_BODY},
+        tag="contacts",
+        request=OptOutIn,
         description="Messages to the number are then `rejected` with `opted_out`, free. 201 for a new opt-out, "
         "200 with the same body when the number is already opted out. Requires the `contacts:write` scope.",
-        request=OptOutIn,
-        parameters=RATE_LIMIT_HEADERS,
-        responses={201: OptOutOut, 200: OptOutOut, **problems(400), **UNSUPPORTED_BODY},
         examples=[
             OpenApiExample("A number", value={"phone": "+447400123456"}, request_only=True),
             OpenApiExample(
@@ -353,7 +328,6 @@ class OptOutsApi(ApiView):
                 status_codes=["201"],
             ),
         ],
-        tags=["contacts"],
     )
     def post(self, request):
         data = OptOutIn(data=request.data)
@@ -370,13 +344,12 @@ class OptOutsApi(ApiView):
 class OptOutApi(ApiView):
     required_scopes = {"DELETE": "contacts:write"}
 
-    @extend_schema(
-        operation_id="opt_outs_delete",
-        summary="Remove an opt-out",
-        description="The number may be sent to again. Requires the `contacts:write` scope.",
-        parameters=RATE_LIMIT_HEADERS,
+    @operation(
+        "opt_outs_delete",
+        "Remove an opt-out",
         responses={204: None, **problems(404)},
-        tags=["contacts"],
+        tag="contacts",
+        description="The number may be sent to again. Requires the `contacts:write` scope.",
     )
     def delete(self, request, phone):
         services.opt_out_remove(

@@ -1,11 +1,11 @@
 """The inbound API (SPEC §5): the caller's account's inbound SMS, newest first, and one of them."""
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework import serializers
 from rest_framework.response import Response
 
-from apikeys.api import RATE_LIMIT_HEADERS, ApiView, problems
+from apikeys.api import ApiView, operation, problems
 from core.errors import not_found
 from core.pagination import KeysetPagination, page_of
 from core.serializers import Representation, UtcDateTimeField
@@ -44,9 +44,11 @@ class InboundPagination(KeysetPagination):
 class InboundListApi(ApiView):
     required_scopes = {"GET": "messages:read"}
 
-    @extend_schema(
-        operation_id="inbound_list",
-        summary="List inbound messages",
+    @operation(
+        "inbound_list",
+        "List inbound messages",
+        responses={200: InboundPage, **problems(400)},
+        tag="inbound",
         description="SMS received on the account's inbound numbers, newest first, cursor-paginated. "
         "Requires the `messages:read` scope.",
         parameters=[
@@ -55,10 +57,7 @@ class InboundListApi(ApiView):
             OpenApiParameter("received_after", OpenApiTypes.DATETIME),
             OpenApiParameter("received_before", OpenApiTypes.DATETIME),
             *InboundPagination.parameters(),
-            *RATE_LIMIT_HEADERS,
         ],
-        responses={200: InboundPage, **problems(400)},
-        tags=["inbound"],
     )
     def get(self, request):
         messages = selectors.inbound_messages(account_id=request.auth.account.pk)
@@ -71,13 +70,7 @@ class InboundListApi(ApiView):
 class InboundApi(ApiView):
     required_scopes = {"GET": "messages:read"}
 
-    @extend_schema(
-        operation_id="inbound_get",
-        summary="Get an inbound message",
-        parameters=RATE_LIMIT_HEADERS,
-        responses={200: InboundOut, **problems(404)},
-        tags=["inbound"],
-    )
+    @operation("inbound_get", "Get an inbound message", responses={200: InboundOut, **problems(404)}, tag="inbound")
     def get(self, request, message_id):
         message = selectors.inbound_get(account_id=request.auth.account.pk, message_id=message_id)
         if message is None:

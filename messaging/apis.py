@@ -7,13 +7,13 @@ from uuid import UUID
 from django.conf import settings
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, extend_schema_field
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.fields import empty
 from rest_framework.response import Response
 
-from apikeys.api import RATE_LIMIT_HEADERS, ApiView, problems
+from apikeys.api import ApiView, operation, problems
 from core.api import json_body, json_response
 from core.errors import not_found
 from core.pagination import KeysetPagination, page_of
@@ -203,15 +203,16 @@ IDEMPOTENCY_HEADER = OpenApiParameter(
 class MessagesApi(ApiView):
     required_scopes = {"POST": "messages:send", "GET": "messages:read"}
 
-    @extend_schema(
-        operation_id="messages_send",
-        summary="Send messages",
+    @operation(
+        "messages_send",
+        "Send messages",
+        responses={202: SendResponse, **problems(400, 402, 409, 413, 415)},
+        tag="messages",
+        request=SendRequest,
         description="Accepts the whole request or none of it. Duplicated numbers are sent once, also when "
         "they come from `to` and from contact groups (`to_groups`, which needs the `contacts:read` scope too). "
         "Requires the `messages:send` scope.",
-        request=SendRequest,
-        parameters=[IDEMPOTENCY_HEADER, *RATE_LIMIT_HEADERS],
-        responses={202: SendResponse, **problems(400, 402, 409, 413, 415)},
+        parameters=[IDEMPOTENCY_HEADER],
         examples=[
             OpenApiExample("One recipient", value={"to": "+447400123456", "text": "Your code is 1234"}),
             OpenApiExample(
@@ -229,7 +230,6 @@ class MessagesApi(ApiView):
                 },
             ),
         ],
-        tags=["messages"],
     )
     def post(self, request):
         body = json_body(request)
@@ -265,9 +265,11 @@ class MessagesApi(ApiView):
         answer = result.stored_response if result.replayed else send_json(result, auth.is_test)
         return json_response(request, answer, status=status.HTTP_202_ACCEPTED)
 
-    @extend_schema(
-        operation_id="messages_list",
-        summary="List messages",
+    @operation(
+        "messages_list",
+        "List messages",
+        responses={200: MessagePage, **problems(400)},
+        tag="messages",
         description="Newest first, cursor-paginated. Requires the `messages:read` scope.",
         parameters=[
             OpenApiParameter("status", OpenApiTypes.STR, enum=[s for s, _ in Message.Status.choices]),
@@ -276,10 +278,7 @@ class MessagesApi(ApiView):
             OpenApiParameter("created_after", OpenApiTypes.DATETIME),
             OpenApiParameter("created_before", OpenApiTypes.DATETIME),
             *MessagePagination.parameters(),
-            *RATE_LIMIT_HEADERS,
         ],
-        responses={200: MessagePage, **problems(400)},
-        tags=["messages"],
     )
     def get(self, request):
         auth = request.auth
@@ -292,13 +291,7 @@ class MessagesApi(ApiView):
 class MessageApi(ApiView):
     required_scopes = {"GET": "messages:read", "DELETE": "messages:send"}
 
-    @extend_schema(
-        operation_id="messages_get",
-        summary="Get a message",
-        parameters=RATE_LIMIT_HEADERS,
-        responses={200: MessageOut, **problems(404)},
-        tags=["messages"],
-    )
+    @operation("messages_get", "Get a message", responses={200: MessageOut, **problems(404)}, tag="messages")
     def get(self, request, message_id):
         auth = request.auth
         message = visible_messages(user=auth.user, is_test=auth.is_test).filter(pk=message_id).first()
@@ -306,13 +299,12 @@ class MessageApi(ApiView):
             raise not_found("message")
         return Response(message_json(message))
 
-    @extend_schema(
-        operation_id="messages_cancel",
-        summary="Cancel a scheduled message",
-        description="Only `scheduled` (or `held`) messages; the cost is refunded. Requires `messages:send`.",
-        parameters=RATE_LIMIT_HEADERS,
+    @operation(
+        "messages_cancel",
+        "Cancel a scheduled message",
         responses={200: MessageOut, **problems(404, 409)},
-        tags=["messages"],
+        tag="messages",
+        description="Only `scheduled` (or `held`) messages; the cost is refunded. Requires `messages:send`.",
     )
     def delete(self, request, message_id):
         auth = request.auth
@@ -325,13 +317,7 @@ class MessageApi(ApiView):
 class BalanceApi(ApiView):
     required_scopes = {"GET": "balance:read"}
 
-    @extend_schema(
-        operation_id="balance_get",
-        summary="Balance and limits",
-        parameters=RATE_LIMIT_HEADERS,
-        responses={200: BalanceOut, **problems()},
-        tags=["account"],
-    )
+    @operation("balance_get", "Balance and limits", responses={200: BalanceOut, **problems()}, tag="account")
     def get(self, request):
         # Read now, not from the request chain's copy of the key's rows (up to a second old): a
         # client that reads its balance right after a send must see that send.

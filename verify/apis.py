@@ -1,10 +1,10 @@
 """The Verify API (SPEC §5): thin views over verify.services and verify.selectors, scope `verify`."""
 
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
-from apikeys.api import PROBLEM_MEDIA_TYPE, RATE_LIMIT_HEADERS, ApiView, Problem, problems
+from apikeys.api import PROBLEM_MEDIA_TYPE, ApiView, Problem, operation, problems
 from core.errors import not_found
 from core.serializers import Representation, UtcDateTimeField
 from verify import selectors, services
@@ -83,14 +83,14 @@ CHECK_REFUSALS = {
 class VerificationsApi(ApiView):
     required_scopes = {"POST": "verify"}
 
-    @extend_schema(
-        operation_id="verifications_create",
-        summary="Send a verification code",
+    @operation(
+        "verifications_create",
+        "Send a verification code",
+        responses={201: VerificationOut, **problems(400, 402, 415), **START_LIMITS},
+        tag="verify",
+        request=VerificationIn,
         description="Generates a 6-digit code and sends it by SMS, charged like any message; the code lives 10 "
         "minutes. With a test key nothing is sent or charged and the code is `123456`. Requires the `verify` scope.",
-        request=VerificationIn,
-        parameters=RATE_LIMIT_HEADERS,
-        responses={201: VerificationOut, **problems(400, 402, 415), **START_LIMITS},
         examples=[
             OpenApiExample("The account's template", value={"to": "+447400123456"}, request_only=True),
             OpenApiExample(
@@ -99,7 +99,6 @@ class VerificationsApi(ApiView):
                 request_only=True,
             ),
         ],
-        tags=["verify"],
     )
     def post(self, request):
         data = VerificationIn(data=request.data)
@@ -120,12 +119,8 @@ class VerificationsApi(ApiView):
 class VerificationApi(ApiView):
     required_scopes = {"GET": "verify"}
 
-    @extend_schema(
-        operation_id="verifications_get",
-        summary="Get a verification",
-        parameters=RATE_LIMIT_HEADERS,
-        responses={200: VerificationOut, **problems(404)},
-        tags=["verify"],
+    @operation(
+        "verifications_get", "Get a verification", responses={200: VerificationOut, **problems(404)}, tag="verify"
     )
     def get(self, request, verification_id):
         auth = request.auth
@@ -140,17 +135,16 @@ class VerificationApi(ApiView):
 class VerificationCheckApi(ApiView):
     required_scopes = {"POST": "verify"}
 
-    @extend_schema(
-        operation_id="verifications_check",
-        summary="Check a verification code",
+    @operation(
+        "verifications_check",
+        "Check a verification code",
+        responses={200: CheckOut, **problems(400, 404, 415), **CHECK_REFUSALS},
+        tag="verify",
+        request=CheckIn,
         description="`approved` once (the code is single use), `pending` after a wrong code, `expired` past its "
         "10 minutes, `max_attempts_reached` at the 5th wrong code (further checks answer 429). "
         "Requires the `verify` scope.",
-        request=CheckIn,
-        parameters=RATE_LIMIT_HEADERS,
-        responses={200: CheckOut, **problems(400, 404, 415), **CHECK_REFUSALS},
         examples=[OpenApiExample("A code", value={"code": "123456"}, request_only=True)],
-        tags=["verify"],
     )
     def post(self, request, verification_id):
         data = CheckIn(data=request.data)

@@ -1,10 +1,10 @@
 """The webhooks API (SPEC §5, scope `webhooks:manage`): thin views over webhooks.services."""
 
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
-from apikeys.api import PROBLEM_MEDIA_TYPE, RATE_LIMIT_HEADERS, ApiView, Problem, problems
+from apikeys.api import PROBLEM_MEDIA_TYPE, ApiView, Problem, operation, problems
 from audit.context import AuditContext
 from core.ip import get_client_ip
 from core.pagination import KeysetPagination, page_of
@@ -52,13 +52,13 @@ def api_context(request) -> AuditContext:
 class WebhooksApi(ApiView):
     required_scopes = {"GET": SCOPE, "POST": SCOPE}
 
-    @extend_schema(
-        operation_id="webhooks_list",
-        summary="List webhook endpoints",
-        description="Oldest first, cursor-paginated; never a secret. Requires the `webhooks:manage` scope.",
-        parameters=[*EndpointPagination.parameters(), *RATE_LIMIT_HEADERS],
+    @operation(
+        "webhooks_list",
+        "List webhook endpoints",
         responses={200: EndpointPage, **problems(400)},
-        tags=["webhooks"],
+        tag="webhooks",
+        description="Oldest first, cursor-paginated; never a secret. Requires the `webhooks:manage` scope.",
+        parameters=[*EndpointPagination.parameters()],
     )
     def get(self, request):
         paginator = EndpointPagination()
@@ -67,14 +67,14 @@ class WebhooksApi(ApiView):
         )
         return paginator.get_paginated_response(endpoint_json.many(page))
 
-    @extend_schema(
-        operation_id="webhooks_create",
-        summary="Create a webhook endpoint",
+    @operation(
+        "webhooks_create",
+        "Create a webhook endpoint",
+        responses={201: EndpointCreated, **problems(400), **CONFLICT},
+        tag="webhooks",
+        request=EndpointIn,
         description="Events are POSTed to the URL, signed per the Standard Webhooks specification with the "
         "`whsec_` secret of this answer, which is shown here only. Requires the `webhooks:manage` scope.",
-        request=EndpointIn,
-        parameters=RATE_LIMIT_HEADERS,
-        responses={201: EndpointCreated, **problems(400), **CONFLICT},
         examples=[
             OpenApiExample(
                 "Delivery reports and replies",
@@ -82,7 +82,6 @@ class WebhooksApi(ApiView):
                 request_only=True,
             )
         ],
-        tags=["webhooks"],
     )
     def post(self, request):
         data = EndpointIn(data=request.data)
@@ -100,13 +99,12 @@ class WebhooksApi(ApiView):
 class WebhookApi(ApiView):
     required_scopes = {"DELETE": SCOPE}
 
-    @extend_schema(
-        operation_id="webhooks_delete",
-        summary="Delete a webhook endpoint",
-        description="Its pending deliveries go with it. Requires the `webhooks:manage` scope.",
-        parameters=RATE_LIMIT_HEADERS,
+    @operation(
+        "webhooks_delete",
+        "Delete a webhook endpoint",
         responses={204: None, **problems(404)},
-        tags=["webhooks"],
+        tag="webhooks",
+        description="Its pending deliveries go with it. Requires the `webhooks:manage` scope.",
     )
     def delete(self, request, endpoint_id):
         services.endpoint_delete(
@@ -118,15 +116,14 @@ class WebhookApi(ApiView):
 class WebhookTestApi(ApiView):
     required_scopes = {"POST": SCOPE}
 
-    @extend_schema(
-        operation_id="webhooks_test",
-        summary="Send a test event",
+    @operation(
+        "webhooks_test",
+        "Send a test event",
+        responses={202: None, **problems(404), **CONFLICT},
+        tag="webhooks",
+        request=None,
         description="Sends a `webhook.test` event, whose `data` is the endpoint, to this endpoint only. "
         "Requires the `webhooks:manage` scope.",
-        request=None,
-        parameters=RATE_LIMIT_HEADERS,
-        responses={202: None, **problems(404), **CONFLICT},
-        tags=["webhooks"],
     )
     def post(self, request, endpoint_id):
         services.endpoint_test(
