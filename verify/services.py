@@ -23,13 +23,14 @@ from accounts.models import Account, User
 from audit import hub
 from audit.context import NO_CONTEXT, AuditContext
 from audit.services import audit_record
-from core.errors import ApplicationError, Conflict, RateLimited, not_found
+from core.errors import ApplicationError, Conflict, Forbidden, RateLimited, not_found
 from core.ids import uuid7
 from core.phone import parse_recipient
 from core.text import UNSTORABLE
 from messaging import sql
 from messaging.services import message_submit
 from messaging.services.screening import screen_text
+from messaging.services.submit import OPTED_OUT
 from security.models import hash_secret
 from verify.models import Verification, VerifySettings
 from verify.selectors import template_for
@@ -151,7 +152,13 @@ def verification_start(
             account=account,
             sensitive=True,
         )
-        verification.message_id = sent.messages[0].id
+        [message] = sent.messages
+        if message.error_code == OPTED_OUT:  # never handed to a gateway: no code would arrive
+            raise Forbidden(
+                "This number has opted out of the account's messages (it sent STOP), so no code can reach it.",
+                code="opted_out",
+            )
+        verification.message_id = message.id
         verification.created_at = now
         verification.expires_at = now + settings.VERIFY_CODE_VALIDITY
         verification.save(force_insert=True)

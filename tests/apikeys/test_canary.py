@@ -56,7 +56,7 @@ def assert_nowhere(secrets: set[str], capture) -> None:
         assert not key_shaped(text), f"something shaped like a key ({key_shaped(text)}…) appears in {where}"
 
 
-def test_no_token_secret_or_access_token_reaches_a_log(client, owner, capture_everything):
+def test_no_token_secret_or_access_token_reaches_a_log(client, owner, capture_everything, fresh_window):
     run = capture_everything
     secrets: set[str] = set()
     account = owner.membership.account

@@ -19,6 +19,7 @@ from messaging.services import (
     messages_release_due,
 )
 from messaging.services.reports import dlr_progress
+from tests.messaging.support import stuck_in_doubt
 
 pytestmark = pytest.mark.django_db
 
@@ -208,13 +209,6 @@ class Accepting:
         return [SendResult(id=m.id, status="sent", provider_id="k") for m in messages]
 
 
-class AnswerLost:
-    """A gateway whose answer never arrives (a read timeout): the hand-over is in doubt."""
-
-    def send_messages(self, messages):
-        return [SendResult(id=m.id, status="unknown") for m in messages]
-
-
 def history(message) -> list[tuple[str, str]]:
     return list(MessageEvent.objects.filter(message=message).values_list("status", "detail"))
 
@@ -299,13 +293,7 @@ def test_a_scheduled_message_released_to_the_queue_has_it_in_its_history(owner):
     assert history(message) == [("queued", "scheduled time reached")]
 
 
-def test_a_message_the_watchdog_requeues_has_it_in_its_history(owner, monkeypatch, settings):
-    PriceRule.objects.update_or_create(country="", defaults={"price_per_segment": Decimal("1")})
-    [message] = message_submit(
-        account_id=owner.membership.account_id, user=owner, caller="t", to=["+447400100001"], text="Hi"
-    ).messages
-    monkeypatch.setattr(delivery, "get_backend", lambda: AnswerLost())
-    message_deliver(message_ids=[str(message.pk)])
-    Message.objects.filter(pk=message.pk).update(sending_started_at=timezone.now() - 2 * settings.SMS_SENDING_GRACE)
+def test_a_message_the_watchdog_requeues_has_it_in_its_history(owner, monkeypatch):
+    message = stuck_in_doubt(owner, monkeypatch)
     messages_recover_stuck()
     assert history(message) == [("queued", "hand-over in doubt: queued again, possibly a duplicate")]

@@ -25,6 +25,7 @@ from messaging.services import (
     messages_recover_stuck,
     recovery,
 )
+from tests.messaging.support import stuck_in_doubt
 
 pytestmark = pytest.mark.django_db
 
@@ -246,19 +247,8 @@ def test_the_watchdog_still_gives_up_after_the_maximum_of_hand_overs_in_doubt(me
 
 
 # The give-up policy holds for every way of giving up, not only for the watchdog's own.
-class AnswerLost:
-    def send_messages(self, messages):
-        return [SendResult(id=m.id, status="unknown") for m in messages]
-
-
-def test_a_report_for_a_requeued_message_whose_retries_ran_out_is_kept(owner, monkeypatch, settings):
-    PriceRule.objects.update_or_create(country="", defaults={"price_per_segment": Decimal("1")})
-    [message] = message_submit(
-        account_id=owner.membership.account_id, user=owner, caller="t", to=["+447400100001"], text="Hi"
-    ).messages
-    monkeypatch.setattr(delivery, "get_backend", lambda: AnswerLost())
-    message_deliver(message_ids=[str(message.pk)])
-    Message.objects.filter(pk=message.pk).update(sending_started_at=timezone.now() - 2 * settings.SMS_SENDING_GRACE)
+def test_a_report_for_a_requeued_message_whose_retries_ran_out_is_kept(owner, monkeypatch):
+    message = stuck_in_doubt(owner, monkeypatch)
     messages_recover_stuck()
     # The gateway refuses every retry; the task gives up (messaging/tasks.py).
     assert message_fail(message_id=message.pk, error_code="gateway_unreachable", only_if=("queued",))

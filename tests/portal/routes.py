@@ -6,16 +6,19 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.urls.resolvers import RoutePattern
+from django.utils import timezone
 
 from accounts.models import User
 from contacts import services as contacts_services
+from inbound.services import inbound_number_assign, inbound_receive
 from messaging.models import Message
 from security.models import KnownDevice
 from tests.api_support import make_credential, make_subuser, make_token
+from webhooks.models import Delivery, Endpoint
 
 # Not pages: answered before the middleware (portal.middleware.EarlyEndpointsMiddleware), and the
 # API's catch-all.
-NOT_PAGES = {"healthz", "readyz", "kannel-dlr", "api-not-found"}
+NOT_PAGES = {"healthz", "readyz", "kannel-dlr", "kannel-mo", "api-not-found"}
 
 
 @dataclass(frozen=True)
@@ -80,16 +83,25 @@ class Samples:
         self.token = make_token(owner)[0]
         self.credential = make_credential(owner)[0]
         device = KnownDevice.objects.create(user=owner, device_hash="0" * 64, user_agent="Test browser")
+        inbound_number_assign(number="+447400900500", account_id=account.pk)
+        received = inbound_receive(sender="+447400100200", recipient="+447400900500", text="Hello")
+        endpoint = Endpoint.objects.create(account=account, url="https://example.com/hook", events=["message.sent"])
+        delivery = Delivery.objects.create(
+            endpoint=endpoint, webhook_id="msg_sample", event_type="message.sent", give_up_at=timezone.now()
+        )
         self.by_param = {
             "member_id": self.subuser.membership.pk,
             "contact_id": contact.pk,
             "group_id": group.pk,
             "message_id": message.pk,
             "credential_id": self.credential.pk,
+            "endpoint_id": endpoint.pk,
+            "delivery_id": delivery.pk,
             "uidb64": "MQ",
             "token": "set-password",
         }
         self.pk_by_name = {"token": self.token.pk, "credential": self.credential.pk, "device": device.pk}
+        self.inbound_message_id = received.pk  # the inbox's `message_id` is an inbound message's
 
     def url(self, route: Route) -> str:
         kwargs = {}
@@ -97,6 +109,8 @@ class Samples:
             if param == "pk":  # apikeys:token-…, apikeys:credential-…, security:device-forget
                 kind = route.name.split(":")[-1].split("-")[0]
                 kwargs[param] = self.pk_by_name[kind]
+            elif param == "message_id" and route.name.startswith("inbound:"):
+                kwargs[param] = self.inbound_message_id
             else:
                 kwargs[param] = self.by_param[param]
         return reverse(route.name, kwargs=kwargs)

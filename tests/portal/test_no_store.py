@@ -6,7 +6,7 @@ import pytest
 from django.test import Client
 
 from tests.api_support import bearer, make_token
-from tests.conftest import verified_staff_client
+from tests.conftest import force_login_recent, verified_staff_client
 from tests.portal.routes import Samples, admin_routes, admin_url, page_routes
 
 pytestmark = pytest.mark.django_db
@@ -38,7 +38,7 @@ def _no_store(response) -> bool:
 
 def test_every_signed_in_page_and_csv_export_answers_no_store(client, owner):
     samples = Samples(owner)
-    client.force_login(owner)
+    force_login_recent(client, owner)  # the pages of sudo mode open too
     opened, exports, cached = set(), set(), []
     # Signing out last, so that every other page is asked for signed in.
     for route in sorted(page_routes(), key=lambda route: route.name == "security:logout"):

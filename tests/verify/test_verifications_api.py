@@ -151,6 +151,19 @@ def test_an_invalid_number_is_a_400(client, owner, live):
     api.assert_problem(api.post_json(client, "/api/v1/verifications", {}, **live), 400)
 
 
+def test_a_number_that_opted_out_is_refused_and_nothing_is_started_or_charged(client, owner, live):
+    """Its SMS would never be handed over (SPEC §3: a send to an opt-out is rejected), so the code
+    could not arrive: a clear 403 instead of a pending verification nobody can complete."""
+    from contacts.services import opt_out_add
+
+    opt_out_add(account_id=owner.membership.account_id, phone=NUMBER, source="api")
+    before = balance(owner)
+    api.assert_problem(start(client, live), 403, "opted_out")
+    assert not Verification.objects.exists()
+    assert not Message.objects.filter(recipient=NUMBER).exists()
+    assert balance(owner) == before
+
+
 def test_test_keys_send_nothing_charge_nothing_and_the_code_is_123456(client, owner, delivered, settings):
     settings.SMS_BACKEND = "locmem"
     _, secret = api.make_token(owner, scopes=["verify"], is_test=True)
@@ -226,8 +239,9 @@ def test_approval_is_published_once_with_the_verification_as_the_api_shows_it(cl
 def test_a_start_and_a_check_cost_a_few_queries(client, owner, live, django_assert_max_num_queries):
     start(client, live)  # the first request of a process warms what it keeps
     # The key, the template, the lock, the two caps, the send (prices, senders, the message, the
-    # traffic count, the debit, the monthly spend), the verification, and their savepoints.
-    with django_assert_max_num_queries(16):
+    # traffic count, the debit, the monthly spend, the recipient's opt-out), the verification, and
+    # their savepoints.
+    with django_assert_max_num_queries(17):
         verification_id = start(client, live, to="+447400123457").json()["id"]
     # The key, the locked row, its update, and the savepoint.
     with django_assert_max_num_queries(5):
