@@ -107,11 +107,13 @@ def inbound_receive(
 
 def _keyword(kind: str, *, account: Account, number: InboundNumber, phone: str, context: AuditContext) -> None:
     if kind == OPT_OUT:
-        opt_out_add(account_id=account.pk, phone=phone, source=OptOut.Source.SMS, context=context)
+        _, changed = opt_out_add(account_id=account.pk, phone=phone, source=OptOut.Source.SMS, context=context)
     else:
-        opt_out_remove(account_id=account.pk, phone=phone, context=context, missing_ok=True)
+        changed = opt_out_remove(account_id=account.pk, phone=phone, context=context, missing_ok=True)
+    # Confirmed only when something changed: a "YES" that answers a customer's question from a
+    # number that never opted out, or a STOP sent again, gets no free SMS (nor does a pump).
     answer = reply_settings(account_id=account.pk)
-    if answer.confirmation_reply and account.is_active:
+    if changed and answer.confirmation_reply and account.is_active:
         text = answer.opt_out_reply if kind == OPT_OUT else answer.opt_in_reply
         message_send_system(account=account, user=None, to=phone, text=text, sender=number.number)
 

@@ -22,10 +22,12 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import certifi
+import idna
 import urllib3
 from django.conf import settings
 
 from core.errors import ApplicationError
+from core.text import UNSTORABLE
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -153,6 +155,10 @@ def check_url(url: str) -> Target:
     host = (parts.hostname or "").rstrip(".")
     if not host:
         raise _refuse("The URL has no host.")
+    try:  # a name in Unicode is asked of DNS, sent in Host and matched against certificates as IDNA
+        host = host if host.isascii() else idna.encode(host, uts46=True).decode("ascii")
+    except idna.IDNAError:
+        raise _refuse("The URL's host is not a valid domain name.") from None
     port = port or (443 if scheme == "https" else 80)
     loopback_ok = settings.WEBHOOK_ALLOW_LOOPBACK and host in LOOPBACK_HOSTS
     literal = _numeric_host(host)
@@ -234,7 +240,9 @@ class Connection:
             pass
         # Only an answer read to its end leaves the connection fit for the next send.
         response.release_conn() if ended else response.close()
-        return Answer(response.status, "", elapsed(), excerpt.decode("utf-8", "replace")[:EXCERPT_BYTES])
+        # What PostgreSQL cannot store (a NUL byte) would fail the attempt's record: shown as U+FFFD.
+        text = UNSTORABLE.sub("\ufffd", excerpt.decode("utf-8", "replace"))
+        return Answer(response.status, "", elapsed(), text[:EXCERPT_BYTES])
 
     def close(self) -> None:
         self.pool.close()

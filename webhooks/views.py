@@ -103,7 +103,7 @@ def _act(request: HttpRequest, endpoint_id, action, done: str) -> HttpResponse:
 
 
 ENABLED_DONE = {
-    True: "The endpoint is enabled; events waiting for it go out now.",
+    True: "The endpoint is enabled: its deliveries still within their 24 hours go out now, and new events reach it.",
     False: "The endpoint is disabled: no event goes to it until you enable it.",
 }
 

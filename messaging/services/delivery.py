@@ -147,7 +147,10 @@ def message_record_result(
             message_status_published(account_id=account_id, message_id=message_id, status=result.status)
     elif result.status == "unknown":
         # The gateway may or may not have taken it (a read timeout, a dropped connection): it stays
-        # `sending`, so a delivery report can prove the hand-over, or the watchdog resends it.
+        # `sending`, so a delivery report can prove the hand-over, or the watchdog resends it after
+        # its grace period. The claim is released: the recovery sweep's fast path is for a worker
+        # that died mid-hand-over, and this one lived to hear nothing (a restart must not resend it).
+        Message.objects.filter(pk=message_id, status=Message.Status.SENDING).update(claimed_by="")
         return
     elif result.retryable:
         # Provably never handed over (refused, unreachable): back to the queue, and the claim's

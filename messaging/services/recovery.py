@@ -115,10 +115,11 @@ def messages_requeue_stale(*, barrier: datetime, holdings: Holdings) -> int:
     task: a web process died before publishing it, the broker was down at the commit, or a
     killed worker held it unacknowledged (Redis hands such a task out again only after its
     visibility timeout). It is enqueued again; the claim makes that harmless if its task was
-    alive after all. A security code older than a code lives (OTP_SMS_CODE_VALIDITY) is failed
-    instead: it would arrive expired. A message a process that is provably gone left in
-    `sending` goes back flagged as a possible duplicate (messages_recover_stuck), without
-    waiting for the watchdog's grace period.
+    alive after all. A security code older than a code lives (the longer of
+    OTP_SMS_CODE_VALIDITY and VERIFY_CODE_VALIDITY) is failed instead: it would arrive expired.
+    A message a process that is provably gone left in `sending` goes back flagged as a possible
+    duplicate (messages_recover_stuck), without waiting for the watchdog's grace period. (A
+    hand-over whose answer never came holds no claim: its worker lived to wait for it.)
     """
     now = timezone.now()
     cutoff = barrier - settings.SMS_REQUEUE_SWEEP
@@ -132,7 +133,9 @@ def messages_requeue_stale(*, barrier: datetime, holdings: Holdings) -> int:
     )
     lost = [(pk, sensitive, created_at) for pk, sensitive, created_at in rows if str(pk) not in holdings.messages]
     lost = lost[:REQUEUE_LIMIT]
-    oldest_live_code = now - settings.OTP_SMS_CODE_VALIDITY
+    # The longest a code lives: a sign-in code's or a Verify code's (which message holds which is
+    # not recorded; a sign-in code sent late is merely useless, a Verify code failed early is lost).
+    oldest_live_code = now - max(settings.OTP_SMS_CODE_VALIDITY, settings.VERIFY_CODE_VALIDITY)
     expired = {pk for pk, sensitive, created_at in lost if sensitive and created_at < oldest_live_code}
     enqueue_delivery([pk for pk, _sensitive, _created_at in lost if pk not in expired])
     messages_give_up(list(expired), error_code=CODE_EXPIRED, still=Message.Status.QUEUED)

@@ -141,3 +141,19 @@ def test_a_repeated_stop_is_handled_once(client, number, django_capture_on_commi
         mo(client, text="STOP", ts="7")
     assert OptOut.objects.count() == 1
     assert Message.objects.filter(is_system=True).count() == 1
+
+
+def test_only_a_keyword_that_changes_something_is_confirmed(client, number, django_capture_on_commit_callbacks):
+    """A "YES" answering a customer's question from a number that never opted out, or a STOP sent
+    again later, gets no free SMS: replying to each would be unsolicited (and a pump)."""
+    with django_capture_on_commit_callbacks(execute=True):
+        mo(client, text="YES", ts="1")
+        assert not Message.objects.filter(is_system=True).exists()
+        mo(client, text="STOP", ts="2")
+        mo(client, text="Stop!", ts="3")
+        mo(client, text="START", ts="4")
+        mo(client, text="yes", ts="5")
+    assert list(Message.objects.filter(is_system=True).order_by("created_at").values_list("text", flat=True)) == [
+        InboundSettings.DEFAULT_OPT_OUT_REPLY,
+        InboundSettings.DEFAULT_OPT_IN_REPLY,
+    ]

@@ -109,13 +109,16 @@ def test_a_security_code_a_dead_process_left_in_doubt_is_failed_not_sent_again(o
 
 
 def test_a_lost_security_code_past_its_life_is_failed_and_one_within_it_goes_back(owner, requeued, settings):
+    """Its life is the longest a code lives (a Verify code's 10 minutes; a sign-in code's 5): which
+    kind a message holds is not recorded, and failing a live Verify code would lose it."""
     settings.OTP_SMS_CODE_VALIDITY = timedelta(minutes=5)
+    settings.VERIFY_CODE_VALIDITY = timedelta(minutes=10)
     expired, alive = (
         message_send_system(account=owner.membership.account, user=owner, to=to, text="731946", sensitive=True)
         for to in ("+447400100001", "+447400100002")
     )
-    waiting_since([expired.pk], 6 * 60)
-    waiting_since([alive.pk], 60)
+    waiting_since([expired.pk], 11 * 60)
+    waiting_since([alive.pk], 6 * 60)  # past a sign-in code's life, within a Verify code's
     assert messages_requeue_stale(barrier=timezone.now(), holdings=answered()) == 2
     assert requeued == [str(alive.pk)]
     expired.refresh_from_db()
@@ -161,3 +164,21 @@ def test_the_sweep_first_goes_to_the_back_of_the_queue(monkeypatch):
     tasks.requeue_stale_messages.apply(kwargs=options["kwargs"])
     [sweep] = swept
     assert abs((timezone.now() - sweep["barrier"]).total_seconds()) < 5
+
+
+def test_a_hand_over_whose_answer_never_came_is_not_resent_when_its_worker_restarts(owner, monkeypatch, requeued):
+    """The worker lived to hear nothing (a read timeout): the message waits in `sending` for a
+    delivery report or the watchdog's grace period, not for the sweep's fast path, which is for a
+    worker killed mid-hand-over. Otherwise a routine restart would send it twice."""
+    from messaging.services import delivery
+    from tests.messaging.support import stuck_in_doubt
+
+    monkeypatch.setattr(delivery, "claim_tag", lambda: f"old-boot 7 {HOST}")
+    message = stuck_in_doubt(owner, monkeypatch)
+    message.refresh_from_db()
+    assert message.status == Message.Status.SENDING
+    restarted = answered(f"new-boot 7 {HOST}")  # the same worker, started again
+    assert messages_requeue_stale(barrier=timezone.now(), holdings=restarted) == 0
+    assert requeued == []
+    message.refresh_from_db()
+    assert (message.status, message.possible_duplicate) == (Message.Status.SENDING, False)

@@ -128,6 +128,16 @@ def test_500_then_200_is_delivered_once_with_two_attempts_logged(endpoint, recei
     assert len(receiver.requests) == 2
 
 
+def test_an_answer_holding_a_nul_byte_is_logged_not_a_crash(endpoint, receiver):
+    """PostgreSQL cannot store a NUL in text: the attempt's excerpt shows it replaced, and the
+    delivery is recorded like any other (it was retried forever, unlogged, before)."""
+    receiver.answer(200, b"ok\x00done")
+    delivery = send_test(endpoint)
+    assert (delivery.status, delivery.attempts) == (Delivery.Status.DELIVERED, 1)
+    [attempt] = delivery.attempt_log.all()
+    assert attempt.response_excerpt == "ok\ufffddone"
+
+
 def test_a_410_disables_the_endpoint_audited_and_the_owner_is_emailed(
     endpoint, receiver, account_owner, django_capture_on_commit_callbacks
 ):

@@ -118,6 +118,17 @@ def test_production_takes_https_only(account_owner, settings):
     assert [str(a) for a in target.addresses] == ["93.184.216.34"]
 
 
+def test_a_host_name_in_unicode_is_resolved_and_addressed_in_its_idna_form(network):
+    """DNS, the Host header and the certificate all know the name as `xn--…`: sent as Unicode, it
+    could never match a certificate (and an http Host header could not even be written)."""
+    network.names["xn--bcher-kva.example"] = ["93.184.216.34"]
+    target = ssrf.check_url("https://Bücher.example/hook")
+    assert target.host == "xn--bcher-kva.example"
+    assert network.resolved[-1] == "xn--bcher-kva.example"
+    with pytest.raises(ssrf.UnsafeUrl):
+        ssrf.check_url("https://a\u200d\u0336b.example/")  # no valid IDNA name
+
+
 def _saved_anyway(account_owner, url: str) -> Endpoint:
     """An endpoint whose URL passed at save time, or was stored before the rules tightened."""
     return Endpoint.objects.create(

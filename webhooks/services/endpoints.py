@@ -168,7 +168,8 @@ def endpoint_disable_automatically(*, endpoint_id, reason: str) -> bool:
             subject="A webhook endpoint was disabled",
             body=(
                 f"We stopped sending webhooks to {display_url(endpoint.url)} at {now:%Y-%m-%d %H:%M:%S} UTC: "
-                f"{reason}.\n\nEvents for it wait for up to 24 hours. Once the receiver works again, enable the "
+                f"{reason}.\n\nThe events already waiting for it are kept for up to 24 hours; events from now "
+                "on are not recorded for it until it is enabled again. Once the receiver works, enable the "
                 "endpoint on the Webhooks page of the portal's security section."
             ),
         )
