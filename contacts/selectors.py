@@ -129,3 +129,14 @@ def opted_out(*, account_id: int, phones: list[str]) -> set[str]:
     if not phones:
         return set()
     return set(OptOut.objects.filter(account_id=account_id, phone__in=phones).values_list("phone", flat=True))
+
+
+def opted_out_pairs(pairs: set[tuple[int, str]]) -> set[tuple[int, str]]:
+    """Which of these (account id, E.164 number) pairs are opted out, in one query (a delivery
+    batch checks again what may have changed since its messages were accepted)."""
+    if not pairs:
+        return set()
+    found = OptOut.objects.filter(
+        account_id__in={account_id for account_id, _ in pairs}, phone__in={phone for _, phone in pairs}
+    ).values_list("account_id", "phone")
+    return set(found) & pairs

@@ -15,6 +15,7 @@ from django.utils import timezone
 from accounts.models import Account, Membership, User
 from audit import hub
 from audit.services import audit_record
+from contacts.selectors import opted_out_pairs
 from core.errors import ApplicationError, Conflict, Forbidden, NotFound, RateLimited
 from messaging import sql
 from messaging.backends import OutgoingSms, SendResult, get_backend
@@ -25,6 +26,9 @@ from messaging.services.ledger import _ledger_write
 from messaging.workers import claim_tag
 
 logger = logging.getLogger(__name__)
+
+OPTED_OUT = "opted_out"  # the error code of a message to a number opted out of the account's messages
+QUEUED_ONLY = (Message.Status.QUEUED,)
 
 
 # --- Sending -----------------------------------------------------------------------------------
@@ -217,6 +221,8 @@ def message_deliver(*, message_ids: list[str], deadline: float | None = None) ->
                 hold_for_suspension(suspended)
             for pk in suspended:
                 del rows[pk]
+        for pk in _opted_out_since_accepted(rows):
+            del rows[pk]
     except SoftTimeLimitExceeded:
         enqueue_delivery([str(i) for i in message_ids])
         return []
@@ -298,6 +304,18 @@ def status_events(message_ids: list, status: str, detail: str) -> None:
     MessageEvent.objects.bulk_create(
         [MessageEvent(message_id=message_id, status=status, detail=detail[:200]) for message_id in message_ids]
     )
+
+
+def _opted_out_since_accepted(rows: dict) -> list[str]:
+    """The batch's messages whose recipient opted out after they were accepted (a scheduled send,
+    one deferred to a sending window, a held one staff released): rejected (`opted_out`) and
+    refunded, never handed over. One query for the batch; the product's own messages are exempt."""
+    pairs = {(row.account_id, row.recipient) for row in rows.values() if not row.is_system and row.account_id}
+    stopped = opted_out_pairs(pairs)
+    gone = [pk for pk, row in rows.items() if (row.account_id, row.recipient) in stopped and not row.is_system]
+    for pk in gone:
+        message_fail(message_id=pk, error_code=OPTED_OUT, status=Message.Status.REJECTED, only_if=QUEUED_ONLY)
+    return gone
 
 
 @transaction.atomic

@@ -32,13 +32,12 @@ from messaging.pricing import PriceList
 from messaging.segments import count_segments
 from messaging.selectors import sender_names_allowed
 from messaging.services.charging import PRECHECK_ABOVE, charge, precheck, suspended_error
-from messaging.services.delivery import enqueue_delivery
+from messaging.services.delivery import OPTED_OUT, enqueue_delivery
 from messaging.services.screening import screen_text
 
 SENDER_ALNUM = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 .&_-]{0,10}$")
 SENDER_NUMERIC = re.compile(r"^\+?[0-9]{3,15}$")
 IDEMPOTENCY_TTL = timedelta(hours=24)
-OPTED_OUT = "opted_out"  # the error code of a message to a number opted out of the account's messages
 
 
 @dataclass

@@ -134,3 +134,31 @@ def test_system_messages_are_not_subject_to_opt_outs(funded):
     opt_out(funded, NUMBERS[0])
     message = message_send_system(account=funded.membership.account, user=funded, to=NUMBERS[0], text="Code")
     assert (message.status, message.error_code) == ("queued", "")
+
+
+def test_a_scheduled_message_to_a_number_that_opted_out_since_is_rejected_and_refunded(funded, settings):
+    """The opt-out is checked again when the message leaves (scheduled, deferred to a sending
+    window, released by staff): a STOP that came after the send was accepted is honoured."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from messaging.services import message_deliver, messages_release_due
+
+    settings.SMS_BACKEND = "locmem"
+    locmem.outbox.clear()
+    later = timezone.now() + timedelta(hours=1)
+    result = submit(funded, to=NUMBERS[:2], scheduled_at=later)
+    account_id = funded.membership.account_id
+    assert Account.objects.get(pk=account_id).balance == 98
+    opt_out(funded, NUMBERS[0])  # STOP arrives before the scheduled time
+    Message.objects.filter(batch_id=result.batch_id).update(scheduled_at=timezone.now() - timedelta(seconds=1))
+    messages_release_due()
+    message_deliver(message_ids=[str(m.pk) for m in result.messages])
+    by_number = {m.recipient: m for m in Message.objects.filter(batch_id=result.batch_id)}
+    assert (by_number[NUMBERS[0]].status, by_number[NUMBERS[0]].error_code) == ("rejected", "opted_out")
+    assert by_number[NUMBERS[1]].status in ("sent", "delivered")
+    assert [sms.to for sms in locmem.outbox] == [NUMBERS[1]]
+    account = Account.objects.get(pk=account_id)
+    assert account.balance == 99  # the rejected one refunded
+    assert LedgerEntry.objects.filter(account=account).aggregate(s=Sum("amount"))["s"] == account.balance
