@@ -42,3 +42,30 @@ class QuietRecoverySweep(logging.Filter):
         if isinstance(data, dict) and data.get("name") == RECOVERY_SWEEP:
             return False
         return not (isinstance(record.args, tuple) and RECOVERY_SWEEP in record.args)  # beat's
+
+
+def logging_config(*, level: str) -> dict:
+    """The project's LOGGING: one line per event, to stderr, never a secret (these filters)."""
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"line": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+        "filters": {
+            "redact": {"()": "portal.log_filters.RedactSecrets"},
+            "quiet_sweep": {"()": "portal.log_filters.QuietRecoverySweep"},
+        },
+        "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "line"}},
+        "root": {"handlers": ["stderr"], "level": level},
+        # urllib3 logs whole request URLs at DEBUG, and a sendsms URL carries the Kannel password.
+        "loggers": {
+            "django.db.backends": {"level": "WARNING"},
+            "axes": {"level": "WARNING"},
+            "urllib3": {"level": "WARNING"},
+            # The development server (`make run`) logs request lines with their query strings.
+            "django.server": {"handlers": ["stderr"], "filters": ["redact"], "level": "INFO", "propagate": False},
+            # The recovery sweep's routine lines, every few seconds (portal/log_filters.py).
+            "celery.beat": {"filters": ["quiet_sweep"]},
+            "celery.worker.strategy": {"filters": ["quiet_sweep"]},
+            "celery.app.trace": {"filters": ["quiet_sweep"]},
+        },
+    }

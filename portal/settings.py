@@ -15,6 +15,7 @@ from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 from core.ip_networks import parse_networks
+from portal.log_filters import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -541,26 +542,4 @@ if PRODUCTION and WEBHOOK_ALLOW_LOOPBACK:
 WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=10)
 
 # --- Logging: one line per event, to stderr. Never log a secret. ---
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"line": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "filters": {
-        "redact": {"()": "portal.log_filters.RedactSecrets"},
-        "quiet_sweep": {"()": "portal.log_filters.QuietRecoverySweep"},
-    },
-    "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "line"}},
-    "root": {"handlers": ["stderr"], "level": env.str("LOG_LEVEL", default="INFO")},
-    # urllib3 logs whole request URLs at DEBUG, and a sendsms URL carries the Kannel password.
-    "loggers": {
-        "django.db.backends": {"level": "WARNING"},
-        "axes": {"level": "WARNING"},
-        "urllib3": {"level": "WARNING"},
-        # The development server (`make run`) logs request lines with their query strings.
-        "django.server": {"handlers": ["stderr"], "filters": ["redact"], "level": "INFO", "propagate": False},
-        # The recovery sweep's routine lines, every few seconds (portal/log_filters.py).
-        "celery.beat": {"filters": ["quiet_sweep"]},
-        "celery.worker.strategy": {"filters": ["quiet_sweep"]},
-        "celery.app.trace": {"filters": ["quiet_sweep"]},
-    },
-}
+LOGGING = logging_config(level=env.str("LOG_LEVEL", default="INFO"))  # portal/log_filters.py
