@@ -70,6 +70,7 @@ class AccountAdmin(StaffAuditMixin, ChangedFieldsOnlyMixin, admin.ModelAdmin):
     list_display = ["name", "status", "balance", "require_2fa", "created_at"]
     list_filter = ["status", "require_2fa"]
     search_fields = ["name", "memberships__user__email"]
+    ordering = ["name", "id"]  # the admin list and the account pickers (autocomplete) page stably
     readonly_fields = ["balance", "created_at", "updated_at"]
     inlines = [AccountMembershipInline]
     fieldsets = [
