@@ -174,18 +174,24 @@ def group_delete(request: HttpRequest, group_id: int) -> HttpResponse:
     return _delete(request, services.group_delete, done=done, to="contacts:groups", group_id=group_id)
 
 
-@accepts_upload(IMPORT_MAX_BYTES)
-@login_required
-def contact_import(request: HttpRequest) -> HttpResponse:
+def _import(request: HttpRequest, form_class, service, template: str) -> HttpResponse:
+    """A CSV import page: the upload form, then the report of what `service` imported (a refusal
+    of the whole file on the form)."""
     account_id = _account_id(request, write=True)
-    form = ImportForm(request.POST or None, request.FILES or None)
+    form = form_class(request.POST or None, request.FILES or None)
     report = None
     if request.method == "POST" and form.is_valid():
         try:
-            report = services.contacts_import(account_id=account_id, rows=form.cleaned_data["file"])
+            report = service(account_id=account_id, rows=form.cleaned_data["file"])
         except ApplicationError as exc:
             form.add_error("file", exc.detail)
-    return render(request, "contacts/import.html", {"form": form, "report": report})
+    return render(request, template, {"form": form, "report": report})
+
+
+@accepts_upload(IMPORT_MAX_BYTES)
+@login_required
+def contact_import(request: HttpRequest) -> HttpResponse:
+    return _import(request, ImportForm, services.contacts_import, "contacts/import.html")
 
 
 # --- Opt-outs ---------------------------------------------------------------------------------
@@ -246,14 +252,5 @@ def opt_out_remove(request: HttpRequest) -> HttpResponse:
 @accepts_upload(IMPORT_MAX_BYTES)
 @login_required
 def opt_out_import(request: HttpRequest) -> HttpResponse:
-    account_id = _account_id(request, write=True)
-    form = OptOutImportForm(request.POST or None, request.FILES or None)
-    report = None
-    if request.method == "POST" and form.is_valid():
-        try:
-            report = services.opt_outs_import(
-                account_id=account_id, rows=form.cleaned_data["file"], context=AuditContext.from_request(request)
-            )
-        except ApplicationError as exc:
-            form.add_error("file", exc.detail)
-    return render(request, "contacts/opt_out_import.html", {"form": form, "report": report})
+    service = partial(services.opt_outs_import, context=AuditContext.from_request(request))
+    return _import(request, OptOutImportForm, service, "contacts/opt_out_import.html")

@@ -17,7 +17,7 @@ from messaging import selectors
 from messaging.forms import MessageFilterForm, SenderNameForm, SendForm
 from messaging.pricing import PriceList
 from messaging.services import message_cancel, message_send_test, message_submit, sender_name_request
-from messaging.services.submit import OPTED_OUT
+from messaging.services.delivery import OPTED_OUT
 
 
 def _membership(request: HttpRequest):

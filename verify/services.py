@@ -29,8 +29,8 @@ from core.phone import parse_recipient
 from core.text import UNSTORABLE
 from messaging import sql
 from messaging.services import message_submit
+from messaging.services.delivery import OPTED_OUT
 from messaging.services.screening import screen_text
-from messaging.services.submit import OPTED_OUT
 from security.models import hash_secret
 from verify.models import Verification, VerifySettings
 from verify.selectors import template_for

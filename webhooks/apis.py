@@ -6,7 +6,6 @@ from rest_framework.response import Response
 
 from apikeys.api import PROBLEM_MEDIA_TYPE, ApiView, Problem, operation, problems
 from audit.context import AuditContext
-from core.ip import get_client_ip
 from core.pagination import KeysetPagination, page_of
 from webhooks import selectors, services
 from webhooks.models import EVENTS
@@ -36,17 +35,6 @@ EndpointPage = page_of(EndpointOut, "EndpointPage")
 
 class EndpointPagination(KeysetPagination):
     ordering = ("created_at", "id")
-
-
-def api_context(request) -> AuditContext:
-    """Who acts through the API, for the audit log: the key's owner and the key's public label."""
-    auth = request.auth
-    return AuditContext(
-        actor=auth.user,
-        actor_token=auth.label,
-        ip=get_client_ip(request) or None,
-        user_agent=request.META.get("HTTP_USER_AGENT", "")[:300],
-    )
 
 
 class WebhooksApi(ApiView):
@@ -90,7 +78,7 @@ class WebhooksApi(ApiView):
             account_id=request.auth.account.pk,
             url=data.validated_data["url"],
             events=data.validated_data["events"],
-            context=api_context(request),
+            context=AuditContext.from_api_request(request),
         )
         new.endpoint.secret = new.secret
         return Response(endpoint_created_json(new.endpoint), status=status.HTTP_201_CREATED)
@@ -108,7 +96,7 @@ class WebhookApi(ApiView):
     )
     def delete(self, request, endpoint_id):
         services.endpoint_delete(
-            account_id=request.auth.account.pk, endpoint_id=endpoint_id, context=api_context(request)
+            account_id=request.auth.account.pk, endpoint_id=endpoint_id, context=AuditContext.from_api_request(request)
         )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -127,6 +115,6 @@ class WebhookTestApi(ApiView):
     )
     def post(self, request, endpoint_id):
         services.endpoint_test(
-            account_id=request.auth.account.pk, endpoint_id=endpoint_id, context=api_context(request)
+            account_id=request.auth.account.pk, endpoint_id=endpoint_id, context=AuditContext.from_api_request(request)
         )
         return Response(status=status.HTTP_202_ACCEPTED)
