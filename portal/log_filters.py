@@ -2,16 +2,8 @@
 routine lines of a frequent beat job left out."""
 
 import logging
-import re
 
-from portal.gunicorn_logging import RESET_PATH
-
-# Query parameters that carry a secret: the legacy endpoint's key (reference 002).
-SECRET_PARAMS = re.compile(r"([?&;](?:smsKey|password|token|secret)=)[^&;\s\"]*", re.IGNORECASE)
-
-
-def redact(text: str) -> str:
-    return RESET_PATH.sub(r"\1[redacted]/", SECRET_PARAMS.sub(r"\1[redacted]", text))
+from portal.gunicorn_logging import redact
 
 
 class RedactSecrets(logging.Filter):
