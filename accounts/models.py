@@ -51,6 +51,8 @@ class User(AbstractBaseUser, PermissionsMixin):
     password_reminder_sent_at = models.DateTimeField(null=True, blank=True, editable=False)
     # Inactivity timeout this user chose (minutes); empty = the account's default.
     session_timeout_minutes = models.PositiveIntegerField(null=True, blank=True)
+    # The time zone the portal shows this user's times in (an IANA `Area/City` name).
+    time_zone = models.CharField(max_length=64, default="UTC")
 
     objects = UserManager()
 
@@ -118,6 +120,21 @@ class Account(TimestampedModel):
     # API rate limits (staff): requests a minute for the whole account, and for each token by default.
     api_rate_limit_per_minute = models.PositiveIntegerField(default=1200)
     api_token_rate_limit_per_minute = models.PositiveIntegerField(default=600)
+
+    # Portal preferences (the owner's settings).
+    default_country = models.CharField(
+        max_length=2,
+        blank=True,
+        default="",
+        help_text="ISO 3166 code (e.g. GB) for numbers typed without a country code in the portal and CSV "
+        "imports; empty = only international numbers. The API always takes E.164.",
+    )
+    low_balance_threshold = models.DecimalField(
+        **POINTS, null=True, blank=True, help_text="E-mail the owner when the balance falls below this; empty = never."
+    )
+    # Set when the balance crossed below the threshold and the owner was told; cleared when it
+    # rises back to the threshold or above (one e-mail per crossing).
+    low_balance_alerted = models.BooleanField(default=False, editable=False)
 
     class Meta:
         constraints = [

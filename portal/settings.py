@@ -95,6 +95,7 @@ INSTALLED_APPS = [
     "verify",
     "members",
     "webhooks",
+    "compat",
 ]
 
 MIDDLEWARE = [
@@ -152,6 +153,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
             ],
+            "builtins": ["core.templatetags.display"],
         },
     },
 ]

@@ -38,6 +38,9 @@ urlpatterns = [
     path("api/", include((api_v1_patterns, "api"), namespace="api")),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-v1:schema"), name="api-docs"),
     path("smsapi/send", legacy_send, name="legacy-send"),
+    # Drop-in dialects of two providers' APIs (docs/compatibility.md; shared/COMPAT.md).
+    path("3rdparty/v1/", include("compat.smsgate.urls")),
+    path("smsapi/", include("compat.smsapi.urls")),
     path("healthz", views.healthz, name="healthz"),
     path("readyz", views.readyz, name="readyz"),
     path("admin/", admin.site.urls),

@@ -29,6 +29,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("verify",),
     ("members",),
     ("webhooks",),
+    ("compat",),
     ("portal",),
 ]
 

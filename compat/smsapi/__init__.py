@@ -1,0 +1,1 @@
+"""SMSAPI-compatible surface at /smsapi/ (shared/COMPAT.md §B)."""
