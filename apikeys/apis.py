@@ -30,7 +30,7 @@ class TokenResponse(serializers.Serializer):
 token_json = Representation(TokenResponse)
 
 
-def _parent(request):
+def key_of_caller(request):
     """Access tokens are issued to an API token or credential, never to another access token."""
     from rest_framework.exceptions import PermissionDenied
 
@@ -57,7 +57,7 @@ class AccessTokenCreateApi(ApiView):
         data.is_valid(raise_exception=True)
         try:
             access = access_token_issue(
-                parent=_parent(request), scopes=data.validated_data.get("scopes"), ttl=data.validated_data["ttl"]
+                parent=key_of_caller(request), scopes=data.validated_data.get("scopes"), ttl=data.validated_data["ttl"]
             )
         except KeyChanged as changed:
             raise AuthenticationFailed(changed.detail) from None  # a 401 with WWW-Authenticate, as any other
@@ -76,5 +76,5 @@ class AccessTokenCreateApi(ApiView):
 class AccessTokenDeleteApi(ApiView):
     @operation("auth_token_revoke", "Revoke an access token", responses={204: None, **problems(404)}, tag="auth")
     def delete(self, request, token_id):
-        access_token_revoke(parent=_parent(request), access_id=token_id)
+        access_token_revoke(parent=key_of_caller(request), access_id=token_id)
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -113,6 +113,13 @@ class Message(models.Model):
             models.Index(fields=["account", "is_test", "-created_at"]),
             models.Index(fields=["account", "batch_id"]),
             models.Index(fields=["status", "sending_started_at"], name="message_status_started_idx"),
+            # A batch found by its client's id (the SMSGate dialect's `id`, compat/smsgate) or
+            # reference. Partial: the messages sent without one (most) cost the index nothing.
+            models.Index(
+                fields=["account", "is_test", "reference"],
+                condition=~models.Q(reference=""),
+                name="message_reference_idx",
+            ),
         ]
         constraints = [models.CheckConstraint(condition=models.Q(cost__gte=0), name="message_cost_not_negative")]
 

@@ -6,6 +6,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from apikeys.apis import AccessTokenCreateApi, AccessTokenDeleteApi
+from compat.smsgate.apis import NotFoundApi as SmsGateNotFoundApi
 from contacts.urls import api_patterns as contacts_api_patterns
 from core.api import ApiNotFoundView
 from inbound import hooks as inbound_hooks
@@ -55,6 +56,8 @@ urlpatterns = [
     path("hooks/kannel/dlr", hooks.kannel_dlr, name="kannel-dlr"),
     path("hooks/kannel/mo", inbound_hooks.kannel_mo, name="kannel-mo"),
     path("", views.dashboard, name="dashboard"),
+    # The SMSGate dialect's own: its error body (compat/smsgate), for SMSGate's clients.
+    re_path(r"^3rdparty(?:[^\w.-][\s\S]*)?\Z", SmsGateNotFoundApi.as_view(), name="smsgate-not-found"),
     # Last: any other path under the API's prefixes (`api`, `smsapi`, … as a whole first segment,
     # followed by anything at all: `[\s\S]`, since `.` stops at a newline) is a problem document,
     # never Django's HTML 404 (which, with DEBUG on, lists these patterns).
