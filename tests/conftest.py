@@ -264,6 +264,18 @@ def kannel(tmp_path):
     stack.stop_all()
 
 
+@pytest.fixture
+def kannel_worker(worker_factory, kannel, live_server, settings):
+    """Start real workers that send through `kannel`, its delivery reports coming back to the
+    live server."""
+    settings.KANNEL_DLR_ALLOWED_IPS = ["127.0.0.1"]
+
+    def start(concurrency: int = 2):
+        return worker_factory(concurrency=concurrency, **kannel.worker_env(live_server.url))
+
+    return start
+
+
 @pytest.fixture(scope="session")
 def chromium_path() -> str:
     path = shutil.which("chromium")

@@ -27,16 +27,6 @@ def statuses(batch_id) -> dict[str, int]:
 
 
 @pytest.fixture
-def kannel_worker(worker_factory, kannel, live_server, settings):
-    settings.KANNEL_DLR_ALLOWED_IPS = ["127.0.0.1"]
-
-    def start(concurrency: int = 2):
-        return worker_factory(concurrency=concurrency, **kannel.worker_env(live_server.url))
-
-    return start
-
-
-@pytest.fixture
 def funded_owner(make_account):
     PriceRule.objects.update_or_create(country="", defaults={"price_per_segment": Decimal("1")})
     return make_account(credit=1000).memberships.get().user
