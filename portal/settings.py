@@ -120,7 +120,7 @@ MIDDLEWARE = [
     "axes.middleware.AxesMiddleware",
 ]
 # The API's requests take a short chain of their own (see portal.middleware): keys, not sessions.
-# `/3rdparty/` is the compatibility API's prefix: unknown paths under it are problem documents already.
+# `/3rdparty/` is the SMSGate dialect's prefix (compat/smsgate): unknown paths under it answer its error body.
 API_PATH_PREFIXES = ["/api/", "/smsapi/", "/3rdparty/"]
 API_MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",

@@ -17,8 +17,8 @@ from tests.api_support import make_credential, make_subuser, make_token
 from webhooks.models import Delivery, Endpoint
 
 # Not pages: answered before the middleware (portal.middleware.EarlyEndpointsMiddleware), and the
-# API's catch-all.
-NOT_PAGES = {"healthz", "readyz", "kannel-dlr", "kannel-mo", "api-not-found"}
+# API's catch-alls.
+NOT_PAGES = {"healthz", "readyz", "kannel-dlr", "kannel-mo", "api-not-found", "smsgate-not-found"}
 
 
 @dataclass(frozen=True)
