@@ -14,6 +14,7 @@ from apikeys.models import AccessToken
 from messaging.models import IdempotencyRecord, LedgerEntry, Message, MessageEvent, PriceRule
 from tests import api_support as api
 from tests.compat.support import BASE, assert_smsgate_error, smsgate_send
+from tests.conftest import run_concurrently
 
 pytestmark = pytest.mark.django_db
 
@@ -406,3 +407,16 @@ def test_an_unknown_path_is_a_404_in_smsgate_shape_never_html(path, debug):
         for method in ("get", "post", "delete"):
             response = getattr(Client(), method)(path)
             assert_smsgate_error(response, 404, "not_found")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_sends_with_one_client_id_from_different_keys_send_once(make_account):
+    owner = make_account(credit=100).memberships.get().user
+    keys = [api.bearer(api.make_token(owner)[1]) for _ in range(4)]
+    keys += [api.basic(credential.key_id, secret) for credential, secret in (api.make_credential(owner),) * 4]
+    answers = run_concurrently(
+        *(lambda headers=headers: smsgate_send(Client(), headers, id="once").status_code for headers in keys)
+    )
+    assert sorted(answers) == [202] + [409] * 7
+    assert Message.objects.filter(reference="once").count() == 1
+    assert balance(owner) == 99

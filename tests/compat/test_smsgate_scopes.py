@@ -94,6 +94,7 @@ def test_route_lets_a_key_with_only_its_scope_through_the_chain(client, owner, r
     _, token = api.make_token(owner, scopes=[scope])
     response = request(client, method, url_for(PREFIX, route), api.bearer(token))
     assert response.status_code not in (401, 403, 429), response.content
+    assert response["Content-Type"] == "application/json"  # the dialect's answer (a 404 here: no such id)
 
 
 @pytest.mark.parametrize(("route", "method"), [key for key, scope in EXPECTED_ROUTES.items() if scope == CALLER])
