@@ -5,6 +5,7 @@ them. Everything SMSGate-specific about wording and shape is here; the views (ap
 One SMSGate message is one of our batches, one of its recipients one of our messages.
 """
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
@@ -16,7 +17,6 @@ from apikeys.models import SCOPES, AccessToken
 from apikeys.services import access_token_secret
 from core.api import iso_z, zoned_time
 from core.errors import ApplicationError, Conflict
-from core.text import UNSTORABLE
 from messaging.models import Message
 
 # The one pseudo-device every account has: SMSGate clients may name a device; we have a gateway.
@@ -116,9 +116,15 @@ class SendRequest:
     scheduled_at: datetime | None
 
 
+# What an id cannot hold: it is a path segment (`/messages/{id}`, the `Location` of a send), and a
+# stored text.
+ID_REFUSED = re.compile("[/\x00-\x1f\x7f\ud800-\udfff]")
+
+
 def message_id_valid(value: str) -> bool:
-    """A message id we could have handed out: a batch id or a client's id (1..36, storable)."""
-    return 0 < len(value) <= ID_MAX_LENGTH and not UNSTORABLE.search(value)
+    """A message id we could have handed out: a batch id or a client's id (1..36 characters, no
+    slash or control character, not `.` or `..`, which a client's URL handling would resolve)."""
+    return 0 < len(value) <= ID_MAX_LENGTH and not ID_REFUSED.search(value) and value not in (".", "..")
 
 
 def send_request(body) -> SendRequest:
@@ -149,7 +155,7 @@ def send_request(body) -> SendRequest:
             raise _invalid("textMessage.text", "Required.", "Give the message in `textMessage.text`.")
     client_id = body.get("id")
     if client_id is not None and not (isinstance(client_id, str) and message_id_valid(client_id)):
-        raise _invalid("id", f"An id is a string of 1 to {ID_MAX_LENGTH} characters.")
+        raise _invalid("id", f"An id is 1 to {ID_MAX_LENGTH} characters, without slashes or control characters.")
     device = body.get("deviceId")
     if device not in (None, "", DEVICE_ID):
         raise _invalid("deviceId", f"Unknown device: the one device is {DEVICE_ID}.", code="unknown_device")

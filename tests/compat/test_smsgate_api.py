@@ -148,6 +148,9 @@ def test_the_deprecated_message_field_is_the_text(client, owner, key):
         ({"deviceId": "my-phone"}, "unknown_device", "deviceId"),
         ({"id": "x" * 37}, "invalid_request", "id"),
         ({"id": "a\x00b"}, "invalid_request", "id"),
+        ({"id": "a/b"}, "invalid_request", "id"),
+        ({"id": ".."}, "invalid_request", "id"),
+        ({"id": "line\nbreak"}, "invalid_request", "id"),
         ({"scheduleAt": "tomorrow"}, "invalid_request", "scheduleAt"),
         ({"scheduleAt": "2020-01-01T00:00:00Z"}, "invalid_request", "scheduleAt"),
     ],
@@ -420,3 +423,13 @@ def test_concurrent_sends_with_one_client_id_from_different_keys_send_once(make_
     assert sorted(answers) == [202] + [409] * 7
     assert Message.objects.filter(reference="once").count() == 1
     assert balance(owner) == 99
+
+
+def test_rate_limited_requests_get_a_429_with_retry_after(client, owner):
+    Account.objects.filter(pk=owner.membership.account_id).update(api_token_rate_limit_per_minute=1)
+    headers = api.bearer(api.make_token(owner)[1])
+    assert client.get(f"{BASE}/messages", **headers).status_code == 200
+    refused = client.get(f"{BASE}/messages", **headers)
+    assert_smsgate_error(refused, 429, "rate_limited")
+    assert int(refused["Retry-After"]) > 0
+    assert refused["RateLimit-Remaining"] == "0"

@@ -3,35 +3,25 @@ test_schemathesis.py for /api/v1): whatever a client sends, the answer is never 
 HTML page, always SMSGate's JSON."""
 
 import json
-from decimal import Decimal
 
 import pytest
-from django.test import Client
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from accounts.models import Account
-from messaging.models import Message, PriceRule
+from messaging.models import Message
 from tests import api_support as api
 from tests.apikeys.test_hostile_input import DEEP
+from tests.apikeys.test_schemathesis import api_token  # noqa: F401 (the schemathesis run's fixture, shared)
 from tests.compat.support import BASE, assert_smsgate_error
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def client():
-    return Client(raise_request_exception=False)
-
-
-@pytest.fixture
-def headers(owner):
-    PriceRule.objects.update_or_create(country="", defaults={"price_per_segment": Decimal("1")})
-    # Generous limits: the run must exercise the dialect, not the rate limiter.
-    Account.objects.filter(pk=owner.membership.account_id).update(
-        api_rate_limit_per_minute=100_000, api_token_rate_limit_per_minute=100_000
-    )
-    return api.bearer(api.make_token(owner, is_test=True)[1])
+def headers(api_token):  # noqa: F811
+    """A test-mode token with every scope and generous rate limits (the schemathesis run's). The
+    test client raises any exception of a view: a 500 fails the test there."""
+    return api.bearer(api_token)
 
 
 def assert_json_not_5xx(response) -> None:
