@@ -6,6 +6,7 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
+from compat.smsgate import dialect as smsgate
 from core.api import PROBLEM_TYPE_BASE
 from core.charts import stacked_day_bars
 from core.health import readiness
@@ -36,13 +37,18 @@ def readyz(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"status": "ok" if ok else "fail", "checks": checks}, status=200 if ok else 503)
 
 
+SERVER_ERROR = "The server could not complete the request. It has been logged."
+
+
 def server_error(request: HttpRequest) -> HttpResponse:
+    if request.path.startswith(smsgate.PATH_PREFIX):  # the SMSGate dialect: its clients read its shape
+        return JsonResponse(smsgate.error_body(SERVER_ERROR, status=500, code="server_error"), status=500)
     if request.path.startswith(tuple(settings.API_PATH_PREFIXES)):  # the API and the legacy endpoint
         body = {
             "type": PROBLEM_TYPE_BASE + "server_error",
             "title": "Internal server error",
             "status": 500,
-            "detail": "The server could not complete the request. It has been logged.",
+            "detail": SERVER_ERROR,
             "code": "server_error",
         }
         return JsonResponse(body, status=500, content_type=PROBLEM_CONTENT_TYPE)

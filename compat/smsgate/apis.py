@@ -38,7 +38,7 @@ class SmsGateView(ApiView):
     schema = None  # a provider's dialect, documented in docs/compatibility.md, not in our OpenAPI document
 
     def handle_exception(self, exc):
-        return dialect.error_response(super().handle_exception(exc))
+        return dialect.error_response(super().handle_exception(exc), renamed=isinstance(exc, dialect.DialectError))
 
 
 class SmsGatePublicView(SmsGateView):

@@ -71,17 +71,32 @@ FIELD_NAMES = {
 KEPT_HEADERS = ("WWW-Authenticate", "Retry-After", "Allow", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset")
 
 
-def error_response(problem: Response) -> Response:
+PATH_PREFIX = "/3rdparty/"
+
+
+def error_body(message: str, *, status: int, code: str, errors: dict | None = None) -> dict:
+    """SMSGate's ErrorResponse: `code` is the HTTP status, ours goes in `data`."""
+    data: dict = {"code": code}
+    if errors:
+        data["errors"] = errors
+    return {"message": message, "code": status, "data": data}
+
+
+class DialectError(ApplicationError):
+    """A refusal worded by this module: its `errors` already use SMSGate's names."""
+
+
+def error_response(problem: Response, *, renamed: bool = False) -> Response:
     """Our problem document (built by the API's one exception handler) as SMSGate's ErrorResponse:
-    `{"message", "code": <HTTP status>, "data": {"code": <our code>, "errors"?}}`."""
+    `{"message", "code": <HTTP status>, "data": {"code": <our code>, "errors"?}}`. The fields our
+    services name get SMSGate's names, unless they have them already (`renamed`)."""
     document = problem.data if isinstance(problem.data, dict) else {}
     code = str(document.get("code") or "error")
     status = STATUS_BY_CODE.get(code, problem.status_code)
-    data: dict = {"code": code}
-    if document.get("errors"):
-        data["errors"] = {FIELD_NAMES.get(field, field): messages for field, messages in document["errors"].items()}
-    body = {"message": str(document.get("detail") or document.get("title") or "Error"), "code": status, "data": data}
-    answer = Response(body, status=status)
+    names = {} if renamed else FIELD_NAMES
+    errors = {names.get(field, field): messages for field, messages in (document.get("errors") or {}).items()}
+    message = str(document.get("detail") or document.get("title") or "Error")
+    answer = Response(error_body(message, status=status, code=code, errors=errors), status=status)
     for header in KEPT_HEADERS:
         if header in problem:
             answer[header] = problem[header]
@@ -101,8 +116,8 @@ def duplicate_id() -> Conflict:
     return Conflict("A message with this id already exists.", code="duplicate_id")
 
 
-def _invalid(field: str, message: str, detail: str | None = None, code: str = "invalid_request") -> ApplicationError:
-    return ApplicationError(detail or message, code=code, errors={field: [message]})
+def _invalid(field: str, message: str, detail: str | None = None, code: str = "invalid_request") -> DialectError:
+    return DialectError(detail or message, code=code, errors={field: [message]})
 
 
 # --- Requests in ----------------------------------------------------------------------------------
@@ -233,7 +248,7 @@ def list_query(params) -> ListQuery:
     if sort not in ("created_at", "-created_at"):
         errors["sort"] = ["created_at or -created_at."]
     if errors:
-        raise ApplicationError(
+        raise DialectError(
             "The request has invalid fields: " + ", ".join(sorted(errors)) + ".", code="invalid_request", errors=errors
         )
     return ListQuery(
@@ -280,6 +295,9 @@ def message_state(ident: str, messages: list[Message], ended: dict | None = None
     (its status history), for the `Failed`/`Cancelled` times."""
     recipients = []
     states = set()
+    # By number: the same order for the send's answer and every read (ids made in the same
+    # millisecond do not keep the order of the request).
+    messages = sorted(messages, key=lambda message: message.recipient)
     for message in messages:
         state = STATE_BY_STATUS[message.status]
         if state != "Cancelled":

@@ -106,7 +106,7 @@ def test_refreshing_a_token_is_not_supported(client, key):
 
 
 def test_a_send_answers_202_with_the_message_state_and_its_location(client, owner, key):
-    response = smsgate_send(client, key, numbers=["+447400123456", "447400123457", "00447400123456"])
+    response = smsgate_send(client, key, numbers=["447400123457", "+447400123456", "00447400123456"])
     assert response.status_code == 202, response.content
     body = response.json()
     batch = Message.objects.filter(account_id=owner.membership.account_id)
@@ -117,7 +117,7 @@ def test_a_send_answers_202_with_the_message_state_and_its_location(client, owne
     assert body["deviceId"] == "sms-portal-gateway-01"
     assert body["isHashed"] is False
     assert body["isEncrypted"] is False
-    # The duplicate (another spelling of the same number) is sent once.
+    # The duplicate (another spelling of the same number) is sent once; recipients by number.
     assert body["recipients"] == [
         {"phoneNumber": "+447400123456", "state": "Pending"},
         {"phoneNumber": "+447400123457", "state": "Pending"},
@@ -433,3 +433,10 @@ def test_rate_limited_requests_get_a_429_with_retry_after(client, owner):
     assert_smsgate_error(refused, 429, "rate_limited")
     assert int(refused["Retry-After"]) > 0
     assert refused["RateLimit-Remaining"] == "0"
+
+
+@pytest.mark.urls("tests.core.problem_urls")
+def test_a_bug_under_3rdparty_is_a_500_in_smsgate_shape(client):
+    client.raise_request_exception = False
+    body = assert_smsgate_error(client.get("/3rdparty/test/broken"), 500, "server_error")
+    assert "a bug" not in body["message"]

@@ -60,6 +60,7 @@ urlpatterns = [
     path("api/v1/test/protected", ProtectedView.as_view()),
     path("api/v1/test/broken", BrokenView.as_view()),
     path("smsapi/test/broken", BrokenView.as_view()),
+    path("3rdparty/test/broken", BrokenView.as_view()),
     *real_urlpatterns,
 ]
 handler500 = "portal.views.server_error"
