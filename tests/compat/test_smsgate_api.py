@@ -440,3 +440,20 @@ def test_a_bug_under_3rdparty_is_a_500_in_smsgate_shape(client):
     client.raise_request_exception = False
     body = assert_smsgate_error(client.get("/3rdparty/test/broken"), 500, "server_error")
     assert "a bug" not in body["message"]
+
+
+def test_too_many_recipients_is_a_413(client, key, settings):
+    settings.SMS_MAX_RECIPIENTS = 3
+    numbers = [f"+4474001{i:05d}" for i in range(4)]
+    assert_smsgate_error(smsgate_send(client, key, numbers=numbers), 413, "too_many_recipients")
+
+
+def test_a_sub_user_without_view_messages_cancels_only_its_own_batches(client, owner, key):
+    sub = api.make_subuser(owner, view_messages=False, manage_api_tokens=True)
+    sub_key = api.bearer(api.make_token(sub, scopes=["messages:send"])[1])
+    at = (timezone.now() + timedelta(hours=1)).isoformat()
+    smsgate_send(client, key, id="owners", scheduleAt=at)
+    assert smsgate_send(client, sub_key, id="mine", scheduleAt=at).status_code == 202
+    assert_smsgate_error(client.delete(f"{BASE}/messages/owners", **sub_key), 404, "not_found")
+    assert client.delete(f"{BASE}/messages/mine", **sub_key).json()["state"] == "Cancelled"
+    assert client.get(f"{BASE}/messages/owners", **key).json()["state"] == "Pending"
