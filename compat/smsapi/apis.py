@@ -330,17 +330,18 @@ class SmsApi(SmsApiDialect, ApiView):
 
     def check_parts(self, text: str) -> None:
         """`max_parts` and `nounicode`, on the text as the service counts it."""
-        max_parts, nounicode = self.param("max_parts"), self.flag("nounicode")
-        if max_parts is not None and not (max_parts.strip().isdigit() and 1 <= int(max_parts) <= 100):
+        raw, nounicode = (self.param("max_parts") or "").strip(), self.flag("nounicode")
+        max_parts = int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 4 else None
+        if raw and max_parts is None:
             raise ApplicationError(
                 "`max_parts` is a number of parts.", code="invalid_request", errors={"max_parts": ["Not a number."]}
             )
         if (max_parts is None and not nounicode) or not text.strip():
             return
         info = count_segments(normalize_newlines(text))
-        if max_parts is not None and info.segments > int(max_parts):
+        if max_parts is not None and info.segments > max_parts:
             raise ApplicationError(
-                f"The text needs {info.segments} parts; `max_parts` is {int(max_parts)}.", code="too_many_parts"
+                f"The text needs {info.segments} parts; `max_parts` is {max_parts}.", code="too_many_parts"
             )
         if nounicode and info.encoding != Message.Encoding.GSM7:
             raise ApplicationError(

@@ -14,7 +14,6 @@ from accounts.models import Account
 from messaging.models import Message
 from tests import api_support as api
 from tests.conftest import wait_for
-from tests.messaging.test_kannel import funded_owner, kannel_worker  # noqa: F401 (fixtures)
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
