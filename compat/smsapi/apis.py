@@ -8,6 +8,7 @@ problem documents into SMSAPI's errors. SMSAPI answers a refusal with HTTP 200 a
 message); rate limits (429) and an unavailable service (503) keep their status, so generic
 retry logic works."""
 
+import hashlib
 import uuid
 from datetime import UTC, datetime
 from decimal import ROUND_DOWN, Decimal
@@ -284,10 +285,11 @@ class SmsApi(SmsApiDialect, ApiView):
         text = self.param("message") or ""
         to_groups = self.groups()
         self.check_parts(text)
-        reference = self.param("idx") or ""
-        check_idx = bool(reference) and self.flag("check_idx")
-        if check_idx and self.idx_used(reference):
-            raise duplicate_idx(reference)
+        idx = self.param("idx") or ""
+        reference, references = self.references(idx, to_groups)
+        check_idx = bool(idx) and self.flag("check_idx")
+        if check_idx and self.idx_used([reference] if references is None else list(references.values())):
+            raise duplicate_idx(idx)
         dry_run = self.flag("test")
         submit = {
             "account_id": auth.account.pk,
@@ -299,8 +301,11 @@ class SmsApi(SmsApiDialect, ApiView):
             "sender": self.param("from"),
             "scheduled_at": self.date(),
             "reference": reference,
+            "references": references,
             # The same idx from the same key at the same time: one goes ahead, the other is a replay.
-            "idempotency_key": f"smsapi-idx:{reference}" if check_idx else None,
+            "idempotency_key": "smsapi-idx:" + hashlib.sha256(idx.encode(errors="replace")).hexdigest()
+            if check_idx
+            else None,
             "test_mode": auth.is_test or dry_run,
             "account": auth.account,
         }
@@ -311,7 +316,7 @@ class SmsApi(SmsApiDialect, ApiView):
         else:
             result = message_submit(**submit)
         if result.replayed:
-            raise duplicate_idx(reference)
+            raise duplicate_idx(idx)
         return self.sent(result.messages, prefix="test-" if dry_run else "")
 
     def groups(self) -> list[int] | None:
@@ -365,12 +370,33 @@ class SmsApi(SmsApiDialect, ApiView):
                 errors={"date": ["Not a time with a zone."]},
             ) from None
 
-    def idx_used(self, reference: str) -> bool:
-        """A message of this account and mode with this `idx` in the last 24 hours."""
+    def references(self, idx: str, to_groups) -> tuple[str, dict[str, str] | None]:
+        """`idx`: one reference for every message, or `a|b|c`, one per number of `to`, in order
+        (the client joins a list with `|`): (reference, None) or ("", E.164 → reference)."""
+        values = idx.split("|")
+        if len(values) == 1:
+            return idx, None
+        if to_groups or len(values) != len(self.submitted):
+            raise ApplicationError(
+                f"Give one `idx`, or one per number of `to` ({len(self.submitted)}); this one has {len(values)}.",
+                code="invalid_request",
+                errors={"idx": ["One per number."]},
+            )
+        references: dict[str, str] = {}
+        for raw, value in zip(self.submitted, values, strict=True):
+            parsed = parse_recipient(raw)
+            if parsed is not None:
+                references.setdefault(parsed[0], value)
+        return "", references
+
+    def idx_used(self, references: list[str]) -> bool:
+        """A message of this account and mode with one of these `idx` in the last 24 hours."""
+        if any(UNSTORABLE.search(reference) for reference in references):
+            return False  # no message has it (the service refuses it, named)
         auth = self.request.auth
         since = timezone.now() - IDEMPOTENCY_TTL
         return Message.objects.filter(
-            account_id=auth.account.pk, is_test=auth.is_test, reference=reference, created_at__gte=since
+            account_id=auth.account.pk, is_test=auth.is_test, reference__in=references, created_at__gte=since
         ).exists()
 
     def sent(self, messages: list[Message], *, prefix: str):

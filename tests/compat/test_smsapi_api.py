@@ -267,6 +267,15 @@ def test_idx_is_the_reference_and_check_idx_refuses_a_repeat(client, owner, key)
     assert Message.objects.count() == 2
 
 
+def test_idx_separated_by_bars_is_one_reference_per_number(client, owner, key):
+    body = sms(client, key, to=f"{api.PHONE},{OTHER_PHONE},{api.PHONE[1:]}", message="Hi", idx="a|b|c").json()
+    assert [(entry["number"], entry["idx"]) for entry in body["list"]] == [(api.PHONE[1:], "a"), (OTHER_PHONE[1:], "b")]
+    assert dict(Message.objects.values_list("recipient", "reference")) == {api.PHONE: "a", OTHER_PHONE: "b"}
+    refused(sms(client, key, to=f"{api.PHONE},{OTHER_PHONE}", message="Hi", idx="a|b|c"), 8)
+    refused(sms(client, key, to=f"{api.PHONE},{OTHER_PHONE}", message="Hi", idx="x|b", check_idx="1"), 53)
+    assert Message.objects.count() == 2
+
+
 # --- status and sch_del ------------------------------------------------------------------------
 
 

@@ -134,3 +134,16 @@ def test_a_scheduled_send_removed_with_the_client(live_server, owner):
     with pytest.raises(EndpointException) as again:
         client.sms.remove_scheduled(id=message_id)
     assert again.value.code == 301
+
+
+def test_an_idx_per_number_and_check_idx_through_the_client(live_server, owner):
+    _, secret = api.make_token(owner)
+    client = Client(domain(live_server), access_token=secret)
+    result = client.sms.send(to=[api.PHONE, "+48500100200"], message="Hi", idx=["order-1", "order-2"], check_idx=True)
+    assert [(sent.number, sent.idx) for sent in result.results] == [
+        (api.PHONE[1:], "order-1"),
+        ("48500100200", "order-2"),
+    ]
+    with pytest.raises(SendException) as repeated:
+        client.sms.send(to=api.PHONE, message="Hi", idx="order-2", check_idx=True)
+    assert repeated.value.code == 53

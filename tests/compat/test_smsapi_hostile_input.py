@@ -60,6 +60,8 @@ def test_a_lone_surrogate_quoted_back_is_escaped(client, key):
         {"to": api.PHONE, "message": "nul\x00"},
         {"to": api.PHONE, "message": "hi", "from": "A\x00"},
         {"to": api.PHONE, "message": "hi", "idx": "\x00"},
+        {"to": api.PHONE, "message": "hi", "idx": "\x00", "check_idx": "1"},
+        {"to": f"{api.PHONE},+48500100200", "message": "hi", "idx": "a|\x00", "check_idx": "1"},
         {"to": "\x00", "message": "hi"},
         {"to": api.PHONE, "message": "hi", "date": "2030-01-01T00:00:00\x00Z"},
         {"to": api.PHONE, "message": "hi", "group": "\x00"},
