@@ -7,7 +7,10 @@ from decimal import Decimal
 from urllib.parse import urlencode
 
 import pytest
+import time_machine
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from accounts.models import Account, Membership
 from contacts.models import Contact, Group
@@ -399,3 +402,25 @@ def test_profile_errors_are_rest_style(client, owner):
 @pytest.mark.parametrize("method", ["get", "post", "delete"])
 def test_an_unknown_path_under_smsapi_is_error_8_in_json(client, path, method):
     assert refused(getattr(client, method)(path), 8, status=404) == {"error": 8, "message": "Unknown endpoint."}
+
+
+# --- Cost ----------------------------------------------------------------------------------------
+
+
+def test_a_send_and_a_balance_cost_what_they_cost_on_the_rest_api(client, make_account, django_assert_max_num_queries):
+    from tests.apikeys.test_query_count import LIVE_SEND_QUERIES, recipients
+
+    owner = make_account(credit=1000).memberships.get().user
+    key = api.bearer(api.make_token(owner)[1])
+    with time_machine.travel(datetime(2031, 3, 10, 9, 20, 5, tzinfo=UTC), tick=True):  # inside one clock hour
+        sms(client, key, to=api.PHONE, message="Hi")  # warm: last_used, first use from this address
+        with django_assert_max_num_queries(LIVE_SEND_QUERIES):
+            assert sms(client, key, to=api.PHONE, message="Hi", details="1").json()["count"] == 1
+        # One query more past 20 recipients (the unlocked balance precheck), whatever the number.
+        with django_assert_max_num_queries(LIVE_SEND_QUERIES + 1):
+            assert sms(client, key, to=",".join(recipients(300)), message="Hi").json()["count"] == 300
+        with CaptureQueriesContext(connection) as rest:
+            client.get("/api/v1/balance", **key)
+        # And the price list, for `proCount` (a process keeps it 30 s in production; not in the suite).
+        with django_assert_max_num_queries(len(rest.captured_queries) + 1):
+            assert client.get(USER, {"credits": "1", "format": "json"}, **key).json()["points"] == 698.0
