@@ -79,13 +79,12 @@ OTHER_ERROR = (8, 200)
 # `/profile` is SMSAPI's REST side: its errors keep the HTTP status, with a word for it.
 PROFILE_ERRORS = {401: "authorization_failed", 403: "forbidden", 429: "rate_limited", 503: "service_unavailable"}
 
-MAX_IDS = 1000  # ids in one `status` or `sch_del`
+# Ids in one `status` (one query for all), and in one `sch_del` (each cancel locks and refunds its message).
+MAX_IDS = {"status": 1000, "sch_del": 100}
 
 
 def duplicate_idx(reference: str) -> ApplicationError:
-    return ApplicationError(
-        f"A message with idx “{reference}” was sent in the last 24 hours.", code="duplicate_idx"
-    )  # ids in one `status` or `sch_del`
+    return ApplicationError(f"A message with idx “{reference}” was sent in the last 24 hours.", code="duplicate_idx")
 
 
 def smsapi_error(problem: dict) -> tuple[int, int, str]:
@@ -246,9 +245,9 @@ class SmsApi(SmsApiDialect, ApiView):
 
     def ids(self, name: str) -> list[uuid.UUID]:
         raw = [value.strip() for value in (self.param(name) or "").split(",") if value.strip()]
-        if len(raw) > MAX_IDS:
+        if len(raw) > MAX_IDS[name]:
             raise ApplicationError(
-                f"At most {MAX_IDS} ids at once.", code="invalid_request", errors={name: ["Too many."]}
+                f"At most {MAX_IDS[name]} ids at once.", code="invalid_request", errors={name: ["Too many."]}
             )
         try:
             return list(dict.fromkeys(uuid.UUID(value) for value in raw))

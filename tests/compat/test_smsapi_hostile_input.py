@@ -68,6 +68,7 @@ def test_a_lone_surrogate_quoted_back_is_escaped(client, key):
         {"status": "\x00"},
         {"sch_del": "\x00"},
         {"status": ",".join(["00000000-0000-0000-0000-000000000000"] * 1001)},
+        {"sch_del": ",".join(["00000000-0000-0000-0000-000000000000"] * 101)},
         {"to": api.PHONE, "message": "hi", "date": "9999-12-31T23:59:59-05:00"},
         {"to": api.PHONE, "message": "hi", "date": "0000-00-00 00:00:00+00:00"},
         {"to": api.PHONE, "message": "hi", "max_parts": "9" * 50},
