@@ -200,6 +200,15 @@ IDEMPOTENCY_HEADER = OpenApiParameter(
 )
 
 
+def require_group_scope(scopes, parameter: str) -> None:
+    """Sending to contact groups needs `contacts:read` too: the answer names every number sent
+    to, and a group's numbers are contacts to read."""
+    if "contacts:read" not in scopes:
+        raise PermissionDenied(
+            f"Sending to `{parameter}` needs the `contacts:read` scope too.", code="insufficient_scope"
+        )
+
+
 class MessagesApi(ApiView):
     required_scopes = {"POST": "messages:send", "GET": "messages:read"}
 
@@ -239,11 +248,8 @@ class MessagesApi(ApiView):
             data.is_valid(raise_exception=True)
             values = data.validated_data
         auth = request.auth
-        if values.get("to_groups") and "contacts:read" not in auth.scopes:
-            # The answer names every number sent to: a group's numbers are contacts to read.
-            raise PermissionDenied(
-                "Sending to `to_groups` needs the `contacts:read` scope too.", code="insufficient_scope"
-            )
+        if values.get("to_groups"):
+            require_group_scope(auth.scopes, "to_groups")
         key = request.META.get("HTTP_IDEMPOTENCY_KEY") or None
         if key is not None and not (1 <= len(key) <= 255):
             raise ValidationError({"Idempotency-Key": ["Between 1 and 255 characters."]})

@@ -19,10 +19,11 @@ from core.renderers import ApiJSONParser, ApiJSONRenderer, ApiMultiPartParser
 from messaging.services import message_submit
 
 
-def _param(request, name: str):
-    """A parameter: from a POST's body, or from the query string (SPEC §5 writes the call as
-    `POST /smsapi/send?smsUser=&…`), the body winning when both give it."""
-    if request.method == "POST" and hasattr(request.data, "get"):
+def request_param(request, name: str):
+    """A parameter: from a POST's (or PUT's) body, or from the query string (SPEC §5 writes the
+    call as `POST /smsapi/send?smsUser=&…`), the body winning when both give it. Also read by the
+    SMSAPI dialect (compat/smsapi)."""
+    if request.method in ("POST", "PUT") and hasattr(request.data, "get"):
         value = request.data.get(name)
         if value not in (None, ""):
             return value
@@ -32,7 +33,7 @@ def _param(request, name: str):
 class ParameterAuthentication(BaseAuthentication):
     @guarded
     def authenticate(self, request):
-        user, key = _param(request, "smsUser"), _param(request, "smsKey")
+        user, key = request_param(request, "smsUser"), request_param(request, "smsKey")
         if not user and not key:
             raise exceptions.NotAuthenticated("Give smsUser and smsKey: an API credential's key id and secret.")
         if not user or not key:
@@ -62,8 +63,8 @@ class LegacySendApi(ApiView):
         return _plain(self.request, response)
 
     def _send(self, request):
-        to, text = _param(request, "to") or "", _param(request, "message") or ""
-        sender = _param(request, "from") or None
+        to, text = request_param(request, "to") or "", request_param(request, "message") or ""
+        sender = request_param(request, "from") or None
         if not isinstance(to, str) or not isinstance(text, str) or not isinstance(sender, str | None):
             raise ApplicationError("`to`, `message` and `from` are text.", code="invalid_request")
         if not to or not text:
@@ -111,7 +112,7 @@ def _redact_query_key(request) -> None:
 def _plain(request, response):
     """Plain text unless `format=json` was asked for."""
     try:
-        wants_json = _param(request, "format") == "json"
+        wants_json = request_param(request, "format") == "json"
     except (exceptions.APIException, RequestDataTooBig):  # the body that could not be read
         wants_json = request.query_params.get("format") == "json"
     if wants_json:

@@ -19,6 +19,7 @@ from django.conf import settings
 from django.db import connection, connections
 
 from accounts.models import Account, User
+from messaging.models import PriceRule
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -262,6 +263,13 @@ def kannel(tmp_path):
     stack.start()
     yield stack
     stack.stop_all()
+
+
+@pytest.fixture
+def funded_owner(make_account):
+    """An owner with 1,000 points and a default price of one point a part."""
+    PriceRule.objects.update_or_create(country="", defaults={"price_per_segment": Decimal("1")})
+    return make_account(credit=1000).memberships.get().user
 
 
 @pytest.fixture

@@ -237,6 +237,7 @@ def message_submit(
     sender: str | None = None,
     scheduled_at: datetime | None = None,
     reference: str = "",
+    references: dict[str, str] | None = None,
     idempotency_key: str | None = None,
     response_builder=None,
     test_mode: bool = False,
@@ -261,13 +262,19 @@ def message_submit(
     over, and it is never deferred or held, where it would wait past its life (a sub-user outside
     its sending window, a link on the blocklist): that is refused instead.
     `own_numbers` are the account's inbound numbers, allowed as the `sender` (see _sender).
+    `references` gives some recipients (by E.164 number) a reference of their own instead of
+    `reference` (SMSAPI's per-recipient `idx`).
     """
     _refuse_unstorable(text=text, sender=sender, reference=reference, idempotency_key=idempotency_key)
+    for each in (references or {}).values():
+        _refuse_unstorable(text="", sender=None, reference=each, idempotency_key=None)
     fingerprint = ""
     if idempotency_key:
         request = {"to": to, "text": text, "sender": sender, "scheduled_at": scheduled_at, "reference": reference}
         if to_groups:  # only then: the fingerprints of earlier requests stay what they were
             request["to_groups"] = to_groups
+        if references:
+            request["references"] = references
         fingerprint = request_fingerprint(request)
         replay = _idempotent_replay(account_id=account_id, caller=caller, key=idempotency_key, fingerprint=fingerprint)
         if replay is not None:
@@ -280,7 +287,7 @@ def message_submit(
     recipients = _recipients(to, group_numbers)
     info = _text(text)
     scheduled_at = _schedule(scheduled_at, now)
-    if len(reference) > 100:
+    if any(len(each) > 100 for each in [reference, *(references or {}).values()]):
         raise ApplicationError("The reference is at most 100 characters.", code="invalid_request")
     prices = PriceList()
     blocked = screen_text(text)
@@ -309,6 +316,7 @@ def message_submit(
                 sender=sender,
                 scheduled_at=scheduled_at,
                 reference=reference,
+                references=references or {},
                 prices=prices,
                 blocked=blocked,
                 now=now,
@@ -382,6 +390,7 @@ def _submit_locked(
     sender,
     scheduled_at,
     reference,
+    references,
     prices,
     blocked,
     now,
@@ -436,7 +445,7 @@ def _submit_locked(
                 cost=cost,
                 status=Message.Status.REJECTED if skipped else status,
                 error_code=OPTED_OUT if skipped else error_code,
-                reference=reference,
+                reference=references.get(number, reference),
                 batch_id=batch_id,
                 scheduled_at=scheduled_at,
                 created_at=now,

@@ -197,8 +197,8 @@ PUBLIC_PAGES = re.compile(
 def _portal_urls(patterns, prefix: str = "/", int_value: int = 1):
     for pattern in patterns:
         if isinstance(pattern, URLResolver):
-            if pattern.namespace in ("api", "api-v1", "smsgate") or str(pattern.pattern) == "admin/":
-                continue  # the APIs are tested above (SMSGate's: tests/compat); the admin's URLs below
+            if pattern.namespace in ("api", "api-v1", "smsgate", "smsapi") or str(pattern.pattern) == "admin/":
+                continue  # the APIs are tested above (the dialects' in tests/compat); the admin's URLs below
             yield from _portal_urls(pattern.url_patterns, prefix + str(pattern.pattern), int_value)
         elif not str(pattern.pattern).startswith("^"):  # path(), not the regex catch-alls
             yield url_for(prefix, str(pattern.pattern), int_value)

@@ -2,13 +2,12 @@
 delivery reports back over HTTP to the portal (pytest-django's live server)."""
 
 import time
-from decimal import Decimal
 
 import pytest
 from django.db.models import Sum
 
 from accounts.models import Account
-from messaging.models import LedgerEntry, Message, MessageEvent, PriceRule
+from messaging.models import LedgerEntry, Message, MessageEvent
 from messaging.services import message_submit
 from tests.conftest import wait_for
 
@@ -24,12 +23,6 @@ def statuses(batch_id) -> dict[str, int]:
     for status in Message.objects.filter(batch_id=batch_id).values_list("status", flat=True):
         counts[status] = counts.get(status, 0) + 1
     return counts
-
-
-@pytest.fixture
-def funded_owner(make_account):
-    PriceRule.objects.update_or_create(country="", defaults={"price_per_segment": Decimal("1")})
-    return make_account(credit=1000).memberships.get().user
 
 
 def submit(owner, to, text="Hello from the test suite"):

@@ -477,3 +477,18 @@ def test_the_unnest_insert_refuses_a_value_too_long_rather_than_cutting_it(owner
     with pytest.raises(DataError), transaction.atomic():
         sql.messages_insert(messages)
     assert not Message.objects.filter(pk__in=[m.pk for m in messages]).exists()
+
+
+def test_references_give_recipients_their_own_and_are_checked_like_the_reference(owner):
+    result = submit(
+        owner,
+        to=["+447400100001", "+447400100002", "+447400100003"],
+        reference="all",
+        references={"+447400100002": "b"},
+    )
+    stored = dict(Message.objects.filter(batch_id=result.batch_id).values_list("recipient", "reference"))
+    assert stored == {"+447400100001": "all", "+447400100002": "b", "+447400100003": "all"}
+    for bad in ("x" * 101, "nul\x00"):
+        with pytest.raises(ApplicationError):
+            submit(owner, to=["+447400100001"], references={"+447400100001": bad})
+    assert Message.objects.count() == 3

@@ -5,14 +5,13 @@ publish. Real workers on PostgreSQL, with the Redis broker (the default) and wit
 import json
 import time
 from collections import Counter
-from decimal import Decimal
 
 import pytest
 
 from accounts.models import Account
 from messaging import dispatch
 from messaging.backends.file import FileBackend
-from messaging.models import LedgerEntry, Message, PriceRule
+from messaging.models import LedgerEntry, Message
 from messaging.services import message_submit
 from tests.conftest import wait_for
 
@@ -56,12 +55,6 @@ def broker(request, settings):
     with app.connection_for_write() as connection:  # this run's queue, not left on the server
         connection.default_channel.queue_delete(settings.CELERY_TASK_DEFAULT_QUEUE)
     _use_broker(app, *before)
-
-
-@pytest.fixture
-def funded_owner(make_account):
-    PriceRule.objects.update_or_create(country="", defaults={"price_per_segment": Decimal("1")})
-    return make_account(credit=1000).memberships.get().user
 
 
 def send(owner, count: int):

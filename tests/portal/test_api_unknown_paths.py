@@ -1,6 +1,8 @@
-"""Every path under the API's prefixes (`/api/`, `/smsapi/`) that names no endpoint
-answers a problem document: newlines, percent-encoded bytes and trailing garbage included, with
-DEBUG on (where Django's own 404 page would list the URL patterns) as with DEBUG off."""
+"""Every path under the API's prefixes that names no endpoint answers in JSON, never Django's HTML
+page: a problem document under `/api/` (and `/smsapi` itself), SMSAPI's own error under
+`/smsapi/`, SMSGate's under `/3rdparty` (tests/compat). Newlines, percent-encoded bytes and
+trailing garbage included, with DEBUG on (where Django's own 404 page would list the URL patterns)
+as with DEBUG off."""
 
 import pytest
 from django.test import Client, override_settings
@@ -34,12 +36,7 @@ HOSTILE_PATHS = [
     "/api",
     "/api/",
     "/smsapi",
-    "/smsapi/",
     "/smsapi%0A",
-    "/smsapi/send%0A",
-    "/smsapi/send/",
-    "/smsapi/send.php",
-    "/smsapi/%0A%0A",
 ]  # `/3rdparty/…` answers the SMSGate dialect's error body instead: tests/compat/test_smsgate_api.py
 
 
@@ -52,6 +49,21 @@ def test_any_unknown_path_under_the_api_answers_a_problem_document(path, method,
     body = assert_problem(response, 404, "not_found")
     assert body["detail"].startswith("No API endpoint at /")
     assert b"URLconf" not in response.content  # Django's DEBUG page, listing the URL patterns
+
+
+# Under /smsapi/ (but the legacy `send`), SMSAPI's own "unknown endpoint" (compat/smsapi).
+SMSAPI_PATHS = ["/smsapi/", "/smsapi/send%0A", "/smsapi/send/", "/smsapi/send.php", "/smsapi/%0A%0A", "/smsapi/%FF"]
+
+
+@pytest.mark.parametrize("debug", [False, True], ids=["debug-off", "debug-on"])
+@pytest.mark.parametrize("method", ["get", "post"])
+@pytest.mark.parametrize("path", SMSAPI_PATHS)
+def test_any_unknown_path_under_smsapi_answers_smsapi_s_error(path, method, debug):
+    with override_settings(DEBUG=debug):
+        response = getattr(Client(), method)(path)
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {"error": 8, "message": "Unknown endpoint."}
 
 
 @pytest.mark.parametrize("debug", [False, True], ids=["debug-off", "debug-on"])
