@@ -18,6 +18,20 @@ class RedactSecrets(logging.Filter):
         return True
 
 
+class ClientErrorsInOneLine(logging.Filter):
+    """For `django.request`: Django logs a refused request (a 403 from PermissionDenied, a 400)
+    with the exception's whole traceback, a dozen lines in `make run`'s terminal (where the SMS
+    codes are printed) for what is the client's mistake, not the server's. Such records keep
+    their one line ("Forbidden (Permission denied): /messages/send/"); server errors (5xx) keep
+    their traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, "status_code", 500) < 500:
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
 RECOVERY_SWEEP = "messaging.tasks.requeue_stale_messages"
 
 
@@ -45,6 +59,7 @@ def logging_config(*, level: str) -> dict:
         "filters": {
             "redact": {"()": "portal.log_filters.RedactSecrets"},
             "quiet_sweep": {"()": "portal.log_filters.QuietRecoverySweep"},
+            "client_errors": {"()": "portal.log_filters.ClientErrorsInOneLine"},
         },
         "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "line"}},
         "root": {"handlers": ["stderr"], "level": level},
@@ -55,6 +70,8 @@ def logging_config(*, level: str) -> dict:
             "urllib3": {"level": "WARNING"},
             # The development server (`make run`) logs request lines with their query strings.
             "django.server": {"handlers": ["stderr"], "filters": ["redact"], "level": "INFO", "propagate": False},
+            # Refused requests (403, 400) in one line, without the exception's traceback.
+            "django.request": {"filters": ["client_errors"]},
             # The recovery sweep's routine lines, every few seconds (portal/log_filters.py).
             "celery.beat": {"filters": ["quiet_sweep"]},
             "celery.worker.strategy": {"filters": ["quiet_sweep"]},

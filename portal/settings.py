@@ -152,6 +152,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "portal.context_processors.support",
             ],
             "builtins": ["core.templatetags.display"],
         },
@@ -281,6 +282,8 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(VAR_DIR / "static")))
 if not PRODUCTION:
     STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+# Files browsers ask for at the site's root (/favicon.ico), served by WhiteNoise like static files.
+WHITENOISE_ROOT = BASE_DIR / "static" / "root"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -311,6 +314,8 @@ if PRODUCTION and EMAIL_CONFIG.get("EMAIL_BACKEND") in _LOCAL_EMAIL_BACKENDS:
 # Seconds an SMTP connection may take: the e-mail tasks are bounded, and retried with backoff.
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=20)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="SMS Portal <no-reply@localhost>")
+# Where the portal sends customers who need a person (a suspended account's banner).
+SUPPORT_EMAIL = env.str("SUPPORT_EMAIL", default="support@localhost")
 
 # --- Security hardening. Always-on parts first, then what needs HTTPS (production only). ---
 SECURE_CONTENT_TYPE_NOSNIFF = True

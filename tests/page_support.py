@@ -1,6 +1,9 @@
-"""Helpers shared by the tests of portal pages that show a secret once (API keys, webhooks)."""
+"""Helpers shared by the tests of portal pages: pages that show a secret once (API keys, webhooks),
+and signing in through the browser."""
 
 import re
+
+from tests.conftest import PASSWORD
 
 FORM_NONCE = re.compile(r'name="form_nonce" value="([^"]+)"')
 SECRET = re.compile(r'data-testid="secret">([^<]+)</code>')
@@ -16,3 +19,11 @@ def shown_secret(response) -> str:
     found = SECRET.findall(response.content.decode())
     assert len(found) == 1, "the secret must be on the page exactly once"
     return found[0]
+
+
+def browser_sign_in(page, base: str, email: str, password: str = PASSWORD) -> None:
+    """The sign-in page's password step in the browser (a second factor, if any, is the caller's)."""
+    page.goto(base + "/accounts/login/")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()

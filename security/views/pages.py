@@ -37,6 +37,16 @@ from security.sudo import sudo_required
 ENROL_KEY = "accounts.enrol"
 
 
+def _notice(request: HttpRequest, level: int, text: str, *, section: str) -> None:
+    """A confirmation or refusal shown inside the security page's `section` (templates/
+    _section_messages.html), where the browser lands after _to_section, not at the page's top."""
+    messages.add_message(request, level, text, extra_tags=f"section-{section}")
+
+
+def _to_section(section: str) -> HttpResponse:
+    return redirect(reverse("security:security") + f"#{section}")
+
+
 @login_required
 def security(request: HttpRequest) -> HttpResponse:
     user = request.user
@@ -272,10 +282,10 @@ def session_timeout(request: HttpRequest) -> HttpResponse:
             user=request.user, minutes=form.cleaned_data["minutes"], context=AuditContext.from_request(request)
         )
         request.session.set_expiry(form.cleaned_data["minutes"] * 60)
-        messages.success(request, "Your inactivity timeout is saved.")
+        _notice(request, messages.SUCCESS, "Your inactivity timeout is saved.", section="sessions")
     else:
-        messages.error(request, "Choose one of the offered timeouts.")
-    return redirect(reverse("security:security") + "#sessions")
+        _notice(request, messages.ERROR, "Choose one of the offered timeouts.", section="sessions")
+    return _to_section("sessions")
 
 
 @require_POST
@@ -283,13 +293,13 @@ def session_timeout(request: HttpRequest) -> HttpResponse:
 def session_revoke(request: HttpRequest) -> HttpResponse:
     key = selectors.session_key_for_public_id(user=request.user, public_id=request.POST.get("session", ""))
     if key is None:
-        messages.error(request, "That session has already ended.")
+        _notice(request, messages.ERROR, "That session has already ended.", section="sessions")
     elif key == request.session.session_key:
-        messages.error(request, "This is your current session: use Sign out instead.")
+        _notice(request, messages.ERROR, "This is your current session: use Sign out instead.", section="sessions")
     else:
         services.session_revoke(user=request.user, session_key=key, context=AuditContext.from_request(request))
-        messages.success(request, "The session is signed out.")
-    return redirect(reverse("security:security") + "#sessions")
+        _notice(request, messages.SUCCESS, "The session is signed out.", section="sessions")
+    return _to_section("sessions")
 
 
 @require_POST
@@ -300,8 +310,13 @@ def sessions_end_others(request: HttpRequest) -> HttpResponse:
         current_session_key=request.session.session_key,
         context=AuditContext.from_request(request),
     )
-    messages.success(request, f"Signed out of {count} other session{'s' if count != 1 else ''}.")
-    return redirect(reverse("security:security") + "#sessions")
+    _notice(
+        request,
+        messages.SUCCESS,
+        f"Signed out of {count} other session{'s' if count != 1 else ''}.",
+        section="sessions",
+    )
+    return _to_section("sessions")
 
 
 @require_POST
@@ -310,10 +325,15 @@ def device_forget(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         services.known_device_forget(user=request.user, device_pk=pk, context=AuditContext.from_request(request))
     except ApplicationError as exc:
-        messages.error(request, exc.detail)
+        _notice(request, messages.ERROR, exc.detail, section="devices")
     else:
-        messages.success(request, "The device is forgotten: signing in from it again will send an alert.")
-    return redirect(reverse("security:security") + "#devices")
+        _notice(
+            request,
+            messages.SUCCESS,
+            "The device is forgotten: signing in from it again will send an alert.",
+            section="devices",
+        )
+    return _to_section("devices")
 
 
 def _require_manager(request: HttpRequest) -> None:
@@ -335,22 +355,27 @@ def account_policy(request: HttpRequest) -> HttpResponse:
             actor=request.user,
             context=AuditContext.from_request(request),
         )
-        messages.success(request, "The account's security policy is saved.")
+        _notice(request, messages.SUCCESS, "The account's security policy is saved.", section="policy")
     else:
         for field, errors in form.errors.items():
             for error in errors:
-                messages.error(request, f"{form.fields[field].label if field in form.fields else ''} {error}".strip())
-    return redirect(reverse("security:security") + "#policy")
+                _notice(
+                    request,
+                    messages.ERROR,
+                    f"{form.fields[field].label if field in form.fields else ''} {error}".strip(),
+                    section="policy",
+                )
+    return _to_section("policy")
 
 
 @login_required
 def ip_allowlist(request: HttpRequest) -> HttpResponse:
     _require_manager(request)
     if request.method != "POST":
-        return redirect(reverse("security:security") + "#allowlist")
+        return _to_section("allowlist")
     scope = request.POST.get("scope_name", "")
     if scope not in IPAllowlistEntry.Scope.values:
-        return redirect(reverse("security:security") + "#allowlist")
+        return _to_section("allowlist")
     form = IPAllowlistForm(request.POST, prefix=scope)
     if form.is_valid():
         entries, errors = services.parse_allowlist(form.cleaned_data["entries"])
@@ -369,8 +394,13 @@ def ip_allowlist(request: HttpRequest) -> HttpResponse:
             except ApplicationError as exc:
                 form.add_error("confirm_self_lockout" if exc.code == "self_lockout" else None, exc.detail)
             else:
-                messages.success(request, f"The {scope} allowlist is saved ({len(entries)} entries).")
-                return redirect(reverse("security:security") + "#allowlist")
+                _notice(
+                    request,
+                    messages.SUCCESS,
+                    f"The {scope} allowlist is saved ({len(entries)} entries).",
+                    section="allowlist",
+                )
+                return _to_section("allowlist")
     return render(
         request,
         "security/ip_allowlist_edit.html",

@@ -12,6 +12,7 @@ from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import expect
 
 from tests.conftest import PASSWORD, enrol_sms, latest_sms_code
+from tests.page_support import browser_sign_in
 from tests.portal.routes import Samples, admin_routes, admin_url, page_routes
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -65,13 +66,6 @@ class Walk:
         self.visited.append(path)
 
 
-def sign_in(page, base: str, email: str) -> None:
-    page.goto(base + "/accounts/login/")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-
-
 def test_every_page_runs_under_the_policy_with_no_violation(page, live_server, owner, sms_delivery_inline):
     base = live_server.url
     samples = Samples(owner)
@@ -88,7 +82,7 @@ def test_every_page_runs_under_the_policy_with_no_violation(page, live_server, o
 
     for path in ("/accounts/login/", "/accounts/password-reset/", "/accounts/reset/MQ/set-password/", "/nowhere/"):
         walk.visit(path)
-    sign_in(page, base, owner.email)
+    browser_sign_in(page, base, owner.email)
     expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
     walk.collect()
 
@@ -124,7 +118,7 @@ def test_the_admin_runs_under_the_policy_with_no_violation(page, live_server, sm
     enrol_sms(staff)
     base = live_server.url
     walk = Walk(page, base)
-    sign_in(page, base, staff.email)
+    browser_sign_in(page, base, staff.email)
     page.get_by_label("Code").fill(latest_sms_code(staff.phone))
     page.get_by_role("button", name="Verify").click()
     page.wait_for_url(re.compile(r"/$"))

@@ -1,9 +1,14 @@
 """`make run`'s development server logs request lines with their query strings: secrets in them
-(the legacy endpoint's smsKey, a password-reset link's token) are redacted."""
+(the legacy endpoint's smsKey, a password-reset link's token) are redacted; refused requests take
+one line each."""
 
 import logging
+import sys
+
+import pytest
 
 from portal.log_filters import RedactSecrets
+from tests.api_support import make_subuser
 
 
 def test_the_development_server_log_never_holds_an_sms_key_or_reset_token(caplog):
@@ -48,3 +53,31 @@ def test_the_recovery_sweep_s_routine_lines_are_left_out_and_what_it_does_is_kep
         "Scheduler: Sending due task messaging-release-scheduled (messaging.tasks.x)",
         f"Task {RECOVERY_SWEEP}[1] raised",
     ]
+
+
+@pytest.mark.django_db
+def test_a_refused_request_is_logged_in_one_line_without_a_traceback(client, owner, caplog):
+    """A 403 is the client's mistake: one line in `make run`'s terminal (where the SMS codes are
+    printed), not the PermissionDenied's traceback."""
+    reader = make_subuser(owner, send_sms=False)
+    client.force_login(reader)
+    with caplog.at_level(logging.INFO, logger="django.request"):
+        assert client.get("/messages/send/").status_code == 403
+    (record,) = [record for record in caplog.records if record.name == "django.request"]
+    assert record.getMessage() == "Forbidden (Permission denied): /messages/send/"
+    assert record.exc_info is None
+    (stderr,) = [handler for handler in logging.getLogger().handlers if type(handler) is logging.StreamHandler]
+    assert "\n" not in stderr.format(record)
+
+
+def test_a_server_error_keeps_its_traceback():
+    from portal.log_filters import ClientErrorsInOneLine
+
+    try:
+        raise RuntimeError("boom")
+    except RuntimeError:
+        exc_info = sys.exc_info()
+    record = logging.LogRecord("django.request", logging.ERROR, __file__, 1, "Internal Server Error: /", (), exc_info)
+    record.status_code = 500
+    assert ClientErrorsInOneLine().filter(record)
+    assert record.exc_info == exc_info
