@@ -2,19 +2,30 @@
 
 import functools
 import re
+import unicodedata
 
 import phonenumbers
 
 from core.errors import ApplicationError
 
 
-def parse_recipient(raw: str) -> tuple[str, str] | None:
-    """(E.164, ISO country) for a valid number written in international format, else None."""
+def parse_recipient(raw: str, region: str = "") -> tuple[str, str] | None:
+    """(E.164, ISO country) for a valid number written in international format, else None.
+
+    With a `region` (an account's default country, ISO 3166 alpha-2: the portal's forms and CSV
+    imports), a number written without + or 00 is first read as a national number of that
+    country (`07400 123456` in GB); one that is not valid there is read as before, as an
+    international number without its plus. Without a region (the API: E.164, SPEC §5) nothing
+    changes."""
     if not isinstance(raw, str):
         return None
     value = raw.strip()
     if not value or len(value) > 32:
         return None
+    if region and not value.startswith(("+", "00")):
+        national = _parse_national(value, region)
+        if national is not None:
+            return national
     if value.startswith("00"):
         value = "+" + value[2:]
     elif not value.startswith("+"):
@@ -27,6 +38,77 @@ def parse_recipient(raw: str) -> tuple[str, str] | None:
     if region is None:
         return None
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164), region
+
+
+def _parse_national(value: str, region: str) -> tuple[str, str] | None:
+    try:
+        number = phonenumbers.parse(value, region)
+    except phonenumbers.NumberParseException:
+        return None
+    found = valid_region(number)
+    if found is None:
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164), found
+
+
+NATIONAL_LIKE = re.compile(r"^[\d\s().-]+$")
+NATIONAL_HELP = (
+    "write it with its country code (+44 7400 123456 for a UK number), or the account's owner sets a default "
+    "country for numbers without one in Account settings"
+)
+
+
+def looks_national(raw: str) -> bool:
+    """Written like a phone number without its country code (`07400 123456`): digits (at least
+    six) and separators, no leading + or 00."""
+    value = raw.strip()
+    return bool(NATIONAL_LIKE.match(value)) and not value.startswith("00") and sum(ch.isdigit() for ch in value) >= 6
+
+
+def national_hint(refused: list[str], region: str) -> str:
+    """A sentence for a form that refused numbers: when some look like national numbers and the
+    account has no default country, how to have them accepted; else empty."""
+    if region or not any(looks_national(raw) for raw in refused):
+        return ""
+    return f"A number without a country code needs the account's default country: {NATIONAL_HELP}."
+
+
+def number_refusal(raw: str, region: str | None) -> str:
+    """Why `raw` was refused, naming it. `region`: the account's default country in the portal
+    ("" when it has none), None where only international numbers are taken (the API)."""
+    shown = raw.strip()[:32] or "(empty)"
+    if region:
+        return f"Not a valid phone number: {shown}."
+    if region is not None and looks_national(raw):
+        return (
+            f"Not a valid number without a country code (the account has no default country): {shown}; {NATIONAL_HELP}."
+        )
+    return f"Not a valid number in international format: {shown}."
+
+
+# Names phonenumbers' locale data does not hold (regions sharing another's calling code).
+_EXTRA_NAMES = {"AC": "Ascension Island", "TA": "Tristan da Cunha", "XK": "Kosovo"}
+
+
+@functools.cache
+def country_names() -> dict[str, str]:
+    """ISO 3166 code → English name of every region numbers are recognised in (phonenumbers'
+    own locale data), sorted by name."""
+    from phonenumbers.geodata.locale import LOCALE_DATA
+
+    names = {}
+    for code in phonenumbers.SUPPORTED_REGIONS:
+        entry = LOCALE_DATA.get(code, {})
+        name = entry.get("en", "")
+        if name.startswith("*"):  # "*xx": the name is the one of language xx
+            name = entry.get(name[1:], "")
+        names[code] = name or _EXTRA_NAMES.get(code, code)
+    return dict(sorted(names.items(), key=lambda item: unicodedata.normalize("NFKD", item[1]).casefold()))
+
+
+def country_choices() -> list[tuple[str, str]]:
+    """(code, "Name (CODE)") for a form's country field."""
+    return [(code, f"{name} ({code})") for code, name in country_names().items()]
 
 
 def valid_region(number) -> str | None:
