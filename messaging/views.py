@@ -226,7 +226,7 @@ def send_preview(request: HttpRequest) -> JsonResponse:
             "opted_out": quote.opted_out,
             "invalid": quote.invalid[:100],
             "segments": quote.segments,
-            "cost": str(quote.cost),
+            "cost": _points(quote.cost),
             "confirm": quote.needs_confirmation,
             "summary": quote_summary(quote),
             "error": quote.error or " ".join(form.errors.get("groups", [])),
