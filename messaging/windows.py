@@ -40,7 +40,7 @@ def window_describe(membership: Membership) -> str:
     """ "Mon-Fri 09:00-17:00 (Europe/Warsaw)"."""
     start = membership.window_start.strftime("%H:%M") if membership.window_start else "00:00"
     end = membership.window_end.strftime("%H:%M") if membership.window_end else "24:00"
-    return f"{_days(membership.window_weekdays)} {start}-{end} ({membership.window_timezone or 'UTC'})"
+    return f"{_days(membership.window_weekdays)}, {start}-{end} {membership.window_timezone or 'UTC'}"
 
 
 def zone_of(name: str) -> ZoneInfo:

@@ -64,7 +64,8 @@ def test_the_preview_counts_ticked_groups_each_number_once_at_destination_prices
     # +447400000001 typed and in both groups: once. Three UK numbers at 1, one Polish at 2.5.
     assert (answer["recipients"], answer["messages"], answer["cost"]) == (4, 4, "5.5")
     assert answer["summary"] == "4 recipients · 4 messages for 5.5 points"
-    assert answer["invalid"] == [] and answer["error"] == ""
+    assert answer["invalid"] == []
+    assert answer["error"] == ""
 
 
 def test_the_preview_names_invalid_numbers_and_counts_opted_out_ones_free(signed_in, account, groups):
