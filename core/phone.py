@@ -58,6 +58,39 @@ NATIONAL_HELP = (
 )
 
 
+LIST_SEPARATORS = re.compile(r"[,;\r\n]+")
+MAX_NUMBER_WORDS = 6  # "+44 (0) 74 00 12 34 56" at most
+
+
+def split_numbers(text: str, region: str = "") -> list[str]:
+    """The numbers typed in a box, as written: separated by commas, semicolons or new lines, or by
+    spaces where a space does not sit inside one number (`+44 7400 123456`, `07400 123456`).
+
+    Within a line, a word that is a number by itself stands alone (a list of full numbers costs
+    no parse here: the send parses each once); otherwise the longest run of words from it that is one valid number
+    is taken, and failing that, the words up to the next that starts a number (with + or valid
+    by itself): one entry to name as invalid."""
+    numbers: list[str] = []
+    for line in LIST_SEPARATORS.split(text):
+        words = line.split()
+        # Ten digits or more: a whole number (valid or not) by itself, without parsing it here.
+        alone = [sum(ch.isdigit() for ch in word) >= 10 or parse_recipient(word, region) is not None for word in words]
+        i = 0
+        while i < len(words):
+            end = i + 1
+            if not alone[i]:
+                for j in range(min(len(words), i + MAX_NUMBER_WORDS), i + 1, -1):
+                    if parse_recipient(" ".join(words[i:j]), region) is not None:
+                        end = j
+                        break
+                else:
+                    while end < len(words) and not alone[end] and not words[end].startswith("+"):
+                        end += 1
+            numbers.append(" ".join(words[i:end]))
+            i = end
+    return numbers
+
+
 def looks_national(raw: str) -> bool:
     """Written like a phone number without its country code (`07400 123456`): digits (at least
     six) and separators, no leading + or 00."""

@@ -93,7 +93,8 @@ def _send_form(request: HttpRequest, membership) -> SendForm:
         # Sending to a group shows its numbers in the log: only for members who may see contacts.
         account_groups = contact_selectors.group_list(account_id=membership.account_id)
         groups = [(g.pk, f"{g.name} ({g.contact_count})") for g in account_groups]
-    return SendForm(request.POST or None, senders=senders, groups=groups)
+    region = membership.account.default_country
+    return SendForm(request.POST or None, senders=senders, groups=groups, region=region)
 
 
 ALREADY_SENT = "That form was already sent, so nothing more was sent: its messages are in the log below."
@@ -161,6 +162,7 @@ def send(request: HttpRequest) -> HttpResponse:
 
 
 def _refusal_on_form(form: SendForm, exc: ApplicationError, *, region: str) -> None:
+    typed = form.cleaned_data.get("recipients") or []  # (add_error takes the field from cleaned_data)
     for field, errors in (exc.errors or {}).items():
         target = {"to": "recipients", "to_groups": "groups"}.get(field, field)
         for error in errors[:5]:
@@ -168,7 +170,7 @@ def _refusal_on_form(form: SendForm, exc: ApplicationError, *, region: str) -> N
     if not exc.errors or exc.code in ("insufficient_credit", "monthly_limit_reached", "sender_not_allowed"):
         form.add_error(None, exc.detail)
     if exc.code == "invalid_recipients":
-        hint = national_hint(form.cleaned_data.get("recipients") or [], region)
+        hint = national_hint(typed, region)
         if hint:
             form.add_error("recipients", hint)
 
