@@ -23,24 +23,18 @@ def parse_recipient(raw: str, region: str = "") -> tuple[str, str] | None:
     if not value or len(value) > 32:
         return None
     if region and not value.startswith(("+", "00")):
-        national = _parse_national(value, region)
+        national = _parsed(value, region)
         if national is not None:
             return national
     if value.startswith("00"):
         value = "+" + value[2:]
     elif not value.startswith("+"):
         value = "+" + value  # API clients often omit the plus of an international number
-    try:
-        number = phonenumbers.parse(value, None)
-    except phonenumbers.NumberParseException:
-        return None
-    region = valid_region(number)
-    if region is None:
-        return None
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164), region
+    return _parsed(value, None)
 
 
-def _parse_national(value: str, region: str) -> tuple[str, str] | None:
+def _parsed(value: str, region: str | None) -> tuple[str, str] | None:
+    """(E.164, country) of `value` read by phonenumbers (national numbers in `region`), if valid."""
     try:
         number = phonenumbers.parse(value, region)
     except phonenumbers.NumberParseException:

@@ -238,7 +238,10 @@ def send_preview(request: HttpRequest) -> JsonResponse:
 
 
 def quote_summary(quote) -> str:
-    """ "3 recipients · 1 opted out (free) · 2 messages for 4 points · not valid: 0123"."""
+    """The counter's line, e.g. "3 recipients · 1 opted out (free) · 2 messages for 4 points · not
+    valid: 0123"; empty before a number is typed or a group ticked."""
+    if not quote.recipients and not quote.invalid:
+        return ""
     parts = [f"{quote.recipients:,} recipient{'s' if quote.recipients != 1 else ''}"]
     if quote.opted_out:
         parts.append(f"{quote.opted_out:,} opted out (free)")

@@ -37,7 +37,7 @@ def _days(weekdays: list[int]) -> str:
 
 
 def window_describe(membership: Membership) -> str:
-    """ "Mon-Fri 09:00-17:00 (Europe/Warsaw)"."""
+    """The window in words, e.g. "Mon-Fri, 09:00-17:00 Europe/Warsaw"."""
     start = membership.window_start.strftime("%H:%M") if membership.window_start else "00:00"
     end = membership.window_end.strftime("%H:%M") if membership.window_end else "24:00"
     return f"{_days(membership.window_weekdays)}, {start}-{end} {membership.window_timezone or 'UTC'}"
@@ -51,7 +51,7 @@ def zone_of(name: str) -> ZoneInfo:
 
 
 def local_moment(moment: datetime, zone_name: str) -> str:
-    """ "Mon 7 Dec 2026 09:00 (Europe/Warsaw)": the moment in that zone, naming it."""
+    """The moment in that zone, naming it, e.g. "Mon 7 Dec 2026 09:00 (Europe/Warsaw)"."""
     zone = zone_of(zone_name)
     local = moment.astimezone(zone)
     return f"{DAY_NAMES[local.weekday()]} {local.day} {local:%b %Y %H:%M} ({zone.key})"

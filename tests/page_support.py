@@ -1,4 +1,5 @@
-"""Helpers shared by the tests of portal pages that show a secret once (API keys, webhooks)."""
+"""Helpers shared by the tests of portal pages: forms with a one-use nonce (the send page; pages
+that show a secret once: API keys, webhooks), the account's default country."""
 
 import re
 
@@ -16,3 +17,10 @@ def shown_secret(response) -> str:
     found = SECRET.findall(response.content.decode())
     assert len(found) == 1, "the secret must be on the page exactly once"
     return found[0]
+
+
+def set_default_country(user, code: str) -> None:
+    """The user's account's default country (ISO code; "" for none): national numbers in the portal."""
+    from accounts.models import Account
+
+    Account.objects.filter(pk=user.membership.account_id).update(default_country=code)

@@ -4,10 +4,10 @@ The contacts API keeps E.164 (SPEC §5) whatever the default country."""
 
 import pytest
 
-from accounts.models import Account
 from contacts.models import Contact, OptOut
 from tests.api_support import assert_problem, bearer, make_token, post_json
 from tests.contacts.test_views import upload
+from tests.page_support import set_default_country
 
 pytestmark = pytest.mark.django_db
 
@@ -20,12 +20,8 @@ def signed_in(client, owner):
     return client
 
 
-def default_country(owner, code: str) -> None:
-    Account.objects.filter(pk=owner.membership.account_id).update(default_country=code)
-
-
 def test_the_contact_form_takes_a_national_number_of_the_default_country(signed_in, owner):
-    default_country(owner, "GB")
+    set_default_country(owner, "GB")
     assert "or a national number of United Kingdom" in signed_in.get("/contacts/new/").content.decode()
     response = signed_in.post("/contacts/new/", {"phone": "07400 123456", "name": "Ada"})
     assert response.status_code == 302
@@ -44,7 +40,7 @@ def test_without_a_default_country_the_contact_form_says_why_a_national_number_i
 
 
 def test_the_csv_import_reads_national_numbers_in_the_default_country(signed_in, owner):
-    default_country(owner, "GB")
+    set_default_country(owner, "GB")
     page = upload(signed_in, "phone,name\n07400 123456,Ada\n+48500100200,Olek\n0740,Short\n").content.decode()
     assert "2 contacts added" in page
     assert "Not a valid phone number: 0740." in page
@@ -59,13 +55,13 @@ def test_without_a_default_country_the_csv_import_refuses_national_numbers_with_
 
 
 def test_the_opt_out_form_takes_a_national_number_of_the_default_country(signed_in, owner):
-    default_country(owner, "GB")
+    set_default_country(owner, "GB")
     assert signed_in.post("/contacts/opt-outs/", {"phone": "07400 123456"}).status_code == 302
     assert OptOut.objects.get().phone == "+447400123456"
 
 
 def test_the_contacts_api_still_refuses_a_national_number(client, owner):
-    default_country(owner, "GB")
+    set_default_country(owner, "GB")
     token = bearer(make_token(owner)[1])
     body = assert_problem(post_json(client, "/api/v1/contacts", {"phone": "07400 123456"}, **token), 400)
     assert "international (E.164) format" in body["detail"]

@@ -1,31 +1,23 @@
 """National numbers on the send page: read in the account's default country (its counter and the
 send alike); without one refused with the reason. The send API keeps E.164 (SPEC §5)."""
 
-from decimal import Decimal
-
 import pytest
 
-from accounts.models import Account
-from messaging.models import Message, PriceRule
+from messaging.models import Message
 from tests.api_support import assert_problem, bearer, make_token, post_json
-from tests.page_support import post_form
+from tests.page_support import post_form, set_default_country
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def signed_in(client, owner):
-    PriceRule.objects.update_or_create(country="", defaults={"price_per_segment": Decimal("1")})
     client.force_login(owner)
     return client
 
 
-def default_country(owner, code: str) -> None:
-    Account.objects.filter(pk=owner.membership.account_id).update(default_country=code)
-
-
 def test_the_send_page_takes_national_numbers_of_the_default_country(signed_in, owner):
-    default_country(owner, "GB")
+    set_default_country(owner, "GB")
     typed = {"recipients": "07400 100001, +447400100001\n07400100002", "text": "Hi"}
     answer = signed_in.post("/messages/send/preview/", typed).json()
     assert (answer["recipients"], answer["invalid"]) == (2, [])
@@ -46,7 +38,7 @@ def test_without_a_default_country_the_send_page_refuses_national_numbers_and_sa
 
 
 def test_the_send_api_still_refuses_a_national_number_with_a_default_country(client, owner):
-    default_country(owner, "GB")
+    set_default_country(owner, "GB")
     token = bearer(make_token(owner)[1])
     response = post_json(client, "/api/v1/messages", {"to": "07400 100001", "text": "Hi"}, **token)
     body = assert_problem(response, 400, "invalid_recipients")
