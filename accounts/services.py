@@ -6,6 +6,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import Account, Membership, User
+from audit.context import NO_CONTEXT, AuditContext
 from audit.services import audit_record
 from core.errors import ApplicationError
 
@@ -51,3 +52,24 @@ def account_create(
     Membership.objects.create(user=user, account=account, role=Membership.Role.OWNER)
     audit_record(action="account.created", account=account, actor=actor, target=account, data={"owner": email})
     return account
+
+
+SETTINGS_FIELDS = ("default_country",)
+
+
+def account_settings_update(
+    *, account: Account, data: dict, actor: User, context: AuditContext = NO_CONTEXT
+) -> Account:
+    """The owner's account settings (SETTINGS_FIELDS), under the account's row lock; one audit
+    event naming what changed (nothing changed: no event)."""
+    with transaction.atomic():
+        locked = Account.objects.select_for_update(no_key=True).get(pk=account.pk)
+        before = {name: getattr(locked, name) for name in SETTINGS_FIELDS}
+        changes = {name: [before[name], data[name]] for name in SETTINGS_FIELDS if before[name] != data[name]}
+        if not changes:
+            return locked
+        for name in changes:
+            setattr(locked, name, data[name])
+        locked.save(update_fields=[*changes, "updated_at"])
+        audit_record(action="account.settings_changed", account=locked, actor=actor, context=context, data=changes)
+    return locked

@@ -4,6 +4,7 @@ import io
 from django import forms
 
 from contacts.services import IMPORT_MAX_ROWS
+from core.phone import country_names
 
 IMPORT_MAX_BYTES = 2 * 1024 * 1024
 
@@ -17,9 +18,12 @@ class ContactForm(forms.Form):
         label="Groups", required=False, coerce=int, choices=[], widget=forms.CheckboxSelectMultiple
     )
 
-    def __init__(self, *args, groups: list, **kwargs):
+    def __init__(self, *args, groups: list, region: str = "", **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["groups"].choices = [(g.pk, g.name) for g in groups]
+        if region:
+            name = country_names().get(region, region)
+            self.fields["phone"].help_text = f"International format (+447400123456), or a national number of {name}."
 
 
 class GroupForm(forms.Form):

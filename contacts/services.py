@@ -18,21 +18,30 @@ from contacts.models import Contact, Group, OptOut
 from contacts.serializers import opt_out_json
 from core.errors import ApplicationError, Conflict, NotFound, not_found
 from core.ids import valid_id
-from core.phone import parse_recipient
+from core.phone import number_refusal, parse_recipient
 from core.text import UNSTORABLE
 
 NAME_MAX = 100
 
 
-def _phone(raw) -> str:
-    parsed = parse_recipient(raw) if isinstance(raw, str) and not UNSTORABLE.search(raw) else None
+def _parse(raw, region: str | None) -> tuple[str, str] | None:
+    """(E.164, country) of a number typed by a person; `region` is the account's default country
+    in the portal (national numbers), None through the API (E.164 only, SPEC §5)."""
+    if not isinstance(raw, str) or UNSTORABLE.search(raw):
+        return None
+    return parse_recipient(raw, region or "")
+
+
+def _phone(raw, region: str | None = None) -> str:
+    parsed = _parse(raw, region)
     if parsed is None:
-        shown = str(raw)[:32] if isinstance(raw, str) and not UNSTORABLE.search(raw) else "this value"
-        raise ApplicationError(
-            f"Not a valid phone number in international (E.164) format: {shown}.",
-            code="invalid_phone",
-            errors={"phone": ["Give a valid number in international format, e.g. +447400123456."]},
-        )
+        if region is None or not isinstance(raw, str) or UNSTORABLE.search(raw):
+            shown = str(raw)[:32] if isinstance(raw, str) and not UNSTORABLE.search(raw) else "this value"
+            detail = f"Not a valid phone number in international (E.164) format: {shown}."
+            short = "Give a valid number in international format, e.g. +447400123456."
+        else:
+            detail = short = number_refusal(raw, region)
+        raise ApplicationError(detail, code="invalid_phone", errors={"phone": [short]})
     return parsed[0]
 
 
@@ -104,8 +113,11 @@ def _set_groups(contact: Contact, group_ids: list[int]) -> None:
     contact.group_ids = list(group_ids)
 
 
-def contact_create(*, account_id: int, phone: str, name: str = "", group_ids: Iterable[int] = ()) -> Contact:
-    phone = _phone(phone)
+def contact_create(
+    *, account_id: int, phone: str, name: str = "", group_ids: Iterable[int] = (), region: str | None = None
+) -> Contact:
+    """`region`: the account's default country, for a national number (the portal's form)."""
+    phone = _phone(phone, region)
     name = _text(name, field_name="name", required=False)
     groups = _group_ids(account_id=account_id, group_ids=group_ids)
     try:
@@ -124,9 +136,10 @@ def contact_update(
     phone: str | None = None,
     name: str | None = None,
     group_ids: Iterable[int] | None = None,
+    region: str | None = None,
 ) -> Contact:
     """Change what is given (None: unchanged); `group_ids` replaces the contact's groups."""
-    new_phone = _phone(phone) if phone is not None else None
+    new_phone = _phone(phone, region) if phone is not None else None
     new_name = _text(name, field_name="name", required=False) if name is not None else None
     groups = _group_ids(account_id=account_id, group_ids=group_ids) if group_ids is not None else None
     if not valid_id(contact_id):
@@ -216,9 +229,10 @@ class ImportReport:
     refused: list[tuple[int, str]] = field(default_factory=list)  # (line, reason)
 
 
-def contacts_import(*, account_id: int, rows: list[tuple[int, list[str]]]) -> ImportReport:
+def contacts_import(*, account_id: int, rows: list[tuple[int, list[str]]], region: str | None = None) -> ImportReport:
     """Import (line number, [phone, name, groups]) rows: one transaction for all the valid rows,
-    every other row refused with its reason. `groups` names groups, separated by `;` or `|`;
+    every other row refused with its reason. A number without its country code is read in `region`
+    (the account's default country; "" when it has none). `groups` names groups, separated by `;` or `|`;
     missing ones are created. A number that is already a contact keeps its name (or takes the
     row's if it had none) and joins the row's groups. A few queries for the whole file, never one
     per row."""
@@ -237,9 +251,9 @@ def contacts_import(*, account_id: int, rows: list[tuple[int, list[str]]]) -> Im
             report.refused.append((line, "More than three columns (phone, name, groups)."))
             continue
         phone_raw, name, groups_raw = [*cells, "", ""][:3]
-        parsed = parse_recipient(phone_raw) if not UNSTORABLE.search(phone_raw) else None
+        parsed = _parse(phone_raw, region)
         if parsed is None:
-            report.refused.append((line, f"Not a valid number in international format: {phone_raw[:32] or '(empty)'}."))
+            report.refused.append((line, number_refusal(phone_raw, region)))
             continue
         phone = parsed[0]
         if UNSTORABLE.search(name) or UNSTORABLE.search(groups_raw):
@@ -345,11 +359,13 @@ def _opt_out_published(action: str, opt_out: OptOut) -> None:
     )
 
 
-def opt_out_add(*, account_id: int, phone: str, source: str, context: AuditContext = NO_CONTEXT) -> tuple[OptOut, bool]:
+def opt_out_add(
+    *, account_id: int, phone: str, source: str, context: AuditContext = NO_CONTEXT, region: str | None = None
+) -> tuple[OptOut, bool]:
     """The number's opt-out in the account, and whether it is new: adding one that exists
-    answers it, unchanged (idempotent). A number given in any international form is stored
-    E.164."""
-    phone = _phone(phone)
+    answers it, unchanged (idempotent). A number given in any international form (or, with the
+    account's default country as `region`, a national one) is stored E.164."""
+    phone = _phone(phone, region)
     with transaction.atomic():
         opt_out, created = OptOut.objects.get_or_create(
             account_id=account_id, phone=phone, defaults={"source": OptOut.Source(source)}
@@ -399,7 +415,9 @@ class OptOutImportReport:
     refused: list[tuple[int, str]] = field(default_factory=list)  # (line, reason)
 
 
-def opt_outs_import(*, account_id: int, rows: list[tuple[int, list[str]]], context: AuditContext) -> OptOutImportReport:
+def opt_outs_import(
+    *, account_id: int, rows: list[tuple[int, list[str]]], context: AuditContext, region: str | None = None
+) -> OptOutImportReport:
     """Import (line number, [phone, …]) rows (the first column; an export's other columns are
     ignored) as portal opt-outs: the valid rows together, in a few queries for the whole file;
     numbers already opted out stay as they are. One audit event for the file, one hub event per
@@ -412,9 +430,9 @@ def opt_outs_import(*, account_id: int, rows: list[tuple[int, list[str]]], conte
         raw = cells[0].strip() if cells else ""
         if not raw and not any(cell.strip() for cell in cells):
             continue
-        parsed = parse_recipient(raw) if not UNSTORABLE.search(raw) else None
+        parsed = _parse(raw, region)
         if parsed is None:
-            report.refused.append((line, f"Not a valid number in international format: {raw[:32] or '(empty)'}."))
+            report.refused.append((line, number_refusal(raw, region)))
         elif parsed[0] in phones:
             report.refused.append((line, f"{parsed[0]} is already on line {phones[parsed[0]]}."))
         else:

@@ -40,6 +40,11 @@ def _account_id(request: HttpRequest, *, write: bool) -> int:
     return membership.account_id
 
 
+def _region(request: HttpRequest) -> str:
+    """The account's default country: the portal's forms take national numbers of it."""
+    return request.user.membership.account.default_country
+
+
 def _can_manage(request: HttpRequest) -> bool:
     return request.user.membership.has_permission("manage_contacts")
 
@@ -88,12 +93,16 @@ def contact_list(request: HttpRequest) -> HttpResponse:
 def contact_create(request: HttpRequest) -> HttpResponse:
     account_id = _account_id(request, write=True)
     groups = list(selectors.group_list(account_id=account_id))
-    form = ContactForm(request.POST or None, groups=groups)
+    form = ContactForm(request.POST or None, groups=groups, region=_region(request))
     created = form_submit(
         request,
         form,
         lambda data: services.contact_create(
-            account_id=account_id, phone=data["phone"], name=data["name"], group_ids=data["groups"]
+            account_id=account_id,
+            phone=data["phone"],
+            name=data["name"],
+            group_ids=data["groups"],
+            region=_region(request),
         ),
         done=lambda contact: f"Contact {contact.phone} added.",
         to="contacts:list",
@@ -110,7 +119,7 @@ def contact_edit(request: HttpRequest, contact_id: int) -> HttpResponse:
     selectors.contact_group_ids([contact])
     groups = list(selectors.group_list(account_id=account_id))
     initial = {"phone": contact.phone, "name": contact.name, "groups": contact.group_ids}
-    form = ContactForm(request.POST or None, groups=groups, initial=initial)
+    form = ContactForm(request.POST or None, groups=groups, initial=initial, region=_region(request))
     saved = form_submit(
         request,
         form,
@@ -120,6 +129,7 @@ def contact_edit(request: HttpRequest, contact_id: int) -> HttpResponse:
             phone=data["phone"],
             name=data["name"],
             group_ids=data["groups"],
+            region=_region(request),
         ),
         done="Contact saved.",
         to="contacts:list",
@@ -182,7 +192,7 @@ def _import(request: HttpRequest, form_class, service, template: str) -> HttpRes
     report = None
     if request.method == "POST" and form.is_valid():
         try:
-            report = service(account_id=account_id, rows=form.cleaned_data["file"])
+            report = service(account_id=account_id, rows=form.cleaned_data["file"], region=_region(request))
         except ApplicationError as exc:
             form.add_error("file", exc.detail)
     return render(request, template, {"form": form, "report": report})
@@ -212,6 +222,7 @@ def opt_out_list(request: HttpRequest) -> HttpResponse:
             phone=data["phone"],
             source=OptOut.Source.PORTAL,
             context=AuditContext.from_request(request),
+            region=_region(request),
         ),
         done=lambda answer: f"{answer[0].phone} {'opted out' if answer[1] else 'was already opted out'}.",
         to="contacts:opt-outs",

@@ -1,14 +1,12 @@
-import re
 from datetime import UTC
 
 from django import forms
 from django.utils import timezone
 from django.utils.text import normalize_newlines
 
+from core.phone import country_names, split_numbers
 from messaging.models import Message
 from messaging.selectors import SenderNames
-
-SPLIT = re.compile(r"[\s,;]+")
 
 
 class SendForm(forms.Form):
@@ -35,8 +33,15 @@ class SendForm(forms.Form):
         help_text="Leave empty to send now. At most 30 days ahead.",
     )
 
-    def __init__(self, *args, senders: SenderNames, groups: list | None = None, **kwargs):
+    def __init__(self, *args, senders: SenderNames, groups: list | None = None, region: str = "", **kwargs):
         super().__init__(*args, **kwargs)
+        self.region = region  # the account's default country: national numbers are read in it
+        if region:
+            country = country_names().get(region, region)
+            self.fields["recipients"].help_text = (
+                f"Numbers in international format or national numbers of {country}, separated by commas, spaces "
+                "or new lines. Up to 10,000."
+            )
         default = f"Default ({senders.default})" if senders.default else "None: no sender name of yours is approved"
         self.fields["sender"].choices = [("", default), *((name, name) for name in senders.names)]
         # (id, label) of the contact groups the user may send to; none: the field is not shown.
@@ -45,7 +50,7 @@ class SendForm(forms.Form):
             del self.fields["groups"]
 
     def clean_recipients(self) -> list[str]:
-        return [part for part in SPLIT.split(self.cleaned_data["recipients"]) if part]
+        return split_numbers(self.cleaned_data["recipients"], self.region)
 
     def clean(self):
         data = super().clean()

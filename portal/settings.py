@@ -506,6 +506,10 @@ SMS_DISPATCH_INTERVAL = env.float("SMS_DISPATCH_INTERVAL", default=0.1)
 # A delivery task claims no further message after this many seconds; the rest go out in a new task.
 SMS_DELIVERY_BATCH_SECONDS = env.float("SMS_DELIVERY_BATCH_SECONDS", default=40)
 SMS_MAX_RECIPIENTS = 10_000
+# The portal's send page asks "you are about to send N messages for X points" before a send of
+# more messages than this, or costing more points than this (docs/operations.md).
+SMS_CONFIRM_ABOVE_RECIPIENTS = env.int("SMS_CONFIRM_ABOVE_RECIPIENTS", default=100)
+SMS_CONFIRM_ABOVE_POINTS = env.float("SMS_CONFIRM_ABOVE_POINTS", default=100)
 SMS_MAX_SEGMENTS = 10
 SMS_MAX_SCHEDULE_AHEAD = timedelta(days=30)
 SMS_FILE_PATH = env.str("SMS_FILE_PATH", default=str(VAR_DIR / "sms.jsonl"))

@@ -47,6 +47,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("members.urls")),
     path("accounts/", include("security.urls")),
+    path("settings/", include("accounts.urls")),
     path("messages/", include("messaging.urls")),
     path("contacts/", include("contacts.urls")),
     path("api-keys/", include("apikeys.urls")),

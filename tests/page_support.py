@@ -1,5 +1,6 @@
-"""Helpers shared by the tests of portal pages: pages that show a secret once (API keys, webhooks),
-and signing in through the browser."""
+"""Helpers shared by the tests of portal pages: forms with a one-use nonce (the send page; pages
+that show a secret once: API keys, webhooks), signing in through the browser, the account's
+default country."""
 
 import re
 
@@ -27,3 +28,10 @@ def browser_sign_in(page, base: str, email: str, password: str = PASSWORD) -> No
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
+
+
+def set_default_country(user, code: str) -> None:
+    """The user's account's default country (ISO code; "" for none): national numbers in the portal."""
+    from accounts.models import Account
+
+    Account.objects.filter(pk=user.membership.account_id).update(default_country=code)

@@ -21,10 +21,8 @@ from django.utils.text import normalize_newlines
 from accounts.models import Account, Membership, User
 from audit.services import audit_record
 from contacts.selectors import group_numbers as group_numbers_of
-from contacts.selectors import opted_out as opted_out_numbers
-from core.errors import ApplicationError, Conflict, Forbidden, TooLarge
+from core.errors import ApplicationError, Conflict, Forbidden
 from core.ids import uuid7
-from core.phone import parse_recipient
 from core.text import UNSTORABLE
 from messaging import sql
 from messaging.models import IdempotencyRecord, Message
@@ -33,6 +31,7 @@ from messaging.segments import count_segments
 from messaging.selectors import sender_names_allowed
 from messaging.services.charging import PRECHECK_ABOVE, charge, precheck, suspended_error
 from messaging.services.delivery import OPTED_OUT, enqueue_delivery
+from messaging.services.recipients import invalid_recipients_error, recipients_price, recipients_resolve
 from messaging.services.screening import screen_text
 
 SENDER_ALNUM = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 .&_-]{0,10}$")
@@ -51,50 +50,6 @@ class SubmitResult:
 
 
 # --- Validation -------------------------------------------------------------------------------
-
-
-def _recipients(to: list[str], group_numbers: list[str] | None = None) -> list[tuple[str, str]]:
-    if not to and not group_numbers:
-        if group_numbers is not None:
-            raise ApplicationError(
-                "The contact groups have no contacts.", code="invalid_request", errors={"to_groups": ["No contacts."]}
-            )
-        raise ApplicationError("Give at least one recipient.", code="invalid_request", errors={"to": ["Required."]})
-    if len(to) > settings.SMS_MAX_RECIPIENTS:
-        raise TooLarge(
-            f"At most {settings.SMS_MAX_RECIPIENTS:,} recipients per request; this one has {len(to):,}.",
-            code="too_many_recipients",
-        )
-    seen: dict[str, str] = {}
-    invalid: list[str] = []
-    for raw in to:
-        parsed = parse_recipient(raw)
-        if parsed is None:
-            invalid.append(str(raw)[:32])
-        else:
-            seen.setdefault(parsed[0], parsed[1])
-    for number in group_numbers or ():
-        # Stored as E.164 by the contacts service; parsed again for the country (the price).
-        if number not in seen:
-            parsed = parse_recipient(number)
-            if parsed is None:
-                invalid.append(number)
-            else:
-                seen[parsed[0]] = parsed[1]
-    if invalid:
-        shown = ", ".join(invalid[:20]) + (f" and {len(invalid) - 20} more" if len(invalid) > 20 else "")
-        raise ApplicationError(
-            f"Not valid phone numbers in international (E.164) format: {shown}.",
-            code="invalid_recipients",
-            errors={"to": [f"Invalid number: {number}" for number in invalid[:100]]},
-        )
-    if len(seen) > settings.SMS_MAX_RECIPIENTS:
-        raise TooLarge(
-            f"At most {settings.SMS_MAX_RECIPIENTS:,} recipients per request; with its contact groups this one "
-            f"has {len(seen):,}.",
-            code="too_many_recipients",
-        )
-    return list(seen.items())
 
 
 def _text(text: str):
@@ -244,6 +199,7 @@ def message_submit(
     account: Account | None = None,
     sensitive: bool = False,
     own_numbers: frozenset[str] = frozenset(),
+    region: str = "",
 ) -> SubmitResult:
     """Accept a batch of messages, or refuse it whole with an ApplicationError.
 
@@ -264,6 +220,8 @@ def message_submit(
     `own_numbers` are the account's inbound numbers, allowed as the `sender` (see _sender).
     `references` gives some recipients (by E.164 number) a reference of their own instead of
     `reference` (SMSAPI's per-recipient `idx`).
+    `region`: the account's default country, for national numbers in `to` (the portal's forms;
+    never the API's, which takes E.164).
     """
     _refuse_unstorable(text=text, sender=sender, reference=reference, idempotency_key=idempotency_key)
     for each in (references or {}).values():
@@ -284,7 +242,10 @@ def message_submit(
     text = normalize_newlines(text) if isinstance(text, str) else text
     now = timezone.now()
     group_numbers = group_numbers_of(account_id=account_id, group_ids=to_groups) if to_groups else None
-    recipients = _recipients(to, group_numbers)
+    resolved = recipients_resolve(to, group_numbers, region=region)
+    if resolved.invalid:
+        raise invalid_recipients_error(resolved.invalid, region=region)
+    recipients = resolved.numbers
     info = _text(text)
     scheduled_at = _schedule(scheduled_at, now)
     if any(len(each) > 100 for each in [reference, *(references or {}).values()]):
@@ -422,16 +383,14 @@ def _submit_locked(
         scheduled_at = opening
     batch_id = uuid7()
     messages: list[Message] = []
-    total = Decimal("0")
     status = Message.Status.HELD if blocked else Message.Status.SCHEDULED if scheduled_at else Message.Status.QUEUED
     error_code = f"blocked_domain:{blocked}"[:64] if blocked else ""
     # Numbers opted out of the account's messages (one query for all of them) are `rejected`, free,
     # never handed over; the rest of the request goes ahead (SPEC §3).
-    opted_out = opted_out_numbers(account_id=account.pk, phones=[number for number, _ in recipients])
-    for number, country in recipients:
+    priced = recipients_price(account_id=account.pk, numbers=recipients, info=info, prices=prices)
+    opted_out, total = priced.opted_out, priced.total
+    for (number, _), cost in zip(recipients, priced.costs, strict=True):
         skipped = number in opted_out
-        cost = Decimal("0") if skipped else prices.per_segment(country) * info.segments
-        total += cost
         messages.append(
             new_message(
                 id=uuid7(),

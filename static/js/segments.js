@@ -31,30 +31,53 @@
              segments: pack(sizes, 70, 67) };
   }
 
-  function recipients(value) {
-    return value.split(/[\s,;]+/).filter(function (v) { return v.length > 0; });
+  // The recipients and the cost come from the server (messaging.views.send_preview): the same
+  // rules the send charges by (group members, each number once, destination prices, opt-outs).
+  function previewer(form, toOut) {
+    var url = form.getAttribute("data-preview-url");
+    var timer = null, sequence = 0;
+    if (!url || !toOut) { return function () {}; }
+    function ask() {
+      var mine = ++sequence;
+      fetch(url, { method: "POST", body: new FormData(form), credentials: "same-origin",
+                   headers: { "X-Requested-With": "fetch" } })
+        .then(function (response) { return response.ok ? response.json() : null; })
+        .then(function (answer) {
+          if (!answer || mine !== sequence) { return; }
+          var text = answer.error || answer.summary;
+          if (answer.hint) { text += " — " + answer.hint; }
+          if (answer.confirm) { text += " (you will be asked to confirm)"; }
+          toOut.textContent = text;
+          toOut.setAttribute("data-messages", answer.messages);
+          toOut.setAttribute("data-cost", answer.cost);
+          toOut.classList.toggle("field-error", Boolean(answer.error || answer.invalid.length));
+        })
+        .catch(function () { /* the counter is a help: the send itself checks everything */ });
+    }
+    return function () {
+      clearTimeout(timer);
+      timer = setTimeout(ask, 250);
+    };
   }
 
   document.addEventListener("DOMContentLoaded", function () {
     var text = document.querySelector("[data-segment-counter]");
     var out = document.getElementById("segment-counter");
-    var to = document.getElementById("id_recipients");
     var toOut = document.getElementById("recipient-count");
     if (!text || !out) { return; }
-    var price = parseFloat(out.getAttribute("data-price") || "0");
+    var form = text.form;
+    var preview = previewer(form, toOut);
     function update() {
       var info = count(text.value);
-      var n = to ? new Set(recipients(to.value)).size : 1;
-      var cost = info.segments * price * Math.max(n, 1);
       out.textContent = info.chars + " characters · " + info.encoding + " · " + info.segments + " part" +
-        (info.segments === 1 ? "" : "s") + (info.segments > 10 ? " (too long: at most 10)" : "") +
-        " · about " + (Math.round(cost * 10000) / 10000) + " points";
+        (info.segments === 1 ? "" : "s") + (info.segments > 10 ? " (too long: at most 10)" : "");
       out.classList.toggle("over", info.segments > 10);
-      if (toOut) { toOut.textContent = n + " recipient" + (n === 1 ? "" : "s"); }
     }
     text.addEventListener("input", update);
-    if (to) { to.addEventListener("input", update); }
+    form.addEventListener("input", preview);
+    form.addEventListener("change", preview);
     update();
+    preview();
   });
   window.smsSegments = count;
 })();

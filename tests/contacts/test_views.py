@@ -12,6 +12,7 @@ from contacts import services
 from contacts.models import Contact, Group
 from messaging.models import Message, PriceRule
 from tests.conftest import PASSWORD
+from tests.page_support import post_form
 
 pytestmark = pytest.mark.django_db
 
@@ -237,10 +238,12 @@ def test_the_send_page_sends_to_groups(signed_in, account_id, owner):
     page = signed_in.get("/messages/send/").content.decode()
     assert 'data-testid="send-groups"' in page
     assert "G (2)" in page
-    response = signed_in.post("/messages/send/", {"recipients": "+447400000001", "groups": [group.pk], "text": "Hi"})
+    response = post_form(
+        signed_in, "/messages/send/", {"recipients": "+447400000001", "groups": [group.pk], "text": "Hi"}
+    )
     assert response.status_code == 302, response.content.decode()[:2000]
     assert sorted(Message.objects.values_list("recipient", flat=True)) == ["+447400000001", "+447400000002"]
-    response = signed_in.post("/messages/send/", {"recipients": "", "text": "Hi"})
+    response = post_form(signed_in, "/messages/send/", {"recipients": "", "text": "Hi"})
     assert "Enter a number or choose a group." in response.content.decode()
 
 

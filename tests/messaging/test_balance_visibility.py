@@ -11,6 +11,7 @@ from django.test import Client
 from accounts.models import Account
 from messaging.models import PriceRule
 from tests.members.support import make_member
+from tests.page_support import post_form
 
 pytestmark = pytest.mark.django_db
 
@@ -55,7 +56,7 @@ def test_the_dashboard_and_send_page_show_the_balance_only_to_who_may_see_billin
 @pytest.mark.parametrize(("who", "sees"), [("owner", True), ("billing member", True), ("member", False)])
 def test_the_message_after_a_send_names_the_cost_and_the_balance_only_to_who_may_see_billing(account, owner, who, sees):
     client = _signed_in(_members(owner)[who])
-    response = client.post("/messages/send/", {"recipients": "+447400100001", "text": "Hi"}, follow=True)
+    response = post_form(client, "/messages/send/", {"recipients": "+447400100001", "text": "Hi"}, follow=True)
     page = response.content.decode()
     assert "1 message queued: 3 points." in page
     assert (f"Balance {AFTER_SEND}." in page) is sees
@@ -66,7 +67,7 @@ def test_the_message_after_a_send_names_the_cost_and_the_balance_only_to_who_may
 def test_a_send_refused_for_credit_names_its_cost_but_not_the_balance(account, owner, who):
     Account.objects.filter(pk=account.pk).update(balance=Decimal("2.25"))
     client = _signed_in(_members(owner)[who])
-    page = client.post("/messages/send/", {"recipients": "+447400100001", "text": "Hi"}).content.decode()
+    page = post_form(client, "/messages/send/", {"recipients": "+447400100001", "text": "Hi"}).content.decode()
     assert "Not enough credit: this request costs 3" in page
     assert ("2.25" in page) is (who == "owner")  # in the owner's page header only, never in the refusal
     assert "balance is" not in page

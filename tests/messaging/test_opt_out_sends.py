@@ -15,6 +15,7 @@ from messaging.backends import locmem
 from messaging.models import LedgerEntry, Message, PriceRule
 from messaging.services import message_send_system, message_submit
 from tests.api_support import bearer, make_token, post_json
+from tests.page_support import post_form
 
 pytestmark = pytest.mark.django_db
 
@@ -124,9 +125,9 @@ def test_the_api_lists_skipped_recipients_with_their_status_and_no_cost(client, 
 def test_the_send_page_says_how_many_were_skipped(client, funded):
     opt_out(funded, NUMBERS[0], NUMBERS[1])
     client.force_login(funded)
-    page = client.post("/messages/send/", {"recipients": " ".join(NUMBERS[:3]), "text": "Hi"}, follow=True)
+    page = post_form(client, "/messages/send/", {"recipients": " ".join(NUMBERS[:3]), "text": "Hi"}, follow=True)
     assert b"1 message queued: 1 points. 2 skipped: opted out (not charged)." in page.content
-    page = client.post("/messages/send/", {"recipients": NUMBERS[0], "text": "Hi"}, follow=True)
+    page = post_form(client, "/messages/send/", {"recipients": NUMBERS[0], "text": "Hi"}, follow=True)
     assert b"Nothing sent: the recipient has opted out." in page.content
 
 

@@ -11,6 +11,7 @@ from messaging.models import Message, PriceRule, SenderName
 from messaging.segments import count_segments
 from messaging.services import message_submit
 from tests.conftest import PASSWORD
+from tests.page_support import post_form
 
 pytestmark = pytest.mark.django_db
 
@@ -32,8 +33,8 @@ def test_send_page_sends_and_redirects_to_the_batch(signed_in, owner):
     page = signed_in.get("/messages/send/")
     assert page.status_code == 200
     assert b"data-segment-counter" in page.content
-    response = signed_in.post(
-        "/messages/send/", {"recipients": "+447400100001, +447400100002\n+447400100001", "text": "Hi there"}
+    response = post_form(
+        signed_in, "/messages/send/", {"recipients": "+447400100001, +447400100002\n+447400100001", "text": "Hi there"}
     )
     assert response.status_code == 302
     batch = Message.objects.get(recipient="+447400100001").batch_id
@@ -46,7 +47,9 @@ def test_a_line_break_typed_in_the_send_form_costs_what_the_counter_shows(signed
     """Browsers post a textarea's line breaks as CR LF; the live counter reads LF, one character."""
     typed = "a" * 80 + "\n" + "a" * 79  # what the textarea (and the live counter) hold: 160 characters
     assert count_segments(typed).segments == 1
-    response = signed_in.post("/messages/send/", {"recipients": "+447400100001", "text": typed.replace("\n", "\r\n")})
+    response = post_form(
+        signed_in, "/messages/send/", {"recipients": "+447400100001", "text": typed.replace("\n", "\r\n")}
+    )
     assert response.status_code == 302
     message = Message.objects.get()
     assert (message.text, message.segments) == (typed, 1)
@@ -59,24 +62,24 @@ def test_a_line_break_typed_in_the_send_form_costs_what_the_counter_shows(signed
 )
 def test_the_send_confirmation_shows_amounts_as_plain_numbers(signed_in, price, shown):
     PriceRule.objects.filter(country="").update(price_per_segment=Decimal(price))
-    response = signed_in.post("/messages/send/", {"recipients": "+447400100001", "text": "Hi"}, follow=True)
+    response = post_form(signed_in, "/messages/send/", {"recipients": "+447400100001", "text": "Hi"}, follow=True)
     page = response.content.decode()
     assert "E+" not in page
     assert shown in page
 
 
 def test_send_page_shows_errors_and_writes_nothing(signed_in):
-    response = signed_in.post("/messages/send/", {"recipients": "+44 12, nope", "text": ""})
+    response = post_form(signed_in, "/messages/send/", {"recipients": "+44 12, nope", "text": ""})
     assert response.status_code == 200
     assert b"This field is required" in response.content
-    response = signed_in.post("/messages/send/", {"recipients": "+4412, nope", "text": "x"})
+    response = post_form(signed_in, "/messages/send/", {"recipients": "+4412, nope", "text": "x"})
     assert b"Invalid number: nope" in response.content
     assert not Message.objects.exists()
 
 
 def test_send_page_schedules_in_utc(signed_in):
     when = (timezone.now() + timezone.timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
-    signed_in.post("/messages/send/", {"recipients": "+447400100001", "text": "Later", "scheduled_at": when})
+    post_form(signed_in, "/messages/send/", {"recipients": "+447400100001", "text": "Later", "scheduled_at": when})
     message = Message.objects.get()
     assert message.status == "scheduled"
     assert message.scheduled_at.strftime("%Y-%m-%dT%H:%M") == when

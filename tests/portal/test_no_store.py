@@ -28,6 +28,7 @@ MUST_OPEN = {
     "apikeys:token-create",
     "members:users",
     "members:users-edit",
+    "accounts:settings",
 }
 CSV_EXPORTS = {"messaging:log", "security:audit-log"}
 
