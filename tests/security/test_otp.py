@@ -155,8 +155,8 @@ def test_at_most_five_codes_an_hour_per_user(owner, rf):
 
 
 def test_codes_to_one_phone_are_capped_across_users(make_account, rf):
-    first = make_account(phone="+447700900555").memberships.get().user
-    second = make_account(phone="+447700900555").memberships.get().user
+    first = make_account(phone="+447400900555").memberships.get().user
+    second = make_account(phone="+447400900555").memberships.get().user
     devices = [enrol_sms(first), enrol_sms(second)]
     with time_machine.travel(ON_THE_HOUR, tick=False) as traveller:
         for n in range(5):
@@ -166,12 +166,12 @@ def test_codes_to_one_phone_are_capped_across_users(make_account, rf):
             services.otp_sms_send(device_id=devices[1].pk, challenge="c", context=AuditContext(ip="127.0.0.1"))
     assert excinfo.value.status == 429
     assert excinfo.value.code == "otp_rate_limited"
-    assert Message.objects.filter(recipient="+447700900555").count() == 5
+    assert Message.objects.filter(recipient="+447400900555").count() == 5
 
 
 def test_codes_from_one_address_are_capped_across_users(make_account, rf, settings):
     settings.OTP_SMS_PER_IP_PER_HOUR = 3
-    users = [make_account(phone=f"+44770090010{n}").memberships.get().user for n in range(5)]
+    users = [make_account(phone=f"+44740090010{n}").memberships.get().user for n in range(5)]
     devices = [enrol_sms(user) for user in users]
     with time_machine.travel(ON_THE_HOUR, tick=False):
         for device in devices[:3]:
