@@ -54,6 +54,8 @@ def sign_in_after_password(*, request: HttpRequest, user: User) -> str:
 
     The session is never authenticated here when a second factor exists: the user id waits
     in a fresh session (new key) until the code is verified, so no page is reachable by URL.
+    The step starts with the authenticator app when one is enrolled (no SMS is sent until the
+    user asks for one: sign_in_resend), else with a code by SMS, sent now.
     """
     account = user.account
     if account is not None and not ip_is_allowed(
@@ -75,16 +77,19 @@ def sign_in_after_password(*, request: HttpRequest, user: User) -> str:
         # this attempt as it ends the user's sessions.
         "auth_hash": user.get_session_auth_hash(),
         "challenge": secrets.token_urlsafe(24),
-        "method": "sms" if sms else "totp" if totp else "backup",
+        "method": "totp" if totp else "sms" if sms else "backup",
+        "sms_sent": False,
     }
     request.session[PENDING_KEY] = pending
     if second_step_locked(user):
         pending["send_error"] = second_step_lock_refusal(user).detail  # no SMS: no code would be accepted now
-    elif sms is not None:
+    elif pending["method"] == "sms":
         try:
             otp_sms_send(device_id=sms.pk, challenge=pending["challenge"], context=AuditContext.from_request(request))
         except ApplicationError as exc:
             pending["send_error"] = exc.detail
+        else:
+            pending["sms_sent"] = True
     return SignInResult.SECOND_FACTOR
 
 
@@ -189,6 +194,8 @@ def _second_step_allowed(*, request: HttpRequest, user: User) -> None:
 
 
 def sign_in_resend(*, request: HttpRequest) -> None:
+    """A code by SMS for the waiting sign-in: a new one, or the first when the step started with
+    the authenticator app ("text me a code instead"). The device's cooldown and the caps apply."""
     found = pending_sign_in(request)
     if found is None:
         raise ApplicationError("The sign-in has expired. Start again.", code="sign_in_expired")
@@ -198,6 +205,13 @@ def sign_in_resend(*, request: HttpRequest) -> None:
     if device is None:
         raise ApplicationError("No phone is set up for codes by SMS.", code="no_sms_device")
     otp_sms_send(device_id=device.pk, challenge=pending["challenge"], context=AuditContext.from_request(request))
+    request.session[PENDING_KEY] = {**pending, "sms_sent": True}
+
+
+def sms_sent(pending: dict) -> bool:
+    """Whether this sign-in attempt has texted a code (attempts started before the flag: when
+    they started with SMS)."""
+    return pending.get("sms_sent", pending.get("method") == "sms")
 
 
 def sign_in_verify(*, request: HttpRequest, method: str, code: str) -> User:
