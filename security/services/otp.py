@@ -241,13 +241,13 @@ TOTP_LOOKBACK_STEPS = 20  # how far back (20 steps of 30 s) a refused code is re
 def totp_check(device: TOTPDevice, code: str) -> ApplicationError | None:
     """django-otp's TOTP check with its throttling; the caller holds the row lock."""
     allowed, info = device.verify_is_allowed()
-    if not allowed:
-        return throttle_refusal(info["locked_until"])
     code = code.strip().replace(" ", "")
     if not code.isdigit():
-        device.throttle_increment()
-    elif device.verify_token(code):
+        device.throttle_increment()  # not even a number: a failure, during the pause too
+    elif allowed and device.verify_token(code):
         return None
+    if not allowed:
+        return throttle_refusal(info["locked_until"])
     step = _totp_recent_step(device, code)
     if step is not None and step <= device.last_t:
         return code_refusal(
@@ -263,7 +263,7 @@ def totp_check(device: TOTPDevice, code: str) -> ApplicationError | None:
 def _totp_recent_step(device: TOTPDevice, code: str) -> int | None:
     """The time step of the last ten minutes whose code this is, if it is one: a code that was
     right a while ago is expired (or used), not wrong."""
-    if not code.isdigit():
+    if not code.isdigit() or len(code) != device.digits:
         return None
     totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
     now = time.time()

@@ -243,7 +243,9 @@ def test_a_backup_code_works_once(page, live_server, make_account):
     sign_in(page, base, owner.email)
     page.get_by_role("link", name="a backup code").click()
     enter_code(page, first)
-    expect(page.get_by_test_id("field-error")).to_have_text("That backup code is not right or was already used.")
+    expect(page.get_by_test_id("field-error")).to_have_text(
+        "That backup code was already used: each works once. Use another one."
+    )
     expect(page.get_by_role("heading", name="Dashboard")).to_have_count(0)
     page.goto(base + "/")
     expect(page).to_have_url(re.compile(r"/accounts/login/"))

@@ -35,6 +35,14 @@ def page(response) -> str:
     return response.content.decode()
 
 
+def used_again(client, owner, code: str, method: str) -> str:
+    """Sign in with `code`, sign out, and offer the same code at the next sign-in: that page."""
+    assert verify(client, code, method=method).status_code == 302
+    client.post("/accounts/logout/")
+    password_step(client, owner)
+    return page(verify(client, code, method=method))
+
+
 # --- Sign-in: codes by SMS ----------------------------------------------------------------------
 
 
@@ -105,11 +113,8 @@ def test_authenticator_codes_at_sign_in_are_told_apart(client, owner, enrol):
         # Two failures in a row: the next try must wait 2 seconds, and is told so.
         assert "wait 2 seconds" in page(verify(client, totp_now(device), method="totp"))
         traveller.shift(2)
-        code = totp_now(device)
-        assert verify(client, code, method="totp").status_code == 302
-        client.post("/accounts/logout/")
-        password_step(client, owner)
-        assert "That code was already used. Wait for the next code" in page(verify(client, code, method="totp"))
+        refused = used_again(client, owner, totp_now(device), "totp")
+        assert "That code was already used. Wait for the next code" in refused
 
 
 def test_backup_codes_at_sign_in_say_wrong_or_already_used(client, owner, enrol):
@@ -117,10 +122,7 @@ def test_backup_codes_at_sign_in_say_wrong_or_already_used(client, owner, enrol)
     [first, *_] = services.backup_codes_regenerate(user=owner)
     password_step(client, owner)
     assert "That backup code is not right." in page(verify(client, "abcde-fghjk", method="backup"))
-    assert verify(client, first, method="backup").status_code == 302
-    client.post("/accounts/logout/")
-    password_step(client, owner)
-    assert "That backup code was already used: each works once." in page(verify(client, first, method="backup"))
+    assert "That backup code was already used: each works once." in used_again(client, owner, first, "backup")
 
 
 def test_the_lock_after_too_many_wrong_codes_says_how_long_it_lasts(client, owner, enrol):

@@ -90,12 +90,19 @@ def test_backup_codes_remain_available_beside_the_app(client, owner, app_and_pho
     assert codes_sent(owner) == 0
 
 
-def test_staff_signing_in_with_the_app_reach_the_admin(client, db):
+@pytest.fixture
+def staff(db) -> User:
+    """A superuser with both an authenticator app and codes by SMS."""
     staff = User.objects.create_user(
         "staff@example.com", PASSWORD, is_staff=True, is_superuser=True, phone="+447911123456"
     )
     enrol_sms(staff)
-    app = TOTPDevice.objects.create(user=staff, name="Authenticator app", confirmed=True)
+    TOTPDevice.objects.create(user=staff, name="Authenticator app", confirmed=True)
+    return staff
+
+
+def test_staff_signing_in_with_the_app_reach_the_admin(client, staff):
+    app = TOTPDevice.objects.get(user=staff)
     response = client.post("/accounts/login/", {"username": staff.email, "password": PASSWORD, "next": "/admin/"})
     assert response.url == VERIFY
     assert client.get("/admin/").status_code == 302  # not before the second step
@@ -105,12 +112,7 @@ def test_staff_signing_in_with_the_app_reach_the_admin(client, db):
     assert codes_sent(staff) == 0
 
 
-def test_staff_texting_a_code_instead_reach_the_admin(client, db):
-    staff = User.objects.create_user(
-        "staff@example.com", PASSWORD, is_staff=True, is_superuser=True, phone="+447911123456"
-    )
-    enrol_sms(staff)
-    TOTPDevice.objects.create(user=staff, name="Authenticator app", confirmed=True)
+def test_staff_texting_a_code_instead_reach_the_admin(client, staff):
     client.post("/accounts/login/", {"username": staff.email, "password": PASSWORD, "next": "/admin/"})
     client.post(VERIFY, {"action": "resend"})
     assert verify(client, latest_sms_code(staff.phone)).url == "/admin/"
