@@ -1,3 +1,4 @@
+from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
@@ -5,6 +6,8 @@ from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from accounts.models import Account, Membership, User
 from audit.admin import StaffAuditMixin
 from core.admin import ChangedFieldsOnlyMixin
+from core.errors import ApplicationError
+from core.phone import normalize_phone
 
 
 class UserCreationForm(AdminUserCreationForm):
@@ -17,6 +20,14 @@ class UserEditForm(UserChangeForm):
     class Meta:
         model = User
         fields = "__all__"
+
+    def clean_phone(self) -> str:
+        """The one phone rule (core/phone.py), stored as E.164: the user's test SMS goes there."""
+        phone = self.cleaned_data["phone"].strip()
+        try:
+            return normalize_phone(phone) if phone else ""
+        except ApplicationError as exc:
+            raise forms.ValidationError(exc.detail) from exc
 
 
 class MembershipInline(admin.StackedInline):

@@ -7,6 +7,7 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 
 from core.models import TimestampedModel
+from core.phone import EXAMPLE_MOBILE
 
 POINTS = {"max_digits": 16, "decimal_places": 4}
 
@@ -42,7 +43,7 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     email = models.EmailField(max_length=254, unique=True)
     full_name = models.CharField(max_length=150, blank=True)
-    phone = models.CharField(max_length=16, blank=True, help_text="E.164, e.g. +447700900123")
+    phone = models.CharField(max_length=16, blank=True, help_text=f"E.164, e.g. {EXAMPLE_MOBILE}")
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(default=False, help_text="Can sign in to the Django admin.")
     date_joined = models.DateTimeField(default=timezone.now)

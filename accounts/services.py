@@ -9,6 +9,7 @@ from accounts.models import Account, Membership, User
 from audit.context import NO_CONTEXT, AuditContext
 from audit.services import audit_record
 from core.errors import ApplicationError
+from core.phone import normalize_phone
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +38,8 @@ def account_create(
         raise ApplicationError(
             "A user with this email already exists.", code="email_taken", errors={"email": ["Taken."]}
         )
-    user = User(email=email, full_name=owner_name, phone=owner_phone)
+    # The one phone rule (core/phone.py): a number stored here is where the owner's test SMS goes.
+    user = User(email=email, full_name=owner_name, phone=normalize_phone(owner_phone) if owner_phone else "")
     password_check(owner_password, user)
     user.set_password(owner_password)
     user.password_changed_at = timezone.now()

@@ -8,6 +8,13 @@ import phonenumbers
 
 from core.errors import ApplicationError
 
+# The product's example mobile number: the demo account's phone and every format hint. It is in
+# the Australian regulator's (ACMA's) range for creative works, so it is never anyone's real phone,
+# and unlike the UK's drama range (+44 7700 900xxx, which `phonenumbers` calls invalid) the
+# product accepts it. tests/core/test_phone_examples.py holds every example in the code to this.
+EXAMPLE_MOBILE = "+61491570156"
+EXAMPLE_MOBILE_SPACED = "+61 491 570 156"
+
 
 def parse_recipient(raw: str, region: str = "") -> tuple[str, str] | None:
     """(E.164, ISO country) for a valid number written in international format, else None.

@@ -7,6 +7,7 @@ from django.contrib.sites.shortcuts import get_current_site
 
 from accounts.models import Account
 from audit.context import AuditContext
+from core.phone import EXAMPLE_MOBILE_SPACED
 from security.models import IPAllowlistEntry
 from security.services.policy import POLICY_FIELDS
 
@@ -57,7 +58,7 @@ class PhoneForm(forms.Form):
     phone = forms.CharField(
         label="Mobile number",
         max_length=32,
-        help_text="International format, e.g. +44 7700 900123.",
+        help_text=f"International format, e.g. {EXAMPLE_MOBILE_SPACED}.",
         widget=forms.TextInput(attrs={"autocomplete": "tel", "inputmode": "tel"}),
     )
 

@@ -142,12 +142,25 @@ class SMSDevice(TimestampMixin, ThrottlingMixin, CooldownMixin, SideChannelDevic
         return code
 
     def check_code(self, code: str, *, challenge: str) -> bool:
-        """Verify under the caller's row lock. Single use; after 5 wrong tries the code is dead."""
-        if not self.token or not challenge or timezone.now() >= self.valid_until:
+        """Verify under the caller's row lock. Single use; after 5 wrong tries the code is dead.
+
+        A refusal leaves its reason in `refused` for the caller's message
+        (security.services.otp.sms_check): "spent" (used, or dead after wrong tries), "expired",
+        "throttled" (too soon after a wrong code: not even checked; until `locked_until`) or "wrong".
+        """
+        self.refused, self.locked_until = "", None
+        if not self.token:
+            self.refused = "spent"
             return False
-        allowed, _ = self.verify_is_allowed()
+        if not challenge:
+            self.refused = "wrong"  # no code was sent to this browser
+            return False
+        if timezone.now() >= self.valid_until:
+            self.refused = "expired"
+            return False
+        allowed, info = self.verify_is_allowed()
         if not allowed:
-            self.throttled = True  # tells the caller to say "wait", not "wrong"
+            self.refused, self.locked_until = "throttled", info["locked_until"]
             return False
         expected = hash_secret(code.strip(), context=f"sms:{self.pk}:{challenge}")
         if hmac.compare_digest(self.token, expected):
@@ -158,6 +171,7 @@ class SMSDevice(TimestampMixin, ThrottlingMixin, CooldownMixin, SideChannelDevic
             self.set_last_used_timestamp(commit=False)
             self.save()
             return True
+        self.refused = "wrong"
         self.code_failures += 1
         self.throttle_increment(commit=False)
         if self.code_failures >= settings.OTP_SMS_MAX_FAILURES:

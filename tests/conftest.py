@@ -55,7 +55,7 @@ def make_account(db):
 
     counter = iter(range(1, 10_000))
 
-    def make(*, email: str | None = None, credit: Decimal | int = 0, phone: str = "+447700900123", **kwargs) -> Account:
+    def make(*, email: str | None = None, credit: Decimal | int = 0, phone: str = "+447400900123", **kwargs) -> Account:
         n = next(counter)
         return account_open(
             name=kwargs.pop("name", f"Customer {n}"),

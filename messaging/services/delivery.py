@@ -17,6 +17,7 @@ from audit import hub
 from audit.services import audit_record
 from contacts.selectors import opted_out_pairs
 from core.errors import ApplicationError, Conflict, Forbidden, NotFound, RateLimited
+from core.phone import parse_recipient
 from messaging import sql
 from messaging.backends import OutgoingSms, SendResult, get_backend
 from messaging.backends.testmode import TestModeBackend
@@ -84,6 +85,15 @@ def message_send_test(*, user: User) -> Message:
         raise ApplicationError("This user does not belong to an account.", code="no_account")
     if not user.phone:
         raise ApplicationError("Add your mobile number to your profile first.", code="no_phone")
+    # The rule every recipient passes (core/phone.py): a number stored before it was checked
+    # (an older demo account's, say) gets no SMS, free or not.
+    parsed = parse_recipient(user.phone)
+    if parsed is None:
+        raise ApplicationError(
+            f"Your mobile number {user.phone} is not a valid number. Set up your phone under "
+            "Security, two-factor sign-in, then try again.",
+            code="invalid_phone",
+        )
     if not membership.account.is_active:
         raise Forbidden("The account is suspended.", code="account_suspended")
     # The membership row lock serialises two clicks at once, so the cooldown holds.
@@ -94,7 +104,7 @@ def message_send_test(*, user: User) -> Message:
             f"A test message was sent less than {TEST_SMS_COOLDOWN_SECONDS} seconds ago; try again shortly.",
             code="rate_limited",
         )
-    message = message_send_system(account=membership.account, user=user, to=user.phone, text=TEST_SMS_TEXT)
+    message = message_send_system(account=membership.account, user=user, to=parsed[0], text=TEST_SMS_TEXT)
     audit_record(action="sms.test_sent", account=membership.account, actor=user, target=message)
     return message
 

@@ -76,4 +76,5 @@ from security.services.signin import (  # noqa: F401
     sign_in_locked_out,
     sign_in_resend,
     sign_in_verify,
+    sms_sent,
 )

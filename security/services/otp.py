@@ -1,7 +1,10 @@
 """Second factors: SMS codes, authenticator apps (TOTP) and backup codes."""
 
 import base64
+import math
 import secrets
+import time
+from datetime import datetime
 
 import segno
 from django.conf import settings
@@ -9,6 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
 from django_otp.models import Device
+from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import User
@@ -63,10 +67,23 @@ def _check_sms_caps(*, user: User, phone: str, ip: str) -> None:
     ]
     for key, limit, window in limits:
         if not ratelimit.hit(key, limit=limit, window_seconds=window):
+            wait = window - int(time.time()) % window  # the counters' windows are fixed (core/ratelimit.py)
             raise RateLimited(
-                "Too many codes were sent. Wait a while before asking for another one, or use a backup code.",
+                f"Too many codes were sent: you can ask for another one in {wait_words(wait)}. "
+                "Meanwhile, use your authenticator app or a backup code if you have one.",
                 code="otp_rate_limited",
+                retry_after=wait,
             )
+
+
+def wait_words(seconds: float) -> str:
+    """A wait as a person reads it, rounded up: "1 second", "40 seconds", "12 minutes", "2 hours"."""
+    seconds = max(1, math.ceil(seconds))
+    if seconds < 120:
+        return f"{seconds} second{'s' if seconds != 1 else ''}"
+    if seconds < 2 * 3600:
+        return f"{math.ceil(seconds / 60)} minutes"
+    return f"{math.ceil(seconds / 3600)} hours"
 
 
 @transaction.atomic
@@ -122,8 +139,8 @@ def sms_device_confirm(
         device = _device_lock(SMSDevice, user=user, device_id=device_id)
         if device.confirmed:
             raise ApplicationError("This phone is already confirmed.", code="already_confirmed")
-        ok = device.check_code(code, challenge=challenge)
-        if ok:
+        refusal = sms_check(device, code, challenge=challenge)
+        if refusal is None:
             replaced = SMSDevice.objects.filter(user=user, confirmed=True).exclude(pk=device.pk).exists()
             SMSDevice.objects.filter(user=user).exclude(pk=device.pk).delete()
             device.confirmed = True
@@ -139,20 +156,50 @@ def sms_device_confirm(
                 context=context,
             )
     # Outside the atomic block: raising inside it would roll back the failure count and throttle.
-    if not ok:
+    if refusal is not None:
         audit_record(action="2fa.failed", actor=user, context=context, target=device, data={"step": "enrolment"})
-        raise ApplicationError(code_error(device), code="otp_invalid", errors={"code": ["Wrong or expired code."]})
+        raise refusal
     return device
 
 
-def code_error(device: SMSDevice) -> str:
-    if getattr(device, "throttled", False):
-        return "Too many tries in a row: wait a few seconds, then enter the code again."
+# --- Why a code is refused ---------------------------------------------------------------------
+# One check per kind of code, used by the sign-in's second step, the re-authentication page and the
+# enrolment confirmations alike. Each runs under the caller's row lock and answers None (the code
+# is right, and used up) or the refusal to raise once the caller's transaction has committed the
+# failure count: a wrong code, an expired or used one, or a try too soon after a wrong one (the
+# throttle's pause, with how long to wait). The throttles themselves are django-otp's and the
+# device's own, unchanged.
+
+
+def code_refusal(message: str, *, code: str = "otp_invalid") -> ApplicationError:
+    return ApplicationError(message, code=code, errors={"code": [message]})
+
+
+def throttle_refusal(locked_until: datetime) -> RateLimited:
+    """A try during the pause after a wrong code (django-otp's `verify_is_allowed`: 1 s after the
+    first failure, then 2, 4, 8 s...): the code was not even looked at, so say wait, not wrong."""
+    wait = max(1, math.ceil((locked_until - timezone.now()).total_seconds()))
+    message = f"Too many tries in a row: wait {wait_words(wait)}, then enter the code again."
+    return RateLimited(message, code="otp_throttled", retry_after=wait, errors={"code": [message]})
+
+
+def sms_check(device: SMSDevice, code: str, *, challenge: str) -> ApplicationError | None:
+    if device.check_code(code, challenge=challenge):
+        return None
+    if device.refused == "throttled":
+        return throttle_refusal(device.locked_until)
     if device.token is None and device.code_failures >= settings.OTP_SMS_MAX_FAILURES:
-        return "Too many wrong codes: this code no longer works. Ask for a new one."
-    if device.token is None or device.valid_until <= timezone.now():
-        return "This code has expired or was already used. Ask for a new one."
-    return "That code is not right. Check the latest SMS and try again."
+        return code_refusal(
+            "Too many wrong codes: this code no longer works. Ask for a new one.", code="otp_max_attempts"
+        )
+    if device.refused == "expired":
+        minutes = int(settings.OTP_SMS_CODE_VALIDITY.total_seconds() // 60)
+        return code_refusal(
+            f"This code has expired: codes work for {minutes} minutes. Ask for a new one.", code="otp_expired"
+        )
+    if device.refused == "spent":
+        return code_refusal("This code was already used. Ask for a new one.", code="otp_expired")
+    return code_refusal("That code is not right. Check the latest SMS and try again.")
 
 
 @transaction.atomic
@@ -167,8 +214,8 @@ def totp_device_confirm(*, user: User, device_id: int, code: str, context: Audit
         device = _device_lock(TOTPDevice, user=user, device_id=device_id)
         if device.confirmed:
             raise ApplicationError("This authenticator is already confirmed.", code="already_confirmed")
-        ok = totp_verify(device, code)
-        if ok:
+        refusal = totp_check(device, code)
+        if refusal is None:
             replaced = TOTPDevice.objects.filter(user=user, confirmed=True).exclude(pk=device.pk).exists()
             TOTPDevice.objects.filter(user=user).exclude(pk=device.pk).delete()
             device.confirmed = True
@@ -182,23 +229,61 @@ def totp_device_confirm(*, user: User, device_id: int, code: str, context: Audit
                 context=context,
             )
     # Outside the atomic block: raising inside it would roll back the throttle's failure count.
-    if not ok:
+    if refusal is not None:
         audit_record(action="2fa.failed", actor=user, context=context, target=device, data={"step": "enrolment"})
-        raise ApplicationError(
-            "That code is not right. Check the time on your phone and try the current code.",
-            code="otp_invalid",
-            errors={"code": ["Wrong code."]},
-        )
+        raise refusal
     return device
 
 
-def totp_verify(device: TOTPDevice, code: str) -> bool:
+TOTP_LOOKBACK_STEPS = 20  # how far back (20 steps of 30 s) a refused code is recognised as an old one
+
+
+def totp_check(device: TOTPDevice, code: str) -> ApplicationError | None:
     """django-otp's TOTP check with its throttling; the caller holds the row lock."""
+    allowed, info = device.verify_is_allowed()
     code = code.strip().replace(" ", "")
     if not code.isdigit():
-        device.throttle_increment()
-        return False
-    return device.verify_token(code)
+        device.throttle_increment()  # not even a number: a failure, during the pause too
+    elif allowed and device.verify_token(code):
+        return None
+    if not allowed:
+        return throttle_refusal(info["locked_until"])
+    step = _totp_recent_step(device, code)
+    if step is not None and step <= device.last_t:
+        return code_refusal(
+            "That code was already used. Wait for the next code your authenticator app shows.", code="otp_expired"
+        )
+    if step is not None:
+        return code_refusal(
+            "That code has expired. Enter the code your authenticator app shows now.", code="otp_expired"
+        )
+    return code_refusal("That code is not right. Check the time on your phone and enter the code your app shows now.")
+
+
+def _totp_recent_step(device: TOTPDevice, code: str) -> int | None:
+    """The time step of the last ten minutes whose code this is, if it is one: a code that was
+    right a while ago is expired (or used), not wrong."""
+    if not code.isdigit() or len(code) != device.digits:
+        return None
+    totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
+    now = time.time()
+    for back in range(TOTP_LOOKBACK_STEPS + 1):
+        totp.time = now - back * device.step
+        if totp.token() == int(code):
+            return totp.t()
+    return None
+
+
+def backup_check(device: BackupCodeDevice, code: str) -> ApplicationError | None:
+    """Use one of the user's backup codes (a conditional UPDATE: of two requests with the same
+    code, one wins)."""
+    hashed = backup_hash(device.user_id, code)
+    codes = BackupCode.objects.filter(device=device, code_hash=hashed)
+    if codes.filter(used_at__isnull=True).update(used_at=timezone.now()) == 1:
+        return None
+    if codes.exists():
+        return code_refusal("That backup code was already used: each works once. Use another one.", code="otp_expired")
+    return code_refusal("That backup code is not right. Check it and try again.")
 
 
 def totp_config_svg(device: TOTPDevice) -> str:

@@ -16,7 +16,7 @@ from core.errors import ApplicationError, RateLimited
 from core.ip import get_client_ip
 from security.models import SMSDevice
 from security.services.otp import otp_sms_send, second_factor_methods
-from security.services.signin import OTP_LOCKED_MESSAGE, second_factor_verify, second_step_locked
+from security.services.signin import second_factor_verify, second_step_lock_refusal, second_step_locked
 from security.sudo import sudo_mark
 
 CHALLENGE_KEY = "security.reauth_challenge"
@@ -64,7 +64,7 @@ def reauth_sms_send(*, request: HttpRequest) -> str:
     Returns the phone it went to."""
     user = request.user
     if second_step_locked(user):
-        raise RateLimited(OTP_LOCKED_MESSAGE, code="otp_locked")  # no SMS: no code would be accepted now
+        raise second_step_lock_refusal(user)  # no SMS: no code would be accepted now
     device = SMSDevice.objects.filter(user=user, confirmed=True).first()
     if device is None:
         raise ApplicationError("No phone is set up for codes by SMS.", code="no_sms_device")

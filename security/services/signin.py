@@ -21,16 +21,18 @@ from audit.services import audit_record, security_alert
 from core import ratelimit
 from core.errors import ApplicationError, Forbidden, RateLimited
 from core.ip import get_client_ip
-from security.models import BackupCode, BackupCodeDevice, IPAllowlistEntry, SMSDevice
+from security.models import BackupCodeDevice, IPAllowlistEntry, SMSDevice
 from security.services.allowlists import ip_is_allowed, ip_refused
 from security.services.devices import known_device_check
 from security.services.otp import (
+    backup_check,
     backup_codes_left,
-    backup_hash,
-    code_error,
+    code_refusal,
     has_two_factor,
     otp_sms_send,
-    totp_verify,
+    sms_check,
+    totp_check,
+    wait_words,
 )
 from security.services.sessions import session_timeout_minutes, sessions_ended_since
 from security.session_store import IP_KEY, LAST_SEEN_KEY, STARTED_KEY, USER_AGENT_KEY
@@ -52,6 +54,8 @@ def sign_in_after_password(*, request: HttpRequest, user: User) -> str:
 
     The session is never authenticated here when a second factor exists: the user id waits
     in a fresh session (new key) until the code is verified, so no page is reachable by URL.
+    The step starts with the authenticator app when one is enrolled (no SMS is sent until the
+    user asks for one: sign_in_resend), else with a code by SMS, sent now.
     """
     account = user.account
     if account is not None and not ip_is_allowed(
@@ -73,16 +77,19 @@ def sign_in_after_password(*, request: HttpRequest, user: User) -> str:
         # this attempt as it ends the user's sessions.
         "auth_hash": user.get_session_auth_hash(),
         "challenge": secrets.token_urlsafe(24),
-        "method": "sms" if sms else "totp" if totp else "backup",
+        "method": "totp" if totp else "sms" if sms else "backup",
+        "sms_sent": False,
     }
     request.session[PENDING_KEY] = pending
     if second_step_locked(user):
-        pending["send_error"] = OTP_LOCKED_MESSAGE  # no SMS: no code would be accepted now
-    elif sms is not None:
+        pending["send_error"] = second_step_lock_refusal(user).detail  # no SMS: no code would be accepted now
+    elif pending["method"] == "sms":
         try:
             otp_sms_send(device_id=sms.pk, challenge=pending["challenge"], context=AuditContext.from_request(request))
         except ApplicationError as exc:
             pending["send_error"] = exc.detail
+        else:
+            pending["sms_sent"] = True
     return SignInResult.SECOND_FACTOR
 
 
@@ -121,7 +128,7 @@ OTP_FAILURE_LIMIT = 20
 OTP_FAILURE_WINDOW_SECONDS = 30 * 60
 
 
-OTP_LOCKED_MESSAGE = "Too many wrong codes. Sign in again later."
+OTP_LOCKED_MESSAGE = "Too many wrong codes."
 
 
 def _second_step_lock_key(user_id: int) -> str:
@@ -130,6 +137,19 @@ def _second_step_lock_key(user_id: int) -> str:
 
 def second_step_locked(user: User) -> bool:
     return cache.get(_second_step_lock_key(user.pk)) is not None
+
+
+def second_step_lock_refusal(user: User) -> RateLimited:
+    """The refusal while the code step is locked, saying for how long it still is."""
+    since = cache.get(_second_step_lock_key(user.pk))
+    left = OTP_FAILURE_WINDOW_SECONDS
+    if since is not None:
+        left -= (timezone.now() - datetime.fromisoformat(since)).total_seconds()
+    return RateLimited(
+        f"{OTP_LOCKED_MESSAGE} No code is accepted for the next {wait_words(left)}; then try again.",
+        code="otp_locked",
+        retry_after=max(1, int(left)),
+    )
 
 
 def _second_step_lock(*, request: HttpRequest, user: User) -> None:
@@ -170,10 +190,12 @@ def _second_step_allowed(*, request: HttpRequest, user: User) -> None:
         raise Forbidden("Your address is not in the account's allowlist.", code="ip_refused")
     if second_step_locked(user):
         request.session.pop(PENDING_KEY, None)
-        raise RateLimited(OTP_LOCKED_MESSAGE, code="otp_locked")
+        raise second_step_lock_refusal(user)
 
 
 def sign_in_resend(*, request: HttpRequest) -> None:
+    """A code by SMS for the waiting sign-in: a new one, or the first when the step started with
+    the authenticator app ("text me a code instead"). The device's cooldown and the caps apply."""
     found = pending_sign_in(request)
     if found is None:
         raise ApplicationError("The sign-in has expired. Start again.", code="sign_in_expired")
@@ -183,6 +205,13 @@ def sign_in_resend(*, request: HttpRequest) -> None:
     if device is None:
         raise ApplicationError("No phone is set up for codes by SMS.", code="no_sms_device")
     otp_sms_send(device_id=device.pk, challenge=pending["challenge"], context=AuditContext.from_request(request))
+    request.session[PENDING_KEY] = {**pending, "sms_sent": True}
+
+
+def sms_sent(pending: dict) -> bool:
+    """Whether this sign-in attempt has texted a code (attempts started before the flag: when
+    they started with SMS)."""
+    return pending.get("sms_sent", pending.get("method") == "sms")
 
 
 def sign_in_verify(*, request: HttpRequest, method: str, code: str) -> User:
@@ -197,8 +226,9 @@ def sign_in_verify(*, request: HttpRequest, method: str, code: str) -> User:
         device = second_factor_verify(
             request=request, user=user, method=method, code=code, challenge=pending["challenge"]
         )
-    except RateLimited:
-        request.session.pop(PENDING_KEY, None)  # locked: this attempt is over
+    except RateLimited as exc:
+        if exc.code == "otp_locked":
+            request.session.pop(PENDING_KEY, None)  # locked: this attempt is over
         raise
     user.backend = pending["backend"]
     request.session.pop(PENDING_KEY, None)
@@ -214,37 +244,29 @@ def second_factor_verify(
     with the same code at most one succeeds. At sign-in and on the re-authentication page alike,
     a wrong code is audited (`failure_action`) and counts toward the lock of the code step."""
     if second_step_locked(user):
-        raise RateLimited(OTP_LOCKED_MESSAGE, code="otp_locked")
+        raise second_step_lock_refusal(user)
     code = (code or "").strip()
     with transaction.atomic():
-        device, ok, error = None, False, "That code is not right."
+        device, refusal = None, code_refusal("That code is not right.")
         if method == "sms":
             device = SMSDevice.objects.select_for_update().filter(user=user, confirmed=True).first()
             if device is not None:
-                ok = device.check_code(code, challenge=challenge)
-                error = code_error(device)
+                refusal = sms_check(device, code, challenge=challenge)
         elif method == "totp":
             device = TOTPDevice.objects.select_for_update().filter(user=user, confirmed=True).first()
             if device is not None:
-                ok = totp_verify(device, code)
-                error = "That code is not right. Enter the code your authenticator app shows now."
+                refusal = totp_check(device, code)
         elif method == "backup":
             device = BackupCodeDevice.objects.select_for_update().filter(user=user).first()
             if device is not None:
-                ok = (
-                    BackupCode.objects.filter(
-                        device=device, code_hash=backup_hash(user.pk, code), used_at__isnull=True
-                    ).update(used_at=timezone.now())
-                    == 1
-                )
-                error = "That backup code is not right or was already used."
+                refusal = backup_check(device, code)
     # Outside the atomic block: raising inside it would roll back the failure count and throttle.
-    if not ok:
+    if refusal is not None:
         audit_record(action=failure_action, actor=user, request=request, data={"method": method})
         if not ratelimit.hit(f"2fa-fail:{user.pk}", limit=OTP_FAILURE_LIMIT, window_seconds=OTP_FAILURE_WINDOW_SECONDS):
             _second_step_lock(request=request, user=user)
-            raise RateLimited(OTP_LOCKED_MESSAGE, code="otp_locked")
-        raise ApplicationError(error, code="otp_invalid", errors={"code": [error]})
+            raise second_step_lock_refusal(user)
+        raise refusal
     if method == "backup":
         audit_record(action="2fa.backup_code_used", actor=user, request=request, data={"left": backup_codes_left(user)})
     return device

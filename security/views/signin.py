@@ -96,7 +96,8 @@ def sign_in_verify(request: HttpRequest) -> HttpResponse:
         method = next((m for m, ok in available.items() if ok), "sms")
     form = SignInCodeForm(initial={"method": method})
     if request.method == "POST":
-        if request.POST.get("action") == "resend":
+        if request.POST.get("action") == "resend":  # "Send a new code", or "Text me a code instead"
+            first = not services.sms_sent(pending)
             try:
                 services.sign_in_resend(request=request)
             except ApplicationError as exc:
@@ -104,7 +105,7 @@ def sign_in_verify(request: HttpRequest) -> HttpResponse:
                     return _second_step_refused(request, exc)
                 messages.error(request, exc.detail)
             else:
-                messages.success(request, "A new code is on its way.")
+                messages.success(request, "A code is on its way." if first else "A new code is on its way.")
             return redirect(reverse("security:login-verify") + "?method=sms")
         form = SignInCodeForm(request.POST)
         if form.is_valid():
@@ -126,7 +127,13 @@ def sign_in_verify(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "security/login_verify.html",
-        {"form": form, "method": method, "available": available, "phone_hint": mask_phone(selectors.sms_phone(user))},
+        {
+            "form": form,
+            "method": method,
+            "available": available,
+            "sms_sent": services.sms_sent(pending),
+            "phone_hint": mask_phone(selectors.sms_phone(user)),
+        },
     )
 
 

@@ -54,7 +54,7 @@ def test_demo_account_is_created_once(capsys):
     call_command("demo_account")
     first = capsys.readouterr().out
     assert "password:" in first
-    password = first.split("password:")[1].strip()
+    password = first.split("password:")[1].split()[0]
     user = User.objects.get(email="demo@example.com")
     assert user.check_password(password)
     assert user.membership.account.balance == 100

@@ -66,7 +66,7 @@ def test_dashboard_button_sends_and_reports(client, owner):
     client.force_login(owner)
     response = client.post("/messages/test-sms/", follow=True)
     assert response.status_code == 200
-    assert "Test message queued to +447700900123" in response.content.decode()
+    assert "Test message queued to +447400900123" in response.content.decode()
     response = client.post("/messages/test-sms/", follow=True)
     assert "less than 60 seconds ago" in response.content.decode()
     assert client.get("/messages/test-sms/").status_code == 405

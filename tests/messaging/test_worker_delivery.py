@@ -26,8 +26,8 @@ class Boom(Exception):
 
 def test_rolled_back_message_is_never_sent_and_committed_one_exactly_once(celery_worker, make_account):
     sms_file = celery_worker
-    rolled_back_owner = make_account(phone="+447700900111").memberships.get().user
-    committed_owner = make_account(phone="+447700900222").memberships.get().user
+    rolled_back_owner = make_account(phone="+447400900111").memberships.get().user
+    committed_owner = make_account(phone="+447400900222").memberships.get().user
 
     doomed: list[Message] = []
 
@@ -55,7 +55,7 @@ def test_rolled_back_message_is_never_sent_and_committed_one_exactly_once(celery
     assert message.attempts == 1
     lines = sent_lines(sms_file)
     assert [line["id"] for line in lines] == [str(message.pk)]
-    assert lines[0]["to"] == "+447700900222"
+    assert lines[0]["to"] == "+447400900222"
     assert lines[0]["created_at"].endswith("Z")
     assert str(doomed_message.pk) not in sms_file.read_text()
 

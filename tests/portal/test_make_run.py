@@ -12,6 +12,7 @@ import time
 import pytest
 import requests
 
+from core.phone import EXAMPLE_MOBILE
 from tests.conftest import REPO, wait_for
 
 pytestmark = pytest.mark.worker
@@ -103,13 +104,15 @@ def test_make_run_serves_the_portal_and_delivers_through_the_worker(local_run):
     assert "demo@example.com" in response.text
 
     response = csrf_post(session, base + "/messages/test-sms/", {}, base + "/")
-    assert "Test message queued to +447700900123" in response.text
+    assert f"Test message queued to {EXAMPLE_MOBILE}" in response.text
 
     # The real worker takes the task from the on-disk broker and hands it to the file backend.
     sms_file = local_run["sms_file"]
     wait_for(lambda: sms_file.exists() and sms_file.read_text().strip(), timeout=60, message="the SMS file")
     [line] = [json.loads(raw) for raw in sms_file.read_text().splitlines()]
-    assert line["to"] == "+447700900123"
+    assert line["to"] == EXAMPLE_MOBILE
+    # …where `make run` said its SMS would be.
+    assert f"SMS (sign-in codes, test SMS) are written to {sms_file}" in "".join(local_run["output"])
     assert line["sender"] == "SMSPortal"
 
     # …and records the outcome: the dashboard shows it delivered.

@@ -117,7 +117,9 @@ def test_enrol_sms_two_factor_then_sign_in_with_password_and_code(page, live_ser
     page.get_by_label("Code").fill(other_code(code))
     with page.expect_navigation():
         page.get_by_role("button", name="Confirm").click()
-    expect(page.get_by_test_id("field-error")).to_have_text("Wrong or expired code.")
+    expect(page.get_by_test_id("field-error")).to_have_text(
+        "That code is not right. Check the latest SMS and try again."
+    )
     assert SMSDevice.objects.get(user=owner).code_failures == 1
     assert AuditEvent.objects.filter(actor=owner, action="2fa.failed").count() == 1
     # django-otp then refuses any try for 1 s; move that into the past rather than wait.
@@ -241,7 +243,9 @@ def test_a_backup_code_works_once(page, live_server, make_account):
     sign_in(page, base, owner.email)
     page.get_by_role("link", name="a backup code").click()
     enter_code(page, first)
-    expect(page.get_by_test_id("field-error")).to_have_text("That backup code is not right or was already used.")
+    expect(page.get_by_test_id("field-error")).to_have_text(
+        "That backup code was already used: each works once. Use another one."
+    )
     expect(page.get_by_role("heading", name="Dashboard")).to_have_count(0)
     page.goto(base + "/")
     expect(page).to_have_url(re.compile(r"/accounts/login/"))

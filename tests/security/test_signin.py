@@ -88,7 +88,7 @@ def test_log_out_of_all_devices_ends_a_sign_in_waiting_for_its_code(client, owne
 
 def test_ending_sessions_ends_waiting_sign_ins_of_that_user_only(client, owner, make_account):
     enrol_sms(owner)
-    other = make_account(phone="+447700900456").memberships.get().user
+    other = make_account(phone="+447400900456").memberships.get().user
     enrol_sms(other)
     code = at_second_step(client, owner)
     services.sessions_end(user=other)
