@@ -14,6 +14,7 @@ from core.csv_export import streaming_csv
 from core.errors import ApplicationError
 from core.pagination import portal_page
 from messaging import selectors
+from messaging.billing import low_balance_context
 from messaging.forms import MessageFilterForm, SenderNameForm, SendForm
 from messaging.pricing import PriceList
 from messaging.services import message_cancel, message_send_test, message_submit, sender_name_request
@@ -105,6 +106,7 @@ def send(request: HttpRequest) -> HttpResponse:
             "form": form,
             "price": PriceList().default,
             "balance": membership.account.balance if show_balance else None,
+            **low_balance_context(membership),
         },
     )
 
