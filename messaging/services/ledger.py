@@ -38,7 +38,7 @@ def _ledger_write(
     # once), cleared on the way back up to the threshold (re-armed).
     Account.objects.filter(pk=account_id).update(balance=new_balance, low_balance_alerted=below)
     if below and not account.low_balance_alerted:
-        _low_balance_crossed(account_id=account_id, balance=new_balance, threshold=account.low_balance_threshold)
+        _low_balance_told(account_id=account_id, balance=new_balance, threshold=account.low_balance_threshold)
     return LedgerEntry.objects.create(
         account_id=account_id,
         kind=kind,
@@ -65,13 +65,13 @@ def low_balance_after_debit(*, account_id: int, debit) -> None:
     """After a send's debit (messaging.sql.Debit, read under the row lock the caller still holds):
     if the balance just crossed below the threshold, mark it: one conditional UPDATE, only then."""
     if low_balance_below(debit.balance, debit.low_balance_threshold) and not debit.low_balance_alerted:
-        _low_balance_crossed(account_id=account_id, balance=debit.balance, threshold=debit.low_balance_threshold)
+        Account.objects.filter(pk=account_id).update(low_balance_alerted=True)
+        _low_balance_told(account_id=account_id, balance=debit.balance, threshold=debit.low_balance_threshold)
 
 
-def _low_balance_crossed(*, account_id: int, balance: Decimal, threshold: Decimal) -> None:
-    """The balance crossed below the threshold: flag it (the caller holds the row lock), audit it,
+def _low_balance_told(*, account_id: int, balance: Decimal, threshold: Decimal) -> None:
+    """The balance crossed below the threshold (its flag just set, under the row lock): audit it,
     and e-mail the owner once the transaction commits."""
-    Account.objects.filter(pk=account_id).update(low_balance_alerted=True)
     audit_record(
         action="billing.low_balance",
         account=Account(pk=account_id),

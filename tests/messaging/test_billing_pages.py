@@ -123,12 +123,10 @@ def test_the_monthly_statement_adds_the_months_rows_to_the_opening_balance(owner
     client = signed_in(owner)
     month = timezone.now().strftime("%Y-%m")
     page = client.get("/billing/statement/", {"month": month}).content.decode()
-    assert 'data-testid="opening">0<' in page
-    assert 'data-testid="line-topup">+150.5<' in page
-    assert 'data-testid="line-debit">-4.5<' in page
-    assert 'data-testid="line-refund">+1.5<' in page
-    assert 'data-testid="line-adjustment">-0.25<' in page
-    assert 'data-testid="closing"><strong>147.25<' in page
+    shown = {"opening": "0", "line-topup": "+150.5", "line-debit": "-4.5", "line-refund": "+1.5",
+             "line-adjustment": "-0.25", "closing": "147.25"}  # fmt: skip
+    for testid, points in shown.items():
+        assert f'data-testid="{testid}">{points}<' in page
     rows = read_csv(client.get("/billing/statement/", {"month": month, "format": "csv"}))
     assert [(row["line"], row["entries"], row["points"]) for row in rows] == [
         ("opening_balance", "", "0"),
