@@ -14,8 +14,8 @@ class _Echo:
 
 def csv_safe(value) -> str:
     """A cell a spreadsheet will not run as a formula: text starting with = + - @ or a tab/CR gets a
-        leading quote, unless it is a plain number such as a phone number (+48500100200), or a number
-    itself (a ledger's negative amounts)."""
+    leading quote, unless it is a plain number such as a phone number (+48500100200), or a number
+    itself (a ledger's negative amounts stay numbers a spreadsheet adds up)."""
     if value is None:
         return ""
     if hasattr(value, "strftime"):

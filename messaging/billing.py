@@ -66,7 +66,6 @@ def ledger(request: HttpRequest) -> HttpResponse:
             "page": page,
             "query": query,
             "threshold_form": threshold_form,
-            "month": timezone.now().date(),
             **low_balance_context(membership),
         },
     )

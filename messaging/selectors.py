@@ -283,8 +283,8 @@ class Statement:
     closing: Decimal  # opening + every line: the balance when the month ended (or now)
 
     @property
-    def change(self) -> Decimal:
-        return self.closing - self.opening
+    def last_day(self) -> date:
+        return month_bounds(self.month)[1].date() - timedelta(days=1)
 
 
 # A statement's lines as customers' invoices name them (a kind not named here: its label, plural).
