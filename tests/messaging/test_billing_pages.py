@@ -218,3 +218,17 @@ def test_staff_top_up_an_account_picked_by_its_owners_email(owner, make_account)
     entry = LedgerEntry.objects.get(kind="topup", note="Paid")
     assert (entry.account_id, entry.amount, entry.created_by_id) == (account.pk, Decimal("25"), staff.pk)
     assert Account.objects.get(pk=account.pk).balance == Decimal("125")
+
+
+def test_the_ledger_pages_fifty_entries_at_a_time_keeping_its_filters(owner):
+    account_id = owner.membership.account_id
+    for n in range(54):
+        ledger_topup(account_id=account_id, points=Decimal("1"), note=f"Top-up {n}")
+    client = signed_in(owner)
+    first = client.get("/billing/", {"kind": "topup"}).content.decode()
+    assert len(AMOUNT_CELL.findall(first)) == 50
+    assert "Page 1 of 2" in first
+    assert 'href="?kind=topup&amp;page=2"' in first
+    second = client.get("/billing/", {"kind": "topup", "page": "2"}).content.decode()
+    assert len(AMOUNT_CELL.findall(second)) == 5  # the last four of these and the opening credit
+    assert "Opening credit" in second
