@@ -57,7 +57,7 @@ def low_mails(mailoutbox) -> list:
 
 @pytest.mark.django_db
 def test_one_email_per_crossing_and_a_rise_back_to_the_threshold_rearms_it(
-    charge_path, owner, mailoutbox, django_capture_on_commit_callbacks
+    charge_path, owner, mailoutbox, email_tasks, django_capture_on_commit_callbacks
 ):
     account_id = owner.membership.account_id  # 100 points
     price("10")
@@ -72,6 +72,13 @@ def test_one_email_per_crossing_and_a_rise_back_to_the_threshold_rearms_it(
         send(owner)  # 30: still below, already told
     [mail] = low_mails(mailoutbox)
     assert mail.to == [owner.email]
+    # Queued after the commit as the notice task, whose arguments are the owner's id and the text.
+    [(task, arguments, _)] = email_tasks.queued
+    assert (task, arguments["user_id"], sorted(arguments)) == (
+        "accounts.tasks.send_notice_email",
+        owner.pk,
+        ["body", "subject", "user_id"],
+    )
     assert "40 points" in mail.body
     assert "45 points" in mail.body
     assert alerted(account_id)
