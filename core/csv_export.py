@@ -2,6 +2,7 @@
 
 import csv
 from collections.abc import Iterable
+from decimal import Decimal
 
 from django.http import StreamingHttpResponse
 
@@ -13,11 +14,14 @@ class _Echo:
 
 def csv_safe(value) -> str:
     """A cell a spreadsheet will not run as a formula: text starting with = + - @ or a tab/CR gets a
-    leading quote, unless it is a plain number such as a phone number (+48500100200)."""
+    leading quote, unless it is a plain number such as a phone number (+48500100200), or a number
+    itself (a ledger's negative amounts stay numbers a spreadsheet adds up)."""
     if value is None:
         return ""
     if hasattr(value, "strftime"):
         return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+    if isinstance(value, (int, Decimal)):  # a number, never a formula: "-4.5000" stays a number to sum
+        return str(value)
     text = str(value)
     if text[:1] in ("=", "+", "-", "@", "\t", "\r") and not text[1:].isdigit():
         return "'" + text

@@ -190,3 +190,15 @@ def normalize_phone(raw: str) -> str:
             "This is not a valid phone number.", code="invalid_phone", errors={"phone": ["Not a valid number."]}
         )
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def region_label(region: str) -> str:
+    """A country by name and calling code, as people look it up: "United Kingdom (+44)" for GB
+    (phonenumbers' own English names); the code itself when phonenumbers does not know it."""
+    from phonenumbers import geocoder
+
+    example = phonenumbers.example_number(region)
+    if example is None:
+        return region
+    name = geocoder.country_name_for_number(example, "en") or region
+    return f"{name} (+{example.country_code})"

@@ -55,7 +55,8 @@ class LedgerEntryAdmin(admin.ModelAdmin):
     list_filter = ["kind"]
     search_fields = ["account__name", "note"]
     list_select_related = ["account", "created_by"]
-    raw_id_fields = ["account"]
+    # Staff pick the account by its name or its owner's e-mail (AccountAdmin.search_fields).
+    autocomplete_fields = ["account"]
 
     def get_readonly_fields(self, request, obj=None):
         if obj is not None:

@@ -5,7 +5,7 @@ from django.utils import timezone
 from django.utils.text import normalize_newlines
 
 from core.phone import country_names, split_numbers
-from messaging.models import Message
+from messaging.models import LedgerEntry, Message
 from messaging.selectors import SenderNames
 
 
@@ -89,3 +89,37 @@ class SenderNameForm(forms.Form):
         help_text="Up to 11 letters and digits, or a phone number in international format.",
     )
     note = forms.CharField(label="What is it for?", max_length=200, required=False)
+
+
+# --- Billing ------------------------------------------------------------------------------------
+
+
+class MonthField(forms.DateField):
+    """A calendar month (the browser's month picker, `2026-05`): its first day."""
+
+    widget = forms.DateInput(attrs={"type": "month"}, format="%Y-%m")
+    input_formats = ["%Y-%m"]
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("help_text", "UTC month")
+        super().__init__(input_formats=self.input_formats, **kwargs)
+
+
+class LedgerFilterForm(forms.Form):
+    month = MonthField(required=False, label="Month")
+    kind = forms.ChoiceField(required=False, label="Kind", choices=[("", "Any kind"), *LedgerEntry.Kind.choices])
+
+
+class StatementForm(forms.Form):
+    month = MonthField(label="Month")
+
+
+class LowBalanceForm(forms.Form):
+    threshold = forms.DecimalField(
+        label="Warn me when the balance falls below (points)",
+        required=False,
+        min_value=0,
+        max_digits=16,
+        decimal_places=4,
+        help_text="The owner gets one e-mail each time the balance crosses it. Empty: no warning.",
+    )

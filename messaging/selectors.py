@@ -3,14 +3,16 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
 
 from accounts.models import Membership
 from core import localcache
+from core.phone import region_label
 from core.selectors import created_within
 from messaging import sql
-from messaging.models import Message, SenderName
+from messaging.models import LedgerEntry, Message, SenderName
+from messaging.pricing import PriceList
 
 
 def balance_visible(membership: Membership | None) -> bool:
@@ -239,3 +241,99 @@ def balance_now(*, account_id: int, membership_id: int, now: datetime) -> Balanc
         monthly_limit=None if member.is_owner else member.monthly_limit,
         monthly_spent=member.spent_in_month_of(now),
     )
+
+
+# --- Billing: the ledger, monthly statements, the price list -----------------------------------
+
+
+def month_bounds(month: date) -> tuple[datetime, datetime]:
+    """The UTC instants a calendar month (any day of it) starts and the next one starts: the
+    ledger's months are UTC, as the sub-users' monthly limits are."""
+    start = datetime(month.year, month.month, 1, tzinfo=UTC)
+    following = datetime(month.year + month.month // 12, month.month % 12 + 1, 1, tzinfo=UTC)
+    return start, following
+
+
+def ledger_entries(*, account_id: int, month: date | None = None, kind: str = "") -> QuerySet[LedgerEntry]:
+    """The account's ledger, newest first, optionally one UTC month's and one kind's. In the order
+    the entries were written (the id, under the account's row lock), so each entry's balance after
+    follows from the one below it even where concurrent sends' times interleave."""
+    entries = LedgerEntry.objects.filter(account_id=account_id)
+    if month is not None:
+        start, end = month_bounds(month)
+        entries = entries.filter(created_at__gte=start, created_at__lt=end)
+    if kind:
+        entries = entries.filter(kind=kind)
+    return entries.order_by("-id")
+
+
+@dataclass(frozen=True)
+class StatementLine:
+    kind: str
+    label: str
+    count: int
+    points: Decimal  # signed, as the ledger has it
+
+
+@dataclass(frozen=True)
+class Statement:
+    month: date  # its first day
+    opening: Decimal  # the balance when the month began
+    lines: list[StatementLine]  # every kind of the ledger, in its order, zero ones included
+    closing: Decimal  # opening + every line: the balance when the month ended (or now)
+
+    @property
+    def last_day(self) -> date:
+        return month_bounds(self.month)[1].date() - timedelta(days=1)
+
+
+# A statement's lines as customers' invoices name them (a kind not named here: its label, plural).
+STATEMENT_LABELS = {
+    "topup": "Top-ups",
+    "debit": "Charges for messages",
+    "refund": "Refunds",
+    "adjustment": "Adjustments",
+}
+
+
+def statement(*, account_id: int, month: date) -> Statement:
+    """A UTC month of the account's ledger: the opening balance (the sum of every entry before the
+    month), the month's entries summed by kind, and the closing balance, their sum. Exact to the
+    last decimal: the rows it sums are the ledger's own (two aggregate queries)."""
+    start, end = month_bounds(month)
+    entries = LedgerEntry.objects.filter(account_id=account_id)
+    opening = entries.filter(created_at__lt=start).aggregate(total=Sum("amount"))["total"] or Decimal("0")
+    totals = {
+        row["kind"]: row
+        for row in entries.filter(created_at__gte=start, created_at__lt=end)
+        .values("kind")
+        .annotate(count=Count("id"), points=Sum("amount"))
+        .order_by()
+    }
+    lines = [
+        StatementLine(
+            kind=kind,
+            label=STATEMENT_LABELS.get(kind, f"{label}s"),
+            count=totals.get(kind, {}).get("count", 0),
+            points=totals.get(kind, {}).get("points") or Decimal("0"),
+        )
+        for kind, label in LedgerEntry.Kind.choices
+    ]
+    return Statement(
+        month=start.date(), opening=opening, lines=lines, closing=opening + sum(line.points for line in lines)
+    )
+
+
+@dataclass(frozen=True)
+class CountryPrice:
+    country: str  # ISO 3166 alpha-2
+    name: str  # "United Kingdom (+44)"
+    per_segment: Decimal
+
+
+def price_list() -> tuple[list[CountryPrice], Decimal]:
+    """The prices a send is charged (messaging.pricing.PriceList, the one home of prices): each
+    country's own, by name, and the default price of every other country."""
+    prices = PriceList()
+    rows = [CountryPrice(country, region_label(country), price) for country, price in prices.by_country.items()]
+    return sorted(rows, key=lambda row: row.name), prices.default

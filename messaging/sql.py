@@ -20,6 +20,7 @@ import uuid
 from contextlib import nullcontext
 from datetime import date, datetime
 from decimal import Decimal
+from typing import NamedTuple
 
 from django.db import connection, transaction
 from django.db.models import F, Value
@@ -92,29 +93,41 @@ _ACCOUNT_DEBIT = """
 WITH debit AS (
     UPDATE {account} SET balance = balance - %(total)s
     WHERE id = %(account_id)s AND status = %(active)s AND balance >= %(total)s
-    RETURNING id, balance
+    RETURNING id, balance, low_balance_threshold, low_balance_alerted
+), entry AS (
+    INSERT INTO {ledger} (account_id, kind, amount, balance_after, note, batch_id, created_by_id, created_at)
+    SELECT id, %(kind)s, -%(total)s, balance, %(note)s, %(batch_id)s, %(user_id)s, %(now)s FROM debit
 )
-INSERT INTO {ledger} (account_id, kind, amount, balance_after, note, batch_id, created_by_id, created_at)
-SELECT id, %(kind)s, -%(total)s, balance, %(note)s, %(batch_id)s, %(user_id)s, %(now)s FROM debit
-RETURNING balance_after
+SELECT balance, low_balance_threshold, low_balance_alerted FROM debit
 """
+
+
+class Debit(NamedTuple):
+    balance: Decimal  # after the debit
+    low_balance_threshold: Decimal | None  # the account's, read under the same lock
+    low_balance_alerted: bool
 
 
 def account_debit(
     *, account_id: int, total: Decimal, note: str, batch_id, user_id: int | None, now: datetime
-) -> Decimal | None:
+) -> Debit | None:
     """Take `total` from an active account's balance and write its ledger entry (a debit), under
-    the account's row lock; returns the balance after, or None (nothing changed) when the account
-    is suspended or its balance is less than `total`."""
+    the account's row lock; returns the balance after with the account's low-balance threshold
+    and flag (services/ledger.py decides from them, without a query of its own), or None
+    (nothing changed) when the account is suspended or its balance is less than `total`."""
     if native():
         params = {"total": total, "account_id": account_id, "active": Account.Status.ACTIVE,
                   "kind": LedgerEntry.Kind.DEBIT, "note": note, "batch_id": batch_id, "user_id": user_id,
                   "now": now}  # fmt: skip
         row, _ = _run(_ACCOUNT_DEBIT, params)
-        return None if row is None else row[0]
+        return None if row is None else Debit(*row)
     # In Python, as the ledger's other writes (services/ledger.py): exact on SQLite too, whose
     # arithmetic on a decimal column is floating point.
-    account = Account.objects.select_for_update(no_key=True).only("status", "balance").get(pk=account_id)
+    account = (
+        Account.objects.select_for_update(no_key=True)
+        .only("status", "balance", "low_balance_threshold", "low_balance_alerted")
+        .get(pk=account_id)
+    )
     if account.status != Account.Status.ACTIVE or account.balance < total:
         return None
     balance = account.balance - total
@@ -129,7 +142,7 @@ def account_debit(
         created_by_id=user_id,
         created_at=now,
     )
-    return balance
+    return Debit(balance, account.low_balance_threshold, account.low_balance_alerted)
 
 
 _MEMBERSHIP_SPEND = """

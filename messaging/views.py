@@ -19,6 +19,7 @@ from core.pagination import portal_page
 from core.phone import national_hint
 from core.text import points_label
 from messaging import selectors, windows
+from messaging.billing import low_balance_context
 from messaging.forms import MessageFilterForm, SenderNameForm, SendForm
 from messaging.pricing import PriceList
 from messaging.services import message_cancel, message_send_test, message_submit, sender_name_request
@@ -157,6 +158,7 @@ def send(request: HttpRequest) -> HttpResponse:
             "balance": account.balance if show_balance else None,
             "form_nonce": form_nonce_new(),
             "window": _window_notice(membership, request.user.time_zone),
+            **low_balance_context(membership),
         },
     )
 

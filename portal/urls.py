@@ -14,6 +14,7 @@ from inbound.urls import api_patterns as inbound_api_patterns
 from messaging import hooks
 from messaging.apis import BalanceApi, MessageApi, MessagesApi
 from messaging.legacy import legacy_send
+from messaging.urls import billing_patterns
 from portal import views
 from verify.urls import api_patterns as verify_api_patterns
 from webhooks.urls import api_patterns as webhooks_api_patterns
@@ -49,6 +50,7 @@ urlpatterns = [
     path("accounts/", include("security.urls")),
     path("settings/", include("accounts.urls")),
     path("messages/", include("messaging.urls")),
+    path("billing/", include((billing_patterns, "billing"))),
     path("contacts/", include("contacts.urls")),
     path("api-keys/", include("apikeys.urls")),
     path("inbox/", include("inbound.urls")),

@@ -11,6 +11,7 @@ from core.api import PROBLEM_TYPE_BASE
 from core.charts import stacked_day_bars
 from core.health import readiness
 from core.renderers import PROBLEM_CONTENT_TYPE
+from messaging.billing import low_balance_context
 from messaging.selectors import (
     balance_visible,
     delivery_rate,
@@ -69,6 +70,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "counts": message_counts(user=request.user),
             "recent": recent_messages(user=request.user),
             "show_balance": balance_visible(membership),
+            **low_balance_context(membership),
         }
         now = timezone.now()
         days = messages_per_day(user=request.user, today=now.date())

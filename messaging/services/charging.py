@@ -12,6 +12,7 @@ from audit.services import audit_record, security_alert
 from core.errors import ApplicationError, Forbidden, PaymentRequired, RateLimited
 from messaging import sql
 from messaging.models import TrafficCounter
+from messaging.services.ledger import low_balance_after_debit
 
 
 def charge(*, account, membership, user, total, count, batch_id, now) -> Decimal:
@@ -22,7 +23,7 @@ def charge(*, account, membership, user, total, count, batch_id, now) -> Decimal
     new_total, alerted = sql.traffic_add(account_id=account.pk, hour=hour, count=count)
     traffic_check(account=account, hour=hour, before=new_total - count, new_total=new_total, alerted=alerted, now=now)
     if total > 0:
-        balance = sql.account_debit(
+        debit = sql.account_debit(
             account_id=account.pk,
             total=total,
             note=debit_note(count),
@@ -30,9 +31,11 @@ def charge(*, account, membership, user, total, count, batch_id, now) -> Decimal
             user_id=user.pk if user is not None else None,
             now=now,
         )
-        if balance is None:  # suspended, or not enough credit: say which
+        if debit is None:  # suspended, or not enough credit: say which
             fresh = Account.objects.only("status").get(pk=account.pk)
             raise suspended_error() if not fresh.is_active else no_credit_error(total)
+        balance = debit.balance
+        low_balance_after_debit(account_id=account.pk, debit=debit)
     else:  # free messages: nothing to debit, the account's lock all the same
         status, balance = (
             Account.objects.select_for_update(no_key=True).values_list("status", "balance").get(pk=account.pk)

@@ -76,25 +76,29 @@ def balance_of(account_id: int) -> Decimal:
 def test_a_debit_takes_the_amount_exactly_and_writes_its_ledger_entry(path, owner):
     account_id = owner.membership.account_id  # 100 points
     batch_id = uuid7()
-    balance = sql.account_debit(
+    Account.objects.filter(pk=account_id).update(low_balance_threshold=Decimal("97.5"))
+    debit = sql.account_debit(
         account_id=account_id, total=Decimal("2.5001"), note="3 messages", batch_id=batch_id, user_id=owner.pk, now=NOW
     )
-    assert balance == Decimal("97.4999") == balance_of(account_id)
+    # With the account's low-balance threshold and flag, read under the same lock.
+    assert debit == (Decimal("97.4999"), Decimal("97.5"), False)
+    assert debit.balance == balance_of(account_id)
     assert debits() == [(account_id, Decimal("-2.5001"), Decimal("97.4999"), "3 messages", batch_id, owner.pk, NOW)]
     for _ in range(3):  # no drift, however many
-        balance = sql.account_debit(
+        debit = sql.account_debit(
             account_id=account_id, total=Decimal("0.0001"), note="1 message", batch_id=None, user_id=None, now=NOW
         )
-    assert balance == Decimal("97.4996") == balance_of(account_id)
+    assert debit.balance == Decimal("97.4996") == balance_of(account_id)
 
 
 def test_a_debit_is_refused_whole_without_the_credit_or_when_the_account_is_suspended(path, owner):
     account_id = owner.membership.account_id
 
     def debit(total: str) -> Decimal | None:
-        return sql.account_debit(
+        debited = sql.account_debit(
             account_id=account_id, total=Decimal(total), note="n", batch_id=None, user_id=None, now=NOW
         )
+        return None if debited is None else debited.balance
 
     assert debit("100.0001") is None
     assert balance_of(account_id) == Decimal("100")

@@ -2,6 +2,7 @@
 API's routes): a test that walks them covers a new page without anyone adding it here."""
 
 from dataclasses import dataclass
+from decimal import Decimal
 
 from django.conf import settings
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
@@ -11,7 +12,8 @@ from django.utils import timezone
 from accounts.models import User
 from contacts import services as contacts_services
 from inbound.services import inbound_number_assign, inbound_receive
-from messaging.models import Message
+from messaging.models import Message, PriceRule
+from messaging.services.ledger import low_balance_threshold_set
 from security.models import KnownDevice
 from tests.api_support import make_credential, make_subuser, make_token
 from webhooks.models import Delivery, Endpoint
@@ -89,6 +91,10 @@ class Samples:
         delivery = Delivery.objects.create(
             endpoint=endpoint, webhook_id="msg_sample", event_type="message.sent", give_up_at=timezone.now()
         )
+        # Billing: a country's price on the price list, and a balance below the owner's warning
+        # threshold, so the pages show the price table and the low-balance notice.
+        PriceRule.objects.update_or_create(country="GB", defaults={"price_per_segment": Decimal("0.5")})
+        low_balance_threshold_set(account_id=account.pk, threshold=account.balance + 1, actor=owner)
         self.by_param = {
             "member_id": self.subuser.membership.pk,
             "contact_id": contact.pk,
