@@ -10,8 +10,8 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
-from core.api import PROBLEM_TYPE_BASE
 from core.charts import stacked_day_bars
+from core.problems import PROBLEMS, problem_type
 from core.renderers import PROBLEM_CONTENT_TYPE
 from messaging.selectors import (
     balance_visible,
@@ -71,7 +71,7 @@ def readyz(request: HttpRequest) -> JsonResponse:
 def server_error(request: HttpRequest) -> HttpResponse:
     if request.path.startswith(tuple(settings.API_PATH_PREFIXES)):  # the API and the legacy endpoint
         body = {
-            "type": PROBLEM_TYPE_BASE + "server_error",
+            "type": problem_type("server_error"),
             "title": "Internal server error",
             "status": 500,
             "detail": "The server could not complete the request. It has been logged.",
@@ -107,3 +107,10 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         if context["show_balance"]:
             context["spend"] = monthly_spend_by_member(account_id=account.pk, now=now)
     return render(request, "portal/dashboard.html", context)
+
+
+@require_safe
+def api_errors(request: HttpRequest) -> HttpResponse:
+    """The API's error codes, public: every problem document's `type` points at its entry here."""
+    rows = sorted(PROBLEMS.items(), key=lambda item: (item[1].status, item[0]))
+    return render(request, "portal/api_errors.html", {"problems": rows})
