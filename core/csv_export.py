@@ -2,6 +2,7 @@
 
 import csv
 from collections.abc import Iterable
+from datetime import UTC
 
 from django.http import StreamingHttpResponse
 
@@ -16,8 +17,8 @@ def csv_safe(value) -> str:
     leading quote, unless it is a plain number such as a phone number (+48500100200)."""
     if value is None:
         return ""
-    if hasattr(value, "strftime"):
-        return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+    if hasattr(value, "strftime"):  # a time: in UTC whatever zone the pages show (ISO 8601)
+        return (value.astimezone(UTC) if getattr(value, "tzinfo", None) else value).strftime("%Y-%m-%dT%H:%M:%SZ")
     text = str(value)
     if text[:1] in ("=", "+", "-", "@", "\t", "\r") and not text[1:].isdigit():
         return "'" + text

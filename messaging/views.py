@@ -13,6 +13,7 @@ from contacts import selectors as contact_selectors
 from core.csv_export import streaming_csv
 from core.errors import ApplicationError
 from core.pagination import portal_page
+from core.text import counted, points_label
 from messaging import selectors
 from messaging.forms import MessageFilterForm, SenderNameForm, SendForm
 from messaging.pricing import PriceList
@@ -39,12 +40,6 @@ def send_test_sms(request):
     return redirect("dashboard")
 
 
-def _points(amount: Decimal) -> str:
-    """An amount of points as plain digits without trailing zeros: 10, 0.5, 99.25 (never 1E+1,
-    which is what Decimal.normalize() alone writes for round numbers)."""
-    return f"{amount.normalize():f}"
-
-
 def send_summary(sent: list, total_cost: Decimal) -> str:
     """What the page says after a send: how many went ahead (in what state), what it cost, and how
     many were skipped because the number opted out."""
@@ -53,9 +48,9 @@ def send_summary(sent: list, total_cost: Decimal) -> str:
     if not going:
         return f"Nothing sent: {'the recipient has' if skipped == 1 else f'all {skipped} recipients have'} opted out."
     state = going[0].get_status_display().lower()
-    done = f"{len(going)} message{'s' if len(going) != 1 else ''} {state}: {_points(total_cost)} points."
+    done = f"{counted(len(going), 'message')} {state}: {points_label(total_cost)}."
     if skipped:
-        done += f" {skipped} skipped: opted out (not charged)."
+        done += f" {skipped:,} skipped: opted out (not charged)."
     return done
 
 
@@ -95,7 +90,7 @@ def send(request: HttpRequest) -> HttpResponse:
         else:
             done = send_summary(result.messages, result.total_cost)
             if show_balance:
-                done += f" Balance {_points(result.balance)}."
+                done += f" Balance {points_label(result.balance)}."
             messages.success(request, done)
             return redirect(f"{reverse('messaging:log')}?batch={result.batch_id}")
     return render(
@@ -132,11 +127,13 @@ LIST_FIELDS = ("id", "created_at", "recipient", "sender", "status", "segments", 
 
 
 CSV_COLUMNS = ["id", "created_at", "recipient", "sender", "status", "error_code", "segments", "encoding", "cost",
-               "batch_id", "reference", "scheduled_at", "sent_at", "delivered_at"]  # fmt: skip
+               "batch_id", "reference", "scheduled_at", "sent_at", "delivered_at", "text"]  # fmt: skip
 
 
 def _csv(queryset) -> StreamingHttpResponse:
-    rows = queryset.values_list(*CSV_COLUMNS).iterator(chunk_size=2000)
+    """Every column in full, times in UTC (ISO 8601), the text as the pages show it (`shown_text`)."""
+    fields = [("shown_text" if column == "text" else column) for column in CSV_COLUMNS]
+    rows = queryset.values_list(*fields).iterator(chunk_size=2000)
     return streaming_csv("messages.csv", CSV_COLUMNS, rows)
 
 

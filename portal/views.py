@@ -97,7 +97,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "show_balance": balance_visible(membership),
         }
         now = timezone.now()
-        days = messages_per_day(user=request.user, today=now.date())
+        days = messages_per_day(user=request.user, today=timezone.localdate(now))
         context |= {
             "days": days,
             "days_total": sum(day.total for day in days),

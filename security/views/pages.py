@@ -20,6 +20,7 @@ from core.csv_export import streaming_csv
 from core.errors import ApplicationError
 from core.forms import apply_form_error
 from core.ip import get_client_ip
+from core.text import counted
 from security import selectors, services
 from security.forms import (
     AccountPolicyForm,
@@ -30,6 +31,7 @@ from security.forms import (
     PasswordChangeForm,
     PhoneForm,
     SessionTimeoutForm,
+    TimeZoneForm,
 )
 from security.models import IPAllowlistEntry, SMSDevice
 from security.sudo import sudo_required
@@ -47,6 +49,7 @@ def security(request: HttpRequest) -> HttpResponse:
         "totp_device": TOTPDevice.objects.filter(user=user, confirmed=True).first(),
         "backup_left": services.backup_codes_left(user),
         "two_factor_required": services.two_factor_required(user),
+        "time_zone_form": TimeZoneForm(current=user.time_zone),
         "timeout_form": SessionTimeoutForm(
             choices=services.session_timeout_choices(user),
             initial={"minutes": services.session_timeout_minutes(user)},
@@ -280,6 +283,20 @@ def session_timeout(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @login_required
+def time_zone(request: HttpRequest) -> HttpResponse:
+    form = TimeZoneForm(request.POST, current=request.user.time_zone)
+    if form.is_valid():
+        services.user_time_zone_set(
+            user=request.user, time_zone=form.cleaned_data["time_zone"], context=AuditContext.from_request(request)
+        )
+        messages.success(request, f"Times are now shown in {request.user.time_zone}.")
+    else:
+        messages.error(request, "Choose a time zone from the list.")
+    return redirect(reverse("security:security") + "#preferences")
+
+
+@require_POST
+@login_required
 def session_revoke(request: HttpRequest) -> HttpResponse:
     key = selectors.session_key_for_public_id(user=request.user, public_id=request.POST.get("session", ""))
     if key is None:
@@ -369,7 +386,10 @@ def ip_allowlist(request: HttpRequest) -> HttpResponse:
             except ApplicationError as exc:
                 form.add_error("confirm_self_lockout" if exc.code == "self_lockout" else None, exc.detail)
             else:
-                messages.success(request, f"The {scope} allowlist is saved ({len(entries)} entries).")
+                label = IPAllowlistEntry.Scope(scope).label
+                messages.success(
+                    request, f"The {label} allowlist is saved ({counted(len(entries), 'entry', 'entries')})."
+                )
                 return redirect(reverse("security:security") + "#allowlist")
     return render(
         request,
@@ -396,6 +416,7 @@ def audit_log(request: HttpRequest) -> HttpResponse:
             [
                 event.created_at,
                 event.action,
+                event.label,
                 event.actor.email if event.actor else "",  # "=1+2@example.com" is a valid address
                 event.actor_token,
                 event.ip or "",
@@ -405,7 +426,7 @@ def audit_log(request: HttpRequest) -> HttpResponse:
             ]
             for event in events.iterator(chunk_size=1000)
         )
-        header = ["time_utc", "action", "actor", "token", "ip", "user_agent", "object", "details"]
+        header = ["time_utc", "action", "event", "actor", "token", "ip", "user_agent", "object", "details"]
         return streaming_csv("audit-log.csv", header, rows)
     page = Paginator(events, 50).get_page(request.GET.get("page"))
     query = request.GET.copy()

@@ -91,7 +91,7 @@ def test_the_csv_export_is_streamed_with_a_header_row(client, owner):
     assert response["Content-Type"].startswith("text/csv")
     assert 'filename="audit-log.csv"' in response["Content-Disposition"]
     header, *body = csv_rows(response)
-    assert header == ["time_utc", "action", "actor", "token", "ip", "user_agent", "object", "details"]
+    assert header == ["time_utc", "action", "event", "actor", "token", "ip", "user_agent", "object", "details"]
     exported = next(row for row in body if row[1] == "test.exported")
     assert exported[2] == owner.email
     assert exported[0].endswith("Z")
