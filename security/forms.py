@@ -9,6 +9,7 @@ from accounts.models import Account
 from audit.context import AuditContext
 from audit.labels import action_label
 from core.forms import day_field
+from core.text import counted
 from core.timezones import zone_choices
 from security.models import IPAllowlistEntry
 from security.services.policy import POLICY_FIELDS
@@ -166,9 +167,9 @@ class SessionTimeoutForm(forms.Form):
 
 def _minutes_label(minutes: int) -> str:
     if minutes < 60:
-        return f"{minutes} minutes of inactivity"
+        return f"{counted(minutes, 'minute')} of inactivity"
     hours = minutes // 60
-    return f"{hours} hour{'s' if hours > 1 else ''} of inactivity"
+    return f"{counted(hours, 'hour')} of inactivity"
 
 
 class AccountPolicyForm(forms.ModelForm):

@@ -86,7 +86,7 @@ def _end_others_if_asked(request: HttpRequest, form) -> None:
             context=AuditContext.from_request(request),
         )
         if count:
-            messages.info(request, f"Signed out {count} other session{'s' if count > 1 else ''}.")
+            messages.info(request, f"Signed out {counted(count, 'other session')}.")
 
 
 @login_required
@@ -317,7 +317,7 @@ def sessions_end_others(request: HttpRequest) -> HttpResponse:
         current_session_key=request.session.session_key,
         context=AuditContext.from_request(request),
     )
-    messages.success(request, f"Signed out of {count} other session{'s' if count != 1 else ''}.")
+    messages.success(request, f"Signed out of {counted(count, 'other session')}.")
     return redirect(reverse("security:security") + "#sessions")
 
 
