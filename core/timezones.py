@@ -70,7 +70,10 @@ def zone(name: str):
 
 class UserTimeZoneMiddleware:
     """Pages show times in the signed-in user's zone (`User.time_zone`), UTC for anyone else:
-    Django's template filters and forms read the active zone. Runs after authentication."""
+    Django's template filters, forms and `__date` lookups read the active zone. Runs after
+    authentication. The zone is active while the request is answered (a streamed CSV's rows
+    included, read after the view returns) and never after: the next request on this thread may be
+    another user's, or the API's, which reads times in UTC."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -78,9 +81,21 @@ class UserTimeZoneMiddleware:
     def __call__(self, request):
         user = getattr(request, "user", None)
         name = getattr(user, "time_zone", "") if user is not None and user.is_authenticated else ""
-        if name and name != "UTC":
-            timezone.activate(zone(name))
-        try:
+        if not name or name == "UTC":
             return self.get_response(request)
+        timezone.activate(zone(name))
+        try:
+            response = self.get_response(request)
         finally:
             timezone.deactivate()
+        if response.streaming:
+            response.streaming_content = _in_zone(response.streaming_content, zone(name))
+        return response
+
+
+def _in_zone(chunks, tz):
+    timezone.activate(tz)
+    try:
+        yield from chunks
+    finally:
+        timezone.deactivate()

@@ -78,6 +78,19 @@ def test_the_message_csv_stays_in_utc_whatever_the_users_zone(client, owner):
     assert row[header.index("created_at")] == "2026-07-01T12:00:00Z"
 
 
+def test_a_day_filter_is_a_day_of_the_users_zone_on_the_page_and_in_the_csv(client, owner):
+    owner.time_zone = "Europe/Warsaw"
+    owner.save(update_fields=["time_zone"])
+    late = _message(owner)
+    Message.objects.filter(pk=late.pk).update(created_at=datetime(2026, 6, 30, 23, 30, tzinfo=UTC))  # 1 July, 01:30
+    client.force_login(owner)
+    assert "1 message<" in client.get("/messages/", {"since": "2026-07-01"}).content.decode()
+    response = client.get("/messages/", {"since": "2026-07-01", "format": "csv"})
+    header, *rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert [row[header.index("id")] for row in rows] == [str(late.pk)]
+    assert rows[0][header.index("created_at")] == "2026-06-30T23:30:00Z"
+
+
 def test_the_send_form_reads_a_scheduled_time_in_the_users_zone(client, owner):
     owner.time_zone = "Europe/Warsaw"
     owner.save(update_fields=["time_zone"])

@@ -15,13 +15,6 @@ from tests.conftest import PASSWORD
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def signed_in(client, owner):
-    PriceRule.objects.update_or_create(country="", defaults={"price_per_segment": Decimal("1")})
-    client.force_login(owner)
-    return client
-
-
 def submit(user, **kwargs):
     kwargs.setdefault("to", ["+447400100001"])
     kwargs.setdefault("text", "Hello")

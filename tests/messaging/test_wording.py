@@ -5,18 +5,11 @@ from decimal import Decimal
 
 import pytest
 
-from messaging.models import Message, PriceRule
+from messaging.models import Message
 from messaging.services import message_submit
 from messaging.services.charging import no_credit_error, over_monthly_limit_error
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def signed_in(client, owner):
-    PriceRule.objects.update_or_create(country="", defaults={"price_per_segment": Decimal("1")})
-    client.force_login(owner)
-    return client
 
 
 def test_one_message_for_one_point_is_said_in_the_singular(signed_in):
