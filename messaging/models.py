@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from accounts.models import POINTS, Account
 from core.ids import uuid7
+from core.text import points_label
 
 
 class LedgerEntry(models.Model):
@@ -45,7 +46,7 @@ class LedgerEntry(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} {self.amount} ({self.account})"
+        return f"{self.get_kind_display()} {points_label(self.amount)} ({self.account})"
 
 
 # The text of a message that carried a security code (a Verify code), once handed over.
