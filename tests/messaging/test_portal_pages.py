@@ -48,7 +48,10 @@ def test_a_line_break_typed_in_the_send_form_costs_what_the_counter_shows(signed
 
 @pytest.mark.parametrize(
     ("price", "shown"),
-    [("10", "1 message queued: 10 points. Balance 90."), ("0.5", "1 message queued: 0.5 points. Balance 99.5.")],
+    [
+        ("10", "1 message queued: 10 points. Balance 90 points."),
+        ("0.5", "1 message queued: 0.5 points. Balance 99.5 points."),
+    ],
 )
 def test_the_send_confirmation_shows_amounts_as_plain_numbers(signed_in, price, shown):
     PriceRule.objects.filter(country="").update(price_per_segment=Decimal(price))
