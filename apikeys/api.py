@@ -53,7 +53,7 @@ PROBLEM_MEDIA_TYPE = "application/problem+json"
 class Problem(serializers.Serializer):
     """RFC 9457 problem details: the body of every API error."""
 
-    type = serializers.CharField(help_text="A URI identifying the kind of problem.")
+    type = serializers.CharField(help_text="Its code's entry on the errors page: `/docs/errors#<code>`.")
     title = serializers.CharField()
     status = serializers.IntegerField()
     detail = serializers.CharField(help_text="What went wrong, for a person.")

@@ -6,10 +6,10 @@ from rest_framework.response import Response
 from apikeys.api import ApiView, operation, problems
 from apikeys.models import SCOPES
 from apikeys.services import KeyChanged, access_token_issue, access_token_revoke, access_token_secret
-from core.serializers import Representation, UtcDateTimeField
+from core.serializers import RefuseUnknownFields, Representation, UtcDateTimeField
 
 
-class TokenRequest(serializers.Serializer):
+class TokenRequest(RefuseUnknownFields, serializers.Serializer):
     ttl = serializers.IntegerField(min_value=60, max_value=86400, default=3600, help_text="Lifetime in seconds.")
     scopes = serializers.ListField(
         child=serializers.ChoiceField(choices=sorted(SCOPES)),

@@ -4,6 +4,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from audit.labels import action_label
+
 
 class AuditEvent(models.Model):
     """Who did what, when, from where, on which object. Written by the services; never edited."""
@@ -36,3 +38,8 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M:%S}Z {self.action}"
+
+    @property
+    def label(self) -> str:
+        """What the event is called on the pages (audit.labels); `action` is its code."""
+        return action_label(self.action)

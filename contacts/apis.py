@@ -15,7 +15,7 @@ from contacts.serializers import OptOutOut, opt_out_json
 from core.errors import not_found
 from core.ids import MAX_ID
 from core.pagination import KeysetPagination, page_of
-from core.serializers import Representation, UtcDateTimeField
+from core.serializers import RefuseUnknownFields, Representation, UtcDateTimeField
 
 CONFLICT = {
     (409, PROBLEM_MEDIA_TYPE): OpenApiResponse(
@@ -30,7 +30,7 @@ UNSUPPORTED_BODY = {
 # --- Serializers: requests --------------------------------------------------------------------
 
 
-class ContactIn(serializers.Serializer):
+class ContactIn(RefuseUnknownFields, serializers.Serializer):
     phone = serializers.CharField(max_length=32, help_text="E.164, e.g. +447400123456 (normalised).")
     name = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
     groups = serializers.ListField(
@@ -42,7 +42,7 @@ class ContactIn(serializers.Serializer):
     )
 
 
-class ContactPatch(serializers.Serializer):
+class ContactPatch(RefuseUnknownFields, serializers.Serializer):
     phone = serializers.CharField(max_length=32, required=False)
     name = serializers.CharField(max_length=100, required=False, allow_blank=True)
     groups = serializers.ListField(
@@ -53,11 +53,11 @@ class ContactPatch(serializers.Serializer):
     )
 
 
-class OptOutIn(serializers.Serializer):
+class OptOutIn(RefuseUnknownFields, serializers.Serializer):
     phone = serializers.CharField(max_length=32, help_text="E.164, e.g. +447400123456 (normalised).")
 
 
-class GroupIn(serializers.Serializer):
+class GroupIn(RefuseUnknownFields, serializers.Serializer):
     name = serializers.CharField(max_length=100, help_text="Unique in the account, whatever the case.")
 
 

@@ -17,6 +17,7 @@ from rest_framework.utils import json as drf_json
 from rest_framework.views import APIView, set_rollback
 
 from core.errors import ApplicationError
+from core.problems import problem_type
 from core.renderers import PROBLEM_CONTENT_TYPE, ApiJSONRenderer, RequestTooLarge
 
 logger = logging.getLogger(__name__)
@@ -94,8 +95,6 @@ def json_response(request, data, *, status: int):
     return Response(data, status=status)
 
 
-PROBLEM_TYPE_BASE = "https://docs.sms-portal.invalid/problems/"
-
 # DRF exception class → (code, title) of the problem document.
 _DRF_PROBLEMS: list[tuple[type[exceptions.APIException], str, str]] = [
     (exceptions.ValidationError, "invalid_request", "Invalid request"),
@@ -123,7 +122,7 @@ def problem_response(
     extra: dict | None = None,
 ) -> Response:
     body = {
-        "type": PROBLEM_TYPE_BASE + code,
+        "type": problem_type(code),
         "title": title,
         "status": status_code,
         "detail": detail,

@@ -3,6 +3,8 @@ bar has a text title, and the page has the numbers as a table too)."""
 
 from dataclasses import dataclass
 
+from core.text import counted
+
 WIDTH, HEIGHT = 720, 200
 LEFT, RIGHT, TOP, BOTTOM = 40, 8, 8, 22  # room for the axis labels
 SERIES = (("delivered", "Delivered"), ("failed", "Failed"), ("pending", "In progress"))
@@ -63,7 +65,7 @@ def stacked_day_bars(days) -> dict:
             Bar(
                 x=round(LEFT + index * slot + slot * 0.15, 2),
                 width=round(slot * 0.7, 2),
-                title=f"{day.day:%Y-%m-%d}: {day.total} messages ({parts})",
+                title=f"{day.day:%Y-%m-%d}: {counted(day.total, 'message')} ({parts})",
                 segments=segments,
                 label=f"{day.day:%b %-d}" if last or (len(days) - 1 - index) % 7 == 0 else "",
                 label_x=round(LEFT + (index + 1) * slot if last else LEFT + (index + 0.5) * slot, 2),

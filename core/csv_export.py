@@ -2,6 +2,7 @@
 
 import csv
 from collections.abc import Iterable
+from datetime import UTC
 from decimal import Decimal
 
 from django.http import StreamingHttpResponse
@@ -18,8 +19,8 @@ def csv_safe(value) -> str:
     itself (a ledger's negative amounts stay numbers a spreadsheet adds up)."""
     if value is None:
         return ""
-    if hasattr(value, "strftime"):
-        return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+    if hasattr(value, "strftime"):  # a time: in UTC whatever zone the pages show (ISO 8601)
+        return (value.astimezone(UTC) if getattr(value, "tzinfo", None) else value).strftime("%Y-%m-%dT%H:%M:%SZ")
     if isinstance(value, (int, Decimal)):  # a number, never a formula: "-4.5000" stays a number to sum
         return str(value)
     text = str(value)

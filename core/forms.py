@@ -2,6 +2,8 @@
 
 import secrets
 
+from django import forms
+
 from core import ratelimit
 from core.errors import ApplicationError
 
@@ -71,3 +73,9 @@ def form_nonce_release(request) -> None:
     key = form_nonce_key(request)
     if key is not None:
         ratelimit.forget_once(key)
+
+
+def day_field(label: str) -> forms.DateField:
+    """A date filter of a list page ("Since", "Until"): a day of the user's time zone, as
+    core.selectors.created_within reads it."""
+    return forms.DateField(required=False, label=label, widget=forms.DateInput(attrs={"type": "date"}))

@@ -158,3 +158,73 @@ class Representation:
 
     def many(self, instances: Iterable) -> list[dict]:
         return [self(instance) for instance in instances]
+
+
+# --- Requests: unknown fields are refused -----------------------------------------------------------
+#
+# A field the endpoint does not know is most often a name from another provider's API ("from" for
+# the sender): ignoring it would send under the default sender. /api/v1's request serializers
+# refuse it (400 `invalid_request`, the field named in `errors`, with the name it probably meant);
+# the compatibility dialects (/3rdparty/v1, /smsapi/) keep ignoring what they do not read, as the
+# APIs they imitate do, so the rule is opt-in per serializer.
+
+# An unknown name → the fields it may mean, in order: the first one the serializer has is suggested.
+FIELD_ALIASES: dict[str, tuple[str, ...]] = {
+    "from": ("sender",),
+    "sender_id": ("sender",),
+    "sender_name": ("sender",),
+    "originator": ("sender",),
+    "to": ("phone",),
+    "recipient": ("to", "phone"),
+    "recipients": ("to",),
+    "destination": ("to",),
+    "number": ("phone", "to"),
+    "numbers": ("to",),
+    "phone": ("to",),
+    "phone_number": ("phone", "to"),
+    "msisdn": ("phone", "to"),
+    "message": ("text",),
+    "body": ("text",),
+    "content": ("text",),
+    "groups": ("to_groups",),
+    "group_ids": ("to_groups", "groups"),
+    "send_at": ("scheduled_at",),
+    "schedule": ("scheduled_at",),
+    "date": ("scheduled_at",),
+    "client_reference": ("reference",),
+    "event": ("events",),
+    "event_types": ("events",),
+    "endpoint": ("url",),
+    "webhook_url": ("url",),
+    "scope": ("scopes",),
+    "expires_in": ("ttl",),
+    "otp": ("code",),
+    "token": ("code",),
+}
+
+
+def unknown_field_errors(data: Mapping, known) -> dict[str, list[str]]:
+    """{unknown field: [message]} for the fields of `data` not in `known`, each with the field it
+    probably meant when FIELD_ALIASES knows one of `known`."""
+    errors = {}
+    for name in sorted(data.keys() - known, key=str):
+        meant = next((field for field in FIELD_ALIASES.get(name, ()) if field in known), None)
+        errors[name] = [f"Unknown field: did you mean `{meant}`?" if meant else "Unknown field."]
+    return errors
+
+
+class RefuseUnknownFields:
+    """Mixin for a request serializer: a field it does not declare is a validation error (with the
+    other fields' errors, if any), instead of being dropped."""
+
+    def to_internal_value(self, data):
+        unknown = unknown_field_errors(data, self.fields.keys()) if isinstance(data, Mapping) else {}
+        try:
+            values = super().to_internal_value(data)
+        except serializers.ValidationError as exc:
+            if unknown and isinstance(exc.detail, dict):
+                exc.detail.update(serializers.ValidationError(unknown).detail)
+            raise
+        if unknown:
+            raise serializers.ValidationError(unknown)
+        return values

@@ -26,3 +26,16 @@ def points_label(value) -> str:
     """`points_amount` with its unit, singular for exactly one: "1 point", "1.5 points", "0 points"."""
     amount = points_amount(value)
     return f"{amount} point" if amount == "1" else f"{amount} points"
+
+
+def counted(number, singular: str, plural: str | None = None) -> str:
+    """A count with its noun in the right number, thousands grouped: "1 message", "2,500 messages",
+    "1 entry" (`counted(n, "entry", "entries")`)."""
+    noun = singular if number == 1 else (plural or singular + "s")
+    return f"{number:,} {noun}"
+
+
+def points_plain(value) -> str:
+    """An amount of points for a form's input: digits without trailing zeros or grouping ("10",
+    "0.5", "1234.25"; never "1E+1" or "5.0000")."""
+    return points_amount(value).replace(",", "")

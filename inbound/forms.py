@@ -1,13 +1,14 @@
 from django import forms
 
+from core.forms import day_field
 from inbound.models import InboundSettings
 
 
 class InboxFilterForm(forms.Form):
     q = forms.CharField(label="Search", required=False, max_length=100, help_text="Words of the text, or a number.")
     to = forms.ChoiceField(label="Sent to", required=False, choices=[])
-    since = forms.DateField(required=False, label="From", widget=forms.DateInput(attrs={"type": "date"}))
-    until = forms.DateField(required=False, label="To", widget=forms.DateInput(attrs={"type": "date"}))
+    since = day_field("Since")
+    until = day_field("Until")
 
     def __init__(self, *args, numbers: list[str], **kwargs):
         super().__init__(*args, **kwargs)

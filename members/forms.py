@@ -2,6 +2,9 @@
 
 from django import forms
 
+from core.text import points_amount
+from core.timezones import zone_choices
+
 WEEKDAYS = [(1, "Mon"), (2, "Tue"), (3, "Wed"), (4, "Thu"), (5, "Fri"), (6, "Sat"), (7, "Sun")]
 
 
@@ -19,7 +22,9 @@ def _permission_field(grantable: list[str]) -> forms.MultipleChoiceField:
 def _limit_field(own_limit) -> forms.DecimalField:
     help_text = "Points this user may spend per calendar month (UTC). Leave empty for no limit."
     if own_limit is not None:
-        help_text = f"Points this user may spend per calendar month (UTC); at most {own_limit:f}, your own limit."
+        help_text = (
+            f"Points this user may spend per calendar month (UTC); at most {points_amount(own_limit)}, your own limit."
+        )
     return forms.DecimalField(
         label="Monthly limit (points)",
         required=False,
@@ -66,12 +71,10 @@ class SubuserEditForm(forms.Form):
     window_timezone = forms.ChoiceField(label="Time zone", choices=[])
 
     def __init__(self, *args, grantable: list[str], own_limit=None, senders: list[tuple[int, str]], **kwargs):
-        from members.services import time_zones
-
         super().__init__(*args, **kwargs)
         self.fields["permissions"] = _permission_field(grantable)
         self.fields["monthly_limit"] = _limit_field(own_limit)
-        self.fields["window_timezone"].choices = [(tz, tz) for tz in sorted(time_zones())]
+        self.fields["window_timezone"].choices = zone_choices(self.initial.get("window_timezone"))
         self.fields["allowed_senders"] = forms.TypedMultipleChoiceField(
             label="Allowed sender names",
             required=False,

@@ -19,6 +19,7 @@ from accounts.models import Membership
 from audit.context import AuditContext
 from core.errors import ApplicationError, NotFound
 from core.forms import apply_form_error
+from core.text import points_plain
 from members import selectors, services
 from members.forms import InvitationAcceptForm, SubuserEditForm, SubuserInviteForm
 from members.services import member_state
@@ -113,7 +114,7 @@ def user_invite(request: HttpRequest) -> HttpResponse:
 def _edit_initial(membership: Membership) -> dict:
     return {
         "permissions": [name for name in Membership.PERMISSIONS if getattr(membership, name)],
-        "monthly_limit": membership.monthly_limit,
+        "monthly_limit": None if membership.monthly_limit is None else points_plain(membership.monthly_limit),
         "window_weekdays": membership.window_weekdays or [],
         "window_start": membership.window_start,
         "window_end": membership.window_end,

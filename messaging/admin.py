@@ -4,6 +4,7 @@ from django.http import HttpResponseRedirect
 
 from core.admin import ReadOnlyAdminMixin
 from core.errors import ApplicationError
+from core.text import points_label
 from messaging.models import BlockedDomain, LedgerEntry, Message, MessageEvent, PriceRule, SenderName, TrafficCounter
 from messaging.services import ledger_adjust, ledger_topup, messages_review, sender_names_review
 from messaging.services.ledger import _points
@@ -42,7 +43,7 @@ class LedgerEntryForm(forms.ModelForm):
             if not (data.get("note") or "").strip():
                 self.add_error("note", "Say why in the note.")
             if account.balance + amount < 0:
-                self.add_error("amount", f"The balance is {account.balance}; it cannot go below zero.")
+                self.add_error("amount", f"The balance is {points_label(account.balance)}; it cannot go below zero.")
         return data
 
 

@@ -17,7 +17,7 @@ from apikeys.api import ApiView, operation, problems
 from core.api import json_body, json_response
 from core.errors import not_found
 from core.pagination import KeysetPagination, page_of
-from core.serializers import PointsField, Representation, UtcDateTimeField
+from core.serializers import PointsField, RefuseUnknownFields, Representation, UtcDateTimeField
 from core.text import UNSTORABLE
 from messaging.filters import MessageFilter
 from messaging.models import Message
@@ -47,7 +47,7 @@ class RecipientsField(serializers.Field):
         return value
 
 
-class SendRequest(serializers.Serializer):
+class SendRequest(RefuseUnknownFields, serializers.Serializer):
     to = RecipientsField(required=False, help_text="E.164 number or a list of up to 10,000.")
     to_groups = serializers.ListField(
         child=serializers.IntegerField(min_value=1, max_value=2**63 - 1),
@@ -79,6 +79,7 @@ _SEND_FIELDS = SendRequest._declared_fields
 _PLAIN_STRINGS = {name: field for name, field in _SEND_FIELDS.items() if type(field) is serializers.CharField}
 _DEFAULTS = {name: field.default for name, field in _SEND_FIELDS.items() if field.default is not empty}
 _SERIALIZER_ONLY = frozenset(_SEND_FIELDS) - _PLAIN_STRINGS.keys() - {"to"}  # to_groups, scheduled_at
+_FAST_FIELDS = frozenset(_SEND_FIELDS) - _SERIALIZER_ONLY  # any other key: the serializer answers
 
 
 def _plain_string(value, field: serializers.CharField) -> str | None:
@@ -95,7 +96,7 @@ def _plain_string(value, field: serializers.CharField) -> str | None:
 def send_request_fast(data) -> dict | None:
     """SendRequest's `validated_data` for a plainly valid request, without making a serializer;
     None means "not plainly valid": SendRequest then validates and words the errors."""
-    if type(data) is not dict or not _SERIALIZER_ONLY.isdisjoint(data):
+    if type(data) is not dict or not data.keys() <= _FAST_FIELDS:
         return None
     to = data.get("to")  # RecipientsField, and SendRequest.validate's "at least one recipient"
     if type(to) is str and to:

@@ -1,9 +1,8 @@
-from datetime import UTC
-
 from django import forms
 from django.utils import timezone
 from django.utils.text import normalize_newlines
 
+from core.forms import day_field
 from core.phone import country_names, split_numbers
 from messaging.models import LedgerEntry, Message
 from messaging.selectors import SenderNames
@@ -26,7 +25,7 @@ class SendForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 5, "data-segment-counter": "1"}),
     )
     scheduled_at = forms.DateTimeField(
-        label="Send later (UTC)",
+        label="Send later",
         required=False,
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
         input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S"],
@@ -44,6 +43,8 @@ class SendForm(forms.Form):
             )
         default = f"Default ({senders.default})" if senders.default else "None: no sender name of yours is approved"
         self.fields["sender"].choices = [("", default), *((name, name) for name in senders.names)]
+        zone = timezone.get_current_timezone_name()
+        self.fields["scheduled_at"].help_text = f"Leave empty to send now. At most 30 days ahead. In {zone} time."
         # (id, label) of the contact groups the user may send to; none: the field is not shown.
         self.fields["groups"].choices = groups or []
         if not groups:
@@ -70,16 +71,16 @@ class SendForm(forms.Form):
         value = self.cleaned_data.get("scheduled_at")
         if value is None:
             return None
-        # The form speaks UTC, whatever the browser's zone.
-        return value.replace(tzinfo=UTC) if timezone.is_naive(value) else value
+        # The time is read in the active zone: the user's (core.timezones.UserTimeZoneMiddleware).
+        return timezone.make_aware(value) if timezone.is_naive(value) else value
 
 
 class MessageFilterForm(forms.Form):
     status = forms.ChoiceField(required=False, choices=[("", "Any status"), *Message.Status.choices])
     recipient = forms.CharField(required=False, max_length=32, label="Recipient")
     batch = forms.UUIDField(required=False, label="Batch")
-    since = forms.DateField(required=False, label="From", widget=forms.DateInput(attrs={"type": "date"}))
-    until = forms.DateField(required=False, label="To", widget=forms.DateInput(attrs={"type": "date"}))
+    since = day_field("Since")
+    until = day_field("Until")
 
 
 class SenderNameForm(forms.Form):

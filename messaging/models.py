@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from accounts.models import POINTS, Account
 from core.ids import uuid7
+from core.text import points_label
 
 
 class LedgerEntry(models.Model):
@@ -45,7 +46,11 @@ class LedgerEntry(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} {self.amount} ({self.account})"
+        return f"{self.get_kind_display()} {points_label(self.amount)} ({self.account})"
+
+
+# The text of a message that carried a security code (a Verify code), once handed over.
+REDACTED_TEXT = "[redacted: contained a security code]"
 
 
 class Message(models.Model):
@@ -271,3 +276,13 @@ class TrafficCounter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.account_id} {self.hour:%Y-%m-%d %H}h: {self.count}"
+
+
+# The text the customer's pages and exports show: a message that carries a security code (a Verify
+# code; sign-in codes are never listed) shows as redacted from the start, not only once it is
+# handed over and its stored text redacted.
+SHOWN_TEXT = models.Case(
+    models.When(sensitive=True, then=models.Value(REDACTED_TEXT)),
+    default=models.F("text"),
+    output_field=models.TextField(),
+)

@@ -5,13 +5,14 @@ from decimal import Decimal
 from django.conf import settings
 from django.db.models import Count, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
+from django.utils import timezone
 
 from accounts.models import Membership
 from core import localcache
 from core.phone import region_label
 from core.selectors import created_within
 from messaging import sql
-from messaging.models import LedgerEntry, Message, SenderName
+from messaging.models import SHOWN_TEXT, LedgerEntry, Message, SenderName
 from messaging.pricing import PriceList
 
 
@@ -22,16 +23,18 @@ def balance_visible(membership: Membership | None) -> bool:
     return membership is not None and membership.has_permission("view_billing")
 
 
-def dashboard_messages(*, user):
-    """The dashboard's messages: those this user may see (visible_messages), and the test SMS
-    they sent themselves from the dashboard (a system message, but theirs; never a sign-in code)."""
+def customer_messages(*, user):
+    """The one rule for the messages the customer's pages show and count: the dashboard (counts,
+    chart, recent list), the message log and its CSV, a message's page. Those this user may see
+    (visible_messages), and the free test SMS they sent themselves from the dashboard (a system
+    message, but theirs; never a sign-in code). The API lists visible_messages only."""
     own_tests = Message.objects.filter(submitted_by=user, is_system=True, sensitive=False, is_test=False)
     return visible_messages(user=user) | own_tests
 
 
 def message_counts(*, user) -> dict[str, int]:
     """Counts by outcome of the dashboard's messages, in one query."""
-    return dashboard_messages(user=user).aggregate(
+    return customer_messages(user=user).aggregate(
         total=Count("id"),
         delivered=Count("id", filter=Q(status=Message.Status.DELIVERED)),
         pending=Count("id", filter=Q(status__in=["scheduled", "queued", "sending", "sent", "held"])),
@@ -45,7 +48,7 @@ PENDING_STATUSES = ("scheduled", "queued", "sending", "sent", "held")
 
 @dataclass(frozen=True)
 class DayCount:
-    """One UTC day of the dashboard's messages, by outcome (canceled ones never left: not counted)."""
+    """One day (the user's time zone) of the dashboard's messages, by outcome (canceled ones not counted)."""
 
     day: date
     delivered: int = 0
@@ -58,13 +61,14 @@ class DayCount:
 
 
 def messages_per_day(*, user, today: date, days: int = 30) -> list[DayCount]:
-    """The dashboard's messages per UTC day, the last `days` days up to `today`, every day listed
-    (a day without messages too): one grouped query."""
+    """The dashboard's messages per day of the current time zone (the user's), the last `days`
+    days up to `today`, every day listed (a day without messages too): one grouped query."""
     start = today - timedelta(days=days - 1)
+    zone = timezone.get_current_timezone()
     rows = (
-        dashboard_messages(user=user)
-        .filter(created_at__gte=datetime.combine(start, time.min, tzinfo=UTC))
-        .annotate(day=TruncDate("created_at", tzinfo=UTC))
+        customer_messages(user=user)
+        .filter(created_at__gte=datetime.combine(start, time.min, tzinfo=zone))
+        .annotate(day=TruncDate("created_at", tzinfo=zone))
         .values("day")
         .annotate(
             delivered=Count("id", filter=Q(status=Message.Status.DELIVERED)),
@@ -116,7 +120,7 @@ def monthly_spend_by_member(*, account_id: int, now: datetime) -> list[MemberSpe
 def recent_messages(*, user, limit: int = 10) -> list[Message]:
     """The dashboard's newest messages."""
     return list(
-        dashboard_messages(user=user)
+        customer_messages(user=user)
         .only("id", "recipient", "sender", "status", "created_at", "segments", "cost", "is_system")
         .order_by("-created_at")[:limit]
     )
@@ -142,7 +146,8 @@ def messages_by_id(*, account_id: int, ids) -> QuerySet[Message]:
 
 
 def message_list(*, user, status="", recipient="", batch_id=None, since=None, until=None):
-    messages = visible_messages(user=user)
+    """The message log's messages (customer_messages), each with the text it may show (`shown_text`)."""
+    messages = customer_messages(user=user).annotate(shown_text=SHOWN_TEXT)
     if status:
         messages = messages.filter(status=status)
     if recipient:
@@ -154,7 +159,13 @@ def message_list(*, user, status="", recipient="", batch_id=None, since=None, un
 
 def message_detail(*, user, message_id):
     """The message with its history, or None (another account's id is simply not found)."""
-    return visible_messages(user=user).filter(pk=message_id).prefetch_related("events").first()
+    return (
+        customer_messages(user=user)
+        .annotate(shown_text=SHOWN_TEXT)
+        .filter(pk=message_id)
+        .prefetch_related("events")
+        .first()
+    )
 
 
 def sender_names(*, account):

@@ -17,7 +17,7 @@ from core.errors import ApplicationError
 from core.forms import FORM_NONCE, form_nonce_first, form_nonce_key, form_nonce_new, form_nonce_release
 from core.pagination import portal_page
 from core.phone import national_hint
-from core.text import points_label
+from core.text import counted, points_label, points_plain
 from messaging import selectors, windows
 from messaging.billing import low_balance_context
 from messaging.forms import MessageFilterForm, SenderNameForm, SendForm
@@ -47,12 +47,6 @@ def send_test_sms(request):
     return redirect("dashboard")
 
 
-def _points(amount: Decimal) -> str:
-    """An amount of points as plain digits without trailing zeros: 10, 0.5, 99.25 (never 1E+1,
-    which is what Decimal.normalize() alone writes for round numbers)."""
-    return f"{amount.normalize():f}"
-
-
 def send_summary(sent: list, total_cost: Decimal) -> str:
     """What the page says after a send: how many went ahead (in what state), what it cost, and how
     many were skipped because the number opted out."""
@@ -61,9 +55,9 @@ def send_summary(sent: list, total_cost: Decimal) -> str:
     if not going:
         return f"Nothing sent: {'the recipient has' if skipped == 1 else f'all {skipped} recipients have'} opted out."
     state = going[0].get_status_display().lower()
-    done = f"{len(going)} message{'s' if len(going) != 1 else ''} {state}: {_points(total_cost)} points."
+    done = f"{counted(len(going), 'message')} {state}: {points_label(total_cost)}."
     if skipped:
-        done += f" {skipped} skipped: opted out (not charged)."
+        done += f" {skipped:,} skipped: opted out (not charged)."
     return done
 
 
@@ -145,7 +139,7 @@ def send(request: HttpRequest) -> HttpResponse:
             else:
                 done = send_summary(result.messages, result.total_cost)
                 if show_balance:
-                    done += f" Balance {_points(result.balance)}."
+                    done += f" Balance {points_label(result.balance)}."
                 deferred = window_summary(result.messages, data["scheduled_at"], membership, request.user.time_zone)
                 messages.success(request, f"{done} {deferred}".strip())
                 return redirect(f"{reverse('messaging:log')}?batch={result.batch_id}")
@@ -230,7 +224,7 @@ def send_preview(request: HttpRequest) -> JsonResponse:
             "opted_out": quote.opted_out,
             "invalid": quote.invalid[:100],
             "segments": quote.segments,
-            "cost": _points(quote.cost),
+            "cost": points_plain(quote.cost),
             "confirm": quote.needs_confirmation,
             "summary": quote_summary(quote),
             "error": quote.error or " ".join(form.errors.get("groups", [])),
@@ -277,11 +271,13 @@ LIST_FIELDS = ("id", "created_at", "recipient", "sender", "status", "segments", 
 
 
 CSV_COLUMNS = ["id", "created_at", "recipient", "sender", "status", "error_code", "segments", "encoding", "cost",
-               "batch_id", "reference", "scheduled_at", "sent_at", "delivered_at"]  # fmt: skip
+               "batch_id", "reference", "scheduled_at", "sent_at", "delivered_at", "text"]  # fmt: skip
 
 
 def _csv(queryset) -> StreamingHttpResponse:
-    rows = queryset.values_list(*CSV_COLUMNS).iterator(chunk_size=2000)
+    """Every column in full, times in UTC (ISO 8601), the text as the pages show it (`shown_text`)."""
+    fields = [("shown_text" if column == "text" else column) for column in CSV_COLUMNS]
+    rows = queryset.values_list(*fields).iterator(chunk_size=2000)
     return streaming_csv("messages.csv", CSV_COLUMNS, rows)
 
 

@@ -43,6 +43,7 @@ urlpatterns = [
     # Drop-in dialects of two providers' APIs (docs/compatibility.md; shared/COMPAT.md).
     path("3rdparty/v1/", include("compat.smsgate.urls")),
     path("smsapi/", include("compat.smsapi.urls")),
+    path("docs/errors", views.api_errors, name="api-errors"),
     path("healthz", views.healthz, name="healthz"),
     path("readyz", views.readyz, name="readyz"),
     path("admin/", admin.site.urls),

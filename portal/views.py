@@ -7,9 +7,9 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
 from compat.smsgate import dialect as smsgate
-from core.api import PROBLEM_TYPE_BASE
 from core.charts import stacked_day_bars
 from core.health import readiness
+from core.problems import PROBLEMS, problem_type
 from core.renderers import PROBLEM_CONTENT_TYPE
 from messaging.billing import low_balance_context
 from messaging.selectors import (
@@ -46,7 +46,7 @@ def server_error(request: HttpRequest) -> HttpResponse:
         return JsonResponse(smsgate.error_body(SERVER_ERROR, status=500, code="server_error"), status=500)
     if request.path.startswith(tuple(settings.API_PATH_PREFIXES)):  # the API and the legacy endpoint
         body = {
-            "type": PROBLEM_TYPE_BASE + "server_error",
+            "type": problem_type("server_error"),
             "title": "Internal server error",
             "status": 500,
             "detail": SERVER_ERROR,
@@ -73,7 +73,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             **low_balance_context(membership),
         }
         now = timezone.now()
-        days = messages_per_day(user=request.user, today=now.date())
+        days = messages_per_day(user=request.user, today=timezone.localdate(now))
         context |= {
             "days": days,
             "days_total": sum(day.total for day in days),
@@ -83,3 +83,10 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         if context["show_balance"]:
             context["spend"] = monthly_spend_by_member(account_id=account.pk, now=now)
     return render(request, "portal/dashboard.html", context)
+
+
+@require_safe
+def api_errors(request: HttpRequest) -> HttpResponse:
+    """The API's error codes, public: every problem document's `type` points at its entry here."""
+    rows = sorted(PROBLEMS.items(), key=lambda item: (item[1].status, item[0]))
+    return render(request, "portal/api_errors.html", {"problems": rows})

@@ -7,7 +7,11 @@ from django.contrib.sites.shortcuts import get_current_site
 
 from accounts.models import Account
 from audit.context import AuditContext
+from audit.labels import action_label
+from core.forms import day_field
 from core.phone import EXAMPLE_MOBILE_SPACED
+from core.text import counted
+from core.timezones import zone_choices
 from security.models import IPAllowlistEntry
 from security.services.policy import POLICY_FIELDS
 
@@ -146,6 +150,14 @@ class ResetRequestForm(PasswordResetForm):
         password_reset_request(email=self.cleaned_data["email"], domain=domain, use_https=use_https)
 
 
+class TimeZoneForm(forms.Form):
+    time_zone = forms.ChoiceField(label="Time zone", help_text="Pages show times in it. Exports stay in UTC.")
+
+    def __init__(self, *args, current: str, **kwargs):
+        super().__init__(*args, initial={"time_zone": current}, **kwargs)
+        self.fields["time_zone"].choices = zone_choices(current)
+
+
 class SessionTimeoutForm(forms.Form):
     minutes = forms.TypedChoiceField(label="Sign me out after", coerce=int, choices=[])
 
@@ -156,9 +168,9 @@ class SessionTimeoutForm(forms.Form):
 
 def _minutes_label(minutes: int) -> str:
     if minutes < 60:
-        return f"{minutes} minutes of inactivity"
+        return f"{counted(minutes, 'minute')} of inactivity"
     hours = minutes // 60
-    return f"{hours} hour{'s' if hours > 1 else ''} of inactivity"
+    return f"{counted(hours, 'hour')} of inactivity"
 
 
 class AccountPolicyForm(forms.ModelForm):
@@ -207,9 +219,12 @@ class IPAllowlistForm(forms.Form):
 
 class AuditFilterForm(forms.Form):
     action = forms.ChoiceField(required=False, choices=[])
-    since = forms.DateField(label="From", required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    until = forms.DateField(label="To", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    since = day_field("Since")
+    until = day_field("Until")
 
     def __init__(self, *args, actions: list[str], **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["action"].choices = [("", "All events"), *[(a, a) for a in actions]]
+        self.fields["action"].choices = [
+            ("", "All events"),
+            *sorted(((a, action_label(a)) for a in actions), key=lambda c: c[1]),
+        ]

@@ -27,6 +27,7 @@ urlpatterns = [
     path("security/reauthenticate/", reauth.reauthenticate, name="reauthenticate"),
     path("security/password/", pages.password_change, name="password-change"),
     path("security/timeout/", pages.session_timeout, name="session-timeout"),
+    path("security/time-zone/", pages.time_zone, name="time-zone"),
     path("security/sessions/revoke/", pages.session_revoke, name="session-revoke"),
     path("security/sessions/end-others/", pages.sessions_end_others, name="sessions-end-others"),
     path("security/devices/<int:pk>/forget/", pages.device_forget, name="device-forget"),

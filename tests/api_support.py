@@ -10,6 +10,7 @@ from django.test import Client
 from accounts.models import Membership, User
 from apikeys import services
 from apikeys.models import SCOPES, ApiCredential, ApiToken
+from core.problems import problem_type
 from tests.conftest import PASSWORD
 
 ALL_SCOPES = sorted(SCOPES)
@@ -62,7 +63,7 @@ def assert_problem(response, status: int, code: str | None = None) -> dict:
     body = response.json()
     assert set(body) >= PROBLEM_FIELDS, body
     assert body["status"] == status
-    assert body["type"].endswith("/" + body["code"])
+    assert body["type"] == problem_type(body["code"])  # the product's errors page at the code
     assert body["title"]
     assert body["detail"]
     if code is not None:

@@ -6,14 +6,14 @@ from rest_framework.response import Response
 
 from apikeys.api import PROBLEM_MEDIA_TYPE, ApiView, Problem, operation, problems
 from core.errors import not_found
-from core.serializers import Representation, UtcDateTimeField
+from core.serializers import RefuseUnknownFields, Representation, UtcDateTimeField
 from verify import selectors, services
 from verify.models import Verification
 
 # --- Serializers -------------------------------------------------------------------------------
 
 
-class VerificationIn(serializers.Serializer):
+class VerificationIn(RefuseUnknownFields, serializers.Serializer):
     to = serializers.CharField(max_length=32, help_text="E.164, e.g. +447400123456.")
     template = serializers.CharField(
         required=False,
@@ -22,7 +22,7 @@ class VerificationIn(serializers.Serializer):
     )
 
 
-class CheckIn(serializers.Serializer):
+class CheckIn(RefuseUnknownFields, serializers.Serializer):
     code = serializers.CharField(max_length=32, help_text="The code the person received.")
 
 

@@ -7,6 +7,7 @@ from rest_framework.response import Response
 from apikeys.api import PROBLEM_MEDIA_TYPE, ApiView, Problem, operation, problems
 from audit.context import AuditContext
 from core.pagination import KeysetPagination, page_of
+from core.serializers import RefuseUnknownFields
 from webhooks import selectors, services
 from webhooks.models import EVENTS
 from webhooks.serializers import EndpointCreated, EndpointOut, endpoint_created_json, endpoint_json
@@ -20,7 +21,7 @@ CONFLICT = {
 }
 
 
-class EndpointIn(serializers.Serializer):
+class EndpointIn(RefuseUnknownFields, serializers.Serializer):
     url = serializers.CharField(
         max_length=2000,
         help_text="https:// (http:// outside production); it must resolve to public addresses only.",

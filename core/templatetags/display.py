@@ -1,6 +1,10 @@
 """Display filters every template has without `{% load %}` (TEMPLATES' `builtins`)."""
 
+import re
+
 from django import template
+from django.utils.html import conditional_escape
+from django.utils.safestring import mark_safe
 
 from core import text
 
@@ -17,3 +21,12 @@ def points_amount(value) -> str:
 def points(value) -> str:
     """`{{ cost|points }}` → "1 point", "6 points", "0.0425 points"."""
     return text.points_label(value)
+
+
+_CODE_SPAN = re.compile(r"`([^`]+)`")
+
+
+@register.filter
+def code_spans(value) -> str:
+    """Text with `backticked` names (as the API's help texts write them) → escaped HTML with <code>."""
+    return mark_safe(_CODE_SPAN.sub(r"<code>\1</code>", conditional_escape(value)))  # noqa: S308 (escaped first)

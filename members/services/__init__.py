@@ -25,5 +25,4 @@ from members.services.rules import (  # noqa: F401
     grantable_permissions,
     member_state,
     subuser_check_manageable,
-    time_zones,
 )

@@ -270,7 +270,9 @@ def invitation_accept(*, uidb64: str, token: str, password: str, context: AuditC
         user.set_password(password)
         user.is_active = True
         user.password_changed_at = timezone.now()
-        user.save(update_fields=["password", "is_active", "password_changed_at"])
+        # A new sub-user sees times in the zone of their sending window until they choose another.
+        user.time_zone = Membership.objects.filter(user=user).values_list("window_timezone", flat=True).get() or "UTC"
+        user.save(update_fields=["password", "is_active", "password_changed_at", "time_zone"])
         account = Account.objects.get(memberships__user=user)
         audit_record(
             action="subuser.invitation_accepted",

@@ -1,7 +1,5 @@
 """What a manager may do to a member: no escalation of permissions, limits, windows or sender names."""
 
-import functools
-import zoneinfo
 from collections.abc import Iterable
 from datetime import time
 from decimal import Decimal
@@ -10,6 +8,8 @@ from accounts.models import Account, Membership, User
 from audit.context import AuditContext
 from audit.services import audit_record
 from core.errors import ApplicationError, Forbidden, NotFound
+from core.text import points_label
+from core.timezones import zone_exists
 from messaging.models import SenderName
 
 # The fields `subuser_update` changes (the audit event names those that changed).
@@ -23,11 +23,6 @@ def member_state(user: User) -> str:
     if not user.has_usable_password() and user.last_login is None:
         return "invited"
     return "deactivated"
-
-
-@functools.cache
-def time_zones() -> frozenset[str]:
-    return frozenset(zoneinfo.available_timezones())
 
 
 def forbidden(detail: str = "You may not manage the users of this account.") -> ApplicationError:
@@ -162,9 +157,9 @@ def check_limit(manager: Membership, monthly_limit: Decimal | None) -> None:
         return
     if monthly_limit is None or monthly_limit > manager.monthly_limit:
         raise Forbidden(
-            f"Your own monthly limit is {manager.monthly_limit:f} points: you cannot give a larger one, or none.",
+            f"Your own monthly limit is {points_label(manager.monthly_limit)}: you cannot give a larger one, or none.",
             code="permission_escalation",
-            errors={"monthly_limit": [f"At most {manager.monthly_limit:f} points (your own limit)."]},
+            errors={"monthly_limit": [f"At most {points_label(manager.monthly_limit)} (your own limit)."]},
         )
 
 
@@ -199,7 +194,7 @@ def check_window(
     elif start is not None and start == end:
         errors["window_end"] = ["The end must differ from the start (22:00 to 06:00, overnight, is fine)."]
     tz = (tz or "UTC").strip()
-    if tz not in time_zones():
+    if not zone_exists(tz):
         errors["window_timezone"] = ["Not a known time zone (use a name such as Europe/Warsaw)."]
     if errors:
         raise ApplicationError("Check the sending window.", code="invalid_request", errors=errors)

@@ -10,6 +10,7 @@ from django.db import transaction
 from accounts.models import Account, Membership
 from audit.services import audit_record, security_alert
 from core.errors import ApplicationError, Forbidden, PaymentRequired, RateLimited
+from core.text import counted, points_label
 from messaging import sql
 from messaging.models import TrafficCounter
 from messaging.services.ledger import low_balance_after_debit
@@ -82,20 +83,20 @@ def no_credit_error(total: Decimal) -> ApplicationError:
     # Never the balance itself: the refusal reaches members (and keys) that may not see it
     # (messaging.selectors.balance_visible; the API's balance:read).
     return PaymentRequired(
-        f"Not enough credit: this request costs {total} points, more than the account's balance.",
+        f"Not enough credit: this request costs {points_label(total)}, more than the account's balance.",
         code="insufficient_credit",
     )
 
 
 def over_monthly_limit_error(total: Decimal, limit: Decimal, spent_before: Decimal) -> ApplicationError:
     return PaymentRequired(
-        f"This request costs {total} points; your monthly limit leaves {limit - spent_before}.",
+        f"This request costs {points_label(total)}; your monthly limit leaves {points_label(limit - spent_before)}.",
         code="monthly_limit_reached",
     )
 
 
 def debit_note(count: int) -> str:
-    return f"{count} message{'s' if count != 1 else ''}"
+    return counted(count, "message")
 
 
 def traffic_check(*, account: Account, hour: datetime, before: int, new_total: int, alerted: bool, now: datetime):
@@ -103,7 +104,7 @@ def traffic_check(*, account: Account, hour: datetime, before: int, new_total: i
     threshold, alert once an hour."""
     if account.traffic_cap_per_hour is not None and new_total > account.traffic_cap_per_hour:
         raise RateLimited(
-            f"The account's limit of {account.traffic_cap_per_hour:,} messages an hour would be exceeded "
+            f"The account's limit of {counted(account.traffic_cap_per_hour, 'message')} an hour would be exceeded "
             f"({before:,} sent this hour). Try again after {hour + timedelta(hours=1):%H:%M} UTC.",
             code="traffic_cap_reached",
             retry_after=int((hour + timedelta(hours=1) - now).total_seconds()) + 1,
@@ -126,7 +127,7 @@ def traffic_alert_mail(*, account: Account, hour: datetime, new_total: int) -> N
         kind="traffic",
         subject="Unusual sending volume on your SMS account",
         body=(
-            f"{account.name} has sent {new_total:,} messages in the hour from {hour:%Y-%m-%d %H:00} UTC, more "
+            f"{account.name} has sent {counted(new_total, 'message')} in the hour from {hour:%Y-%m-%d %H:00} UTC, more "
             f"than its alert threshold of {account.traffic_alert_per_hour:,}.\n\n"
             "If this is expected, there is nothing to do. If not, check your API tokens and sub-users."
         ),

@@ -22,7 +22,7 @@ from messaging import sql
 from messaging.backends import OutgoingSms, SendResult, get_backend
 from messaging.backends.testmode import TestModeBackend
 from messaging.dispatch import dispatcher, publish
-from messaging.models import LedgerEntry, Message, MessageEvent
+from messaging.models import REDACTED_TEXT, LedgerEntry, Message, MessageEvent
 from messaging.services.ledger import _ledger_write
 from messaging.workers import claim_tag
 
@@ -44,9 +44,6 @@ def enqueue_delivery(message_ids: list, *, at_once: bool = False) -> None:
     ids = [str(message_id) for message_id in message_ids]
     if ids:
         transaction.on_commit(partial(publish if at_once else dispatcher.add, ids), robust=True)
-
-
-REDACTED_TEXT = "[redacted: contained a security code]"
 
 
 def message_send_system(

@@ -49,6 +49,7 @@ from security.services.passwords import (  # noqa: F401
 from security.services.policy import (  # noqa: F401
     account_policy_update,
 )
+from security.services.preferences import user_time_zone_set  # noqa: F401
 from security.services.reauth import (  # noqa: F401
     reauth_methods,
     reauth_sms_send,

@@ -21,6 +21,7 @@ from audit.services import audit_record
 from core import ratelimit
 from core.errors import ApplicationError, RateLimited
 from core.phone import normalize_phone
+from core.text import counted
 from security.models import (
     BackupCode,
     BackupCodeDevice,
@@ -111,7 +112,7 @@ def otp_sms_send(*, device_id: int, challenge: str, context: AuditContext = NO_C
         to=device.phone,
         text=(
             f"{code} is your SMS Portal security code. It expires in "
-            f"{int(settings.OTP_SMS_CODE_VALIDITY.total_seconds() // 60)} minutes. Never share it."
+            f"{counted(int(settings.OTP_SMS_CODE_VALIDITY.total_seconds() // 60), 'minute')}. Never share it."
         ),
         sensitive=True,
     )

@@ -18,6 +18,7 @@ from audit.context import NO_CONTEXT, AuditContext
 from audit.services import audit_record
 from core import ratelimit
 from core.errors import RateLimited
+from core.text import counted
 from security.models import PasswordHistory
 from security.services.sessions import sessions_end
 
@@ -144,8 +145,8 @@ def password_age_reminders_send() -> int:
                 user=user,
                 subject="Time to change your SMS Portal password",
                 body=(
-                    f"The password of {user.email} is older than the {user.account.password_max_age_days} days "
-                    f"your account allows.\n\n"
+                    f"The password of {user.email} is older than the "
+                    f"{counted(user.account.password_max_age_days, 'day')} your account allows.\n\n"
                     + (
                         "You will be asked to change it the next time you sign in."
                         if mode == Account.PasswordAgeMode.FORCE

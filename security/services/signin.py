@@ -21,6 +21,7 @@ from audit.services import audit_record, security_alert
 from core import ratelimit
 from core.errors import ApplicationError, Forbidden, RateLimited
 from core.ip import get_client_ip
+from core.text import counted
 from security.models import BackupCodeDevice, IPAllowlistEntry, SMSDevice
 from security.services.allowlists import ip_is_allowed, ip_refused
 from security.services.devices import known_device_check
@@ -311,7 +312,7 @@ def sign_in_locked_out(*, request: HttpRequest, credentials: dict | None) -> Non
             body=(
                 f"Sign-in for {user.email} was locked at {timezone.now():%Y-%m-%d %H:%M:%S} UTC after repeated "
                 f"wrong passwords from {ip}. It unlocks by itself after "
-                f"{int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)} minutes.\n\n"
+                f"{counted(int(settings.AXES_COOLOFF_TIME.total_seconds() // 60), 'minute')}.\n\n"
                 "If this was not you, someone may be guessing the password. You get at most one such e-mail an hour."
             ),
         )

@@ -20,6 +20,7 @@ from core.csv_export import streaming_csv
 from core.errors import ApplicationError
 from core.forms import apply_form_error
 from core.ip import get_client_ip
+from core.text import counted
 from security import selectors, services
 from security.forms import (
     AccountPolicyForm,
@@ -30,6 +31,7 @@ from security.forms import (
     PasswordChangeForm,
     PhoneForm,
     SessionTimeoutForm,
+    TimeZoneForm,
 )
 from security.models import IPAllowlistEntry, SMSDevice
 from security.sudo import sudo_required
@@ -57,6 +59,7 @@ def security(request: HttpRequest) -> HttpResponse:
         "totp_device": TOTPDevice.objects.filter(user=user, confirmed=True).first(),
         "backup_left": services.backup_codes_left(user),
         "two_factor_required": services.two_factor_required(user),
+        "time_zone_form": TimeZoneForm(current=user.time_zone),
         "timeout_form": SessionTimeoutForm(
             choices=services.session_timeout_choices(user),
             initial={"minutes": services.session_timeout_minutes(user)},
@@ -93,7 +96,7 @@ def _end_others_if_asked(request: HttpRequest, form) -> None:
             context=AuditContext.from_request(request),
         )
         if count:
-            messages.info(request, f"Signed out {count} other session{'s' if count > 1 else ''}.")
+            messages.info(request, f"Signed out {counted(count, 'other session')}.")
 
 
 @login_required
@@ -290,6 +293,20 @@ def session_timeout(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @login_required
+def time_zone(request: HttpRequest) -> HttpResponse:
+    form = TimeZoneForm(request.POST, current=request.user.time_zone)
+    if form.is_valid():
+        services.user_time_zone_set(
+            user=request.user, time_zone=form.cleaned_data["time_zone"], context=AuditContext.from_request(request)
+        )
+        _notice(request, messages.SUCCESS, f"Times are now shown in {request.user.time_zone}.", section="preferences")
+    else:
+        _notice(request, messages.ERROR, "Choose a time zone from the list.", section="preferences")
+    return _to_section("preferences")
+
+
+@require_POST
+@login_required
 def session_revoke(request: HttpRequest) -> HttpResponse:
     key = selectors.session_key_for_public_id(user=request.user, public_id=request.POST.get("session", ""))
     if key is None:
@@ -310,12 +327,7 @@ def sessions_end_others(request: HttpRequest) -> HttpResponse:
         current_session_key=request.session.session_key,
         context=AuditContext.from_request(request),
     )
-    _notice(
-        request,
-        messages.SUCCESS,
-        f"Signed out of {count} other session{'s' if count != 1 else ''}.",
-        section="sessions",
-    )
+    _notice(request, messages.SUCCESS, f"Signed out of {counted(count, 'other session')}.", section="sessions")
     return _to_section("sessions")
 
 
@@ -394,12 +406,9 @@ def ip_allowlist(request: HttpRequest) -> HttpResponse:
             except ApplicationError as exc:
                 form.add_error("confirm_self_lockout" if exc.code == "self_lockout" else None, exc.detail)
             else:
-                _notice(
-                    request,
-                    messages.SUCCESS,
-                    f"The {scope} allowlist is saved ({len(entries)} entries).",
-                    section="allowlist",
-                )
+                label = IPAllowlistEntry.Scope(scope).label
+                saved = f"The {label} allowlist is saved ({counted(len(entries), 'entry', 'entries')})."
+                _notice(request, messages.SUCCESS, saved, section="allowlist")
                 return _to_section("allowlist")
     return render(
         request,
@@ -432,10 +441,11 @@ def audit_log(request: HttpRequest) -> HttpResponse:
                 event.user_agent,
                 event.object_repr,
                 str(event.data or ""),
+                event.label,  # last: the columns before it keep their places for existing scripts
             ]
             for event in events.iterator(chunk_size=1000)
         )
-        header = ["time_utc", "action", "actor", "token", "ip", "user_agent", "object", "details"]
+        header = ["time_utc", "action", "actor", "token", "ip", "user_agent", "object", "details", "event"]
         return streaming_csv("audit-log.csv", header, rows)
     page = Paginator(events, 50).get_page(request.GET.get("page"))
     query = request.GET.copy()

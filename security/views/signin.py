@@ -18,6 +18,7 @@ from core import ratelimit
 from core.errors import ApplicationError
 from core.forms import apply_form_error
 from core.ip import get_client_ip
+from core.text import counted
 from security import selectors, services
 from security.forms import (
     PolicySetPasswordForm,
@@ -54,7 +55,7 @@ def _after_sign_in(request: HttpRequest, user, next_url: str) -> HttpResponse:
     if services.password_expired(user) and not services.password_change_forced(user):
         messages.warning(
             request,
-            f"Your password is older than {user.account.password_max_age_days} days. Please change it soon.",
+            f"Your password is older than {counted(user.account.password_max_age_days, 'day')}. Please change it soon.",
         )
     return _with_device_cookie(request, redirect(safe_next(request, next_url)))
 

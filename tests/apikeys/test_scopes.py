@@ -190,7 +190,7 @@ def test_the_legacy_endpoint_needs_messages_send(client, owner):
 # Pages anyone may open without signing in.
 PUBLIC_PAGES = re.compile(
     r"^/(healthz|readyz|accounts/login/|accounts/login/verify/|accounts/password-reset/.*|accounts/reset/.*|"
-    r"api/docs/)$"
+    r"api/docs/|docs/errors)$"
 )
 
 

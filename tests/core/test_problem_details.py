@@ -1,5 +1,7 @@
 import pytest
 
+from core.problems import problem_type
+
 pytestmark = pytest.mark.urls("tests.core.problem_urls")
 
 PROBLEM_FIELDS = {"type", "title", "status", "detail", "code"}
@@ -12,7 +14,7 @@ def assert_problem(response, status: int, code: str) -> dict:
     assert body.keys() >= PROBLEM_FIELDS
     assert body["status"] == status
     assert body["code"] == code
-    assert body["type"].endswith("/" + code)
+    assert body["type"] == problem_type(code)
     return body
 
 

@@ -63,7 +63,7 @@ def test_the_conversation_shows_both_ways_in_time_order_and_a_reply_is_a_charged
     before = Account.objects.get(pk=account_id).balance
 
     reply = client.post(f"/inbox/{question.pk}/", {"text": "Yes, until Friday"}, follow=True)
-    assert b"1 message queued: 1 points." in reply.content
+    assert b"1 message queued: 1 point." in reply.content
     sent = Message.objects.get(text="Yes, until Friday")
     assert (sent.sender, sent.recipient, sent.cost, sent.is_system) == (NUMBER, SENDER, 1, False)
     assert Account.objects.get(pk=account_id).balance == before - 1

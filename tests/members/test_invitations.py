@@ -241,3 +241,11 @@ def test_the_invitation_link_is_redacted_from_access_logs(invited, mailoutbox):
     line = f'127.0.0.1 "GET {path} HTTP/1.1" 302'
     assert token not in redact(line)
     assert token not in RESET_PATH.sub(r"\1[redacted]/", line)
+
+
+def test_a_new_sub_user_sees_times_in_their_sending_windows_zone(invited, mailoutbox, owner):
+    Membership.objects.filter(user=invited).update(window_timezone="America/New_York")
+    _path, uid, token = invite_link(mailoutbox[0])
+    user = invitation_accept(uidb64=uid, token=token, password=NEW_PASSWORD)
+    assert User.objects.get(pk=user.pk).time_zone == "America/New_York"
+    assert owner.time_zone == "UTC"  # an owner starts with UTC

@@ -9,6 +9,7 @@ import pytest
 from django.test import Client
 
 from accounts.models import Account
+from core.text import points_label
 from messaging.models import PriceRule
 from tests.members.support import make_member
 from tests.page_support import post_form
@@ -41,7 +42,7 @@ def _signed_in(user) -> Client:
 
 
 def _shows_balance(page: str) -> bool:
-    return "4321" in page or "4318" in page
+    return "4,321" in page or "4,318" in page  # as people write it: thousands grouped
 
 
 @pytest.mark.parametrize(("who", "sees"), [("owner", True), ("billing member", True), ("member", False)])
@@ -59,7 +60,7 @@ def test_the_message_after_a_send_names_the_cost_and_the_balance_only_to_who_may
     response = post_form(client, "/messages/send/", {"recipients": "+447400100001", "text": "Hi"}, follow=True)
     page = response.content.decode()
     assert "1 message queued: 3 points." in page
-    assert (f"Balance {AFTER_SEND}." in page) is sees
+    assert (f"Balance {points_label(AFTER_SEND)}." in page) is sees
     assert _shows_balance(page) is sees
 
 

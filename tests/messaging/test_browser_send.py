@@ -40,7 +40,7 @@ def test_a_text_with_line_breaks_costs_the_parts_the_counter_shows(page, live_se
     expect(page.get_by_test_id("segment-counter")).to_contain_text("160 characters · GSM-7 · 1 part")
     expect(page.get_by_test_id("recipient-count")).to_have_text("1 recipient · 1 message for 1 point")
     page.get_by_role("button", name="Send", exact=True).click()
-    expect(page.get_by_text("1 message queued: 1 points. Balance 99.")).to_be_visible()
+    expect(page.get_by_text("1 message queued: 1 point. Balance 99 points.")).to_be_visible()
 
     message = Message.objects.get()
     assert (message.text, message.segments, message.cost) == (text, 1, Decimal("1"))

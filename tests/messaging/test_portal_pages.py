@@ -16,13 +16,6 @@ from tests.page_support import post_form
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def signed_in(client, owner):
-    PriceRule.objects.update_or_create(country="", defaults={"price_per_segment": Decimal("1")})
-    client.force_login(owner)
-    return client
-
-
 def submit(user, **kwargs):
     kwargs.setdefault("to", ["+447400100001"])
     kwargs.setdefault("text", "Hello")
@@ -58,7 +51,10 @@ def test_a_line_break_typed_in_the_send_form_costs_what_the_counter_shows(signed
 
 @pytest.mark.parametrize(
     ("price", "shown"),
-    [("10", "1 message queued: 10 points. Balance 90."), ("0.5", "1 message queued: 0.5 points. Balance 99.5.")],
+    [
+        ("10", "1 message queued: 10 points. Balance 90 points."),
+        ("0.5", "1 message queued: 0.5 points. Balance 99.5 points."),
+    ],
 )
 def test_the_send_confirmation_shows_amounts_as_plain_numbers(signed_in, price, shown):
     PriceRule.objects.filter(country="").update(price_per_segment=Decimal(price))

@@ -3,6 +3,7 @@ from decimal import Decimal, InvalidOperation
 from django.core.management.base import BaseCommand, CommandError
 
 from core.commands import refusal_as_error
+from core.text import points_label
 from messaging.services import account_open
 
 
@@ -31,5 +32,5 @@ class Command(BaseCommand):
             )
         self.stdout.write(
             f"Created account {account.pk} ({account.name}) with owner {options['email'].lower()}, "
-            f"balance {account.balance} points."
+            f"balance {points_label(account.balance)}."
         )

@@ -2,6 +2,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from accounts.models import User
 from core.commands import refusal_as_error
+from core.text import points_label
 from messaging.services import ledger_topup
 
 
@@ -21,5 +22,6 @@ class Command(BaseCommand):
         with refusal_as_error():
             entry = ledger_topup(account_id=user.membership.account_id, points=points, note=options["note"])
         self.stdout.write(
-            f"Topped up account {entry.account_id} by {entry.amount} points; balance {entry.balance_after}."
+            f"Topped up account {entry.account_id} by {points_label(entry.amount)}; "
+            f"balance {points_label(entry.balance_after)}."
         )
