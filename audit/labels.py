@@ -44,6 +44,7 @@ LABELS: dict[str, str] = {
     "api_credential.used_from_new_ip": "API credential used from a new address",
     # Users
     "account.created": "Account opened",
+    "account.settings_changed": "Account settings changed",
     "subuser.invited": "User invited",
     "subuser.invitation_resent": "Invitation sent again",
     "subuser.invitation_canceled": "Invitation canceled",
@@ -65,6 +66,8 @@ LABELS: dict[str, str] = {
     "billing.adjustment": "Credit adjusted",
     "billing.debit": "Credit charged",
     "billing.refund": "Credit refunded",
+    "billing.low_balance": "Balance fell below the warning threshold",
+    "billing.low_balance_threshold_changed": "Low-balance warning changed",
     "traffic.alert": "Hourly sending volume over the alert threshold",
     # Contacts, inbound, Verify, webhooks
     "contacts.opt_out_added": "Number opted out",

@@ -179,6 +179,7 @@ PORTAL_ONLY = frozenset(
         "otp_invalid",
         "otp_locked",
         "otp_rate_limited",
+        "otp_throttled",
         "password_invalid",
         "permission_escalation",
         "self_lockout",

@@ -8,12 +8,13 @@ import pytest
 from messaging.models import Message
 from messaging.services import message_submit
 from messaging.services.charging import no_credit_error, over_monthly_limit_error
+from tests.page_support import post_form
 
 pytestmark = pytest.mark.django_db
 
 
 def test_one_message_for_one_point_is_said_in_the_singular(signed_in):
-    response = signed_in.post("/messages/send/", {"recipients": "+447400100001", "text": "Hi"}, follow=True)
+    response = post_form(signed_in, "/messages/send/", {"recipients": "+447400100001", "text": "Hi"}, follow=True)
     page = response.content.decode()
     assert "1 message queued: 1 point. Balance 99 points." in page
     message = Message.objects.get()
