@@ -26,7 +26,13 @@ def test_concurrent_updates_serialise_on_the_membership_lock(owner, transactiona
 
     def slow_first():
         with transaction.atomic():
-            Membership.objects.select_for_update(no_key=True).get(pk=pk)
+            # Both rows, in the service's order (primary key: the owner's first): holding only the
+            # member's would invert that order and deadlock with the second's `lock_pair`.
+            list(
+                Membership.objects.select_for_update(no_key=True)
+                .filter(pk__in=[owner.membership.pk, pk])
+                .order_by("pk")
+            )
             first_locked.set()
             release.wait(5)
             subuser_update(actor=owner, membership_id=pk, monthly_limit=Decimal("10"))
