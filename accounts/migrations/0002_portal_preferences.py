@@ -30,4 +30,9 @@ class Migration(migrations.Migration):
             name='time_zone',
             field=models.CharField(default='UTC', max_length=64),
         ),
+        migrations.AlterField(
+            model_name='user',
+            name='phone',
+            field=models.CharField(blank=True, help_text='E.164, e.g. +61491570156', max_length=16),
+        ),
     ]
