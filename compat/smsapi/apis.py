@@ -19,12 +19,12 @@ from django.http import HttpResponse
 from django.utils import timezone
 from django.utils.text import normalize_newlines
 from rest_framework import exceptions
-from rest_framework.negotiation import BaseContentNegotiation, DefaultContentNegotiation
 from rest_framework.parsers import FormParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apikeys.api import ApiView
+from compat.negotiation import JsonAlways
 from contacts.selectors import group_list
 from core.api import zoned_time
 from core.errors import ApplicationError, Forbidden, NotFound
@@ -107,24 +107,13 @@ def invalid_numbers(submitted: list[str]) -> list[dict]:
     ][:100]
 
 
-class AlwaysJson(BaseContentNegotiation):
-    """SMSAPI's `format` parameter is its own, not DRF's renderer override (COMPAT C.1): the
-    answer is JSON (or the plain text this module writes itself) whatever `format` and `Accept` say."""
-
-    def select_parser(self, request, parsers):
-        return DefaultContentNegotiation().select_parser(request, parsers)
-
-    def select_renderer(self, request, renderers, format_suffix=None):
-        return renderers[0], renderers[0].media_type
-
-
 class SmsApiDialect:
     """What every view of the dialect shares: parameters from a form, multipart or JSON body,
     then the query string; answers in JSON; refusals reshaped from the problem document."""
 
     renderer_classes = [ApiJSONRenderer]
     parser_classes = [FormParser, ApiMultiPartParser, ApiJSONParser]
-    content_negotiation_class = AlwaysJson
+    content_negotiation_class = JsonAlways
     schema = None  # documented in docs/compatibility.md, not part of the REST API's OpenAPI document
     plain_by_default = False  # sms.do and user.do answer plain text unless asked for `format=json`
     rest_errors = False  # /profile: REST-style errors

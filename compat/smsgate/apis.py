@@ -7,12 +7,12 @@ from django.urls import reverse
 from django.utils import timezone
 from rest_framework import status
 from rest_framework.exceptions import AuthenticationFailed
-from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.response import Response
 
 from apikeys.api import ApiView
 from apikeys.apis import key_of_caller
 from apikeys.services import KeyChanged, access_token_issue, access_token_revoke
+from compat.negotiation import JsonAlways
 from compat.smsgate import dialect
 from compat.smsgate.selectors import batch_find, batches_page, ended_at, reference_taken
 from core.api import json_body
@@ -21,14 +21,6 @@ from core.health import readiness
 from core.renderers import ApiJSONParser, ApiJSONRenderer
 from messaging.models import Message
 from messaging.services import message_cancel, message_submit
-
-
-class JsonAlways(DefaultContentNegotiation):
-    """SMSGate clients read JSON whatever they send as `Accept` or `?format=` (DRF's renderer
-    override): never a 404 or 406 from negotiation."""
-
-    def select_renderer(self, request, renderers, format_suffix=None):
-        return renderers[0], renderers[0].media_type
 
 
 class SmsGateView(ApiView):
