@@ -20,24 +20,43 @@ def parse_recipient(raw: str, region: str = "") -> tuple[str, str] | None:
     """(E.164, ISO country) for a valid number written in international format, else None.
 
     With a `region` (an account's default country, ISO 3166 alpha-2: the portal's forms and CSV
-    imports), a number written without + or 00 is first read as a national number of that
-    country (`07400 123456` in GB); one that is not valid there is read as before, as an
-    international number without its plus. Without a region (the API: E.164, SPEC §5) nothing
-    changes."""
+    imports), a number written without + or 00 may also be a national number of that country
+    (`07400 123456` in GB). It is read both ways; when both readings are valid numbers and differ
+    (`48500100200` in DE: a German national number, or Poland's +48 500 100 200 without its plus)
+    it is refused as ambiguous rather than guessed (`number_refusal` says how to write it). Without
+    a region (the API: E.164, SPEC §5) nothing changes."""
     if not isinstance(raw, str):
         return None
     value = raw.strip()
     if not value or len(value) > 32:
         return None
     if region and not value.startswith(("+", "00")):
-        national = _parsed(value, region)
-        if national is not None:
-            return national
+        national, international = _readings(value, region)
+        if national and international and national[0] != international[0]:
+            return None
+        return national or international
     if value.startswith("00"):
         value = "+" + value[2:]
     elif not value.startswith("+"):
         value = "+" + value  # API clients often omit the plus of an international number
     return _parsed(value, None)
+
+
+def _readings(value: str, region: str) -> tuple[tuple[str, str] | None, tuple[str, str] | None]:
+    """A number written without + or 00, read as a national number of `region` and as an
+    international one without its plus (never both from a leading 0: no country code starts so)."""
+    national = _parsed(value, region)
+    international = None if value.startswith("0") else _parsed("+" + value, None)
+    return national, international
+
+
+def is_ambiguous(raw: str, region: str) -> bool:
+    """Whether `raw` is a valid national number of `region` and a different valid international one."""
+    value = raw.strip() if isinstance(raw, str) else ""
+    if not region or not value or len(value) > 32 or value.startswith(("+", "00")):
+        return False
+    national, international = _readings(value, region)
+    return bool(national and international and national[0] != international[0])
 
 
 def _parsed(value: str, region: str | None) -> tuple[str, str] | None:
@@ -60,36 +79,51 @@ NATIONAL_HELP = (
 
 
 LIST_SEPARATORS = re.compile(r"[,;\r\n]+")
-MAX_NUMBER_WORDS = 6  # "+44 (0) 74 00 12 34 56" at most
 
 
 def split_numbers(text: str, region: str = "") -> list[str]:
-    """The numbers typed in a box, as written: separated by commas, semicolons or new lines, or by
-    spaces where a space does not sit inside one number (`+44 7400 123456`, `07400 123456`).
+    """The numbers typed in a box, as written. Commas, semicolons and new lines always separate
+    numbers; a space does only where it does not sit inside one number (`+44 7400 123456`,
+    `07400 123456`). On a line of several words:
 
-    Within a line, a word that is a number by itself stands alone (a list of full numbers costs
-    no parse here: the send parses each once); otherwise the longest run of words from it that is one valid number
-    is taken, and failing that, the words up to the next that starts a number (with + or valid
-    by itself): one entry to name as invalid."""
+    - words of ten digits or more each are whole numbers (a pasted list: nothing parsed here);
+    - else the line is cut before each word that begins a number (`+`, a leading `0`, ten digits
+      or more); when every piece is a valid number, those are the numbers (`030 123456 030 6543`
+      is two Berlin numbers, never one longer number);
+    - else, when every word is a valid number by itself, the words (`500100200 500100201` in PL);
+    - else, when the whole line is one valid number, that (`020 7946 0018`);
+    - else the pieces, each named as invalid by the send.
+
+    Each step parses each piece once at most: linear in the length of the text."""
     numbers: list[str] = []
     for line in LIST_SEPARATORS.split(text):
         words = line.split()
-        # Ten digits or more: a whole number (valid or not) by itself, without parsing it here.
-        alone = [sum(ch.isdigit() for ch in word) >= 10 or parse_recipient(word, region) is not None for word in words]
-        i = 0
-        while i < len(words):
-            end = i + 1
-            if not alone[i]:
-                for j in range(min(len(words), i + MAX_NUMBER_WORDS), i + 1, -1):
-                    if parse_recipient(" ".join(words[i:j]), region) is not None:
-                        end = j
-                        break
-                else:
-                    while end < len(words) and not alone[end] and not words[end].startswith("+"):
-                        end += 1
-            numbers.append(" ".join(words[i:end]))
-            i = end
+        if len(words) <= 1 or all(_digits(word) >= 10 for word in words):
+            numbers.extend(words)
+            continue
+        pieces: list[list[str]] = [[words[0]]]
+        for word in words[1:]:
+            if word.startswith(("+", "0")) or _digits(word) >= 10:
+                pieces.append([word])
+            else:
+                pieces[-1].append(word)
+        pieces_text = [" ".join(piece) for piece in pieces]
+        whole = " ".join(words)
+        if len(pieces) == 1 and parse_recipient(whole, region):
+            numbers.append(whole)
+        elif len(pieces) > 1 and all(parse_recipient(piece, region) for piece in pieces_text):
+            numbers.extend(pieces_text)
+        elif all(parse_recipient(word, region) for word in words):
+            numbers.extend(words)
+        elif len(pieces) > 1 and parse_recipient(whole, region):
+            numbers.append(whole)
+        else:
+            numbers.extend(pieces_text)
     return numbers
+
+
+def _digits(word: str) -> int:
+    return sum(ch.isdigit() for ch in word)
 
 
 def looks_national(raw: str) -> bool:
@@ -111,6 +145,12 @@ def number_refusal(raw: str, region: str | None) -> str:
     """Why `raw` was refused, naming it. `region`: the account's default country in the portal
     ("" when it has none), None where only international numbers are taken (the API)."""
     shown = raw.strip()[:32] or "(empty)"
+    if region and is_ambiguous(raw, region):
+        return (
+            f"Ambiguous number: {shown} is a national number of {country_names().get(region, region)} and also "
+            "an international number without its +. Write it with + and its country code, or as a national "
+            "number with its leading 0."
+        )
     if region:
         return f"Not a valid phone number: {shown}."
     if region is not None and looks_national(raw):

@@ -60,3 +60,33 @@ def test_the_country_choices_name_each_country_with_its_code():
 )
 def test_a_typed_list_splits_between_numbers_not_inside_them(typed, region, numbers):
     assert split_numbers(typed, region) == numbers
+
+
+@pytest.mark.parametrize(
+    ("typed", "region"),
+    [
+        ("48500100200", "DE"),  # a German national number, or Poland's +48 500 100 200 without its plus
+        ("447400123456", "DE"),
+        ("4366412345678", "DE"),
+        ("33612345678", "AT"),
+    ],
+)
+def test_a_number_valid_both_as_national_and_as_international_is_refused_as_ambiguous(typed, region):
+    """A spreadsheet that lost the numbers' plus signs must not turn foreign numbers into
+    domestic ones (the wrong people messaged and charged, opt-outs protecting nobody)."""
+    assert parse_recipient(typed, region) is None
+    assert parse_recipient("+" + typed, region) is not None  # written unambiguously: accepted
+    assert number_refusal(typed, region).startswith(f"Ambiguous number: {typed} is a national number of ")
+
+
+@pytest.mark.parametrize(
+    ("typed", "region", "numbers"),
+    [
+        ("030 123456 030 6543", "DE", ["030 123456", "030 6543"]),  # two Berlin numbers, not one longer
+        ("020 7946 0018", "GB", ["020 7946 0018"]),  # a group starting with 0 inside one number
+        ("+44 7400123456", "", ["+44 7400123456"]),
+        ("500100200 500100201", "PL", ["500100200", "500100201"]),
+    ],
+)
+def test_a_word_that_begins_a_number_splits_the_line_when_every_piece_is_valid(typed, region, numbers):
+    assert split_numbers(typed, region) == numbers
