@@ -105,6 +105,13 @@ class MonthField(forms.DateField):
         kwargs.setdefault("help_text", "UTC month")
         super().__init__(input_formats=self.input_formats, **kwargs)
 
+    def clean(self, value):
+        month = super().clean(value)
+        # The month's end is the next month's start: December 9999 has none Python can hold.
+        if month is not None and not 1970 <= month.year <= 9998:
+            raise forms.ValidationError("Choose a month between 1970 and 9998.", code="out_of_range")
+        return month
+
 
 class LedgerFilterForm(forms.Form):
     month = MonthField(required=False, label="Month")

@@ -232,3 +232,12 @@ def test_the_ledger_pages_fifty_entries_at_a_time_keeping_its_filters(owner):
     second = client.get("/billing/", {"kind": "topup", "page": "2"}).content.decode()
     assert len(AMOUNT_CELL.findall(second)) == 5  # the last four of these and the opening credit
     assert "Opening credit" in second
+
+
+@pytest.mark.parametrize("month", ["9999-12", "0001-01", "1969-12"])
+def test_a_month_beyond_the_calendar_is_a_form_error_not_a_server_error(owner, month):
+    client = signed_in(owner)
+    assert client.get("/billing/statement/", {"month": month}).status_code == 400
+    ledger = client.get("/billing/", {"month": month})
+    assert ledger.status_code in (200, 400)
+    assert "between 1970 and 9998" in ledger.content.decode()
