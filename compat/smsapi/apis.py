@@ -37,7 +37,7 @@ from messaging.models import Message
 from messaging.pricing import PriceList
 from messaging.segments import count_segments
 from messaging.selectors import balance_now, visible_messages
-from messaging.services import message_cancel, message_submit
+from messaging.services import message_submit, messages_cancel
 from messaging.services.submit import IDEMPOTENCY_TTL
 
 # --- Errors: our problem → SMSAPI's -------------------------------------------------------------
@@ -261,10 +261,8 @@ class SmsApi(SmsApiDialect, ApiView):
     def cancel(self, request):
         auth = request.auth
         ids = self.ids("sch_del")
-        with transaction.atomic():  # every one of them, or none
-            self.visible(ids)
-            for pk in ids:
-                message_cancel(account_id=auth.account.pk, message_id=pk, actor=auth.user)
+        self.visible(ids)
+        messages_cancel(account_id=auth.account.pk, message_ids=ids, actor=auth.user)  # every one, or none
         return Response({"count": len(ids), "list": [{"id": str(pk)} for pk in ids]})
 
     def send(self, request):

@@ -2,7 +2,6 @@
 thin views on the API's base view (the request chain of SPEC §5, unchanged) over the existing
 services and selectors. The dialect module maps requests in and answers and errors out."""
 
-from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 from rest_framework import status
@@ -20,7 +19,7 @@ from core.errors import Conflict, NotFound, not_found
 from core.health import readiness
 from core.renderers import ApiJSONParser, ApiJSONRenderer
 from messaging.models import Message
-from messaging.services import message_cancel, message_submit
+from messaging.services import message_submit, messages_cancel
 
 
 class SmsGateView(ApiView):
@@ -136,9 +135,7 @@ class MessageApi(SmsGateView):
         cancelable = [m.pk for m in messages if m.status in (Message.Status.SCHEDULED, Message.Status.HELD)]
         if not cancelable:
             raise Conflict("Nothing in this message can be cancelled any more.", code="not_cancelable")
-        with transaction.atomic():
-            for pk in cancelable:
-                message_cancel(account_id=request.auth.account.pk, message_id=pk, actor=request.auth.user)
+        messages_cancel(account_id=request.auth.account.pk, message_ids=cancelable, actor=request.auth.user)
         return Response(_state(message_id, self._batch(request, message_id)))
 
 

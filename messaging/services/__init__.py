@@ -7,6 +7,7 @@ from messaging.services.delivery import (
     message_fail,
     message_send_system,
     message_send_test,
+    messages_cancel,
     messages_review,
 )
 from messaging.services.ledger import account_open, ledger_adjust, ledger_topup
@@ -27,6 +28,7 @@ __all__ = [
     "message_send_system",
     "message_send_test",
     "message_submit",
+    "messages_cancel",
     "messages_recover_stuck",
     "messages_release_due",
     "messages_requeue_stale",

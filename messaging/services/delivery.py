@@ -2,6 +2,7 @@
 
 import logging
 import time
+import uuid
 from decimal import Decimal
 from functools import partial
 
@@ -350,19 +351,48 @@ def message_fail(
 @transaction.atomic
 def message_cancel(*, account_id: int, message_id, actor: User | None) -> Message:
     """Cancel a scheduled (or held) message before it leaves, with a refund."""
-    message = Message.objects.select_for_update().filter(account_id=account_id, pk=message_id).first()
-    if message is None:
-        raise NotFound("No such message.", code="not_found")
-    if message.status not in (Message.Status.SCHEDULED, Message.Status.HELD):
-        raise Conflict(
-            f"Only scheduled messages can be canceled; this one is {message.get_status_display().lower()}.",
-            code="not_cancelable",
-        )
-    message.status = Message.Status.CANCELED
-    message.save(update_fields=["status"])
-    status_event(message.pk, Message.Status.CANCELED, f"by {actor}" if actor else "")
-    _refund(message, f"Refund for canceled message {message.pk}")
-    return message
+    return messages_cancel(account_id=account_id, message_ids=[message_id], actor=actor)[0]
+
+
+@transaction.atomic
+def messages_cancel(*, account_id: int, message_ids: list, actor: User | None) -> list[Message]:
+    """Cancel scheduled (or held) messages of one account before they leave, each refunded: all
+    of them or none (NotFound / Conflict naming the first that cannot be). The messages are
+    locked first, in primary-key order, and the account only then (by the refunds), the order
+    every other path takes, so concurrent cancels and deliveries cannot deadlock."""
+    wanted = list(dict.fromkeys(_message_uuid(message_id) for message_id in message_ids))
+    found = {
+        message.pk: message
+        for message in Message.objects.select_for_update().filter(account_id=account_id, pk__in=wanted).order_by("pk")
+    }
+    messages = []
+    for message_id in wanted:
+        message = found.get(message_id)
+        if message is None:
+            detail = "No such message." if len(wanted) == 1 else f"No such message: {message_id}."
+            raise NotFound(detail, code="not_found")
+        if message.status not in (Message.Status.SCHEDULED, Message.Status.HELD):
+            state = message.get_status_display().lower()
+            raise Conflict(
+                f"Only scheduled messages can be canceled; this one is {state}."
+                if len(wanted) == 1
+                else f"Only scheduled messages can be canceled; {message.pk} is {state}.",
+                code="not_cancelable",
+            )
+        messages.append(message)
+    Message.objects.filter(pk__in=[m.pk for m in messages]).update(status=Message.Status.CANCELED)
+    status_events([m.pk for m in messages], Message.Status.CANCELED, f"by {actor}" if actor else "")
+    for message in messages:
+        message.status = Message.Status.CANCELED
+        _refund(message, f"Refund for canceled message {message.pk}")
+    return messages
+
+
+def _message_uuid(message_id) -> uuid.UUID:
+    try:
+        return message_id if isinstance(message_id, uuid.UUID) else uuid.UUID(str(message_id))
+    except ValueError:
+        raise NotFound(f"No such message: {str(message_id)[:40]}.", code="not_found") from None
 
 
 @transaction.atomic
