@@ -280,7 +280,9 @@ class SmsApi(SmsApiDialect, ApiView):
         submit = {
             "account_id": auth.account.pk,
             "user": auth.user,
-            "caller": auth.caller,
+            # With check_idx the idempotency record is the account's (per mode), not the key's: two
+            # keys sending the same idx at the same time get one send, as SMSGate's client ids do.
+            "caller": f"smsapi:{'test' if auth.is_test else 'live'}" if check_idx else auth.caller,
             "to": self.submitted,
             "to_groups": to_groups,
             "text": text,
@@ -288,7 +290,7 @@ class SmsApi(SmsApiDialect, ApiView):
             "scheduled_at": self.date(),
             "reference": reference,
             "references": references,
-            # The same idx from the same key at the same time: one goes ahead, the other is a replay.
+            # The same idx at the same time: one goes ahead, the other is a replay.
             "idempotency_key": "smsapi-idx:" + hashlib.sha256(idx.encode(errors="replace")).hexdigest()
             if check_idx
             else None,

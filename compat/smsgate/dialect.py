@@ -202,7 +202,7 @@ def token_request(body) -> tuple[list[str], int]:
         shown = ", ".join(unknown[:10])
         raise _invalid("scopes", f"Unknown scope: {shown}.", f"Unknown scope: {shown}.")
     ttl = body.get("ttl")
-    if ttl is None or ttl == 0:
+    if ttl is None or (ttl == 0 and not isinstance(ttl, bool)):  # `false` is not 0 here
         ttl = DEFAULT_TTL
     if not isinstance(ttl, int) or isinstance(ttl, bool) or not 60 <= ttl <= 86400:
         raise _invalid("ttl", "Seconds, from 60 to 86400 (0 or none: 3600).")

@@ -16,7 +16,7 @@ from accounts.models import Account, Membership
 from contacts.models import Contact, Group
 from messaging.models import Message, PriceRule
 from tests import api_support as api
-from tests.conftest import allow_ips
+from tests.conftest import allow_ips, run_concurrently
 
 pytestmark = pytest.mark.django_db
 
@@ -424,3 +424,18 @@ def test_a_send_and_a_balance_cost_what_they_cost_on_the_rest_api(client, make_a
         # And the price list, for `proCount` (a process keeps it 30 s in production; not in the suite).
         with django_assert_max_num_queries(len(rest.captured_queries) + 1):
             assert client.get(USER, {"credits": "1", "format": "json"}, **key).json()["points"] == 698.0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_sends_with_one_checked_idx_from_different_keys_send_once(make_account):
+    owner = make_account(credit=100).memberships.get().user
+    keys = [api.bearer(api.make_token(owner)[1]) for _ in range(6)]
+    answers = run_concurrently(
+        *(
+            lambda headers=headers: sms(Client(), headers, to=api.PHONE, message="Hi", idx="once", check_idx="1").json()
+            for headers in keys
+        )
+    )
+    assert sorted("error" in answer for answer in answers) == [False] + [True] * 5
+    assert {answer["error"] for answer in answers if "error" in answer} == {53}
+    assert Message.objects.filter(reference="once").count() == 1
