@@ -69,6 +69,7 @@ def test_a_token_is_issued_by_the_same_service_as_api_v1_and_reused_alike(client
         ({"scopes": ["messages:send"], "ttl": 86401}, "ttl"),
         ({"scopes": ["messages:send"], "ttl": "60"}, "ttl"),
         ({"scopes": ["messages:send"], "ttl": True}, "ttl"),
+        ({"scopes": ["messages:send"], "ttl": False}, "ttl"),
     ],
 )
 def test_a_bad_token_request_is_a_400_naming_the_field(client, key, body, field):
