@@ -2,6 +2,8 @@
 SMSGate dialect's `/3rdparty/v1/health`; each names the failing part, never why (the log does)."""
 
 import logging
+import threading
+import time
 
 from django.core.cache import cache
 from django.db import connection
@@ -31,8 +33,19 @@ def _check_broker() -> None:
 CHECKS = (("database", _check_database), ("cache", _check_cache), ("broker", _check_broker))
 
 
-def readiness() -> dict[str, bool]:
-    """Each dependency → reachable now."""
+_recent: tuple[float, dict[str, bool]] | None = None
+_recent_lock = threading.Lock()
+
+
+def readiness(max_age: float = 0) -> dict[str, bool]:
+    """Each dependency → reachable now. With `max_age` (seconds), an answer this process computed
+    that recently is reused: a public probe (SMSGate's `/health`, reachable by anyone on the API's
+    address) then costs the database, the cache and the broker at most one check round that often."""
+    global _recent
+    if max_age:
+        with _recent_lock:
+            if _recent is not None and time.monotonic() - _recent[0] < max_age:
+                return dict(_recent[1])
     results = {}
     for name, check in CHECKS:
         try:
@@ -42,4 +55,7 @@ def readiness() -> dict[str, bool]:
             results[name] = False
         else:
             results[name] = True
+    if max_age:
+        with _recent_lock:
+            _recent = (time.monotonic(), dict(results))
     return results

@@ -349,7 +349,15 @@ def test_cancelling_a_scheduled_message_refunds_it_and_a_second_cancel_is_a_409(
 # --- The rest of the surface ----------------------------------------------------------------------
 
 
-def test_health_runs_the_readiness_checks_without_a_key(client):
+@pytest.fixture
+def fresh_health(monkeypatch):
+    """No readiness answer of an earlier test reused."""
+    from core import health
+
+    monkeypatch.setattr(health, "_recent", None)
+
+
+def test_health_runs_the_readiness_checks_without_a_key(client, fresh_health):
     for path in ("health", "health/ready", "health/startup"):
         body = client.get(f"{BASE}/{path}").json()
         assert body["status"] == "pass"
@@ -359,7 +367,7 @@ def test_health_runs_the_readiness_checks_without_a_key(client):
     assert live.json() == {"status": "pass", "version": live.json()["version"], "checks": {}}
 
 
-def test_health_answers_503_naming_the_failing_check(client):
+def test_health_answers_503_naming_the_failing_check(client, fresh_health):
     from portal.celery import app
 
     original = app.conf.broker_url
@@ -372,6 +380,21 @@ def test_health_answers_503_naming_the_failing_check(client):
     assert response.json()["status"] == "fail"
     assert response.json()["checks"]["broker"]["status"] == "fail"
     assert "127.0.0.1" not in response.content.decode()
+
+
+def test_public_health_runs_the_checks_at_most_once_a_second_while_readyz_stays_live(client, fresh_health):
+    from portal.celery import app
+
+    assert client.get(f"{BASE}/health").status_code == 200
+    original = app.conf.broker_url
+    app.conf.broker_url = "redis://127.0.0.1:1/0"
+    try:
+        again = client.get(f"{BASE}/health")  # within the second: the last round's answer
+        readyz = client.get("/readyz")
+    finally:
+        app.conf.broker_url = original
+    assert again.status_code == 200
+    assert readyz.status_code == 503
 
 
 def test_the_one_device_is_listed(client, key):
