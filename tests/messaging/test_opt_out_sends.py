@@ -126,7 +126,7 @@ def test_the_send_page_says_how_many_were_skipped(client, funded):
     opt_out(funded, NUMBERS[0], NUMBERS[1])
     client.force_login(funded)
     page = post_form(client, "/messages/send/", {"recipients": " ".join(NUMBERS[:3]), "text": "Hi"}, follow=True)
-    assert b"1 message queued: 1 points. 2 skipped: opted out (not charged)." in page.content
+    assert b"1 message queued: 1 point. 2 skipped: opted out (not charged)." in page.content
     page = post_form(client, "/messages/send/", {"recipients": NUMBERS[0], "text": "Hi"}, follow=True)
     assert b"Nothing sent: the recipient has opted out." in page.content
 
