@@ -131,13 +131,11 @@ API_MIDDLEWARE = [
 ]
 
 # --- Request bodies, from anyone (signed in or not) ---
-# The most a request may send: Django's cap on form fields (the API's on whole bodies: ten times the
-# largest valid send); core.http.RequestBodyLimitMiddleware holds whole portal requests to it,
-# from their Content-Length before they are read, unless a view declares an upload
-# (core.http.accepts_upload: the contact import's 2 MB). Django's default, written out.
+# The most a request may send (Django's default, written out): core.http.RequestBodyLimitMiddleware
+# holds whole portal requests to it from their Content-Length, before they are read, unless a view
+# declares an upload (core.http.accepts_upload: the contact import's 2 MB; the API's cap is ten
+# times the largest valid send). Uploads stay in memory: nobody's request is spooled to disk.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
-# An upload the portal accepts stays in memory (the largest, the contact import's, is 2 MB): no
-# request of anyone's is spooled to disk.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 
 ROOT_URLCONF = "portal.urls"
@@ -283,8 +281,7 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(VAR_DIR / "static")))
 if not PRODUCTION:
     STATIC_ROOT.mkdir(parents=True, exist_ok=True)
-# Files browsers ask for at the site's root (/favicon.ico), served by WhiteNoise like static files.
-WHITENOISE_ROOT = BASE_DIR / "static" / "root"
+WHITENOISE_ROOT = BASE_DIR / "static" / "root"  # /favicon.ico and other root files
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -315,8 +312,7 @@ if PRODUCTION and EMAIL_CONFIG.get("EMAIL_BACKEND") in _LOCAL_EMAIL_BACKENDS:
 # Seconds an SMTP connection may take: the e-mail tasks are bounded, and retried with backoff.
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=20)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="SMS Portal <no-reply@localhost>")
-# Where the portal sends customers who need a person (a suspended account's banner).
-SUPPORT_EMAIL = env.str("SUPPORT_EMAIL", default="support@localhost")
+SUPPORT_EMAIL = env.str("SUPPORT_EMAIL", default="support@localhost")  # a suspended account's banner
 
 # --- Security hardening. Always-on parts first, then what needs HTTPS (production only). ---
 SECURE_CONTENT_TYPE_NOSNIFF = True
@@ -444,9 +440,8 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
-# A `queued` message that no live worker holds (its task lost with a killed process) goes back to
-# the queue within this long: the recovery sweep (messaging/services/recovery.py) runs every half
-# of it and takes what has waited longer than that half; a worker that starts sweeps at once.
+# A `queued` message no live worker holds (lost with a killed process) is requeued within this long:
+# the sweep (messaging/services/recovery.py) runs every half of it, and when a worker starts.
 _requeue_after = env.int("SMS_REQUEUE_AFTER_SECONDS", default=10)
 if _requeue_after < 2:
     # Each sweep waits a second for the workers' answers: more often, sweeps would overlap.
@@ -507,8 +502,7 @@ SMS_DISPATCH_INTERVAL = env.float("SMS_DISPATCH_INTERVAL", default=0.1)
 # A delivery task claims no further message after this many seconds; the rest go out in a new task.
 SMS_DELIVERY_BATCH_SECONDS = env.float("SMS_DELIVERY_BATCH_SECONDS", default=40)
 SMS_MAX_RECIPIENTS = 10_000
-# The portal's send page asks "you are about to send N messages for X points" before a send of
-# more messages than this, or costing more points than this (docs/operations.md).
+# The send page confirms "N messages for X points" above these (docs/operations.md).
 SMS_CONFIRM_ABOVE_RECIPIENTS = env.int("SMS_CONFIRM_ABOVE_RECIPIENTS", default=100)
 SMS_CONFIRM_ABOVE_POINTS = env.float("SMS_CONFIRM_ABOVE_POINTS", default=100)
 SMS_MAX_SEGMENTS = 10
