@@ -120,8 +120,7 @@ MIDDLEWARE = [
     # Last, as django-axes requires.
     "axes.middleware.AxesMiddleware",
 ]
-# The API's requests take a short chain of their own (see portal.middleware): keys, not sessions.
-# `/3rdparty/` is the SMSGate dialect's prefix (compat/smsgate): unknown paths under it answer its error body.
+# The API's requests (the dialects' too: compat/) take a short chain of their own (portal.middleware).
 API_PATH_PREFIXES = ["/api/", "/smsapi/", "/3rdparty/"]
 API_MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
