@@ -4,14 +4,15 @@ message was scheduled for the window's opening). The rule itself is
 messaging.services.submit.sending_window_opening."""
 
 from datetime import datetime
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from accounts.models import Membership
+from core.timezones import zone
 
 DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
 def has_window(membership: Membership | None) -> bool:
+    """Whether a sending window applies to this member (never to the owner)."""
     if membership is None or membership.is_owner:
         return False
     return bool(membership.window_weekdays) or membership.window_start is not None or membership.window_end is not None
@@ -43,15 +44,8 @@ def window_describe(membership: Membership) -> str:
     return f"{_days(membership.window_weekdays)}, {start}-{end} {membership.window_timezone or 'UTC'}"
 
 
-def zone_of(name: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(name or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
-
-
 def local_moment(moment: datetime, zone_name: str) -> str:
     """The moment in that zone, naming it, e.g. "Mon 7 Dec 2026 09:00 (Europe/Warsaw)"."""
-    zone = zone_of(zone_name)
-    local = moment.astimezone(zone)
-    return f"{DAY_NAMES[local.weekday()]} {local.day} {local:%b %Y %H:%M} ({zone.key})"
+    tz = zone(zone_name or "UTC")
+    local = moment.astimezone(tz)
+    return f"{DAY_NAMES[local.weekday()]} {local.day} {local:%b %Y %H:%M} ({tz.key})"

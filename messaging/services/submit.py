@@ -11,7 +11,6 @@ from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -24,6 +23,7 @@ from contacts.selectors import group_numbers as group_numbers_of
 from core.errors import ApplicationError, Conflict, Forbidden
 from core.ids import uuid7
 from core.text import UNSTORABLE
+from core.timezones import zone as time_zone
 from messaging import sql
 from messaging.models import IdempotencyRecord, Message
 from messaging.pricing import PriceList
@@ -33,6 +33,7 @@ from messaging.services.charging import PRECHECK_ABOVE, charge, precheck, suspen
 from messaging.services.delivery import OPTED_OUT, enqueue_delivery
 from messaging.services.recipients import invalid_recipients_error, recipients_price, recipients_resolve
 from messaging.services.screening import screen_text
+from messaging.windows import has_window
 
 SENDER_ALNUM = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 .&_-]{0,10}$")
 SENDER_NUMERIC = re.compile(r"^\+?[0-9]{3,15}$")
@@ -119,16 +120,11 @@ def _schedule(scheduled_at: datetime | None, now: datetime) -> datetime | None:
 def sending_window_opening(membership: Membership | None, at: datetime) -> datetime | None:
     """None when `at` is inside the sub-user's sending window (or it has none); otherwise the
     next moment the window opens."""
-    if membership is None or membership.is_owner:
+    if not has_window(membership):
         return None
     days = set(membership.window_weekdays or [])
     start, end = membership.window_start, membership.window_end
-    if not days and start is None and end is None:
-        return None
-    try:
-        zone = ZoneInfo(membership.window_timezone or "UTC")
-    except ZoneInfoNotFoundError:
-        zone = ZoneInfo("UTC")
+    zone = time_zone(membership.window_timezone or "UTC")
     days = days or {1, 2, 3, 4, 5, 6, 7}
     start = start or time(0, 0)
     end = end or time(23, 59, 59, 999999)
